@@ -1,0 +1,104 @@
+//! The use cases. Each is a plain function over a vault, a PIN source and an operator name;
+//! the CLI and the TUI call these and nothing below them.
+
+mod init;
+mod root;
+
+use serde::Serialize;
+
+pub use init::{init, InitReport};
+pub use root::{create_root, rfc3339, root_info, RootInfo, RootRequest, DEFAULT_ROOT_DAYS, DEFAULT_ROOT_LABEL};
+
+use crate::error::Result;
+use crate::hsm::{KeyProtection, PinState};
+use crate::ledger::VerifyReport;
+use crate::vault::Vault;
+
+/// Who is doing what, recorded in every event.
+#[derive(Debug, Clone)]
+pub struct Operator(pub String);
+
+impl Operator {
+    /// `--operator`, else the login name, else `unknown`.
+    pub fn from_flag_or_login(flag: Option<String>) -> Operator {
+        let name = flag
+            .or_else(|| std::env::var("USER").ok())
+            .or_else(|| std::env::var("LOGNAME").ok())
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| "unknown".into());
+        Operator(name)
+    }
+}
+
+/// `rootvault token`: the token and the vault's keys on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenReport {
+    /// Module path.
+    pub module: String,
+    /// Slot id.
+    pub slot: u64,
+    /// Token label.
+    pub label: String,
+    /// Token serial.
+    pub serial: String,
+    /// Token model.
+    pub model: String,
+    /// Token manufacturer.
+    pub manufacturer: String,
+    /// User PIN flags.
+    pub pin: PinState,
+    /// The vault's key objects.
+    pub keys: Vec<TokenKeyStatus>,
+}
+
+/// One of the vault's keys, and whether the token holds it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenKeyStatus {
+    /// CKA_LABEL.
+    pub label: String,
+    /// CKA_ID, hex.
+    pub id: String,
+    /// What it is for.
+    pub purpose: String,
+    /// Key type.
+    pub key_type: String,
+    /// Whether its public half is visible on the token (no login needed).
+    pub present: bool,
+    /// Protection attributes of the private half, when a PIN was available to look.
+    pub protection: Option<KeyProtection>,
+}
+
+/// Reports the token and the vault's keys on it, without needing a PIN.
+pub fn token_report(vault: &Vault) -> Result<TokenReport> {
+    let (module, token) = vault.token()?;
+    let ledger = vault.ledger()?;
+    let session = token.public_session()?;
+    let mut keys = Vec::new();
+    if let Some(root) = ledger.root()? {
+        let id = hex::decode(&root.key_id).unwrap_or_default();
+        keys.push(TokenKeyStatus {
+            label: root.key_label.clone(),
+            id: root.key_id.clone(),
+            purpose: "root".into(),
+            key_type: root.certificate.key_type.clone(),
+            present: session.has_public_key(&id)?,
+            protection: None,
+        });
+    }
+    let s = token.summary();
+    Ok(TokenReport {
+        module: module.path().display().to_string(),
+        slot: s.slot_id,
+        label: s.label.clone(),
+        serial: s.serial.clone(),
+        model: s.model.clone(),
+        manufacturer: s.manufacturer.clone(),
+        pin: s.pin,
+        keys,
+    })
+}
+
+/// Recomputes the ledger's hash chain and derived tables.
+pub fn verify_ledger(vault: &Vault) -> Result<VerifyReport> {
+    Ok(vault.ledger()?.verify()?)
+}

@@ -1,0 +1,203 @@
+//! `root create` and `root show`: the root key generated on the token, the root certificate
+//! self-signed through lint → sign → verify, both recorded in one ledger event.
+
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::Operator;
+use crate::error::{Error, Result};
+use crate::hsm::{TokenKey, UserSession};
+use crate::keys::{sha256_hex, KeyType, RawSigner};
+use crate::ledger::{CertificateRecord, Event, RootCreated, RootRecord};
+use crate::pin::PinSource;
+use crate::vault::Vault;
+use crate::x509::{self, CaProfile, Dn, Draft, Issuing, Serial};
+
+/// Default CKA_LABEL of the root key pair.
+pub const DEFAULT_ROOT_LABEL: &str = "rootvault-root";
+/// Default root validity in days.
+pub const DEFAULT_ROOT_DAYS: u32 = 3650;
+
+/// What the operator asked for.
+#[derive(Debug, Clone)]
+pub struct RootRequest {
+    /// Subject name.
+    pub subject: Dn,
+    /// Key type to generate.
+    pub key_type: KeyType,
+    /// Validity in days.
+    pub days: u32,
+    /// basicConstraints pathLenConstraint, if any.
+    pub path_len: Option<u8>,
+    /// CKA_LABEL for the key pair.
+    pub key_label: String,
+}
+
+/// The root as `root show` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RootInfo {
+    /// Serial, lowercase hex.
+    pub serial: String,
+    /// Always null for the root (stable certificate key set).
+    pub cluster: Option<String>,
+    /// Subject DN.
+    pub subject: String,
+    /// RFC 3339.
+    pub not_before: String,
+    /// RFC 3339.
+    pub not_after: String,
+    /// `valid` or `expired`.
+    pub status: &'static str,
+    /// SHA-256 of the DER certificate.
+    pub sha256: String,
+    /// Key type.
+    pub key_type: String,
+    /// SHA-256 of the SubjectPublicKeyInfo.
+    pub spki_sha256: String,
+    /// The key pair on the token.
+    pub token_object: TokenObject,
+    /// The PEM certificate.
+    #[serde(skip)]
+    pub pem: String,
+}
+
+/// Where the root key lives on the token.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenObject {
+    /// CKA_LABEL.
+    pub label: String,
+    /// CKA_ID, hex.
+    pub id: String,
+    /// The token's serial.
+    pub token_serial: String,
+}
+
+/// Generates the root key on the token and self-signs the root certificate. Refuses if the
+/// vault has a root. If anything fails after the key was generated, the key is destroyed.
+pub fn create_root(vault: &Vault, pins: &PinSource, req: &RootRequest, operator: &Operator) -> Result<RootInfo> {
+    let mut ledger = vault.ledger()?;
+    if ledger.root()?.is_some() {
+        return Err(refuse_second_root());
+    }
+    let (_module, token) = vault.token()?;
+    let pin = pins.read()?;
+    let session = token.login(&pin)?;
+    drop(pin);
+
+    let key = session.generate_key_pair(req.key_type, &req.key_label)?;
+    let result = certify_and_record(vault, &mut ledger, &session, &key, req, operator);
+    if result.is_err() {
+        // Nothing may remain of a failed ceremony: the key goes too.
+        let _ = session.destroy_key_pair(key);
+    }
+    result
+}
+
+fn refuse_second_root() -> Error {
+    Error::Rejected(
+        "this vault already has a root; a vault holds exactly one root (`rootvault root show` describes it)".into(),
+    )
+}
+
+fn certify_and_record(
+    vault: &Vault,
+    ledger: &mut crate::ledger::Ledger,
+    session: &UserSession,
+    key: &TokenKey<'_>,
+    req: &RootRequest,
+    operator: &Operator,
+) -> Result<RootInfo> {
+    let protection = session.protection(key)?;
+    if !protection.is_locked_in() {
+        return Err(Error::Config(format!(
+            "the token created the key without the required protection ({protection:?}); refusing to use it"
+        )));
+    }
+    let serial = Serial::from_random(
+        session
+            .random(16)?
+            .try_into()
+            .expect("the token returned the 16 bytes asked for"),
+    );
+    let now = Utc::now();
+    let draft = Draft::new(
+        serial,
+        req.subject.clone(),
+        key.public_key().clone(),
+        Issuing::SelfSigned,
+        now,
+        now + Duration::days(i64::from(req.days)),
+        CaProfile {
+            path_len: req.path_len,
+            digital_signature: false,
+        },
+    )?;
+    let linted = x509::lint(draft)?;
+    let draft = linted.draft().clone();
+    let issued = x509::sign(linted, key)?;
+
+    let record = CertificateRecord {
+        serial: draft.serial().hex(),
+        subject: draft.subject().to_string(),
+        not_before: rfc3339(draft.not_before()),
+        not_after: rfc3339(draft.not_after()),
+        key_type: req.key_type.name().to_owned(),
+        spki_sha256: key.public_key().spki_sha256_hex(),
+        sha256: sha256_hex(issued.der()),
+        der_base64: base64::engine::general_purpose::STANDARD.encode(issued.der()),
+    };
+    let event = Event::RootCreated(RootCreated {
+        certificate: record,
+        key_label: key.label().to_owned(),
+        key_id: hex::encode(key.id()),
+        token_serial: vault.config().token.serial.clone(),
+    });
+    let tx = ledger.begin()?;
+    // Checked again under the write lock: another process may have made a root meanwhile.
+    if tx.root()?.is_some() {
+        return Err(refuse_second_root());
+    }
+    tx.append(&operator.0, &event)?;
+    tx.commit()?;
+    drop(draft);
+    let root = ledger
+        .root()?
+        .ok_or_else(|| Error::Config("the root just recorded cannot be read back".into()))?;
+    Ok(describe(&root, &vault.config().token.serial))
+}
+
+/// The vault's root.
+pub fn root_info(vault: &Vault) -> Result<RootInfo> {
+    let root = vault.ledger()?.root()?.ok_or_else(|| {
+        Error::Rejected("this vault has no root yet; create it with `rootvault root create`".into())
+    })?;
+    Ok(describe(&root, &vault.config().token.serial))
+}
+
+fn describe(root: &RootRecord, token_serial: &str) -> RootInfo {
+    let c = &root.certificate;
+    let expired = DateTime::parse_from_rfc3339(&c.not_after).is_ok_and(|t| t < Utc::now());
+    RootInfo {
+        serial: c.serial.clone(),
+        cluster: None,
+        subject: c.subject.clone(),
+        not_before: c.not_before.clone(),
+        not_after: c.not_after.clone(),
+        status: if expired { "expired" } else { "valid" },
+        sha256: c.sha256.clone(),
+        key_type: c.key_type.clone(),
+        spki_sha256: c.spki_sha256.clone(),
+        token_object: TokenObject {
+            label: root.key_label.clone(),
+            id: root.key_id.clone(),
+            token_serial: token_serial.to_owned(),
+        },
+        pem: pem::encode(&pem::Pem::new("CERTIFICATE", root.der.clone())),
+    }
+}
+
+/// RFC 3339 with whole seconds, as the ledger and JSON show times.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

@@ -1,0 +1,89 @@
+//! Schema migrations: the numbered SQL files of `migrations/`, applied in order in one
+//! transaction, the version kept in `PRAGMA user_version`.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::{sqlite_error, LedgerError};
+
+/// Every migration, in order. Entry `i` brings the schema from version `i` to `i + 1`.
+/// Append only: a released migration never changes.
+pub const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_initial.sql",
+    include_str!("../../migrations/0001_initial.sql"),
+)];
+
+/// The schema version this build writes.
+pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database at `path` to [`LATEST_VERSION`], or refuses a newer one.
+pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<(), LedgerError> {
+    let err = |op| move |e| sqlite_error(path, op, e);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(err("starting the schema check"))?;
+    let version: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(err("reading the schema version"))?;
+    if version > LATEST_VERSION {
+        return Err(LedgerError::SchemaTooNew {
+            path: path.to_owned(),
+            found: version,
+            supported: LATEST_VERSION,
+        });
+    }
+    if version == LATEST_VERSION {
+        return Ok(());
+    }
+    for (_, sql) in &MIGRATIONS[version as usize..] {
+        tx.execute_batch(sql).map_err(err("applying a schema migration"))?;
+    }
+    tx.pragma_update(None, "user_version", LATEST_VERSION)
+        .map_err(err("recording the schema version"))?;
+    tx.commit().map_err(err("committing the schema migration"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sql_file_in_migrations_is_registered_in_order() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let registered: Vec<String> = MIGRATIONS.iter().map(|(n, _)| n.to_string()).collect();
+        assert_eq!(files, registered);
+        for (i, name) in registered.iter().enumerate() {
+            assert!(name.starts_with(&format!("{:04}_", i + 1)), "{name} is out of sequence");
+        }
+    }
+
+    #[test]
+    fn all_migrations_apply_to_an_empty_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite");
+        let mut conn = Connection::open(&path).unwrap();
+        apply(&mut conn, &path).unwrap();
+        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, LATEST_VERSION);
+        // A second open is a no-op.
+        apply(&mut conn, &path).unwrap();
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_with_its_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite");
+        let mut conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", LATEST_VERSION + 1).unwrap();
+        let e = apply(&mut conn, &path).unwrap_err();
+        assert!(matches!(e, LedgerError::SchemaTooNew { found, .. } if found == LATEST_VERSION + 1));
+        assert!(e.to_string().contains("newer rootvault"));
+    }
+}

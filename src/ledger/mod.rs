@@ -1,0 +1,536 @@
+//! The hash-chained, append-only SQLite ledger and the derived tables kept beside it.
+//!
+//! Appends run under `BEGIN IMMEDIATE`, so two processes queue instead of forking the chain.
+//! Each event and the rows it implies ([`Event::project`]) are written in one transaction.
+
+mod canonical;
+mod events;
+mod migrate;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+
+pub use canonical::{EventFields, DOMAIN, GENESIS};
+pub use events::{
+    CertificateRecord, CertificateRow, Event, PayloadError, Projection, RootCreated, TokenKeyRow,
+    VaultInitialised,
+};
+pub use migrate::{LATEST_VERSION, MIGRATIONS};
+
+/// How long a writer waits for another process's transaction before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What went wrong with the ledger database.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// SQLite reported an error.
+    #[error("ledger database {}: {op}: {source}", path.display())]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// What was being done.
+        op: &'static str,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Another process held the database longer than [`BUSY_TIMEOUT`].
+    #[error("ledger database {} is locked by another process; waited {}s. Let the other rootvault finish and try again", path.display(), BUSY_TIMEOUT.as_secs())]
+    Busy {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The database was written by a newer rootvault.
+    #[error("ledger database {} has schema version {found}, newer than this rootvault understands ({supported}); use a newer rootvault", path.display())]
+    SchemaTooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its `user_version`.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// A stored event or row contradicts the chain (exit 4).
+    #[error("ledger integrity failure: {0}; run `rootvault ledger verify` for the full report")]
+    Integrity(String),
+}
+
+impl LedgerError {
+    /// Whether this is an integrity failure (exit code 4).
+    pub fn is_integrity_failure(&self) -> bool {
+        matches!(self, LedgerError::Integrity(_))
+    }
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoredEvent {
+    /// Position in the chain.
+    pub seq: i64,
+    /// RFC 3339 UTC.
+    pub time: String,
+    /// Event kind.
+    pub kind: String,
+    /// Who did it.
+    pub actor: String,
+    /// JSON payload, exactly as hashed.
+    pub payload: String,
+    /// Previous event's hash, hex.
+    pub prev_hash: String,
+    /// This event's hash, hex.
+    pub hash: String,
+}
+
+impl StoredEvent {
+    fn fields(&self) -> EventFields<'_> {
+        EventFields {
+            seq: self.seq,
+            time: &self.time,
+            kind: &self.kind,
+            actor: &self.actor,
+            payload: &self.payload,
+            prev_hash: &self.prev_hash,
+        }
+    }
+}
+
+/// The result of `ledger verify`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VerifyReport {
+    /// Whether everything checked out.
+    pub ok: bool,
+    /// Number of events read.
+    pub events: i64,
+    /// Hash of the last event (the genesis value for an empty ledger).
+    pub head: String,
+    /// The first event found wrong, if any.
+    pub first_bad_seq: Option<i64>,
+    /// Every problem found, in order.
+    pub problems: Vec<String>,
+}
+
+impl VerifyReport {
+    fn problem(&mut self, seq: Option<i64>, text: String) {
+        self.ok = false;
+        if self.first_bad_seq.is_none() {
+            self.first_bad_seq = seq;
+        }
+        self.problems.push(text);
+    }
+}
+
+/// The vault's root, as the ledger records it.
+#[derive(Debug, Clone)]
+pub struct RootRecord {
+    /// The certificate.
+    pub certificate: CertificateRecord,
+    /// The DER certificate.
+    pub der: Vec<u8>,
+    /// CKA_LABEL of the key pair.
+    pub key_label: String,
+    /// CKA_ID of the key pair, hex.
+    pub key_id: String,
+}
+
+/// An open ledger.
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Ledger {
+    /// Creates a new ledger file (which must not exist) with the full schema.
+    pub fn create(path: &Path) -> Result<Ledger, LedgerError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut ledger = Self::open_with(path, flags)?;
+        migrate::apply(&mut ledger.conn, path)?;
+        Ok(ledger)
+    }
+
+    /// Opens an existing ledger, upgrading an older schema in one transaction.
+    pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut ledger = Self::open_with(path, flags)?;
+        migrate::apply(&mut ledger.conn, path)?;
+        Ok(ledger)
+    }
+
+    fn open_with(path: &Path, flags: OpenFlags) -> Result<Ledger, LedgerError> {
+        let err = |op| {
+            let path = path.to_owned();
+            move |source| LedgerError::Sqlite { path, op, source }
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(err("opening"))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err("setting the busy timeout"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err("enabling WAL"))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err("setting synchronous=FULL"))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err("enabling foreign keys"))?;
+        Ok(Ledger {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    fn err(&self, op: &'static str) -> impl FnOnce(rusqlite::Error) -> LedgerError + '_ {
+        move |source| sqlite_error(&self.path, op, source)
+    }
+
+    /// Starts a write transaction (`BEGIN IMMEDIATE`): checks made inside it see the state the
+    /// appends will extend, and no other process can append in between.
+    pub fn begin(&mut self) -> Result<Appender<'_>, LedgerError> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| sqlite_error(path, "starting a write transaction", e))?;
+        Ok(Appender { tx, path })
+    }
+
+    /// The number of events and the head hash.
+    pub fn head(&self) -> Result<(i64, String), LedgerError> {
+        head_of(&self.conn).map_err(self.err("reading the head"))
+    }
+
+    /// The vault's root, if one was created.
+    pub fn root(&self) -> Result<Option<RootRecord>, LedgerError> {
+        root_of(&self.conn).map_err(self.err("reading the root"))
+    }
+
+    /// Calls `f` for every event with `seq >= since`, in order, without loading them all.
+    pub fn for_each_event(
+        &self,
+        since: i64,
+        mut f: impl FnMut(StoredEvent) -> Result<(), LedgerError>,
+    ) -> Result<(), LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, time, kind, actor, payload, prev_hash, hash FROM events WHERE seq >= ?1 ORDER BY seq")
+            .map_err(self.err("reading events"))?;
+        let rows = stmt
+            .query_map([since], |r| {
+                Ok(StoredEvent {
+                    seq: r.get(0)?,
+                    time: r.get(1)?,
+                    kind: r.get(2)?,
+                    actor: r.get(3)?,
+                    payload: r.get(4)?,
+                    prev_hash: r.get(5)?,
+                    hash: r.get(6)?,
+                })
+            })
+            .map_err(self.err("reading events"))?;
+        for row in rows {
+            f(row.map_err(self.err("reading an event"))?)?;
+        }
+        Ok(())
+    }
+
+    /// Recomputes the hash chain from the first event and checks that every derived table
+    /// holds exactly the rows the events imply. Memory use does not grow with the ledger.
+    pub fn verify(&self) -> Result<VerifyReport, LedgerError> {
+        let mut report = VerifyReport {
+            ok: true,
+            events: 0,
+            head: GENESIS.to_owned(),
+            first_bad_seq: None,
+            problems: Vec::new(),
+        };
+        let mut expected_seq = 1;
+        let mut expected_rows = (0i64, 0i64);
+        self.for_each_event(i64::MIN, |ev| {
+            report.events += 1;
+            let seq = ev.seq;
+            if seq != expected_seq {
+                let text = if seq > expected_seq {
+                    format!("event {expected_seq} is missing: event {seq} follows event {}", expected_seq - 1)
+                } else {
+                    format!("event {seq} is out of order after event {}", expected_seq - 1)
+                };
+                report.problem(Some(expected_seq), text);
+            }
+            if ev.prev_hash != report.head {
+                report.problem(
+                    Some(seq),
+                    format!("event {seq}: prev_hash does not match the hash of the event before it"),
+                );
+            }
+            if ev.fields().hash_hex() != ev.hash {
+                report.problem(
+                    Some(seq),
+                    format!("event {seq} ({}): stored hash does not match its contents (edited?)", ev.kind),
+                );
+            }
+            match Event::parse(&ev.kind, &ev.payload).and_then(|e| e.project(seq)) {
+                Ok(projection) => {
+                    expected_rows.0 += projection.certificates.len() as i64;
+                    expected_rows.1 += projection.token_keys.len() as i64;
+                    for problem in self.check_projection(&projection)? {
+                        report.problem(Some(seq), format!("event {seq}: {problem}"));
+                    }
+                }
+                Err(e) => report.problem(Some(seq), format!("event {seq}: {e}")),
+            }
+            report.head = ev.hash;
+            expected_seq = seq + 1;
+            Ok(())
+        })?;
+        let count = |table: &str| -> Result<i64, LedgerError> {
+            self.conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .map_err(self.err("counting derived rows"))
+        };
+        for (table, expected) in [("certificates", expected_rows.0), ("token_keys", expected_rows.1)] {
+            let found = count(table)?;
+            if found != expected {
+                report.problem(
+                    None,
+                    format!("table {table} has {found} rows but the events imply {expected}"),
+                );
+            }
+        }
+        for trigger in ["events_append_only_update", "events_append_only_delete"] {
+            let present: bool = self
+                .conn
+                .query_row(
+                    "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+                    [trigger],
+                    |r| r.get(0),
+                )
+                .map_err(self.err("reading the schema"))?;
+            if !present {
+                report.problem(None, format!("trigger {trigger} is missing: events are no longer append-only"));
+            }
+        }
+        Ok(report)
+    }
+
+    fn check_projection(&self, p: &Projection) -> Result<Vec<String>, LedgerError> {
+        let mut problems = Vec::new();
+        for row in &p.certificates {
+            match read_certificate(&self.conn, &row.record.serial).map_err(self.err("reading certificates"))? {
+                Some(stored) if stored == *row => {}
+                Some(_) => problems.push(format!(
+                    "certificates row {} differs from the event",
+                    row.record.serial
+                )),
+                None => problems.push(format!("certificates row {} is missing", row.record.serial)),
+            }
+        }
+        for row in &p.token_keys {
+            let stored = self
+                .conn
+                .query_row(
+                    "SELECT label, id_hex, purpose, key_type, event_seq FROM token_keys WHERE label = ?1",
+                    [&row.label],
+                    |r| {
+                        Ok(TokenKeyRow {
+                            label: r.get(0)?,
+                            id_hex: r.get(1)?,
+                            purpose: r.get(2)?,
+                            key_type: r.get(3)?,
+                            event_seq: r.get(4)?,
+                        })
+                    },
+                )
+                .optional()
+                .map_err(self.err("reading token_keys"))?;
+            match stored {
+                Some(s) if s == *row => {}
+                Some(_) => problems.push(format!("token_keys row {} differs from the event", row.label)),
+                None => problems.push(format!("token_keys row {} is missing", row.label)),
+            }
+        }
+        Ok(problems)
+    }
+}
+
+/// A write transaction on the ledger. Dropped without [`Appender::commit`], it rolls back.
+pub struct Appender<'l> {
+    tx: rusqlite::Transaction<'l>,
+    path: &'l Path,
+}
+
+impl Appender<'_> {
+    fn err(&self, op: &'static str) -> impl FnOnce(rusqlite::Error) -> LedgerError + '_ {
+        move |source| sqlite_error(self.path, op, source)
+    }
+
+    /// The vault's root, read inside this transaction.
+    pub fn root(&self) -> Result<Option<RootRecord>, LedgerError> {
+        root_of(&self.tx).map_err(self.err("reading the root"))
+    }
+
+    /// Appends `event` and the rows it implies; returns the stored event.
+    pub fn append(&self, actor: &str, event: &Event) -> Result<StoredEvent, LedgerError> {
+        let (count, prev_hash) = head_of(&self.tx).map_err(self.err("reading the head"))?;
+        let last_seq: Option<i64> = self
+            .tx
+            .query_row("SELECT max(seq) FROM events", [], |r| r.get(0))
+            .map_err(self.err("reading the head"))?;
+        if last_seq.unwrap_or(0) != count {
+            return Err(LedgerError::Integrity(format!(
+                "the events table has {count} events but its last seq is {}",
+                last_seq.unwrap_or(0)
+            )));
+        }
+        let seq = count + 1;
+        let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let payload = event.payload_json();
+        let fields = EventFields {
+            seq,
+            time: &time,
+            kind: event.kind(),
+            actor,
+            payload: &payload,
+            prev_hash: &prev_hash,
+        };
+        let hash = fields.hash_hex();
+        self.tx
+            .execute(
+                "INSERT INTO events (seq, time, kind, actor, payload, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![seq, time, event.kind(), actor, payload, prev_hash, hash],
+            )
+            .map_err(self.err("appending an event"))?;
+        let projection = event
+            .project(seq)
+            .map_err(|e| LedgerError::Integrity(format!("event being appended: {e}")))?;
+        for c in &projection.certificates {
+            self.tx
+                .execute(
+                    "INSERT INTO certificates (serial, role, cluster, subject, not_before, not_after, key_type, spki_sha256, sha256, der, event_seq)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    params![
+                        c.record.serial,
+                        c.role,
+                        c.cluster,
+                        c.record.subject,
+                        c.record.not_before,
+                        c.record.not_after,
+                        c.record.key_type,
+                        c.record.spki_sha256,
+                        c.record.sha256,
+                        c.der,
+                        c.event_seq
+                    ],
+                )
+                .map_err(self.err("recording a certificate"))?;
+        }
+        for k in &projection.token_keys {
+            self.tx
+                .execute(
+                    "INSERT INTO token_keys (label, id_hex, purpose, key_type, event_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![k.label, k.id_hex, k.purpose, k.key_type, k.event_seq],
+                )
+                .map_err(self.err("recording a token key"))?;
+        }
+        Ok(StoredEvent {
+            seq,
+            time,
+            kind: event.kind().to_owned(),
+            actor: actor.to_owned(),
+            payload,
+            prev_hash,
+            hash,
+        })
+    }
+
+    /// Makes every append of this transaction durable.
+    pub fn commit(self) -> Result<(), LedgerError> {
+        let path = self.path;
+        self.tx
+            .commit()
+            .map_err(|e| sqlite_error(path, "committing", e))
+    }
+}
+
+fn sqlite_error(path: &Path, op: &'static str, source: rusqlite::Error) -> LedgerError {
+    if let rusqlite::Error::SqliteFailure(f, _) = &source {
+        if matches!(
+            f.code,
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+        ) {
+            return LedgerError::Busy {
+                path: path.to_owned(),
+            };
+        }
+    }
+    LedgerError::Sqlite {
+        path: path.to_owned(),
+        op,
+        source,
+    }
+}
+
+fn head_of(conn: &Connection) -> rusqlite::Result<(i64, String)> {
+    let count: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+    let hash: Option<String> = conn
+        .query_row("SELECT hash FROM events ORDER BY seq DESC LIMIT 1", [], |r| r.get(0))
+        .optional()?;
+    Ok((count, hash.unwrap_or_else(|| GENESIS.to_owned())))
+}
+
+const CERT_COLUMNS: &str =
+    "serial, role, cluster, subject, not_before, not_after, key_type, spki_sha256, sha256, der, event_seq";
+
+fn certificate_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CertificateRow> {
+    use base64::Engine as _;
+    let role: String = r.get(1)?;
+    let der: Vec<u8> = r.get(9)?;
+    Ok(CertificateRow {
+        role: if role == "root" { "root" } else { "intermediate" },
+        cluster: r.get(2)?,
+        record: CertificateRecord {
+            serial: r.get(0)?,
+            subject: r.get(3)?,
+            not_before: r.get(4)?,
+            not_after: r.get(5)?,
+            key_type: r.get(6)?,
+            spki_sha256: r.get(7)?,
+            sha256: r.get(8)?,
+            der_base64: base64::engine::general_purpose::STANDARD.encode(&der),
+        },
+        der,
+        event_seq: r.get(10)?,
+    })
+}
+
+fn read_certificate(conn: &Connection, serial: &str) -> rusqlite::Result<Option<CertificateRow>> {
+    conn.query_row(
+        &format!("SELECT {CERT_COLUMNS} FROM certificates WHERE serial = ?1"),
+        [serial],
+        certificate_from_row,
+    )
+    .optional()
+}
+
+fn root_of(conn: &Connection) -> rusqlite::Result<Option<RootRecord>> {
+    let Some(cert) = conn
+        .query_row(
+            &format!("SELECT {CERT_COLUMNS} FROM certificates WHERE role = 'root'"),
+            [],
+            certificate_from_row,
+        )
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let (key_label, key_id) = conn.query_row(
+        "SELECT label, id_hex FROM token_keys WHERE purpose = 'root'",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(Some(RootRecord {
+        certificate: cert.record,
+        der: cert.der,
+        key_label,
+        key_id,
+    }))
+}

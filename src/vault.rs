@@ -1,0 +1,192 @@
+//! The vault directory: its configuration file, its ledger, and safe file writing.
+//!
+//! ```text
+//! VAULT/
+//!   vault.toml      which module and token the vault is bound to (and later, its policy)
+//!   ledger.sqlite   the hash-chained ledger and its derived tables
+//! ```
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::hsm::{Module, Token, TokenSelector};
+use crate::ledger::Ledger;
+
+/// The configuration file's name inside the vault.
+pub const CONFIG_FILE: &str = "vault.toml";
+/// The ledger's file name inside the vault.
+pub const LEDGER_FILE: &str = "ledger.sqlite";
+/// The configuration format this build writes and reads.
+pub const CONFIG_FORMAT: u32 = 1;
+
+/// `vault.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Configuration format version.
+    pub format: u32,
+    /// The token the vault is bound to.
+    pub token: TokenConfig,
+}
+
+/// The `[token]` table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Path of the PKCS#11 module.
+    pub module: PathBuf,
+    /// The token's label or a `pkcs11:` URI, as given to `init`.
+    pub selector: String,
+    /// The token's serial number, recorded at `init`; a token with another serial is refused.
+    pub serial: String,
+}
+
+/// An existing vault.
+#[derive(Debug)]
+pub struct Vault {
+    dir: PathBuf,
+    config: Config,
+}
+
+impl Vault {
+    /// Opens the vault at `dir`, reading and checking its configuration.
+    pub fn open(dir: &Path) -> Result<Vault> {
+        let path = dir.join(CONFIG_FILE);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Config(format!(
+                    "no vault at {}: {CONFIG_FILE} is missing; create one with `rootvault init`, or point --vault / ROOTVAULT_DIR at an existing vault",
+                    dir.display()
+                )))
+            }
+            Err(e) => return Err(Error::io("cannot read", path, e)),
+        };
+        let config = parse_config(&text).map_err(|why| {
+            Error::Config(format!("{} is not a valid vault configuration: {why}", path.display()))
+        })?;
+        Ok(Vault {
+            dir: dir.to_owned(),
+            config,
+        })
+    }
+
+    /// The vault directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Opens the ledger.
+    pub fn ledger(&self) -> Result<Ledger> {
+        let path = self.dir.join(LEDGER_FILE);
+        if !path.is_file() {
+            return Err(Error::Config(format!(
+                "the vault at {} has no {LEDGER_FILE}; restore it from a backup",
+                self.dir.display()
+            )));
+        }
+        Ok(Ledger::open(&path)?)
+    }
+
+    /// Loads the module and finds the vault's own token (checked by serial).
+    pub fn token(&self) -> Result<(Module, Token)> {
+        let module = Module::load(&self.config.token.module)?;
+        let selector = TokenSelector::parse(&self.config.token.selector)?;
+        let token = module.open_token(&selector)?;
+        token.require_serial(&self.config.token.serial)?;
+        Ok((module, token))
+    }
+}
+
+/// Parses and checks `vault.toml`.
+pub fn parse_config(text: &str) -> std::result::Result<Config, String> {
+    let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+    if config.format != CONFIG_FORMAT {
+        return Err(format!(
+            "format = {} is not the format this rootvault reads ({CONFIG_FORMAT})",
+            config.format
+        ));
+    }
+    if config.token.serial.is_empty() {
+        return Err("token.serial is empty".into());
+    }
+    TokenSelector::parse(&config.token.selector).map_err(|e| format!("token.selector: {e}"))?;
+    Ok(config)
+}
+
+/// Writes `bytes` to `path` without ever leaving a partial file: a temporary file in the same
+/// directory, fsynced, then renamed into place and the directory fsynced. An existing `path`
+/// is refused unless `force`.
+pub fn write_file_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
+    if !force && path.exists() {
+        return Err(Error::OutputExists(path.to_owned()));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".rootvault-")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io("cannot create a temporary file in", &dir, e))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| Error::io("cannot write", tmp.path().to_owned(), e))?;
+    if force {
+        tmp.persist(path).map_err(|e| Error::io("cannot write", path, e.error))?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::OutputExists(path.to_owned())
+            } else {
+                Error::io("cannot write", path, e.error)
+            }
+        })?;
+    }
+    sync_dir(&dir)
+}
+
+/// fsyncs a directory so that a rename inside it is durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("cannot sync directory", dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_rejects_unknown_keys_and_wrong_format() {
+        let good = "format = 1\n[token]\nmodule = \"/m.so\"\nselector = \"t\"\nserial = \"s\"\n";
+        assert!(parse_config(good).is_ok());
+        let e = parse_config(&good.replace("format = 1", "format = 9")).unwrap_err();
+        assert!(e.contains("format = 9"), "{e}");
+        let e = parse_config(&format!("{good}extra = 1\n")).unwrap_err();
+        assert!(e.contains("extra"), "{e}");
+        assert!(parse_config("not toml [").is_err());
+    }
+
+    #[test]
+    fn atomic_write_refuses_to_overwrite_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.pem");
+        write_file_atomic(&p, b"one", false).unwrap();
+        assert!(matches!(write_file_atomic(&p, b"two", false), Err(Error::OutputExists(_))));
+        assert_eq!(fs::read(&p).unwrap(), b"one");
+        write_file_atomic(&p, b"two", true).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        // No temporary file is left behind.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

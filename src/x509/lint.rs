@@ -1,0 +1,442 @@
+//! Lint before signing, sign the linted bytes, verify after.
+//!
+//! [`lint`] encodes the draft once and signs it with a throwaway in-memory key of the same
+//! signature algorithm, then checks the result against the draft and the RFC 5280 rules
+//! below. [`sign`] hands the same draft to the real signer behind a gate that refuses to
+//! sign any bytes other than the linted to-be-signed certificate, verifies the signature
+//! with the issuer's public key, and lints the signed certificate again.
+
+use std::cell::RefCell;
+
+use rcgen::{Issuer, KeyPair, PublicKeyData, SignatureAlgorithm, SigningKey};
+use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer};
+use x509_parser::oid_registry;
+use x509_parser::prelude::*;
+
+use super::profile::{Draft, Issuing};
+use super::{Attr, CertError};
+use crate::keys::{KeyAlg, PublicKey, RawSigner, SignFailure};
+
+/// A draft whose to-be-signed encoding passed every lint. Only [`lint`] makes one.
+#[derive(Debug)]
+pub struct LintedTbs {
+    draft: Draft,
+    tbs: Vec<u8>,
+}
+
+impl LintedTbs {
+    /// The draft that was linted.
+    pub fn draft(&self) -> &Draft {
+        &self.draft
+    }
+}
+
+/// A certificate signed by the real key, verified and linted again. Only [`sign`] makes one.
+#[derive(Debug, Clone)]
+pub struct IssuedCertificate {
+    der: Vec<u8>,
+}
+
+impl IssuedCertificate {
+    /// The DER certificate.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The PEM certificate.
+    pub fn pem(&self) -> String {
+        ::pem::encode(&::pem::Pem::new("CERTIFICATE", self.der.clone()))
+    }
+}
+
+/// Encodes `draft`, signs it with a throwaway key, and checks the result.
+pub fn lint(draft: Draft) -> Result<LintedTbs, CertError> {
+    let throwaway = Throwaway::generate(draft.issuer_key().alg())?;
+    let (der, tbs) = render(&draft, &throwaway, None)?;
+    check(&draft, &der, throwaway.public_key())?;
+    Ok(LintedTbs { draft, tbs })
+}
+
+/// Has `signer` sign exactly the linted bytes, then verifies and lints the result.
+pub fn sign(linted: LintedTbs, signer: &impl RawSigner) -> Result<IssuedCertificate, CertError> {
+    let draft = &linted.draft;
+    if signer.public_key() != draft.issuer_key() {
+        return Err(CertError::Signing(
+            "the signer's public key is not the issuer key the certificate was drafted for".into(),
+        ));
+    }
+    let (der, tbs) = render(draft, signer, Some(&linted.tbs))?;
+    if tbs != linted.tbs {
+        return Err(CertError::Verification(
+            "the signed to-be-signed bytes differ from the linted ones".into(),
+        ));
+    }
+    let (_, cert) = X509Certificate::from_der(&der)
+        .map_err(|e| CertError::Verification(format!("the signed certificate does not parse: {e}")))?;
+    if cert.tbs_certificate.as_ref() != linted.tbs.as_slice() {
+        return Err(CertError::Verification(
+            "the signed certificate's TBSCertificate differs from the linted one".into(),
+        ));
+    }
+    check(draft, &der, draft.issuer_key()).map_err(|e| CertError::Verification(e.to_string()))?;
+    Ok(IssuedCertificate { der })
+}
+
+/// A key that exists only for the length of one lint.
+struct Throwaway {
+    key: KeyPair,
+    public: PublicKey,
+}
+
+impl Throwaway {
+    fn generate(alg: KeyAlg) -> Result<Throwaway, CertError> {
+        let fail = |e: String| CertError::Build(format!("cannot make the throwaway lint key: {e}"));
+        let key = match alg {
+            KeyAlg::EcP256 | KeyAlg::EcP384 => {
+                KeyPair::generate_for(alg.signature_algorithm()).map_err(|e| fail(e.to_string()))?
+            }
+            KeyAlg::Rsa { .. } => {
+                // The signature algorithm (sha256WithRSAEncryption) does not depend on the
+                // modulus size, so a 2048-bit throwaway yields the same to-be-signed bytes.
+                use rsa::pkcs8::EncodePrivateKey;
+                let rsa_key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048)
+                    .map_err(|e| fail(e.to_string()))?;
+                let pkcs8 = rsa_key.to_pkcs8_der().map_err(|e| fail(e.to_string()))?;
+                KeyPair::from_pkcs8_der_and_sign_algo(
+                    &PrivatePkcs8KeyDer::from(pkcs8.as_bytes()),
+                    alg.signature_algorithm(),
+                )
+                .map_err(|e| fail(e.to_string()))?
+            }
+        };
+        let public_alg = match alg {
+            KeyAlg::Rsa { .. } => KeyAlg::Rsa { bits: 2048 },
+            other => other,
+        };
+        let public = PublicKey::new(public_alg, key.public_key_raw().to_vec());
+        Ok(Throwaway { key, public })
+    }
+}
+
+impl RawSigner for Throwaway {
+    fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignFailure> {
+        SigningKey::sign(&self.key, msg).map_err(|e| SignFailure(e.to_string()))
+    }
+}
+
+/// The key rcgen calls: presents the issuer's algorithm, records the bytes it is asked to
+/// sign, and (for the real signer) refuses any bytes but the linted ones.
+struct Gate<'a, S: RawSigner> {
+    signer: &'a S,
+    alg: &'static SignatureAlgorithm,
+    issuer_raw: &'a [u8],
+    only: Option<&'a [u8]>,
+    seen: RefCell<Option<Vec<u8>>>,
+    failure: RefCell<Option<String>>,
+}
+
+impl<S: RawSigner> PublicKeyData for Gate<'_, S> {
+    fn der_bytes(&self) -> &[u8] {
+        self.issuer_raw
+    }
+
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        self.alg
+    }
+}
+
+impl<S: RawSigner> SigningKey for Gate<'_, S> {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        *self.seen.borrow_mut() = Some(msg.to_vec());
+        if let Some(only) = self.only {
+            if msg != only {
+                *self.failure.borrow_mut() =
+                    Some("refused: asked to sign bytes other than the linted certificate".into());
+                return Err(rcgen::Error::RemoteKeyError);
+            }
+        }
+        self.signer.sign(msg).map_err(|e| {
+            *self.failure.borrow_mut() = Some(e.0);
+            rcgen::Error::RemoteKeyError
+        })
+    }
+}
+
+/// Encodes and signs the draft; returns the certificate DER and the TBS bytes signed.
+fn render(draft: &Draft, signer: &impl RawSigner, only: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), CertError> {
+    let params = draft.params()?;
+    let issuer_key = draft.issuer_key();
+    let gate = Gate {
+        signer,
+        alg: issuer_key.alg().signature_algorithm(),
+        issuer_raw: issuer_key.raw(),
+        only,
+        seen: RefCell::new(None),
+        failure: RefCell::new(None),
+    };
+    let result = match &draft.issuing {
+        Issuing::SelfSigned => {
+            let issuer = Issuer::from_params(&params, &gate);
+            params.signed_by(draft.subject_key(), &issuer)
+        }
+        Issuing::ByCa { der, .. } => {
+            let ca = CertificateDer::from(der.as_slice());
+            let issuer = Issuer::from_ca_cert_der(&ca, &gate)
+                .map_err(|e| CertError::Build(format!("the issuer certificate: {e}")))?;
+            params.signed_by(draft.subject_key(), &issuer)
+        }
+    };
+    let cert = result.map_err(|e| match gate.failure.borrow_mut().take() {
+        Some(why) => CertError::Signing(why),
+        None => CertError::Build(e.to_string()),
+    })?;
+    let tbs = gate
+        .seen
+        .into_inner()
+        .ok_or_else(|| CertError::Build("rcgen produced a certificate without signing".into()))?;
+    Ok((cert.der().to_vec(), tbs))
+}
+
+fn fail(rule: &'static str, detail: impl Into<String>) -> CertError {
+    CertError::Lint {
+        rule,
+        detail: detail.into(),
+    }
+}
+
+/// Checks an encoded certificate against its draft and RFC 5280. `signer_key` is the key
+/// whose signature the certificate must carry.
+fn check(draft: &Draft, der: &[u8], signer_key: &PublicKey) -> Result<(), CertError> {
+    let (rest, cert) = X509Certificate::from_der(der)
+        .map_err(|e| fail("RFC 5280 §4.1 structure", format!("does not parse: {e}")))?;
+    if !rest.is_empty() {
+        return Err(fail("RFC 5280 §4.1 structure", "trailing bytes after the certificate"));
+    }
+    let tbs = &cert.tbs_certificate;
+
+    // §4.1.2.1: extensions require v3.
+    if tbs.version != X509Version::V3 {
+        return Err(fail("RFC 5280 §4.1.2.1 version", format!("{:?}, expected v3", tbs.version)));
+    }
+    // §4.1.2.2: positive, at most 20 octets; ours is the drafted one.
+    let serial = tbs.raw_serial();
+    if serial.len() > 20 || serial.first().is_none_or(|b| b & 0x80 != 0) {
+        return Err(fail("RFC 5280 §4.1.2.2 serialNumber", "not a positive integer of at most 20 octets"));
+    }
+    if serial != draft.serial().bytes() {
+        return Err(fail("profile serial", "the encoded serial differs from the drafted one"));
+    }
+    // §4.1.1.2: the outer and inner signature algorithms match; the issuer's algorithm.
+    if cert.signature_algorithm != tbs.signature {
+        return Err(fail("RFC 5280 §4.1.1.2 signatureAlgorithm", "outer and TBS algorithms differ"));
+    }
+    let expected_oid = match draft.issuer_key().alg() {
+        KeyAlg::EcP256 => oid_registry::OID_SIG_ECDSA_WITH_SHA256,
+        KeyAlg::EcP384 => oid_registry::OID_SIG_ECDSA_WITH_SHA384,
+        KeyAlg::Rsa { .. } => oid_registry::OID_PKCS1_SHA256WITHRSA,
+    };
+    if tbs.signature.algorithm != expected_oid {
+        return Err(fail("profile signature algorithm", format!("{}", tbs.signature.algorithm)));
+    }
+    // The signature verifies with the signer's key.
+    let signer_spki_der = signer_key.spki_der();
+    let (_, signer_spki) = SubjectPublicKeyInfo::from_der(&signer_spki_der)
+        .map_err(|e| fail("signature", format!("signer key does not parse: {e}")))?;
+    cert.verify_signature(Some(&signer_spki))
+        .map_err(|e| fail("signature", format!("does not verify with the signing key: {e}")))?;
+    // §4.1.2.5: validity as drafted.
+    if tbs.validity.not_before.timestamp() != draft.not_before().timestamp()
+        || tbs.validity.not_after.timestamp() != draft.not_after().timestamp()
+    {
+        return Err(fail("profile validity", "encoded validity differs from the drafted one"));
+    }
+    // §4.1.2.6 / §4.1.2.4: subject as drafted, countryName a two-letter PrintableString.
+    check_subject(draft, tbs)?;
+    // Issuer name: the subject for a root, the CA's subject otherwise (§4.1.2.4).
+    let issuer_ok = match &draft.issuing {
+        Issuing::SelfSigned => tbs.issuer.as_raw() == tbs.subject.as_raw(),
+        Issuing::ByCa { der, .. } => {
+            let (_, ca) = X509Certificate::from_der(der)
+                .map_err(|e| fail("issuer", format!("CA certificate does not parse: {e}")))?;
+            ca.subject().as_raw() == tbs.issuer.as_raw()
+        }
+    };
+    if !issuer_ok {
+        return Err(fail("RFC 5280 §4.1.2.4 issuer", "issuer name is not the issuing CA's subject"));
+    }
+    // §4.1.2.7: the subject key as drafted.
+    if tbs.subject_pki.raw != draft.subject_key().spki_der().as_slice() {
+        return Err(fail("profile subjectPublicKeyInfo", "the encoded key differs from the drafted one"));
+    }
+    check_extensions(draft, &cert)
+}
+
+fn check_subject(draft: &Draft, tbs: &TbsCertificate<'_>) -> Result<(), CertError> {
+    let rule = "RFC 5280 §4.1.2.6 subject";
+    let encoded: Vec<_> = tbs.subject.iter_attributes().collect();
+    let drafted = draft.subject().attrs();
+    if encoded.len() != drafted.len() {
+        return Err(fail(rule, "attribute count differs from the drafted name"));
+    }
+    for (attr, (kind, value)) in encoded.iter().zip(drafted) {
+        if attr.attr_type().to_id_string() != kind.oid() {
+            return Err(fail(rule, format!("{} is not in the drafted position", kind.short())));
+        }
+        let tag = attr.attr_value().header.tag();
+        if *kind == Attr::Country && tag != x509_parser::der_parser::asn1_rs::Tag::PrintableString {
+            return Err(fail("RFC 5280 appendix A countryName", "must be a PrintableString"));
+        }
+        if attr.as_str().ok() != Some(value.as_str()) {
+            return Err(fail(rule, format!("{}= value differs from the drafted one", kind.short())));
+        }
+    }
+    Ok(())
+}
+
+fn check_extensions(draft: &Draft, cert: &X509Certificate<'_>) -> Result<(), CertError> {
+    let mut seen = std::collections::HashSet::new();
+    for ext in cert.extensions() {
+        if !seen.insert(ext.oid.to_id_string()) {
+            return Err(fail("RFC 5280 §4.2 extensions", format!("{} appears twice", ext.oid)));
+        }
+    }
+    // §4.2.1.9: CA certificates carry a critical basicConstraints with cA TRUE.
+    let bc = cert
+        .basic_constraints()
+        .map_err(|e| fail("RFC 5280 §4.2.1.9 basicConstraints", e.to_string()))?
+        .ok_or_else(|| fail("RFC 5280 §4.2.1.9 basicConstraints", "missing"))?;
+    if !bc.critical || !bc.value.ca {
+        return Err(fail("RFC 5280 §4.2.1.9 basicConstraints", "must be critical with cA TRUE"));
+    }
+    if bc.value.path_len_constraint != draft.profile.path_len.map(u32::from) {
+        return Err(fail("profile pathLenConstraint", format!("{:?}", bc.value.path_len_constraint)));
+    }
+    // §4.2.1.3: keyUsage critical, keyCertSign (and cRLSign for a CRL issuer).
+    let ku = cert
+        .key_usage()
+        .map_err(|e| fail("RFC 5280 §4.2.1.3 keyUsage", e.to_string()))?
+        .ok_or_else(|| fail("RFC 5280 §4.2.1.3 keyUsage", "missing"))?;
+    if !ku.critical || !ku.value.key_cert_sign() || !ku.value.crl_sign() {
+        return Err(fail("RFC 5280 §4.2.1.3 keyUsage", "must be critical with keyCertSign and cRLSign"));
+    }
+    let mut expected_flags = 0b0110_0000u16; // keyCertSign (5) | cRLSign (6), bit 0 = LSB
+    if draft.profile.digital_signature {
+        expected_flags |= 1;
+    }
+    if ku.value.flags != expected_flags {
+        return Err(fail("profile keyUsage", format!("flags {:#06b}, expected {:#06b}", ku.value.flags, expected_flags)));
+    }
+    // No EKU on CA certificates of this profile.
+    if cert
+        .extended_key_usage()
+        .map_err(|e| fail("extendedKeyUsage", e.to_string()))?
+        .is_some()
+    {
+        return Err(fail("profile extendedKeyUsage", "present, but the profile has none"));
+    }
+    // §4.2.1.2: SKI non-critical, RFC 7093 method 1.
+    let ski = cert
+        .get_extension_unique(&oid_registry::OID_X509_EXT_SUBJECT_KEY_IDENTIFIER)
+        .map_err(|e| fail("RFC 5280 §4.2.1.2 subjectKeyIdentifier", e.to_string()))?
+        .ok_or_else(|| fail("RFC 5280 §4.2.1.2 subjectKeyIdentifier", "missing"))?;
+    let ParsedExtension::SubjectKeyIdentifier(ski_value) = ski.parsed_extension() else {
+        return Err(fail("RFC 5280 §4.2.1.2 subjectKeyIdentifier", "does not parse"));
+    };
+    if ski.critical || ski_value.0 != draft.subject_key().key_identifier().as_slice() {
+        return Err(fail("RFC 7093 §2 subjectKeyIdentifier", "not the method-1 identifier of the subject key, or critical"));
+    }
+    // §4.2.1.1: AKI non-critical, keyIdentifier = the issuer key's identifier.
+    let aki = cert
+        .get_extension_unique(&oid_registry::OID_X509_EXT_AUTHORITY_KEY_IDENTIFIER)
+        .map_err(|e| fail("RFC 5280 §4.2.1.1 authorityKeyIdentifier", e.to_string()))?
+        .ok_or_else(|| fail("RFC 5280 §4.2.1.1 authorityKeyIdentifier", "missing"))?;
+    let ParsedExtension::AuthorityKeyIdentifier(aki_value) = aki.parsed_extension() else {
+        return Err(fail("RFC 5280 §4.2.1.1 authorityKeyIdentifier", "does not parse"));
+    };
+    let issuer_id = draft.issuer_key().key_identifier();
+    if aki.critical || aki_value.key_identifier.as_ref().map(|k| k.0) != Some(issuer_id.as_slice()) {
+        return Err(fail("RFC 5280 §4.2.1.1 authorityKeyIdentifier", "keyIdentifier is not the issuer's key identifier, or critical"));
+    }
+    let known = [
+        oid_registry::OID_X509_EXT_BASIC_CONSTRAINTS,
+        oid_registry::OID_X509_EXT_KEY_USAGE,
+        oid_registry::OID_X509_EXT_SUBJECT_KEY_IDENTIFIER,
+        oid_registry::OID_X509_EXT_AUTHORITY_KEY_IDENTIFIER,
+    ];
+    for ext in cert.extensions() {
+        if !known.contains(&ext.oid) {
+            return Err(fail("profile extensions", format!("unexpected extension {}", ext.oid)));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, Utc};
+
+    use super::*;
+    use crate::x509::{CaProfile, Dn, Serial};
+
+    fn self_signed_draft(alg: KeyAlg) -> (Throwaway, Draft) {
+        let key = Throwaway::generate(alg).unwrap();
+        let now = Utc::now();
+        let draft = Draft::new(
+            Serial::from_random([7; 16]),
+            Dn::parse("CN=Test Root,O=Example,C=GB").unwrap(),
+            key.public_key().clone(),
+            Issuing::SelfSigned,
+            now,
+            now + Duration::days(10),
+            CaProfile {
+                path_len: Some(1),
+                digital_signature: false,
+            },
+        )
+        .unwrap();
+        (key, draft)
+    }
+
+    #[test]
+    fn a_root_draft_lints_and_signs_with_the_same_tbs() {
+        for alg in [KeyAlg::EcP256, KeyAlg::EcP384] {
+            let (key, draft) = self_signed_draft(alg);
+            let linted = lint(draft).unwrap();
+            let tbs = linted.tbs.clone();
+            let issued = sign(linted, &key).unwrap();
+            let (_, cert) = X509Certificate::from_der(issued.der()).unwrap();
+            assert_eq!(cert.tbs_certificate.as_ref(), tbs.as_slice());
+        }
+    }
+
+    #[test]
+    fn the_gate_refuses_to_sign_anything_but_the_linted_bytes() {
+        let (key, draft) = self_signed_draft(KeyAlg::EcP256);
+        let mut linted = lint(draft).unwrap();
+        linted.tbs[10] ^= 1;
+        let e = sign(linted, &key).unwrap_err();
+        assert!(matches!(e, CertError::Signing(ref why) if why.contains("other than the linted")), "{e}");
+    }
+
+    #[test]
+    fn a_signer_with_another_key_is_refused() {
+        let (_, draft) = self_signed_draft(KeyAlg::EcP256);
+        let other = Throwaway::generate(KeyAlg::EcP256).unwrap();
+        let e = sign(lint(draft).unwrap(), &other).unwrap_err();
+        assert!(matches!(e, CertError::Signing(_)));
+    }
+
+    #[test]
+    fn a_lint_rule_catches_a_certificate_that_differs_from_its_draft() {
+        let (key, draft) = self_signed_draft(KeyAlg::EcP256);
+        let (der, _) = render(&draft, &key, None).unwrap();
+        let mut other = draft.clone();
+        other.profile.path_len = Some(0);
+        let e = check(&other, &der, key.public_key()).unwrap_err();
+        assert!(matches!(e, CertError::Lint { rule: "profile pathLenConstraint", .. }), "{e}");
+    }
+}
