@@ -129,15 +129,15 @@ impl Dn {
         if v.is_empty() {
             return Err(format!("{}= has an empty value", attr.short()));
         }
+        if attr == Attr::Country && !(v.len() == 2 && v.bytes().all(|b| b.is_ascii_uppercase())) {
+            return Err(format!("C={v} is not a two-letter upper-case country code (ISO 3166)"));
+        }
         if v.chars().count() > attr.max_len() {
             return Err(format!(
                 "{}= is longer than {} characters (RFC 5280 appendix A)",
                 attr.short(),
                 attr.max_len()
             ));
-        }
-        if attr == Attr::Country && !(v.len() == 2 && v.bytes().all(|b| b.is_ascii_uppercase())) {
-            return Err(format!("C={v} is not a two-letter upper-case country code (ISO 3166)"));
         }
         if v.chars().any(char::is_control) {
             return Err(format!("{}= contains control characters", attr.short()));
