@@ -52,9 +52,9 @@ impl KeyType {
     pub fn ec_params_der(self) -> Option<&'static [u8]> {
         match self {
             // 1.2.840.10045.3.1.7
-            KeyType::EcdsaP256 => Some(&[
-                0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
-            ]),
+            KeyType::EcdsaP256 => {
+                Some(&[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07])
+            }
             // 1.3.132.0.34
             KeyType::EcdsaP384 => Some(&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22]),
             KeyType::Rsa3072 | KeyType::Rsa4096 => None,

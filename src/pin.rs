@@ -37,16 +37,17 @@ impl PinSource {
             return non_empty(line, &format!("the PIN file {} is empty", path.display()));
         }
         if let Some(value) = std::env::var_os(PIN_ENV) {
-            let value = Zeroizing::new(value.into_string().map_err(|_| {
-                HsmError::NoPin(format!("{PIN_ENV} is not UTF-8"))
-            })?);
+            let value = Zeroizing::new(
+                value
+                    .into_string()
+                    .map_err(|_| HsmError::NoPin(format!("{PIN_ENV} is not UTF-8")))?,
+            );
             return non_empty(&value, &format!("{PIN_ENV} is set but empty"));
         }
         if self.allow_prompt && std::io::stdin().is_terminal() {
-            let typed = Zeroizing::new(
-                rpassword::prompt_password("User PIN: ")
-                    .map_err(|e| HsmError::NoPin(format!("cannot read the PIN from the terminal: {e}")))?,
-            );
+            let typed = Zeroizing::new(rpassword::prompt_password("User PIN: ").map_err(|e| {
+                HsmError::NoPin(format!("cannot read the PIN from the terminal: {e}"))
+            })?);
             return non_empty(&typed, "no PIN was typed");
         }
         Err(HsmError::NoPin(format!(

@@ -67,7 +67,10 @@ impl Vault {
             Err(e) => return Err(Error::io("cannot read", path, e)),
         };
         let config = parse_config(&text).map_err(|why| {
-            Error::Config(format!("{} is not a valid vault configuration: {why}", path.display()))
+            Error::Config(format!(
+                "{} is not a valid vault configuration: {why}",
+                path.display()
+            ))
         })?;
         Ok(Vault {
             dir: dir.to_owned(),
@@ -142,7 +145,8 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| Error::io("cannot write", tmp.path().to_owned(), e))?;
     if force {
-        tmp.persist(path).map_err(|e| Error::io("cannot write", path, e.error))?;
+        tmp.persist(path)
+            .map_err(|e| Error::io("cannot write", path, e.error))?;
     } else {
         tmp.persist_noclobber(path).map_err(|e| {
             if e.error.kind() == std::io::ErrorKind::AlreadyExists {
@@ -182,7 +186,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("out.pem");
         write_file_atomic(&p, b"one", false).unwrap();
-        assert!(matches!(write_file_atomic(&p, b"two", false), Err(Error::OutputExists(_))));
+        assert!(matches!(
+            write_file_atomic(&p, b"two", false),
+            Err(Error::OutputExists(_))
+        ));
         assert_eq!(fs::read(&p).unwrap(), b"one");
         write_file_atomic(&p, b"two", true).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");

@@ -26,7 +26,12 @@ pub struct InitReport {
 
 /// Creates the vault at `dir`. The directory is assembled beside its final place and renamed
 /// in one step, so a failure leaves nothing behind.
-pub fn init(dir: &Path, module_path: &Path, token: &str, operator: &Operator) -> Result<InitReport> {
+pub fn init(
+    dir: &Path,
+    module_path: &Path,
+    token: &str,
+    operator: &Operator,
+) -> Result<InitReport> {
     refuse_existing(dir)?;
     let selector = TokenSelector::parse(token)?;
     let module = Module::load(module_path)?;
@@ -38,8 +43,8 @@ pub fn init(dir: &Path, module_path: &Path, token: &str, operator: &Operator) ->
             summary.label
         )));
     }
-    let module_path = fs::canonicalize(module_path)
-        .map_err(|e| Error::io("cannot resolve", module_path, e))?;
+    let module_path =
+        fs::canonicalize(module_path).map_err(|e| Error::io("cannot resolve", module_path, e))?;
 
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),

@@ -7,7 +7,9 @@ mod root;
 use serde::Serialize;
 
 pub use init::{init, InitReport};
-pub use root::{create_root, rfc3339, root_info, RootInfo, RootRequest, DEFAULT_ROOT_DAYS, DEFAULT_ROOT_LABEL};
+pub use root::{
+    create_root, rfc3339, root_info, RootInfo, RootRequest, DEFAULT_ROOT_DAYS, DEFAULT_ROOT_LABEL,
+};
 
 use crate::error::Result;
 use crate::hsm::{KeyProtection, PinState};

@@ -75,7 +75,12 @@ pub struct TokenObject {
 
 /// Generates the root key on the token and self-signs the root certificate. Refuses if the
 /// vault has a root. If anything fails after the key was generated, the key is destroyed.
-pub fn create_root(vault: &Vault, pins: &PinSource, req: &RootRequest, operator: &Operator) -> Result<RootInfo> {
+pub fn create_root(
+    vault: &Vault,
+    pins: &PinSource,
+    req: &RootRequest,
+    operator: &Operator,
+) -> Result<RootInfo> {
     let mut ledger = vault.ledger()?;
     if ledger.root()?.is_some() {
         return Err(refuse_second_root());

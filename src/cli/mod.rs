@@ -18,7 +18,13 @@ use rootvault::{Error, ExitCode, Result};
 #[command(name = "rootvault", version, about, max_term_width = 100)]
 pub struct Cli {
     /// The vault directory.
-    #[arg(long, global = true, env = "ROOTVAULT_DIR", default_value = "./vault", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "ROOTVAULT_DIR",
+        default_value = "./vault",
+        value_name = "DIR"
+    )]
     vault: PathBuf,
     /// Read the user PIN from the first line of FILE (else ROOTVAULT_PIN, else a prompt).
     #[arg(long, global = true, value_name = "FILE")]
@@ -153,7 +159,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 let mut out = String::new();
                 out += &format!("module:       {}\n", r.module);
                 out += &format!("slot:         {}\n", r.slot);
-                out += &format!("token:        {} (serial {}, model {}, {})\n", r.label, r.serial, r.model, r.manufacturer);
+                out += &format!(
+                    "token:        {} (serial {}, model {}, {})\n",
+                    r.label, r.serial, r.model, r.manufacturer
+                );
                 out += &format!(
                     "user PIN:     {}\n",
                     if r.pin.locked {
@@ -173,7 +182,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         k.label,
                         k.id,
                         k.key_type,
-                        if k.present { "present" } else { "MISSING from the token" }
+                        if k.present {
+                            "present"
+                        } else {
+                            "MISSING from the token"
+                        }
                     );
                 }
                 if r.keys.is_empty() {
@@ -216,7 +229,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 print_json(&report)?;
             } else if report.ok {
-                eprintln!("ledger intact: {} events, head {}", report.events, report.head);
+                eprintln!(
+                    "ledger intact: {} events, head {}",
+                    report.events, report.head
+                );
             } else {
                 eprintln!(
                     "ledger integrity FAILED{}:",
@@ -247,7 +263,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 let mut out = String::new();
                 for e in &events {
-                    out += &format!("{:>6}  {}  {:<20} {:<12} {}\n", e.seq, e.time, e.kind, e.actor, &e.hash[..16]);
+                    out += &format!(
+                        "{:>6}  {}  {:<20} {:<12} {}\n",
+                        e.seq,
+                        e.time,
+                        e.kind,
+                        e.actor,
+                        &e.hash[..16]
+                    );
                 }
                 print_stdout(&out)?;
             }
@@ -272,8 +295,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 /// An event for `ledger show --json`: the payload as a JSON object, the rest as stored.
 fn event_json(e: &StoredEvent) -> serde_json::Value {
-    let payload: serde_json::Value =
-        serde_json::from_str(&e.payload).unwrap_or_else(|_| serde_json::Value::String(e.payload.clone()));
+    let payload: serde_json::Value = serde_json::from_str(&e.payload)
+        .unwrap_or_else(|_| serde_json::Value::String(e.payload.clone()));
     serde_json::json!({
         "seq": e.seq,
         "time": e.time,

@@ -34,7 +34,10 @@ pub enum HsmError {
         detail: String,
     },
     /// No token matches the selector.
-    #[error("no {wanted} on this module; tokens present: {}", list_or_none(available))]
+    #[error(
+        "no {wanted} on this module; tokens present: {}",
+        list_or_none(available)
+    )]
     TokenNotFound {
         /// What was asked for.
         wanted: String,
@@ -230,7 +233,9 @@ impl Module {
             .collect();
         let mut found: Vec<_> = all
             .into_iter()
-            .filter(|(_, s)| selector.matches(s.slot_id, &s.label, &s.serial, &s.model, &s.manufacturer))
+            .filter(|(_, s)| {
+                selector.matches(s.slot_id, &s.label, &s.serial, &s.model, &s.manufacturer)
+            })
             .collect();
         match found.len() {
             0 => Err(HsmError::TokenNotFound {
@@ -407,8 +412,15 @@ impl UserSession {
 
     /// Generates a key pair on the token: sensitive, never extractable, usable only for
     /// signing, labelled `label` with a random 16-byte id. Refuses a label already in use.
-    pub fn generate_key_pair(&self, key_type: KeyType, label: &str) -> Result<TokenKey<'_>, HsmError> {
-        if !self.find(&[Attribute::Label(label.as_bytes().to_vec())])?.is_empty() {
+    pub fn generate_key_pair(
+        &self,
+        key_type: KeyType,
+        label: &str,
+    ) -> Result<TokenKey<'_>, HsmError> {
+        if !self
+            .find(&[Attribute::Label(label.as_bytes().to_vec())])?
+            .is_empty()
+        {
             return Err(HsmError::LabelExists(label.to_owned()));
         }
         let id = self.random(16)?;
@@ -471,7 +483,12 @@ impl UserSession {
     }
 
     /// Finds the vault's key pair by label and id.
-    pub fn find_key_pair(&self, key_type: KeyType, label: &str, id: &[u8]) -> Result<TokenKey<'_>, HsmError> {
+    pub fn find_key_pair(
+        &self,
+        key_type: KeyType,
+        label: &str,
+        id: &[u8],
+    ) -> Result<TokenKey<'_>, HsmError> {
         let not_found = || HsmError::KeyNotFound {
             label: label.to_owned(),
             id: hex::encode(id),
@@ -546,7 +563,11 @@ impl UserSession {
         Ok(p)
     }
 
-    fn read_public_key(&self, public: ObjectHandle, key_type: KeyType) -> Result<PublicKey, HsmError> {
+    fn read_public_key(
+        &self,
+        public: ObjectHandle,
+        key_type: KeyType,
+    ) -> Result<PublicKey, HsmError> {
         let bad = |detail: String| HsmError::Pkcs11 {
             op: "reading the public key",
             detail,
@@ -568,7 +589,8 @@ impl UserSession {
             .session
             .get_attributes(public, &wanted)
             .map_err(HsmError::call("C_GetAttributeValue"))?;
-        let (mut ck_type, mut params, mut point, mut modulus, mut exponent) = (None, None, None, None, None);
+        let (mut ck_type, mut params, mut point, mut modulus, mut exponent) =
+            (None, None, None, None, None);
         for a in attrs {
             match a {
                 Attribute::KeyType(t) => ck_type = Some(t),
@@ -586,7 +608,10 @@ impl UserSession {
                 }
                 let point = point.ok_or_else(|| bad("no CKA_EC_POINT".into()))?;
                 let field = key_type.ec_field_len().unwrap_or_default();
-                Ok(PublicKey::new(key_type.alg(), unwrap_ec_point(&point, field).map_err(bad)?))
+                Ok(PublicKey::new(
+                    key_type.alg(),
+                    unwrap_ec_point(&point, field).map_err(bad)?,
+                ))
             }
             None => {
                 let (Some(n), Some(e)) = (modulus, exponent) else {
@@ -597,7 +622,9 @@ impl UserSession {
                 }
                 let bits = significant_bits(&n);
                 if Some(bits) != key_type.rsa_bits() {
-                    return Err(bad(format!("the modulus has {bits} bits, not the {key_type} expected")));
+                    return Err(bad(format!(
+                        "the modulus has {bits} bits, not the {key_type} expected"
+                    )));
                 }
                 let der = yasna::construct_der(|w| {
                     w.write_sequence(|w| {
@@ -732,7 +759,9 @@ mod tests {
 
     #[test]
     fn ec_point_is_unwrapped_from_its_octet_string() {
-        let point: Vec<u8> = std::iter::once(4).chain(std::iter::repeat_n(7, 64)).collect();
+        let point: Vec<u8> = std::iter::once(4)
+            .chain(std::iter::repeat_n(7, 64))
+            .collect();
         let wrapped = yasna::construct_der(|w| w.write_bytes(&point));
         assert_eq!(unwrap_ec_point(&wrapped, 32).unwrap(), point);
         assert_eq!(unwrap_ec_point(&point, 32).unwrap(), point);

@@ -42,7 +42,14 @@ impl TokenSelector {
     }
 
     /// Whether a token with these properties is the one selected.
-    pub fn matches(&self, slot_id: u64, label: &str, serial: &str, model: &str, manufacturer: &str) -> bool {
+    pub fn matches(
+        &self,
+        slot_id: u64,
+        label: &str,
+        serial: &str,
+        model: &str,
+        manufacturer: &str,
+    ) -> bool {
         match self {
             TokenSelector::Label(l) => l == label,
             TokenSelector::Uri(u) => {
@@ -98,8 +105,14 @@ impl TokenUri {
                     })?)
                 }
                 // Attributes that select a module, library or object do not narrow the token.
-                "library-description" | "library-manufacturer" | "library-version"
-                | "slot-description" | "slot-manufacturer" | "object" | "id" | "type" => {}
+                "library-description"
+                | "library-manufacturer"
+                | "library-version"
+                | "slot-description"
+                | "slot-manufacturer"
+                | "object"
+                | "id"
+                | "type" => {}
                 other => {
                     return Err(HsmError::InvalidUri(format!(
                         "unknown pkcs11: URI attribute {other:?} (RFC 7512 section 2.3)"
@@ -142,9 +155,9 @@ fn percent_decode(s: &str) -> Result<String, HsmError> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3).ok_or_else(|| {
-                HsmError::InvalidUri(format!("truncated %-escape in {s:?}"))
-            })?;
+            let hex = s
+                .get(i + 1..i + 3)
+                .ok_or_else(|| HsmError::InvalidUri(format!("truncated %-escape in {s:?}")))?;
             let b = u8::from_str_radix(hex, 16)
                 .map_err(|_| HsmError::InvalidUri(format!("bad %-escape %{hex} in {s:?}")))?;
             out.push(b);
@@ -154,7 +167,8 @@ fn percent_decode(s: &str) -> Result<String, HsmError> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| HsmError::InvalidUri(format!("{s:?} is not UTF-8 once decoded")))
+    String::from_utf8(out)
+        .map_err(|_| HsmError::InvalidUri(format!("{s:?} is not UTF-8 once decoded")))
 }
 
 #[cfg(test)]

@@ -76,7 +76,10 @@ mod tests {
             "19:rootvault-ledger-v1,1:1,27:2026-01-01T00:00:00.000000Z,1:k,3:ana,2:{{}},64:{GENESIS},"
         );
         assert_eq!(f.encode(), expected.as_bytes());
-        assert_eq!(f.hash_hex(), hex::encode(Sha256::digest(expected.as_bytes())));
+        assert_eq!(
+            f.hash_hex(),
+            hex::encode(Sha256::digest(expected.as_bytes()))
+        );
     }
 
     #[test]

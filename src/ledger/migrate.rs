@@ -20,6 +20,13 @@ pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Brings the database at `path` to [`LATEST_VERSION`], or refuses a newer one.
 pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<(), LedgerError> {
     let err = |op| move |e| sqlite_error(path, op, e);
+    // Fast path without a write lock, so readers never queue behind a writer.
+    let current: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(err("reading the schema version"))?;
+    if current == LATEST_VERSION {
+        return Ok(());
+    }
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(err("starting the schema check"))?;
@@ -37,7 +44,8 @@ pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<(), LedgerErro
         return Ok(());
     }
     for (_, sql) in &MIGRATIONS[version as usize..] {
-        tx.execute_batch(sql).map_err(err("applying a schema migration"))?;
+        tx.execute_batch(sql)
+            .map_err(err("applying a schema migration"))?;
     }
     tx.pragma_update(None, "user_version", LATEST_VERSION)
         .map_err(err("recording the schema version"))?;
@@ -60,7 +68,10 @@ mod tests {
         let registered: Vec<String> = MIGRATIONS.iter().map(|(n, _)| n.to_string()).collect();
         assert_eq!(files, registered);
         for (i, name) in registered.iter().enumerate() {
-            assert!(name.starts_with(&format!("{:04}_", i + 1)), "{name} is out of sequence");
+            assert!(
+                name.starts_with(&format!("{:04}_", i + 1)),
+                "{name} is out of sequence"
+            );
         }
     }
 
@@ -70,7 +81,9 @@ mod tests {
         let path = dir.path().join("l.sqlite");
         let mut conn = Connection::open(&path).unwrap();
         apply(&mut conn, &path).unwrap();
-        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(v, LATEST_VERSION);
         // A second open is a no-op.
         apply(&mut conn, &path).unwrap();
@@ -81,9 +94,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l.sqlite");
         let mut conn = Connection::open(&path).unwrap();
-        conn.pragma_update(None, "user_version", LATEST_VERSION + 1).unwrap();
+        conn.pragma_update(None, "user_version", LATEST_VERSION + 1)
+            .unwrap();
         let e = apply(&mut conn, &path).unwrap_err();
-        assert!(matches!(e, LedgerError::SchemaTooNew { found, .. } if found == LATEST_VERSION + 1));
+        assert!(
+            matches!(e, LedgerError::SchemaTooNew { found, .. } if found == LATEST_VERSION + 1)
+        );
         assert!(e.to_string().contains("newer rootvault"));
     }
 }

@@ -166,7 +166,8 @@ impl Ledger {
             move |source| LedgerError::Sqlite { path, op, source }
         };
         let conn = Connection::open_with_flags(path, flags).map_err(err("opening"))?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(err("setting the busy timeout"))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(err("setting the busy timeout"))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err("enabling WAL"))?;
         conn.pragma_update(None, "synchronous", "FULL")
@@ -250,22 +251,33 @@ impl Ledger {
             let seq = ev.seq;
             if seq != expected_seq {
                 let text = if seq > expected_seq {
-                    format!("event {expected_seq} is missing: event {seq} follows event {}", expected_seq - 1)
+                    format!(
+                        "event {expected_seq} is missing: event {seq} follows event {}",
+                        expected_seq - 1
+                    )
                 } else {
-                    format!("event {seq} is out of order after event {}", expected_seq - 1)
+                    format!(
+                        "event {seq} is out of order after event {}",
+                        expected_seq - 1
+                    )
                 };
                 report.problem(Some(expected_seq), text);
             }
             if ev.prev_hash != report.head {
                 report.problem(
                     Some(seq),
-                    format!("event {seq}: prev_hash does not match the hash of the event before it"),
+                    format!(
+                        "event {seq}: prev_hash does not match the hash of the event before it"
+                    ),
                 );
             }
             if ev.fields().hash_hex() != ev.hash {
                 report.problem(
                     Some(seq),
-                    format!("event {seq} ({}): stored hash does not match its contents (edited?)", ev.kind),
+                    format!(
+                        "event {seq} ({}): stored hash does not match its contents (edited?)",
+                        ev.kind
+                    ),
                 );
             }
             match Event::parse(&ev.kind, &ev.payload).and_then(|e| e.project(seq)) {
@@ -287,7 +299,10 @@ impl Ledger {
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
                 .map_err(self.err("counting derived rows"))
         };
-        for (table, expected) in [("certificates", expected_rows.0), ("token_keys", expected_rows.1)] {
+        for (table, expected) in [
+            ("certificates", expected_rows.0),
+            ("token_keys", expected_rows.1),
+        ] {
             let found = count(table)?;
             if found != expected {
                 report.problem(
@@ -306,7 +321,10 @@ impl Ledger {
                 )
                 .map_err(self.err("reading the schema"))?;
             if !present {
-                report.problem(None, format!("trigger {trigger} is missing: events are no longer append-only"));
+                report.problem(
+                    None,
+                    format!("trigger {trigger} is missing: events are no longer append-only"),
+                );
             }
         }
         Ok(report)
@@ -315,7 +333,9 @@ impl Ledger {
     fn check_projection(&self, p: &Projection) -> Result<Vec<String>, LedgerError> {
         let mut problems = Vec::new();
         for row in &p.certificates {
-            match read_certificate(&self.conn, &row.record.serial).map_err(self.err("reading certificates"))? {
+            match read_certificate(&self.conn, &row.record.serial)
+                .map_err(self.err("reading certificates"))?
+            {
                 Some(stored) if stored == *row => {}
                 Some(_) => problems.push(format!(
                     "certificates row {} differs from the event",
@@ -344,7 +364,10 @@ impl Ledger {
                 .map_err(self.err("reading token_keys"))?;
             match stored {
                 Some(s) if s == *row => {}
-                Some(_) => problems.push(format!("token_keys row {} differs from the event", row.label)),
+                Some(_) => problems.push(format!(
+                    "token_keys row {} differs from the event",
+                    row.label
+                )),
                 None => problems.push(format!("token_keys row {} is missing", row.label)),
             }
         }
@@ -472,7 +495,11 @@ fn sqlite_error(path: &Path, op: &'static str, source: rusqlite::Error) -> Ledge
 fn head_of(conn: &Connection) -> rusqlite::Result<(i64, String)> {
     let count: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
     let hash: Option<String> = conn
-        .query_row("SELECT hash FROM events ORDER BY seq DESC LIMIT 1", [], |r| r.get(0))
+        .query_row(
+            "SELECT hash FROM events ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
         .optional()?;
     Ok((count, hash.unwrap_or_else(|| GENESIS.to_owned())))
 }
@@ -485,7 +512,11 @@ fn certificate_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CertificateRo
     let role: String = r.get(1)?;
     let der: Vec<u8> = r.get(9)?;
     Ok(CertificateRow {
-        role: if role == "root" { "root" } else { "intermediate" },
+        role: if role == "root" {
+            "root"
+        } else {
+            "intermediate"
+        },
         cluster: r.get(2)?,
         record: CertificateRecord {
             serial: r.get(0)?,

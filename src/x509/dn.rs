@@ -92,7 +92,10 @@ impl Dn {
     pub fn parse(input: &str) -> Result<Dn, String> {
         let input = input.trim();
         if input.contains('\\') || input.contains('+') {
-            return Err("escaped characters and multi-valued RDNs ('\\', '+') are not supported in names".into());
+            return Err(
+                "escaped characters and multi-valued RDNs ('\\', '+') are not supported in names"
+                    .into(),
+            );
         }
         let parts: Vec<&str> = match input.strip_prefix('/') {
             // OpenSSL order is already most significant first.
@@ -106,7 +109,10 @@ impl Dn {
                 .split_once('=')
                 .ok_or_else(|| format!("name component {part:?} is not TYPE=value"))?;
             let attr = Attr::parse(k.trim()).ok_or_else(|| {
-                format!("unsupported name attribute {:?}; use C, ST, L, O, OU or CN", k.trim())
+                format!(
+                    "unsupported name attribute {:?}; use C, ST, L, O, OU or CN",
+                    k.trim()
+                )
             })?;
             Self::check_value(attr, v.trim())?;
             attrs.push((attr, v.trim().to_owned()));
@@ -130,7 +136,9 @@ impl Dn {
             return Err(format!("{}= has an empty value", attr.short()));
         }
         if attr == Attr::Country && !(v.len() == 2 && v.bytes().all(|b| b.is_ascii_uppercase())) {
-            return Err(format!("C={v} is not a two-letter upper-case country code (ISO 3166)"));
+            return Err(format!(
+                "C={v} is not a two-letter upper-case country code (ISO 3166)"
+            ));
         }
         if v.chars().count() > attr.max_len() {
             return Err(format!(
@@ -198,9 +206,13 @@ mod tests {
     fn bad_names_are_refused_with_the_reason() {
         assert!(Dn::parse("O=x").unwrap_err().contains("CN"));
         assert!(Dn::parse("CN=x,C=gbr").unwrap_err().contains("country"));
-        assert!(Dn::parse("CN=x,EMAIL=a@b").unwrap_err().contains("unsupported"));
+        assert!(Dn::parse("CN=x,EMAIL=a@b")
+            .unwrap_err()
+            .contains("unsupported"));
         assert!(Dn::parse("CN=a\\,b").is_err());
         assert!(Dn::parse("CN=").unwrap_err().contains("empty"));
-        assert!(Dn::parse(&format!("CN={}", "x".repeat(65))).unwrap_err().contains("64"));
+        assert!(Dn::parse(&format!("CN={}", "x".repeat(65)))
+            .unwrap_err()
+            .contains("64"));
     }
 }

@@ -71,8 +71,9 @@ pub fn sign(linted: LintedTbs, signer: &impl RawSigner) -> Result<IssuedCertific
             "the signed to-be-signed bytes differ from the linted ones".into(),
         ));
     }
-    let (_, cert) = X509Certificate::from_der(&der)
-        .map_err(|e| CertError::Verification(format!("the signed certificate does not parse: {e}")))?;
+    let (_, cert) = X509Certificate::from_der(&der).map_err(|e| {
+        CertError::Verification(format!("the signed certificate does not parse: {e}"))
+    })?;
     if cert.tbs_certificate.as_ref() != linted.tbs.as_slice() {
         return Err(CertError::Verification(
             "the signed certificate's TBSCertificate differs from the linted one".into(),
@@ -167,7 +168,11 @@ impl<S: RawSigner> SigningKey for Gate<'_, S> {
 }
 
 /// Encodes and signs the draft; returns the certificate DER and the TBS bytes signed.
-fn render(draft: &Draft, signer: &impl RawSigner, only: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), CertError> {
+fn render(
+    draft: &Draft,
+    signer: &impl RawSigner,
+    only: Option<&[u8]>,
+) -> Result<(Vec<u8>, Vec<u8>), CertError> {
     let params = draft.params()?;
     let issuer_key = draft.issuer_key();
     let gate = Gate {
@@ -214,25 +219,40 @@ fn check(draft: &Draft, der: &[u8], signer_key: &PublicKey) -> Result<(), CertEr
     let (rest, cert) = X509Certificate::from_der(der)
         .map_err(|e| fail("RFC 5280 §4.1 structure", format!("does not parse: {e}")))?;
     if !rest.is_empty() {
-        return Err(fail("RFC 5280 §4.1 structure", "trailing bytes after the certificate"));
+        return Err(fail(
+            "RFC 5280 §4.1 structure",
+            "trailing bytes after the certificate",
+        ));
     }
     let tbs = &cert.tbs_certificate;
 
     // §4.1.2.1: extensions require v3.
     if tbs.version != X509Version::V3 {
-        return Err(fail("RFC 5280 §4.1.2.1 version", format!("{:?}, expected v3", tbs.version)));
+        return Err(fail(
+            "RFC 5280 §4.1.2.1 version",
+            format!("{:?}, expected v3", tbs.version),
+        ));
     }
     // §4.1.2.2: positive, at most 20 octets; ours is the drafted one.
     let serial = tbs.raw_serial();
     if serial.len() > 20 || serial.first().is_none_or(|b| b & 0x80 != 0) {
-        return Err(fail("RFC 5280 §4.1.2.2 serialNumber", "not a positive integer of at most 20 octets"));
+        return Err(fail(
+            "RFC 5280 §4.1.2.2 serialNumber",
+            "not a positive integer of at most 20 octets",
+        ));
     }
     if serial != draft.serial().bytes() {
-        return Err(fail("profile serial", "the encoded serial differs from the drafted one"));
+        return Err(fail(
+            "profile serial",
+            "the encoded serial differs from the drafted one",
+        ));
     }
     // §4.1.1.2: the outer and inner signature algorithms match; the issuer's algorithm.
     if cert.signature_algorithm != tbs.signature {
-        return Err(fail("RFC 5280 §4.1.1.2 signatureAlgorithm", "outer and TBS algorithms differ"));
+        return Err(fail(
+            "RFC 5280 §4.1.1.2 signatureAlgorithm",
+            "outer and TBS algorithms differ",
+        ));
     }
     let expected_oid = match draft.issuer_key().alg() {
         KeyAlg::EcP256 => oid_registry::OID_SIG_ECDSA_WITH_SHA256,
@@ -240,19 +260,29 @@ fn check(draft: &Draft, der: &[u8], signer_key: &PublicKey) -> Result<(), CertEr
         KeyAlg::Rsa { .. } => oid_registry::OID_PKCS1_SHA256WITHRSA,
     };
     if tbs.signature.algorithm != expected_oid {
-        return Err(fail("profile signature algorithm", format!("{}", tbs.signature.algorithm)));
+        return Err(fail(
+            "profile signature algorithm",
+            format!("{}", tbs.signature.algorithm),
+        ));
     }
     // The signature verifies with the signer's key.
     let signer_spki_der = signer_key.spki_der();
     let (_, signer_spki) = SubjectPublicKeyInfo::from_der(&signer_spki_der)
         .map_err(|e| fail("signature", format!("signer key does not parse: {e}")))?;
-    cert.verify_signature(Some(&signer_spki))
-        .map_err(|e| fail("signature", format!("does not verify with the signing key: {e}")))?;
+    cert.verify_signature(Some(&signer_spki)).map_err(|e| {
+        fail(
+            "signature",
+            format!("does not verify with the signing key: {e}"),
+        )
+    })?;
     // §4.1.2.5: validity as drafted.
     if tbs.validity.not_before.timestamp() != draft.not_before().timestamp()
         || tbs.validity.not_after.timestamp() != draft.not_after().timestamp()
     {
-        return Err(fail("profile validity", "encoded validity differs from the drafted one"));
+        return Err(fail(
+            "profile validity",
+            "encoded validity differs from the drafted one",
+        ));
     }
     // §4.1.2.6 / §4.1.2.4: subject as drafted, countryName a two-letter PrintableString.
     check_subject(draft, tbs)?;
@@ -266,11 +296,17 @@ fn check(draft: &Draft, der: &[u8], signer_key: &PublicKey) -> Result<(), CertEr
         }
     };
     if !issuer_ok {
-        return Err(fail("RFC 5280 §4.1.2.4 issuer", "issuer name is not the issuing CA's subject"));
+        return Err(fail(
+            "RFC 5280 §4.1.2.4 issuer",
+            "issuer name is not the issuing CA's subject",
+        ));
     }
     // §4.1.2.7: the subject key as drafted.
     if tbs.subject_pki.raw != draft.subject_key().spki_der().as_slice() {
-        return Err(fail("profile subjectPublicKeyInfo", "the encoded key differs from the drafted one"));
+        return Err(fail(
+            "profile subjectPublicKeyInfo",
+            "the encoded key differs from the drafted one",
+        ));
     }
     check_extensions(draft, &cert)
 }
@@ -284,14 +320,23 @@ fn check_subject(draft: &Draft, tbs: &TbsCertificate<'_>) -> Result<(), CertErro
     }
     for (attr, (kind, value)) in encoded.iter().zip(drafted) {
         if attr.attr_type().to_id_string() != kind.oid() {
-            return Err(fail(rule, format!("{} is not in the drafted position", kind.short())));
+            return Err(fail(
+                rule,
+                format!("{} is not in the drafted position", kind.short()),
+            ));
         }
         let tag = attr.attr_value().header.tag();
         if *kind == Attr::Country && tag != x509_parser::der_parser::asn1_rs::Tag::PrintableString {
-            return Err(fail("RFC 5280 appendix A countryName", "must be a PrintableString"));
+            return Err(fail(
+                "RFC 5280 appendix A countryName",
+                "must be a PrintableString",
+            ));
         }
         if attr.as_str().ok() != Some(value.as_str()) {
-            return Err(fail(rule, format!("{}= value differs from the drafted one", kind.short())));
+            return Err(fail(
+                rule,
+                format!("{}= value differs from the drafted one", kind.short()),
+            ));
         }
     }
     Ok(())
@@ -301,7 +346,10 @@ fn check_extensions(draft: &Draft, cert: &X509Certificate<'_>) -> Result<(), Cer
     let mut seen = std::collections::HashSet::new();
     for ext in cert.extensions() {
         if !seen.insert(ext.oid.to_id_string()) {
-            return Err(fail("RFC 5280 §4.2 extensions", format!("{} appears twice", ext.oid)));
+            return Err(fail(
+                "RFC 5280 §4.2 extensions",
+                format!("{} appears twice", ext.oid),
+            ));
         }
     }
     // §4.2.1.9: CA certificates carry a critical basicConstraints with cA TRUE.
@@ -310,10 +358,16 @@ fn check_extensions(draft: &Draft, cert: &X509Certificate<'_>) -> Result<(), Cer
         .map_err(|e| fail("RFC 5280 §4.2.1.9 basicConstraints", e.to_string()))?
         .ok_or_else(|| fail("RFC 5280 §4.2.1.9 basicConstraints", "missing"))?;
     if !bc.critical || !bc.value.ca {
-        return Err(fail("RFC 5280 §4.2.1.9 basicConstraints", "must be critical with cA TRUE"));
+        return Err(fail(
+            "RFC 5280 §4.2.1.9 basicConstraints",
+            "must be critical with cA TRUE",
+        ));
     }
     if bc.value.path_len_constraint != draft.profile.path_len.map(u32::from) {
-        return Err(fail("profile pathLenConstraint", format!("{:?}", bc.value.path_len_constraint)));
+        return Err(fail(
+            "profile pathLenConstraint",
+            format!("{:?}", bc.value.path_len_constraint),
+        ));
     }
     // §4.2.1.3: keyUsage critical, keyCertSign (and cRLSign for a CRL issuer).
     let ku = cert
@@ -321,14 +375,23 @@ fn check_extensions(draft: &Draft, cert: &X509Certificate<'_>) -> Result<(), Cer
         .map_err(|e| fail("RFC 5280 §4.2.1.3 keyUsage", e.to_string()))?
         .ok_or_else(|| fail("RFC 5280 §4.2.1.3 keyUsage", "missing"))?;
     if !ku.critical || !ku.value.key_cert_sign() || !ku.value.crl_sign() {
-        return Err(fail("RFC 5280 §4.2.1.3 keyUsage", "must be critical with keyCertSign and cRLSign"));
+        return Err(fail(
+            "RFC 5280 §4.2.1.3 keyUsage",
+            "must be critical with keyCertSign and cRLSign",
+        ));
     }
     let mut expected_flags = 0b0110_0000u16; // keyCertSign (5) | cRLSign (6), bit 0 = LSB
     if draft.profile.digital_signature {
         expected_flags |= 1;
     }
     if ku.value.flags != expected_flags {
-        return Err(fail("profile keyUsage", format!("flags {:#06b}, expected {:#06b}", ku.value.flags, expected_flags)));
+        return Err(fail(
+            "profile keyUsage",
+            format!(
+                "flags {:#06b}, expected {:#06b}",
+                ku.value.flags, expected_flags
+            ),
+        ));
     }
     // No EKU on CA certificates of this profile.
     if cert
@@ -336,7 +399,10 @@ fn check_extensions(draft: &Draft, cert: &X509Certificate<'_>) -> Result<(), Cer
         .map_err(|e| fail("extendedKeyUsage", e.to_string()))?
         .is_some()
     {
-        return Err(fail("profile extendedKeyUsage", "present, but the profile has none"));
+        return Err(fail(
+            "profile extendedKeyUsage",
+            "present, but the profile has none",
+        ));
     }
     // §4.2.1.2: SKI non-critical, RFC 7093 method 1.
     let ski = cert
@@ -344,10 +410,16 @@ fn check_extensions(draft: &Draft, cert: &X509Certificate<'_>) -> Result<(), Cer
         .map_err(|e| fail("RFC 5280 §4.2.1.2 subjectKeyIdentifier", e.to_string()))?
         .ok_or_else(|| fail("RFC 5280 §4.2.1.2 subjectKeyIdentifier", "missing"))?;
     let ParsedExtension::SubjectKeyIdentifier(ski_value) = ski.parsed_extension() else {
-        return Err(fail("RFC 5280 §4.2.1.2 subjectKeyIdentifier", "does not parse"));
+        return Err(fail(
+            "RFC 5280 §4.2.1.2 subjectKeyIdentifier",
+            "does not parse",
+        ));
     };
     if ski.critical || ski_value.0 != draft.subject_key().key_identifier().as_slice() {
-        return Err(fail("RFC 7093 §2 subjectKeyIdentifier", "not the method-1 identifier of the subject key, or critical"));
+        return Err(fail(
+            "RFC 7093 §2 subjectKeyIdentifier",
+            "not the method-1 identifier of the subject key, or critical",
+        ));
     }
     // §4.2.1.1: AKI non-critical, keyIdentifier = the issuer key's identifier.
     let aki = cert
@@ -355,11 +427,18 @@ fn check_extensions(draft: &Draft, cert: &X509Certificate<'_>) -> Result<(), Cer
         .map_err(|e| fail("RFC 5280 §4.2.1.1 authorityKeyIdentifier", e.to_string()))?
         .ok_or_else(|| fail("RFC 5280 §4.2.1.1 authorityKeyIdentifier", "missing"))?;
     let ParsedExtension::AuthorityKeyIdentifier(aki_value) = aki.parsed_extension() else {
-        return Err(fail("RFC 5280 §4.2.1.1 authorityKeyIdentifier", "does not parse"));
+        return Err(fail(
+            "RFC 5280 §4.2.1.1 authorityKeyIdentifier",
+            "does not parse",
+        ));
     };
     let issuer_id = draft.issuer_key().key_identifier();
-    if aki.critical || aki_value.key_identifier.as_ref().map(|k| k.0) != Some(issuer_id.as_slice()) {
-        return Err(fail("RFC 5280 §4.2.1.1 authorityKeyIdentifier", "keyIdentifier is not the issuer's key identifier, or critical"));
+    if aki.critical || aki_value.key_identifier.as_ref().map(|k| k.0) != Some(issuer_id.as_slice())
+    {
+        return Err(fail(
+            "RFC 5280 §4.2.1.1 authorityKeyIdentifier",
+            "keyIdentifier is not the issuer's key identifier, or critical",
+        ));
     }
     let known = [
         oid_registry::OID_X509_EXT_BASIC_CONSTRAINTS,
@@ -369,7 +448,10 @@ fn check_extensions(draft: &Draft, cert: &X509Certificate<'_>) -> Result<(), Cer
     ];
     for ext in cert.extensions() {
         if !known.contains(&ext.oid) {
-            return Err(fail("profile extensions", format!("unexpected extension {}", ext.oid)));
+            return Err(fail(
+                "profile extensions",
+                format!("unexpected extension {}", ext.oid),
+            ));
         }
     }
     Ok(())
@@ -419,7 +501,10 @@ mod tests {
         let mut linted = lint(draft).unwrap();
         linted.tbs[10] ^= 1;
         let e = sign(linted, &key).unwrap_err();
-        assert!(matches!(e, CertError::Signing(ref why) if why.contains("other than the linted")), "{e}");
+        assert!(
+            matches!(e, CertError::Signing(ref why) if why.contains("other than the linted")),
+            "{e}"
+        );
     }
 
     #[test]
@@ -437,6 +522,15 @@ mod tests {
         let mut other = draft.clone();
         other.profile.path_len = Some(0);
         let e = check(&other, &der, key.public_key()).unwrap_err();
-        assert!(matches!(e, CertError::Lint { rule: "profile pathLenConstraint", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                CertError::Lint {
+                    rule: "profile pathLenConstraint",
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 }

@@ -1,0 +1,233 @@
+//! Test helpers: every test gets its own SoftHSM2 token directory (made by
+//! `hsm-test/make-token.sh`) and runs the real `rootvault` binary as a child process with its
+//! own `SOFTHSM2_CONF`, because SoftHSM reads that variable once per process.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A distinctive user PIN, so a test can grep for it anywhere.
+pub const PIN: &str = "Pin-7431-zebra";
+/// The SO PIN of test tokens.
+pub const SO_PIN: &str = "SoPin-8812-okapi";
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The SoftHSM2 module on this machine.
+pub fn module() -> PathBuf {
+    let out = Command::new(repo().join("hsm-test/module-path.sh"))
+        .output()
+        .expect("run hsm-test/module-path.sh");
+    assert!(
+        out.status.success(),
+        "SoftHSM2 is not installed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// One test's world: a token of its own, a vault path, a PIN file.
+pub struct Hsm {
+    pub dir: tempfile::TempDir,
+    pub conf: PathBuf,
+    pub label: String,
+}
+
+/// A finished command.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics with both streams unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}, got {}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// stdout parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", self.stdout))
+    }
+}
+
+/// Runs a command to completion, stdin closed (no terminal).
+pub fn run(cmd: &mut Command) -> Run {
+    let out: Output = cmd.stdin(Stdio::null()).output().expect("spawn");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+impl Hsm {
+    /// A fresh token labelled `label` in a directory of its own.
+    pub fn new(label: &str) -> Hsm {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = Command::new(repo().join("hsm-test/make-token.sh"))
+            .arg(dir.path().join("hsm"))
+            .arg(label)
+            .arg(SO_PIN)
+            .arg(PIN)
+            .output()
+            .expect("run hsm-test/make-token.sh");
+        assert!(
+            out.status.success(),
+            "make-token.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(dir.path().join("pin"), format!("{PIN}\n")).unwrap();
+        Hsm {
+            conf: dir.path().join("hsm/softhsm2.conf"),
+            label: label.to_owned(),
+            dir,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn vault(&self) -> PathBuf {
+        self.path("vault")
+    }
+
+    pub fn pin_file(&self) -> PathBuf {
+        self.path("pin")
+    }
+
+    /// `rootvault` with this test's token configuration and vault, and no PIN.
+    pub fn rv(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rootvault"));
+        c.env("SOFTHSM2_CONF", &self.conf)
+            .env("ROOTVAULT_DIR", self.vault())
+            .env("USER", "test-operator")
+            .env_remove("ROOTVAULT_PIN")
+            .current_dir(self.dir.path());
+        c
+    }
+
+    /// `rootvault` with the PIN file given.
+    pub fn rv_pin(&self) -> Command {
+        let mut c = self.rv();
+        c.arg("--pin-file").arg(self.pin_file());
+        c
+    }
+
+    /// `rootvault init` on this token.
+    pub fn init(&self) -> Run {
+        run(self
+            .rv()
+            .args(["init", "--module"])
+            .arg(module())
+            .args(["--token", &self.label]))
+    }
+
+    /// `init` then `root create` with `key_type`.
+    pub fn vault_with_root(&self, key_type: &str) -> Run {
+        self.init().expect(0);
+        run(self.rv_pin().args([
+            "root",
+            "create",
+            "--subject",
+            "CN=Test Root CA,O=Example Org,C=GB",
+            "--key-type",
+            key_type,
+        ]))
+    }
+
+    /// Writes the root certificate PEM to `root.pem` and returns its path.
+    pub fn root_pem(&self) -> PathBuf {
+        let p = self.path("root.pem");
+        run(self.rv().args(["root", "cert", "--force", "--out"]).arg(&p)).expect(0);
+        p
+    }
+
+    /// `pkcs11-tool` (OpenSC) against this test's token.
+    pub fn pkcs11_tool(&self, args: &[&str]) -> Run {
+        run(Command::new("pkcs11-tool")
+            .env("SOFTHSM2_CONF", &self.conf)
+            .arg("--module")
+            .arg(module())
+            .args(["--token-label", &self.label])
+            .args(args))
+    }
+
+    /// Runs SQL on the vault's ledger with the sqlite3 CLI (an attacker with file access).
+    pub fn sqlite(&self, sql: &str) -> Run {
+        run(Command::new("sqlite3")
+            .arg(self.vault().join("ledger.sqlite"))
+            .arg(sql))
+    }
+}
+
+/// `openssl` with arguments.
+pub fn openssl(args: &[&str]) -> Run {
+    run(Command::new("openssl").args(args))
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Contents of every file under `dir`, for "nothing changed" assertions.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    files_under(dir)
+        .into_iter()
+        .filter(|p| {
+            // SQLite's shared-memory index is rewritten by readers; it holds no data.
+            !p.to_string_lossy().ends_with("-shm")
+        })
+        .map(|p| {
+            let b = std::fs::read(&p).unwrap();
+            (p, b)
+        })
+        .collect()
+}
+
+/// pkilint (DigiCert's RFC 5280 / CA/B Forum linter, installed by hsm-test/install-deps.sh)
+/// on a PEM certificate: panics with its findings unless there are none at WARNING or above.
+#[track_caller]
+pub fn pkilint_clean(linter: &str, extra: &[&str], pem: &Path) {
+    let r = run(Command::new(linter)
+        .arg("lint")
+        .args(extra)
+        .args(["-s", "WARNING"])
+        .arg(pem));
+    assert!(
+        r.code == 0 && r.stdout.trim().is_empty(),
+        "{linter} found problems in {} (exit {}):\n{}{}\n(is pkilint installed? hsm-test/install-deps.sh installs it)",
+        pem.display(),
+        r.code,
+        r.stdout,
+        r.stderr
+    );
+}
