@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 hsm-test/install-deps.sh
 cargo build --locked --release -q
-rv="$PWD/target/release/rootvault"
+rv="${CARGO_TARGET_DIR:-$PWD/target}/release/rootvault"
 
 dir=${1:-$(mktemp -d -t rootvault-demo.XXXXXX)}
 mkdir -p "$dir"

@@ -14,6 +14,7 @@ pub mod hsm;
 pub mod keys;
 pub mod ledger;
 pub mod pin;
+pub mod policy;
 pub mod vault;
 pub mod x509;
 

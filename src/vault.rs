@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::hsm::{Module, Token, TokenSelector};
 use crate::ledger::Ledger;
+use crate::policy::Policy;
 
 /// The configuration file's name inside the vault.
 pub const CONFIG_FILE: &str = "vault.toml";
@@ -22,6 +23,20 @@ pub const CONFIG_FILE: &str = "vault.toml";
 pub const LEDGER_FILE: &str = "ledger.sqlite";
 /// The configuration format this build writes and reads.
 pub const CONFIG_FORMAT: u32 = 1;
+
+/// The lock file rootvault processes take turns on before using the token.
+pub const TOKEN_LOCK_FILE: &str = ".token.lock";
+/// How long a process waits for another to finish with the token.
+pub const TOKEN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The vault's token, loaded and found, and this process's turn at it.
+pub struct OpenToken {
+    /// The token.
+    pub token: Token,
+    /// The module it was found on (kept loaded while the token is in use).
+    pub module: Module,
+    _lock: fs::File,
+}
 
 /// `vault.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,6 +46,9 @@ pub struct Config {
     pub format: u32,
     /// The token the vault is bound to.
     pub token: TokenConfig,
+    /// What may be signed for which cluster (docs/policy.md).
+    #[serde(default)]
+    pub policy: Policy,
 }
 
 /// The `[token]` table.
@@ -100,13 +118,51 @@ impl Vault {
         Ok(Ledger::open(&path)?)
     }
 
-    /// Loads the module and finds the vault's own token (checked by serial).
-    pub fn token(&self) -> Result<(Module, Token)> {
+    /// Loads the module and finds the vault's own token (checked by serial), holding the
+    /// vault's token lock until the returned handle is dropped.
+    ///
+    /// SoftHSM2's file store fails (CKR_GENERAL_ERROR) when several processes use one token at
+    /// once, and an HSM ceremony has one operator anyway: rootvault processes on one vault take
+    /// turns at the token, waiting at most [`TOKEN_LOCK_WAIT`].
+    pub fn token(&self) -> Result<OpenToken> {
+        let lock = self.lock_token()?;
         let module = Module::load(&self.config.token.module)?;
         let selector = TokenSelector::parse(&self.config.token.selector)?;
         let token = module.open_token(&selector)?;
         token.require_serial(&self.config.token.serial)?;
-        Ok((module, token))
+        Ok(OpenToken {
+            token,
+            module,
+            _lock: lock,
+        })
+    }
+
+    fn lock_token(&self) -> Result<fs::File> {
+        let path = self.dir.join(TOKEN_LOCK_FILE);
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io("cannot open the token lock", &path, e))?;
+        let start = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(fs::TryLockError::WouldBlock) if start.elapsed() < TOKEN_LOCK_WAIT => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(Error::Config(format!(
+                        "another rootvault process has been using the token for over {}s; let it finish and try again",
+                        TOKEN_LOCK_WAIT.as_secs()
+                    )))
+                }
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(Error::io("cannot take the token lock", &path, e))
+                }
+            }
+        }
     }
 }
 
@@ -123,6 +179,7 @@ pub fn parse_config(text: &str) -> std::result::Result<Config, String> {
         return Err("token.serial is empty".into());
     }
     TokenSelector::parse(&config.token.selector).map_err(|e| format!("token.selector: {e}"))?;
+    config.policy.validate()?;
     Ok(config)
 }
 

@@ -63,12 +63,14 @@ pub fn init(
             selector: token.to_owned(),
             serial: summary.serial.clone(),
         },
+        policy: crate::policy::Policy::default(),
     };
     let text = toml::to_string(&config).map_err(|e| Error::Config(e.to_string()))?;
     let text = format!(
         "# rootvault vault configuration. The token serial binds this vault to its token.\n{text}"
     );
     vault::write_file_atomic(&staging.path().join(CONFIG_FILE), text.as_bytes(), false)?;
+    vault::write_file_atomic(&staging.path().join(vault::TOKEN_LOCK_FILE), b"", false)?;
 
     let head = {
         let mut ledger = Ledger::create(&staging.path().join(LEDGER_FILE))?;

@@ -1,20 +1,65 @@
 //! The use cases. Each is a plain function over a vault, a PIN source and an operator name;
 //! the CLI and the TUI call these and nothing below them.
 
+mod confirm;
 mod init;
 mod root;
+mod sign;
 
 use serde::Serialize;
 
+pub use confirm::{
+    check as check_confirmation, Answer, Confirm, ConfirmRequest, Scripted, MIN_CONFIRM_DIGITS,
+};
 pub use init::{init, InitReport};
 pub use root::{
     create_root, rfc3339, root_info, RootInfo, RootRequest, DEFAULT_ROOT_DAYS, DEFAULT_ROOT_LABEL,
 };
+pub use sign::{inspect_csr, list_certificates, sign_csr, Inspection, Issued, SignRequest};
 
 use crate::error::Result;
 use crate::hsm::{KeyProtection, PinState};
 use crate::ledger::VerifyReport;
 use crate::vault::Vault;
+
+/// A certificate with the stable JSON keys of the CLI contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertInfo {
+    /// Serial, lowercase hex.
+    pub serial: String,
+    /// The cluster (null for the root).
+    pub cluster: Option<String>,
+    /// Subject DN.
+    pub subject: String,
+    /// RFC 3339.
+    pub not_before: String,
+    /// RFC 3339.
+    pub not_after: String,
+    /// `valid`, `revoked` or `expired`.
+    pub status: &'static str,
+    /// SHA-256 of the DER certificate.
+    pub sha256: String,
+    /// Subject key type.
+    pub key_type: String,
+}
+
+impl CertInfo {
+    /// From a ledger record; the status is computed from the current time.
+    pub fn from_record(c: &crate::ledger::CertificateRecord, cluster: Option<String>) -> CertInfo {
+        let expired = chrono::DateTime::parse_from_rfc3339(&c.not_after)
+            .is_ok_and(|t| t < chrono::Utc::now());
+        CertInfo {
+            serial: c.serial.clone(),
+            cluster,
+            subject: c.subject.clone(),
+            not_before: c.not_before.clone(),
+            not_after: c.not_after.clone(),
+            status: if expired { "expired" } else { "valid" },
+            sha256: c.sha256.clone(),
+            key_type: c.key_type.clone(),
+        }
+    }
+}
 
 /// Who is doing what, recorded in every event.
 #[derive(Debug, Clone)]
@@ -72,7 +117,8 @@ pub struct TokenKeyStatus {
 
 /// Reports the token and the vault's keys on it, without needing a PIN.
 pub fn token_report(vault: &Vault) -> Result<TokenReport> {
-    let (module, token) = vault.token()?;
+    let open = vault.token()?;
+    let (module, token) = (&open.module, &open.token);
     let ledger = vault.ledger()?;
     let session = token.public_session()?;
     let mut keys = Vec::new();

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use super::Operator;
+use super::{CertInfo, Operator};
 use crate::error::{Error, Result};
 use crate::hsm::{TokenKey, UserSession};
 use crate::keys::{sha256_hex, KeyType, RawSigner};
@@ -37,22 +37,9 @@ pub struct RootRequest {
 /// The root as `root show` reports it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RootInfo {
-    /// Serial, lowercase hex.
-    pub serial: String,
-    /// Always null for the root (stable certificate key set).
-    pub cluster: Option<String>,
-    /// Subject DN.
-    pub subject: String,
-    /// RFC 3339.
-    pub not_before: String,
-    /// RFC 3339.
-    pub not_after: String,
-    /// `valid` or `expired`.
-    pub status: &'static str,
-    /// SHA-256 of the DER certificate.
-    pub sha256: String,
-    /// Key type.
-    pub key_type: String,
+    /// The certificate, with the stable JSON keys (cluster is null).
+    #[serde(flatten)]
+    pub certificate: CertInfo,
     /// SHA-256 of the SubjectPublicKeyInfo.
     pub spki_sha256: String,
     /// The key pair on the token.
@@ -85,9 +72,9 @@ pub fn create_root(
     if ledger.root()?.is_some() {
         return Err(refuse_second_root());
     }
-    let (_module, token) = vault.token()?;
     let pin = pins.read()?;
-    let session = token.login(&pin)?;
+    let open = vault.token()?;
+    let session = open.token.login(&pin)?;
     drop(pin);
 
     let key = session.generate_key_pair(req.key_type, &req.key_label)?;
@@ -135,7 +122,7 @@ fn certify_and_record(
         now + Duration::days(i64::from(req.days)),
         CaProfile {
             path_len: req.path_len,
-            digital_signature: false,
+            ..CaProfile::default()
         },
     )?;
     let linted = x509::lint(draft)?;
@@ -181,18 +168,9 @@ pub fn root_info(vault: &Vault) -> Result<RootInfo> {
 }
 
 fn describe(root: &RootRecord, token_serial: &str) -> RootInfo {
-    let c = &root.certificate;
-    let expired = DateTime::parse_from_rfc3339(&c.not_after).is_ok_and(|t| t < Utc::now());
     RootInfo {
-        serial: c.serial.clone(),
-        cluster: None,
-        subject: c.subject.clone(),
-        not_before: c.not_before.clone(),
-        not_after: c.not_after.clone(),
-        status: if expired { "expired" } else { "valid" },
-        sha256: c.sha256.clone(),
-        key_type: c.key_type.clone(),
-        spki_sha256: c.spki_sha256.clone(),
+        certificate: CertInfo::from_record(&root.certificate, None),
+        spki_sha256: root.certificate.spki_sha256.clone(),
         token_object: TokenObject {
             label: root.key_label.clone(),
             id: root.key_id.clone(),

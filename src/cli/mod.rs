@@ -9,6 +9,7 @@ use rootvault::ceremony::{self, Operator, RootRequest};
 use rootvault::keys::KeyType;
 use rootvault::ledger::StoredEvent;
 use rootvault::pin::PinSource;
+use rootvault::policy::ClusterName;
 use rootvault::vault::{self, Vault};
 use rootvault::x509::Dn;
 use rootvault::{Error, ExitCode, Result};
@@ -52,12 +53,52 @@ enum Command {
     },
     /// Show the token and the vault's key objects on it.
     Token,
+    /// Check CSRs before signing.
+    #[command(subcommand)]
+    Csr(CsrCommand),
+    /// Sign a cluster's CSR as its intermediate CA, after confirmation.
+    Sign {
+        /// The CSR, PEM or DER.
+        file: PathBuf,
+        /// The cluster the intermediate is for (a DNS label).
+        #[arg(long, value_name = "NAME", value_parser = parse_cluster)]
+        cluster: ClusterName,
+        /// Validity in days (default and maximum from the vault's policy).
+        #[arg(long, value_name = "N")]
+        days: Option<u32>,
+        /// Confirm without a prompt: at least 8 hex digits of the CSR's SPKI SHA-256.
+        #[arg(long, value_name = "HEX")]
+        confirm: Option<String>,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// List issued intermediate certificates with their status.
+    List {
+        /// Only this cluster's.
+        #[arg(long, value_name = "NAME", value_parser = parse_cluster)]
+        cluster: Option<ClusterName>,
+    },
     /// Create and inspect the root.
     #[command(subcommand)]
     Root(RootCommand),
     /// Check and read the ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CsrCommand {
+    /// What would be signed for FILE, and the policy verdict (exit 0 acceptable, 3 not).
+    Inspect {
+        /// The CSR, PEM or DER.
+        file: PathBuf,
+        /// The cluster to judge it for (default: the file name, if it is a valid cluster name).
+        #[arg(long, value_name = "NAME", value_parser = parse_cluster)]
+        cluster: Option<ClusterName>,
+        /// Validity in days to judge.
+        #[arg(long, value_name = "N")]
+        days: Option<u32>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,6 +163,10 @@ enum LedgerCommand {
 
 fn parse_dn(s: &str) -> std::result::Result<Dn, String> {
     Dn::parse(s)
+}
+
+fn parse_cluster(s: &str) -> std::result::Result<ClusterName, String> {
+    s.parse()
 }
 
 fn parse_key_type(s: &str) -> std::result::Result<KeyType, String> {
@@ -191,6 +236,85 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 if r.keys.is_empty() {
                     out += "key:          none yet (run `rootvault root create`)\n";
+                }
+                print_stdout(&out)?;
+            }
+        }
+        Command::Csr(CsrCommand::Inspect {
+            file,
+            cluster,
+            days,
+        }) => {
+            let vault = Vault::open(&cli.vault)?;
+            let input = read_request(&file)?;
+            let cluster = cluster.or_else(|| {
+                file.file_stem()
+                    .and_then(|s| s.to_str())
+                    .and_then(|s| s.parse().ok())
+            });
+            let inspection = ceremony::inspect_csr(&vault, &input, cluster.as_ref(), days)?;
+            if json {
+                print_json(&inspection)?;
+            } else {
+                print_stdout(&inspection_text(&inspection))?;
+            }
+            if !inspection.acceptable {
+                return Ok(ExitCode::Rejected);
+            }
+        }
+        Command::Sign {
+            file,
+            cluster,
+            days,
+            confirm,
+            out,
+        } => {
+            let vault = Vault::open(&cli.vault)?;
+            if let Some(path) = out.out.as_deref() {
+                if !out.force && path.exists() {
+                    return Err(Error::OutputExists(path.to_owned()));
+                }
+            }
+            let input = read_request(&file)?;
+            let req = ceremony::SignRequest {
+                input: &input,
+                cluster,
+                days,
+            };
+            let mut confirmer = CliConfirm { given: confirm };
+            let issued = ceremony::sign_csr(&vault, &pins, &req, &operator, &mut confirmer)?;
+            eprintln!(
+                "signed: cluster {} serial {} SHA-256 {}",
+                issued.certificate.cluster.as_deref().unwrap_or(""),
+                issued.certificate.serial,
+                issued.certificate.sha256
+            );
+            if json {
+                if let Some(path) = out.out.as_deref() {
+                    vault::write_file_atomic(path, issued.pem.as_bytes(), out.force)?;
+                }
+                print_json(&issued)?;
+            } else {
+                write_output(out.out.as_deref(), issued.pem.as_bytes(), out.force)?;
+            }
+        }
+        Command::List { cluster } => {
+            let certs = ceremony::list_certificates(&Vault::open(&cli.vault)?, cluster.as_ref())?;
+            if json {
+                print_json(&certs)?;
+            } else {
+                let mut out = format!(
+                    "{:<20} {:<32} {:<8} {}\n",
+                    "CLUSTER", "SERIAL", "STATUS", "NOT AFTER"
+                );
+                for c in &certs {
+                    out += &format!(
+                        "{:<20} {:<32} {:<8} {}\n",
+                        c.cluster.as_deref().unwrap_or("-"),
+                        c.serial,
+                        c.status,
+                        c.not_after
+                    );
                 }
                 print_stdout(&out)?;
             }
@@ -293,6 +417,113 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
+/// Reads a request file, at most one byte past the intake cap (so a huge file is refused
+/// without being loaded).
+fn read_request(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::Rejected(format!("cannot read the request {}: {e}", path.display())))?;
+    let mut buf = Vec::new();
+    file.take(rootvault::x509::MAX_CSR_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::Rejected(format!("cannot read the request {}: {e}", path.display())))?;
+    Ok(buf)
+}
+
+/// Confirmation on the command line: the summary always goes to stderr; the answer is
+/// `--confirm` if given, else typed at a terminal, else unavailable.
+struct CliConfirm {
+    given: Option<String>,
+}
+
+impl ceremony::Confirm for CliConfirm {
+    fn ask(&mut self, request: &ceremony::ConfirmRequest) -> ceremony::Answer {
+        use std::io::IsTerminal;
+        let mut text = String::from("\nAbout to sign:\n");
+        for (k, v) in &request.summary {
+            text += &format!("  {k:<22} {v}\n");
+        }
+        eprint!("{text}");
+        if let Some(given) = self.given.take() {
+            return ceremony::Answer::Typed(given);
+        }
+        if !std::io::stdin().is_terminal() {
+            return ceremony::Answer::Unavailable;
+        }
+        eprint!(
+            "Type at least {} hex digits of {} to sign (empty line to decline): ",
+            ceremony::MIN_CONFIRM_DIGITS,
+            request.subject
+        );
+        let mut line = String::new();
+        match std::io::stdin().read_line(&mut line) {
+            Ok(_) if line.trim().is_empty() => ceremony::Answer::Declined,
+            Ok(_) => ceremony::Answer::Typed(line.trim().to_owned()),
+            Err(_) => ceremony::Answer::Unavailable,
+        }
+    }
+}
+
+fn inspection_text(i: &ceremony::Inspection) -> String {
+    let mut out = String::new();
+    let mut line = |k: &str, v: &str| out += &format!("{k:<22} {v}\n");
+    line(
+        "verdict",
+        if i.acceptable {
+            "acceptable"
+        } else {
+            "REFUSED"
+        },
+    );
+    for r in &i.reasons {
+        line("  reason", r);
+    }
+    for n in &i.notes {
+        line("  note", n);
+    }
+    line("cluster", i.cluster.as_deref().unwrap_or("(none)"));
+    line("key", i.key_type.as_deref().unwrap_or("-"));
+    line("SPKI SHA-256", i.spki_sha256.as_deref().unwrap_or("-"));
+    line("CSR SHA-256", i.csr_sha256.as_deref().unwrap_or("-"));
+    line("requested subject", i.subject.as_deref().unwrap_or("-"));
+    line(
+        "signature algorithm",
+        i.signature_algorithm.as_deref().unwrap_or("-"),
+    );
+    for e in &i.requested_extensions {
+        line(
+            "requested extension",
+            &format!("{} = {} (not copied)", e.name, e.value),
+        );
+    }
+    if let Some(p) = &i.profile {
+        line("would sign: subject", &p.subject.to_string());
+        line(
+            "  validity",
+            &format!("{} days, until {}", p.days, ceremony::rfc3339(p.not_after)),
+        );
+        line(
+            "  basic constraints",
+            &format!("CA:TRUE, pathlen:{}", p.path_len),
+        );
+        line("  subject alt names", &p.san_dns.join(", "));
+        if !(p.permitted_dns.is_empty()
+            && p.permitted_uri.is_empty()
+            && p.excluded_dns.is_empty()
+            && p.excluded_uri.is_empty())
+        {
+            line(
+                "  name constraints",
+                &format!(
+                    "permitted {:?} {:?}, excluded {:?} {:?}",
+                    p.permitted_dns, p.permitted_uri, p.excluded_dns, p.excluded_uri
+                ),
+            );
+        }
+    }
+    out
+}
+
 /// An event for `ledger show --json`: the payload as a JSON object, the rest as stored.
 fn event_json(e: &StoredEvent) -> serde_json::Value {
     let payload: serde_json::Value = serde_json::from_str(&e.payload)
@@ -311,13 +542,13 @@ fn event_json(e: &StoredEvent) -> serde_json::Value {
 fn root_text(info: &ceremony::RootInfo) -> String {
     format!(
         "subject:      {}\nserial:       {}\nvalidity:     {} .. {} ({})\nkey type:     {}\nSHA-256:      {}\nSPKI SHA-256: {}\ntoken object: label {} id {} on token serial {}\n",
-        info.subject,
-        info.serial,
-        info.not_before,
-        info.not_after,
-        info.status,
-        info.key_type,
-        info.sha256,
+        info.certificate.subject,
+        info.certificate.serial,
+        info.certificate.not_before,
+        info.certificate.not_after,
+        info.certificate.status,
+        info.certificate.key_type,
+        info.certificate.sha256,
         info.spki_sha256,
         info.token_object.label,
         info.token_object.id,

@@ -11,6 +11,62 @@ pub enum Event {
     VaultInitialised(VaultInitialised),
     /// The root key was generated on the token and the root certificate self-signed.
     RootCreated(RootCreated),
+    /// An intermediate CA certificate was signed for a cluster.
+    CertificateIssued(CertificateIssued),
+    /// A signing request was refused (intake or policy); nothing was signed or consumed.
+    SigningRejected(SigningRejected),
+}
+
+/// Payload of `certificate_issued`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateIssued {
+    /// The cluster the intermediate is for.
+    pub cluster: String,
+    /// The certificate as issued.
+    pub certificate: CertificateRecord,
+    /// Where the subject key came from: `csr`, or `generated` by the vault.
+    pub key_source: String,
+    /// SHA-256 of the CSR's DER, hex (absent for a vault-generated key).
+    pub csr_sha256: Option<String>,
+    /// The profile the operator approved.
+    pub profile: ApprovedProfile,
+}
+
+/// The profile recorded with an issued certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovedProfile {
+    /// Validity in days.
+    pub days: u32,
+    /// Whether the root's notAfter shortened the validity.
+    pub capped_by_root: bool,
+    /// basicConstraints pathLenConstraint.
+    pub path_len: u8,
+    /// keyUsage digitalSignature.
+    pub digital_signature: bool,
+    /// subjectAltName dNSNames.
+    pub san_dns: Vec<String>,
+    /// nameConstraints permitted dNSName subtrees.
+    pub permitted_dns: Vec<String>,
+    /// nameConstraints excluded dNSName subtrees.
+    pub excluded_dns: Vec<String>,
+    /// nameConstraints permitted URI subtrees.
+    pub permitted_uri: Vec<String>,
+    /// nameConstraints excluded URI subtrees.
+    pub excluded_uri: Vec<String>,
+}
+
+/// Payload of `signing_rejected`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningRejected {
+    /// The cluster named in the request, if any.
+    pub cluster: Option<String>,
+    /// SHA-256 of the file as received, hex.
+    pub input_sha256: String,
+    /// Why it was refused.
+    pub reasons: Vec<String>,
 }
 
 /// Payload of `vault_initialised`.
@@ -128,6 +184,8 @@ impl Event {
         match self {
             Event::VaultInitialised(_) => "vault_initialised",
             Event::RootCreated(_) => "root_created",
+            Event::CertificateIssued(_) => "certificate_issued",
+            Event::SigningRejected(_) => "signing_rejected",
         }
     }
 
@@ -136,6 +194,8 @@ impl Event {
         let value = match self {
             Event::VaultInitialised(p) => serde_json::to_string(p),
             Event::RootCreated(p) => serde_json::to_string(p),
+            Event::CertificateIssued(p) => serde_json::to_string(p),
+            Event::SigningRejected(p) => serde_json::to_string(p),
         };
         value.expect("event payloads are plain data and always serialize")
     }
@@ -151,6 +211,8 @@ impl Event {
         Ok(match kind {
             "vault_initialised" => Event::VaultInitialised(de(kind, payload)?),
             "root_created" => Event::RootCreated(de(kind, payload)?),
+            "certificate_issued" => Event::CertificateIssued(de(kind, payload)?),
+            "signing_rejected" => Event::SigningRejected(de(kind, payload)?),
             other => return Err(PayloadError::UnknownKind(other.to_owned())),
         })
     }
@@ -159,7 +221,14 @@ impl Event {
     pub fn project(&self, seq: i64) -> Result<Projection, PayloadError> {
         let mut p = Projection::default();
         match self {
-            Event::VaultInitialised(_) => {}
+            Event::VaultInitialised(_) | Event::SigningRejected(_) => {}
+            Event::CertificateIssued(c) => p.certificates.push(CertificateRow {
+                role: "intermediate",
+                cluster: Some(c.cluster.clone()),
+                der: decode_der(self.kind(), &c.certificate.der_base64)?,
+                record: c.certificate.clone(),
+                event_seq: seq,
+            }),
             Event::RootCreated(r) => {
                 p.certificates.push(CertificateRow {
                     role: "root",

@@ -14,8 +14,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 
 pub use canonical::{EventFields, DOMAIN, GENESIS};
 pub use events::{
-    CertificateRecord, CertificateRow, Event, PayloadError, Projection, RootCreated, TokenKeyRow,
-    VaultInitialised,
+    ApprovedProfile, CertificateIssued, CertificateRecord, CertificateRow, Event, PayloadError,
+    Projection, RootCreated, SigningRejected, TokenKeyRow, VaultInitialised,
 };
 pub use migrate::{LATEST_VERSION, MIGRATIONS};
 
@@ -205,6 +205,26 @@ impl Ledger {
         root_of(&self.conn).map_err(self.err("reading the root"))
     }
 
+    /// Whether a certificate with this serial was ever issued by the vault.
+    pub fn serial_issued(&self, serial: &str) -> Result<bool, LedgerError> {
+        serial_exists(&self.conn, serial).map_err(self.err("checking serial uniqueness"))
+    }
+
+    /// Intermediate certificates, optionally of one cluster, oldest first.
+    pub fn intermediates(&self, cluster: Option<&str>) -> Result<Vec<CertificateRow>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {CERT_COLUMNS} FROM certificates WHERE role = 'intermediate' AND (?1 IS NULL OR cluster = ?1) ORDER BY event_seq"
+            ))
+            .map_err(self.err("reading certificates"))?;
+        let rows = stmt
+            .query_map([cluster], certificate_from_row)
+            .map_err(self.err("reading certificates"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("reading certificates"))
+    }
+
     /// Calls `f` for every event with `seq >= since`, in order, without loading them all.
     pub fn for_each_event(
         &self,
@@ -391,6 +411,11 @@ impl Appender<'_> {
         root_of(&self.tx).map_err(self.err("reading the root"))
     }
 
+    /// Whether a certificate with this serial was ever issued by the vault.
+    pub fn serial_exists(&self, serial: &str) -> Result<bool, LedgerError> {
+        serial_exists(&self.tx, serial).map_err(self.err("checking serial uniqueness"))
+    }
+
     /// Appends `event` and the rows it implies; returns the stored event.
     pub fn append(&self, actor: &str, event: &Event) -> Result<StoredEvent, LedgerError> {
         let (count, prev_hash) = head_of(&self.tx).map_err(self.err("reading the head"))?;
@@ -490,6 +515,14 @@ fn sqlite_error(path: &Path, op: &'static str, source: rusqlite::Error) -> Ledge
         op,
         source,
     }
+}
+
+fn serial_exists(conn: &Connection, serial: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) > 0 FROM certificates WHERE serial = ?1",
+        [serial],
+        |r| r.get(0),
+    )
 }
 
 fn head_of(conn: &Connection) -> rusqlite::Result<(i64, String)> {

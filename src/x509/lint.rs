@@ -440,11 +440,15 @@ fn check_extensions(draft: &Draft, cert: &X509Certificate<'_>) -> Result<(), Cer
             "keyIdentifier is not the issuer's key identifier, or critical",
         ));
     }
+    check_san(draft, cert)?;
+    check_name_constraints(draft, cert)?;
     let known = [
         oid_registry::OID_X509_EXT_BASIC_CONSTRAINTS,
         oid_registry::OID_X509_EXT_KEY_USAGE,
         oid_registry::OID_X509_EXT_SUBJECT_KEY_IDENTIFIER,
         oid_registry::OID_X509_EXT_AUTHORITY_KEY_IDENTIFIER,
+        oid_registry::OID_X509_EXT_SUBJECT_ALT_NAME,
+        oid_registry::OID_X509_EXT_NAME_CONSTRAINTS,
     ];
     for ext in cert.extensions() {
         if !known.contains(&ext.oid) {
@@ -455,6 +459,93 @@ fn check_extensions(draft: &Draft, cert: &X509Certificate<'_>) -> Result<(), Cer
         }
     }
     Ok(())
+}
+
+fn check_san(draft: &Draft, cert: &X509Certificate<'_>) -> Result<(), CertError> {
+    let rule = "RFC 5280 §4.2.1.6 subjectAltName";
+    let san = cert
+        .subject_alternative_name()
+        .map_err(|e| fail(rule, e.to_string()))?;
+    let found: Vec<&str> = match &san {
+        Some(ext) => {
+            // Critical only when the subject is empty, which ours never is.
+            if ext.critical {
+                return Err(fail(rule, "critical although the subject is not empty"));
+            }
+            let mut names = Vec::new();
+            for n in &ext.value.general_names {
+                match n {
+                    GeneralName::DNSName(d) => names.push(*d),
+                    other => {
+                        return Err(fail(
+                            "profile subjectAltName",
+                            format!("unexpected name {other:?}"),
+                        ))
+                    }
+                }
+            }
+            names
+        }
+        None => Vec::new(),
+    };
+    let expected: Vec<&str> = draft.profile.san_dns.iter().map(String::as_str).collect();
+    if found != expected {
+        return Err(fail(
+            "profile subjectAltName",
+            format!("{found:?}, drafted {expected:?}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_name_constraints(draft: &Draft, cert: &X509Certificate<'_>) -> Result<(), CertError> {
+    let rule = "RFC 5280 §4.2.1.10 nameConstraints";
+    let nc = cert
+        .name_constraints()
+        .map_err(|e| fail(rule, e.to_string()))?;
+    let expected = draft
+        .profile
+        .name_constraints
+        .clone()
+        .filter(|nc| !nc.is_empty());
+    match (nc, expected) {
+        (None, None) => Ok(()),
+        (Some(_), None) => Err(fail(
+            "profile nameConstraints",
+            "present, but none were drafted",
+        )),
+        (None, Some(_)) => Err(fail("profile nameConstraints", "drafted, but missing")),
+        (Some(ext), Some(spec)) => {
+            if !ext.critical {
+                return Err(fail(rule, "conforming CAs MUST mark it critical"));
+            }
+            let split = |trees: &Option<Vec<x509_parser::extensions::GeneralSubtree<'_>>>| {
+                let (mut dns, mut uri, mut other) = (Vec::new(), Vec::new(), 0);
+                for t in trees.iter().flatten() {
+                    match t.base {
+                        GeneralName::DNSName(d) => dns.push(d.to_owned()),
+                        GeneralName::URI(u) => uri.push(u.to_owned()),
+                        _ => other += 1,
+                    }
+                }
+                (dns, uri, other)
+            };
+            let (pd, pu, po) = split(&ext.value.permitted_subtrees);
+            let (ed, eu, eo) = split(&ext.value.excluded_subtrees);
+            if po + eo > 0
+                || pd != spec.permitted_dns
+                || pu != spec.permitted_uri
+                || ed != spec.excluded_dns
+                || eu != spec.excluded_uri
+            {
+                return Err(fail(
+                    "profile nameConstraints",
+                    "encoded subtrees differ from the drafted ones",
+                ));
+            }
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]
@@ -476,7 +567,7 @@ mod tests {
             now + Duration::days(10),
             CaProfile {
                 path_len: Some(1),
-                digital_signature: false,
+                ..CaProfile::default()
             },
         )
         .unwrap();

@@ -6,13 +6,15 @@
 //! [`sign`], which has the real signer sign the very bytes that were linted, then verifies
 //! the signature and lints the result again).
 
+mod csr;
 mod dn;
 mod lint;
 mod profile;
 
+pub use csr::{Csr, CsrError, RequestedExtension, MAX_CSR_BYTES};
 pub use dn::{Attr, Dn};
 pub use lint::{lint, sign, IssuedCertificate, LintedTbs};
-pub use profile::{CaProfile, Draft, Issuing, Serial};
+pub use profile::{CaProfile, Draft, Issuing, NameConstraintsSpec, Serial};
 
 /// What went wrong building, linting, signing or verifying a certificate.
 #[derive(Debug, thiserror::Error)]

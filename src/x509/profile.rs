@@ -33,12 +33,71 @@ impl Serial {
 }
 
 /// The CA profile of the certificate: its extensions.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CaProfile {
     /// basicConstraints pathLenConstraint; `None` leaves it out.
     pub path_len: Option<u8>,
     /// Whether keyUsage also carries digitalSignature.
     pub digital_signature: bool,
+    /// subjectAltName dNSNames; empty leaves the extension out.
+    pub san_dns: Vec<String>,
+    /// nameConstraints; `None` (or all lists empty) leaves the extension out.
+    pub name_constraints: Option<NameConstraintsSpec>,
+}
+
+/// The subtrees of a nameConstraints extension (RFC 5280 §4.2.1.10), DNS and URI forms.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NameConstraintsSpec {
+    /// permittedSubtrees dNSName bases.
+    pub permitted_dns: Vec<String>,
+    /// excludedSubtrees dNSName bases.
+    pub excluded_dns: Vec<String>,
+    /// permittedSubtrees uniformResourceIdentifier bases (host names, RFC 5280 §4.2.1.10).
+    pub permitted_uri: Vec<String>,
+    /// excludedSubtrees uniformResourceIdentifier bases.
+    pub excluded_uri: Vec<String>,
+}
+
+impl NameConstraintsSpec {
+    /// Whether no subtree is named (then the extension is omitted).
+    pub fn is_empty(&self) -> bool {
+        self.permitted_dns.is_empty()
+            && self.excluded_dns.is_empty()
+            && self.permitted_uri.is_empty()
+            && self.excluded_uri.is_empty()
+    }
+
+    /// DER of the extension value. Written here rather than by rcgen, whose GeneralSubtree
+    /// has no uniformResourceIdentifier form.
+    pub(super) fn to_der(&self) -> Vec<u8> {
+        use yasna::Tag;
+        fn subtrees(w: yasna::DERWriter<'_>, tag: u64, dns: &[String], uri: &[String]) {
+            w.write_tagged_implicit(Tag::context(tag), |w| {
+                w.write_sequence(|w| {
+                    for (name_tag, name) in
+                        dns.iter().map(|d| (2, d)).chain(uri.iter().map(|u| (6, u)))
+                    {
+                        // GeneralSubtree ::= SEQUENCE { base GeneralName } (minimum 0, no maximum)
+                        w.next().write_sequence(|w| {
+                            w.next().write_tagged_implicit(Tag::context(name_tag), |w| {
+                                w.write_ia5_string(name)
+                            });
+                        });
+                    }
+                })
+            });
+        }
+        yasna::construct_der(|w| {
+            w.write_sequence(|w| {
+                if !(self.permitted_dns.is_empty() && self.permitted_uri.is_empty()) {
+                    subtrees(w.next(), 0, &self.permitted_dns, &self.permitted_uri);
+                }
+                if !(self.excluded_dns.is_empty() && self.excluded_uri.is_empty()) {
+                    subtrees(w.next(), 1, &self.excluded_dns, &self.excluded_uri);
+                }
+            })
+        })
+    }
 }
 
 /// Who signs the certificate.
@@ -148,7 +207,27 @@ impl Draft {
             p.key_usages.push(KeyUsagePurpose::DigitalSignature);
         }
         p.extended_key_usages = Vec::new();
-        p.subject_alt_names = Vec::new();
+        p.subject_alt_names = self
+            .profile
+            .san_dns
+            .iter()
+            .map(|d| {
+                rcgen::string::Ia5String::try_from(d.as_str())
+                    .map(rcgen::SanType::DnsName)
+                    .map_err(|e| CertError::Build(format!("subjectAltName {d:?}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        if let Some(nc) = self
+            .profile
+            .name_constraints
+            .as_ref()
+            .filter(|nc| !nc.is_empty())
+        {
+            let mut ext = rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 30], nc.to_der());
+            // RFC 5280 §4.2.1.10: conforming CAs MUST mark this extension as critical.
+            ext.set_criticality(true);
+            p.custom_extensions = vec![ext];
+        }
         p.use_authority_key_identifier_extension = true;
         p.key_identifier_method = KeyIdMethod::PreSpecified(self.subject_key.key_identifier());
         Ok(p)

@@ -1,0 +1,117 @@
+//! Operator confirmation, shared by the CLI (prompt or `--confirm`), the TUI (a modal) and the
+//! tests (a scripted answer). The face only collects what the operator typed; whether it
+//! matches is decided here, once.
+
+use crate::error::{Error, Result};
+
+/// The fewest hex digits of a fingerprint or serial the operator must type.
+pub const MIN_CONFIRM_DIGITS: usize = 8;
+
+/// What the operator is asked to confirm.
+#[derive(Debug, Clone)]
+pub struct ConfirmRequest {
+    /// The summary lines shown before the question (cluster, subject, key, profile, verdict).
+    pub summary: Vec<(String, String)>,
+    /// What the operator must type a prefix of, e.g. "the SPKI SHA-256 fingerprint".
+    pub subject: &'static str,
+    /// The full value (hex); the face must not pre-fill it.
+    pub expected: String,
+}
+
+/// What the operator answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// The characters typed (or given with `--confirm`).
+    Typed(String),
+    /// The operator declined.
+    Declined,
+    /// No way to ask: no terminal and no `--confirm`.
+    Unavailable,
+}
+
+/// A way of asking the operator.
+pub trait Confirm {
+    /// Shows `request` and returns the operator's answer.
+    fn ask(&mut self, request: &ConfirmRequest) -> Answer;
+}
+
+/// A fixed answer, for `--confirm HEX` and for tests.
+#[derive(Debug, Clone)]
+pub struct Scripted(pub Answer);
+
+impl Confirm for Scripted {
+    fn ask(&mut self, _: &ConfirmRequest) -> Answer {
+        self.0.clone()
+    }
+}
+
+/// Accepts the answer if it is at least [`MIN_CONFIRM_DIGITS`] hex digits and a prefix of
+/// `expected`; colons, spaces and case are ignored.
+pub fn check(request: &ConfirmRequest, answer: Answer, action: &str) -> Result<()> {
+    let typed = match answer {
+        Answer::Typed(t) => t,
+        Answer::Declined => {
+            return Err(Error::NotConfirmed(format!("the operator declined; {action}")))
+        }
+        Answer::Unavailable => {
+            return Err(Error::NotConfirmed(format!(
+                "no terminal to confirm on; pass --confirm with at least {MIN_CONFIRM_DIGITS} hex digits of {}; {action}",
+                request.subject
+            )))
+        }
+    };
+    let norm: String = typed
+        .chars()
+        .filter(|c| !matches!(c, ':' | ' ' | '\t'))
+        .flat_map(char::to_lowercase)
+        .collect();
+    if norm.len() < MIN_CONFIRM_DIGITS || !norm.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::NotConfirmed(format!(
+            "the confirmation must be at least {MIN_CONFIRM_DIGITS} hex digits of {}; {action}",
+            request.subject
+        )));
+    }
+    if !request.expected.to_ascii_lowercase().starts_with(&norm) {
+        return Err(Error::NotConfirmed(format!(
+            "the confirmation does not match {}; {action}",
+            request.subject
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req() -> ConfirmRequest {
+        ConfirmRequest {
+            summary: vec![],
+            subject: "the fingerprint",
+            expected: "0a1b2c3d4e5f6789".into(),
+        }
+    }
+
+    #[test]
+    fn a_prefix_of_eight_digits_confirms_ignoring_colons_and_case() {
+        check(&req(), Answer::Typed("0A:1B:2C:3D".into()), "x").unwrap();
+        check(&req(), Answer::Typed("0a1b2c3d4e5f6789".into()), "x").unwrap();
+    }
+
+    #[test]
+    fn short_wrong_declined_or_unavailable_answers_do_not_confirm() {
+        for a in [
+            Answer::Typed("0a1b2c3".into()),
+            Answer::Typed("0a1b2c3e".into()),
+            Answer::Typed("zz1b2c3d".into()),
+            Answer::Declined,
+            Answer::Unavailable,
+        ] {
+            let e = check(&req(), a.clone(), "nothing was signed").unwrap_err();
+            assert!(
+                matches!(e, Error::NotConfirmed(ref m) if m.ends_with("nothing was signed")),
+                "{a:?}: {e}"
+            );
+        }
+    }
+}

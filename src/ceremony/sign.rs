@@ -1,0 +1,469 @@
+//! `csr inspect`, `sign` and `list`: a cluster's CSR goes through intake, policy, operator
+//! confirmation, lint, the token, verification and the ledger, in that order.
+
+use std::str::FromStr;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::confirm::{self, Confirm, ConfirmRequest};
+use super::{rfc3339, CertInfo, Operator};
+use crate::error::{Error, Result};
+use crate::hsm::TokenKey;
+use crate::keys::{sha256_hex, KeyType, RawSigner};
+use crate::ledger::{
+    ApprovedProfile, CertificateIssued, CertificateRecord, CertificateRow, Event, Ledger,
+    RootRecord, SigningRejected,
+};
+use crate::pin::PinSource;
+use crate::policy::{ClusterName, Evaluation, IntermediateProfile};
+use crate::vault::Vault;
+use crate::x509::{
+    self, CaProfile, Csr, Dn, Draft, Issuing, NameConstraintsSpec, RequestedExtension, Serial,
+};
+
+/// What `csr inspect` reports, and what the operator sees before confirming a signature.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    /// Whether the request would be signed.
+    pub acceptable: bool,
+    /// Why not, one sentence each.
+    pub reasons: Vec<String>,
+    /// Things to know that are not refusals.
+    pub notes: Vec<String>,
+    /// The cluster it was judged for.
+    pub cluster: Option<String>,
+    /// The subject key's type, e.g. `ecdsa-p384` (null if the file is not a usable CSR).
+    pub key_type: Option<String>,
+    /// SHA-256 of the CSR's SubjectPublicKeyInfo: the fingerprint the cluster team reads out.
+    pub spki_sha256: Option<String>,
+    /// SHA-256 of the CSR's DER.
+    pub csr_sha256: Option<String>,
+    /// The subject the CSR asks for (never copied into the certificate).
+    pub subject: Option<String>,
+    /// The CSR's signature algorithm.
+    pub signature_algorithm: Option<String>,
+    /// Extensions the CSR asks for (never copied into the certificate).
+    pub requested_extensions: Vec<RequestedExtension>,
+    /// What would be signed.
+    pub profile: Option<IntermediateProfile>,
+}
+
+/// A CSR judged for a cluster, ready to confirm and sign.
+struct Judged {
+    csr: Csr,
+    cluster: ClusterName,
+    evaluation: Evaluation,
+    root: RootRecord,
+}
+
+/// Judges `input` as a CSR for `cluster` without touching the token or the ledger.
+pub fn inspect_csr(
+    vault: &Vault,
+    input: &[u8],
+    cluster: Option<&ClusterName>,
+    days: Option<u32>,
+) -> Result<Inspection> {
+    let root = require_root(&vault.ledger()?)?;
+    let csr = match Csr::intake(input) {
+        Ok(csr) => csr,
+        Err(e) => {
+            return Ok(Inspection {
+                acceptable: false,
+                reasons: vec![e.to_string()],
+                notes: vec![],
+                cluster: cluster.map(ToString::to_string),
+                key_type: None,
+                spki_sha256: None,
+                csr_sha256: None,
+                subject: None,
+                signature_algorithm: None,
+                requested_extensions: vec![],
+                profile: None,
+            })
+        }
+    };
+    let evaluation = cluster
+        .map(|c| evaluate(vault, &csr, c, days, &root))
+        .transpose()?;
+    let mut reasons = Vec::new();
+    if cluster.is_none() {
+        reasons.push("no cluster given: name it with --cluster NAME".to_owned());
+    }
+    Ok(describe(&csr, cluster, evaluation, reasons))
+}
+
+fn describe(
+    csr: &Csr,
+    cluster: Option<&ClusterName>,
+    evaluation: Option<Evaluation>,
+    mut reasons: Vec<String>,
+) -> Inspection {
+    let (notes, profile) = match evaluation {
+        Some(e) => {
+            reasons.extend(e.reasons);
+            (e.notes, Some(e.profile))
+        }
+        None => (vec![], None),
+    };
+    Inspection {
+        acceptable: reasons.is_empty(),
+        reasons,
+        notes,
+        cluster: cluster.map(ToString::to_string),
+        key_type: Some(csr.public_key().alg().name()),
+        spki_sha256: Some(csr.public_key().spki_sha256_hex()),
+        csr_sha256: Some(csr.sha256_hex()),
+        subject: Some(csr.subject()),
+        signature_algorithm: Some(csr.signature_algorithm()),
+        requested_extensions: csr.requested_extensions(),
+        profile,
+    }
+}
+
+fn require_root(ledger: &Ledger) -> Result<RootRecord> {
+    ledger.root()?.ok_or_else(|| {
+        Error::Rejected("this vault has no root yet; create it with `rootvault root create`".into())
+    })
+}
+
+fn root_not_after(root: &RootRecord) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(&root.certificate.not_after)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| Error::Config(format!("the ledger's root notAfter does not parse: {e}")))
+}
+
+fn evaluate(
+    vault: &Vault,
+    csr: &Csr,
+    cluster: &ClusterName,
+    days: Option<u32>,
+    root: &RootRecord,
+) -> Result<Evaluation> {
+    let root_subject = Dn::parse(&root.certificate.subject)
+        .map_err(|e| Error::Config(format!("the ledger's root subject does not parse: {e}")))?;
+    Ok(vault.config().policy.for_root(&root_subject).evaluate(
+        cluster,
+        csr.public_key().alg(),
+        days,
+        Utc::now(),
+        root_not_after(root)?,
+    ))
+}
+
+/// What `sign` asks for.
+#[derive(Debug, Clone)]
+pub struct SignRequest<'a> {
+    /// The CSR file's bytes (at most a little over the intake cap).
+    pub input: &'a [u8],
+    /// The cluster the intermediate is for.
+    pub cluster: ClusterName,
+    /// Validity the operator asked for, if any.
+    pub days: Option<u32>,
+}
+
+/// A signed intermediate.
+#[derive(Debug, Clone, Serialize)]
+pub struct Issued {
+    /// The certificate, with the stable JSON keys.
+    #[serde(flatten)]
+    pub certificate: CertInfo,
+    /// The PEM certificate.
+    pub pem: String,
+}
+
+/// Signs a cluster's CSR as its intermediate CA, after the operator confirms the SPKI
+/// fingerprint. A refused request is recorded as a `signing_rejected` event and consumes
+/// nothing; a declined confirmation changes nothing at all.
+pub fn sign_csr(
+    vault: &Vault,
+    pins: &PinSource,
+    req: &SignRequest<'_>,
+    operator: &Operator,
+    confirmer: &mut dyn Confirm,
+) -> Result<Issued> {
+    let mut ledger = vault.ledger()?;
+    let root = require_root(&ledger)?;
+    let judged = match judge(vault, req, root) {
+        Ok(j) => j,
+        Err(reasons) => return Err(reject(&mut ledger, operator, req, reasons)),
+    };
+    let request = confirmation_request(&judged);
+    confirm::check(&request, confirmer.ask(&request), "nothing was signed")?;
+
+    let pin = pins.read()?;
+    let open = vault.token()?;
+    let session = open.token.login(&pin)?;
+    drop(pin);
+    let root_key = find_root_key(&session, &judged.root)?;
+    let serial = fresh_serial(&ledger, &session)?;
+    let profile = &judged.evaluation.profile;
+    let draft = Draft::new(
+        serial,
+        profile.subject.clone(),
+        judged.csr.public_key().clone(),
+        Issuing::ByCa {
+            der: judged.root.der.clone(),
+            key: root_key.public_key().clone(),
+        },
+        profile.not_before,
+        profile.not_after,
+        ca_profile(profile),
+    )?;
+    let linted = x509::lint(draft)?;
+    let draft = linted.draft().clone();
+    let issued = x509::sign(linted, &root_key)?;
+
+    let record = CertificateRecord {
+        serial: draft.serial().hex(),
+        subject: draft.subject().to_string(),
+        not_before: rfc3339(draft.not_before()),
+        not_after: rfc3339(draft.not_after()),
+        key_type: judged.csr.public_key().alg().name(),
+        spki_sha256: judged.csr.public_key().spki_sha256_hex(),
+        sha256: sha256_hex(issued.der()),
+        der_base64: base64::engine::general_purpose::STANDARD.encode(issued.der()),
+    };
+    let event = Event::CertificateIssued(CertificateIssued {
+        cluster: judged.cluster.to_string(),
+        certificate: record.clone(),
+        key_source: "csr".into(),
+        csr_sha256: Some(judged.csr.sha256_hex()),
+        profile: approved(profile),
+    });
+    let tx = ledger.begin()?;
+    if tx.serial_exists(&record.serial)? {
+        return Err(Error::Config(format!(
+            "serial {} was drawn twice from the token's RNG; nothing was recorded, run sign again",
+            record.serial
+        )));
+    }
+    tx.append(&operator.0, &event)?;
+    tx.commit()?;
+    Ok(Issued {
+        certificate: CertInfo::from_record(&record, Some(judged.cluster.to_string())),
+        pem: issued.pem(),
+    })
+}
+
+fn judge(
+    vault: &Vault,
+    req: &SignRequest<'_>,
+    root: RootRecord,
+) -> std::result::Result<Judged, Vec<String>> {
+    let csr = Csr::intake(req.input).map_err(|e| vec![e.to_string()])?;
+    let evaluation =
+        evaluate(vault, &csr, &req.cluster, req.days, &root).map_err(|e| vec![e.to_string()])?;
+    if !evaluation.acceptable {
+        return Err(evaluation.reasons);
+    }
+    Ok(Judged {
+        csr,
+        cluster: req.cluster.clone(),
+        evaluation,
+        root,
+    })
+}
+
+/// Records the refusal and returns the error to report (exit 3).
+fn reject(
+    ledger: &mut Ledger,
+    operator: &Operator,
+    req: &SignRequest<'_>,
+    reasons: Vec<String>,
+) -> Error {
+    let message = format!(
+        "request refused, nothing was signed: {}",
+        reasons.join("; ")
+    );
+    let event = Event::SigningRejected(SigningRejected {
+        cluster: Some(req.cluster.to_string()),
+        input_sha256: sha256_hex(req.input),
+        reasons,
+    });
+    let recorded = ledger.begin().and_then(|tx| {
+        tx.append(&operator.0, &event)?;
+        tx.commit()
+    });
+    match recorded {
+        Ok(()) => Error::Rejected(message),
+        Err(e) => Error::Rejected(format!(
+            "{message} (the refusal could not be recorded in the ledger: {e})"
+        )),
+    }
+}
+
+fn confirmation_request(j: &Judged) -> ConfirmRequest {
+    let p = &j.evaluation.profile;
+    let key = j.csr.public_key();
+    let mut summary = vec![
+        ("cluster".to_owned(), j.cluster.to_string()),
+        ("subject".to_owned(), p.subject.to_string()),
+        (
+            "requested subject".to_owned(),
+            format!("{} (not copied)", j.csr.subject()),
+        ),
+        ("key".to_owned(), key.alg().name()),
+        ("SPKI SHA-256".to_owned(), key.spki_sha256_hex()),
+        ("CSR SHA-256".to_owned(), j.csr.sha256_hex()),
+        (
+            "validity".to_owned(),
+            format!(
+                "{} days, {} .. {}{}",
+                p.days,
+                rfc3339(p.not_before),
+                rfc3339(p.not_after),
+                if p.not_after_capped_by_root {
+                    " (capped at the root's notAfter)"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        (
+            "basic constraints".to_owned(),
+            format!("CA:TRUE, pathlen:{} (critical)", p.path_len),
+        ),
+        (
+            "key usage".to_owned(),
+            if p.digital_signature {
+                "keyCertSign, cRLSign, digitalSignature (critical)".to_owned()
+            } else {
+                "keyCertSign, cRLSign (critical)".to_owned()
+            },
+        ),
+        ("subject alt names".to_owned(), list_or_none(&p.san_dns)),
+    ];
+    let nc = name_constraints(p);
+    if !nc.is_empty() {
+        summary.push((
+            "name constraints".to_owned(),
+            format!(
+                "permitted DNS {}, URI {}; excluded DNS {}, URI {} (critical)",
+                list_or_none(&nc.permitted_dns),
+                list_or_none(&nc.permitted_uri),
+                list_or_none(&nc.excluded_dns),
+                list_or_none(&nc.excluded_uri)
+            ),
+        ));
+    }
+    let requested: Vec<String> = j
+        .csr
+        .requested_extensions()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}{} = {}",
+                e.name,
+                if e.critical { " (critical)" } else { "" },
+                e.value
+            )
+        })
+        .collect();
+    if !requested.is_empty() {
+        summary.push((
+            "requested extensions".to_owned(),
+            format!("{} (not copied)", requested.join("; ")),
+        ));
+    }
+    for n in &j.evaluation.notes {
+        summary.push(("note".to_owned(), n.clone()));
+    }
+    summary.push(("policy verdict".to_owned(), "acceptable".to_owned()));
+    ConfirmRequest {
+        summary,
+        subject: "the SPKI SHA-256 fingerprint",
+        expected: key.spki_sha256_hex(),
+    }
+}
+
+fn list_or_none(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+fn name_constraints(p: &IntermediateProfile) -> NameConstraintsSpec {
+    NameConstraintsSpec {
+        permitted_dns: p.permitted_dns.clone(),
+        excluded_dns: p.excluded_dns.clone(),
+        permitted_uri: p.permitted_uri.clone(),
+        excluded_uri: p.excluded_uri.clone(),
+    }
+}
+
+fn ca_profile(p: &IntermediateProfile) -> CaProfile {
+    CaProfile {
+        path_len: Some(p.path_len),
+        digital_signature: p.digital_signature,
+        san_dns: p.san_dns.clone(),
+        name_constraints: Some(name_constraints(p)),
+    }
+}
+
+fn approved(p: &IntermediateProfile) -> ApprovedProfile {
+    ApprovedProfile {
+        days: p.days,
+        capped_by_root: p.not_after_capped_by_root,
+        path_len: p.path_len,
+        digital_signature: p.digital_signature,
+        san_dns: p.san_dns.clone(),
+        permitted_dns: p.permitted_dns.clone(),
+        excluded_dns: p.excluded_dns.clone(),
+        permitted_uri: p.permitted_uri.clone(),
+        excluded_uri: p.excluded_uri.clone(),
+    }
+}
+
+/// Finds the vault's root key on the token and checks it is the key of the root certificate.
+pub(super) fn find_root_key<'s>(
+    session: &'s crate::hsm::UserSession,
+    root: &RootRecord,
+) -> Result<TokenKey<'s>> {
+    let key_type = KeyType::from_str(&root.certificate.key_type).map_err(Error::Config)?;
+    let id = hex::decode(&root.key_id).map_err(|_| {
+        Error::Config(format!(
+            "the ledger's root key id {:?} is not hex",
+            root.key_id
+        ))
+    })?;
+    let key = session.find_key_pair(key_type, &root.key_label, &id)?;
+    if key.public_key().spki_sha256_hex() != root.certificate.spki_sha256 {
+        return Err(Error::Config(format!(
+            "the key labelled {:?} on the token is not the key of the vault's root certificate; refusing to sign",
+            root.key_label
+        )));
+    }
+    Ok(key)
+}
+
+/// A serial from the token's RNG that the vault has never issued.
+fn fresh_serial(ledger: &Ledger, session: &crate::hsm::UserSession) -> Result<Serial> {
+    for _ in 0..4 {
+        let bytes: [u8; 16] = session
+            .random(16)?
+            .try_into()
+            .expect("the token returned the 16 bytes asked for");
+        let serial = Serial::from_random(bytes);
+        if !ledger.serial_issued(&serial.hex())? {
+            return Ok(serial);
+        }
+    }
+    Err(Error::Config(
+        "the token's RNG returned already-issued serials four times; do not trust this token's RNG"
+            .into(),
+    ))
+}
+
+/// The vault's intermediates, optionally of one cluster, with their status.
+pub fn list_certificates(vault: &Vault, cluster: Option<&ClusterName>) -> Result<Vec<CertInfo>> {
+    let ledger = vault.ledger()?;
+    let rows = ledger.intermediates(cluster.map(ClusterName::as_str))?;
+    Ok(rows
+        .iter()
+        .map(|r: &CertificateRow| CertInfo::from_record(&r.record, r.cluster.clone()))
+        .collect())
+}
