@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use crate::export::ExportError;
 use crate::hsm::HsmError;
 use crate::ledger::LedgerError;
 use crate::x509::CertError;
@@ -64,6 +65,9 @@ pub enum Error {
     /// Building, linting or verifying a certificate failed.
     #[error(transparent)]
     Cert(#[from] CertError),
+    /// Writing an export failed or its inputs were refused.
+    #[error(transparent)]
+    Export(#[from] ExportError),
     /// The request is refused: bad input or a state the vault forbids.
     #[error("{0}")]
     Rejected(String),
@@ -84,6 +88,8 @@ impl Error {
             Error::Ledger(_) => ExitCode::Failed,
             Error::Cert(e) if e.is_input_rejection() => ExitCode::Rejected,
             Error::Cert(_) => ExitCode::Failed,
+            Error::Export(e) if e.is_input_rejection() => ExitCode::Rejected,
+            Error::Export(_) => ExitCode::Failed,
             Error::Rejected(_) => ExitCode::Rejected,
             Error::NotConfirmed(_) => ExitCode::NotConfirmed,
         }

@@ -139,6 +139,24 @@ impl KeyAlg {
     }
 }
 
+impl FromStr for KeyAlg {
+    type Err = String;
+
+    /// `ecdsa-p256`, `ecdsa-p384` or `rsa-BITS`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ecdsa-p256" => Ok(KeyAlg::EcP256),
+            "ecdsa-p384" => Ok(KeyAlg::EcP384),
+            _ => s
+                .strip_prefix("rsa-")
+                .and_then(|b| b.parse().ok())
+                .filter(|bits| (1024..=16384).contains(bits))
+                .map(|bits| KeyAlg::Rsa { bits })
+                .ok_or_else(|| format!("unknown key type {s:?}; use ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072 or rsa-4096")),
+        }
+    }
+}
+
 impl fmt::Display for KeyAlg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name())

@@ -10,6 +10,7 @@
 
 pub mod ceremony;
 pub mod error;
+pub mod export;
 pub mod hsm;
 pub mod keys;
 pub mod ledger;

@@ -10,6 +10,8 @@ pub const MIN_CONFIRM_DIGITS: usize = 8;
 /// What the operator is asked to confirm.
 #[derive(Debug, Clone)]
 pub struct ConfirmRequest {
+    /// What will happen on confirmation, e.g. "sign", "revoke".
+    pub action: &'static str,
     /// The summary lines shown before the question (cluster, subject, key, profile, verdict).
     pub summary: Vec<(String, String)>,
     /// What the operator must type a prefix of, e.g. "the SPKI SHA-256 fingerprint".
@@ -86,6 +88,7 @@ mod tests {
 
     fn req() -> ConfirmRequest {
         ConfirmRequest {
+            action: "test",
             summary: vec![],
             subject: "the fingerprint",
             expected: "0a1b2c3d4e5f6789".into(),

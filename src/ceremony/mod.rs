@@ -2,7 +2,9 @@
 //! the CLI and the TUI call these and nothing below them.
 
 mod confirm;
+mod export;
 mod init;
+mod revoke;
 mod root;
 mod sign;
 
@@ -11,7 +13,13 @@ use serde::Serialize;
 pub use confirm::{
     check as check_confirmation, Answer, Confirm, ConfirmRequest, Scripted, MIN_CONFIRM_DIGITS,
 };
+pub use export::{
+    export_cluster, recipients_fingerprint, sign_generated, ExportReport, GenerateRequest,
+};
 pub use init::{init, InitReport};
+pub use revoke::{
+    issue_crl, normalize_serial, revoke, CrlInfo, RevokeTarget, DEFAULT_CRL_DAYS, MAX_CRL_DAYS,
+};
 pub use root::{
     create_root, rfc3339, root_info, RootInfo, RootRequest, DEFAULT_ROOT_DAYS, DEFAULT_ROOT_LABEL,
 };
@@ -41,10 +49,22 @@ pub struct CertInfo {
     pub sha256: String,
     /// Subject key type.
     pub key_type: String,
+    /// When it was revoked (RFC 3339), if it was.
+    pub revoked_at: Option<String>,
 }
 
 impl CertInfo {
-    /// From a ledger record; the status is computed from the current time.
+    /// From a ledger row and its revocation time, if revoked; `expired` is judged now.
+    pub fn from_row(row: &crate::ledger::CertificateRow, revoked_at: Option<&str>) -> CertInfo {
+        let mut info = CertInfo::from_record(&row.record, row.cluster.clone());
+        if let Some(t) = revoked_at {
+            info.status = "revoked";
+            info.revoked_at = Some(t.to_owned());
+        }
+        info
+    }
+
+    /// From a ledger record of an unrevoked certificate; `expired` is judged now.
     pub fn from_record(c: &crate::ledger::CertificateRecord, cluster: Option<String>) -> CertInfo {
         let expired = chrono::DateTime::parse_from_rfc3339(&c.not_after)
             .is_ok_and(|t| t < chrono::Utc::now());
@@ -57,6 +77,7 @@ impl CertInfo {
             status: if expired { "expired" } else { "valid" },
             sha256: c.sha256.clone(),
             key_type: c.key_type.clone(),
+            revoked_at: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use super::confirm::{self, Confirm, ConfirmRequest};
 use super::{rfc3339, CertInfo, Operator};
 use crate::error::{Error, Result};
 use crate::hsm::TokenKey;
-use crate::keys::{sha256_hex, KeyType, RawSigner};
+use crate::keys::{sha256_hex, KeyAlg, KeyType, PublicKey, RawSigner};
 use crate::ledger::{
     ApprovedProfile, CertificateIssued, CertificateRecord, CertificateRow, Event, Ledger,
     RootRecord, SigningRejected,
@@ -20,7 +20,8 @@ use crate::pin::PinSource;
 use crate::policy::{ClusterName, Evaluation, IntermediateProfile};
 use crate::vault::Vault;
 use crate::x509::{
-    self, CaProfile, Csr, Dn, Draft, Issuing, NameConstraintsSpec, RequestedExtension, Serial,
+    self, CaProfile, Csr, Dn, Draft, IssuedCertificate, Issuing, NameConstraintsSpec,
+    RequestedExtension, Serial,
 };
 
 /// What `csr inspect` reports, and what the operator sees before confirming a signature.
@@ -85,7 +86,7 @@ pub fn inspect_csr(
         }
     };
     let evaluation = cluster
-        .map(|c| evaluate(vault, &csr, c, days, &root))
+        .map(|c| evaluate(vault, csr.public_key().alg(), c, days, &root))
         .transpose()?;
     let mut reasons = Vec::new();
     if cluster.is_none() {
@@ -134,9 +135,9 @@ fn root_not_after(root: &RootRecord) -> Result<DateTime<Utc>> {
         .map_err(|e| Error::Config(format!("the ledger's root notAfter does not parse: {e}")))
 }
 
-fn evaluate(
+pub(super) fn evaluate(
     vault: &Vault,
-    csr: &Csr,
+    key: KeyAlg,
     cluster: &ClusterName,
     days: Option<u32>,
     root: &RootRecord,
@@ -145,7 +146,7 @@ fn evaluate(
         .map_err(|e| Error::Config(format!("the ledger's root subject does not parse: {e}")))?;
     Ok(vault.config().policy.for_root(&root_subject).evaluate(
         cluster,
-        csr.public_key().alg(),
+        key,
         days,
         Utc::now(),
         root_not_after(root)?,
@@ -192,19 +193,51 @@ pub fn sign_csr(
     let request = confirmation_request(&judged);
     confirm::check(&request, confirmer.ask(&request), "nothing was signed")?;
 
+    let profile = &judged.evaluation.profile;
+    let (issued, record) = certify(
+        vault,
+        pins,
+        &ledger,
+        &judged.root,
+        judged.csr.public_key(),
+        profile,
+    )?;
+    let event = issued_event(
+        &judged.cluster,
+        &record,
+        "csr",
+        Some(judged.csr.sha256_hex()),
+        profile,
+    );
+    record_issue(&mut ledger, operator, &[event])?;
+    Ok(Issued {
+        certificate: CertInfo::from_record(&record, Some(judged.cluster.to_string())),
+        pem: issued.pem(),
+    })
+}
+
+/// Logs in, finds the root key, drafts, lints, has the token sign and verifies: the
+/// certificate for `subject_key` under `profile`. Records nothing.
+pub(super) fn certify(
+    vault: &Vault,
+    pins: &PinSource,
+    ledger: &Ledger,
+    root: &RootRecord,
+    subject_key: &PublicKey,
+    profile: &IntermediateProfile,
+) -> Result<(IssuedCertificate, CertificateRecord)> {
     let pin = pins.read()?;
     let open = vault.token()?;
     let session = open.token.login(&pin)?;
     drop(pin);
-    let root_key = find_root_key(&session, &judged.root)?;
-    let serial = fresh_serial(&ledger, &session)?;
-    let profile = &judged.evaluation.profile;
+    let root_key = find_root_key(&session, root)?;
+    let serial = fresh_serial(ledger, &session)?;
     let draft = Draft::new(
         serial,
         profile.subject.clone(),
-        judged.csr.public_key().clone(),
+        subject_key.clone(),
         Issuing::ByCa {
-            der: judged.root.der.clone(),
+            der: root.der.clone(),
             key: root_key.public_key().clone(),
         },
         profile.not_before,
@@ -214,37 +247,57 @@ pub fn sign_csr(
     let linted = x509::lint(draft)?;
     let draft = linted.draft().clone();
     let issued = x509::sign(linted, &root_key)?;
-
     let record = CertificateRecord {
         serial: draft.serial().hex(),
         subject: draft.subject().to_string(),
         not_before: rfc3339(draft.not_before()),
         not_after: rfc3339(draft.not_after()),
-        key_type: judged.csr.public_key().alg().name(),
-        spki_sha256: judged.csr.public_key().spki_sha256_hex(),
+        key_type: subject_key.alg().name(),
+        spki_sha256: subject_key.spki_sha256_hex(),
         sha256: sha256_hex(issued.der()),
         der_base64: base64::engine::general_purpose::STANDARD.encode(issued.der()),
     };
-    let event = Event::CertificateIssued(CertificateIssued {
-        cluster: judged.cluster.to_string(),
+    Ok((issued, record))
+}
+
+/// The `certificate_issued` event for a certificate made by [`certify`].
+pub(super) fn issued_event(
+    cluster: &ClusterName,
+    record: &CertificateRecord,
+    key_source: &str,
+    csr_sha256: Option<String>,
+    profile: &IntermediateProfile,
+) -> Event {
+    Event::CertificateIssued(CertificateIssued {
+        cluster: cluster.to_string(),
         certificate: record.clone(),
-        key_source: "csr".into(),
-        csr_sha256: Some(judged.csr.sha256_hex()),
+        key_source: key_source.to_owned(),
+        csr_sha256,
         profile: approved(profile),
-    });
-    let tx = ledger.begin()?;
-    if tx.serial_exists(&record.serial)? {
-        return Err(Error::Config(format!(
-            "serial {} was drawn twice from the token's RNG; nothing was recorded, run sign again",
-            record.serial
-        )));
-    }
-    tx.append(&operator.0, &event)?;
-    tx.commit()?;
-    Ok(Issued {
-        certificate: CertInfo::from_record(&record, Some(judged.cluster.to_string())),
-        pem: issued.pem(),
     })
+}
+
+/// Appends `events` (the first a `certificate_issued`) in one transaction, refusing a serial
+/// the vault has already used.
+pub(super) fn record_issue(
+    ledger: &mut Ledger,
+    operator: &Operator,
+    events: &[Event],
+) -> Result<()> {
+    let tx = ledger.begin()?;
+    for event in events {
+        if let Event::CertificateIssued(c) = event {
+            if tx.serial_exists(&c.certificate.serial)? {
+                return Err(Error::Config(format!(
+                    "serial {} was drawn twice from the token's RNG; nothing was recorded, run sign again",
+                    c.certificate.serial
+                )));
+            }
+        }
+        tx.append(&operator.0, event)?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 fn judge(
@@ -253,8 +306,8 @@ fn judge(
     root: RootRecord,
 ) -> std::result::Result<Judged, Vec<String>> {
     let csr = Csr::intake(req.input).map_err(|e| vec![e.to_string()])?;
-    let evaluation =
-        evaluate(vault, &csr, &req.cluster, req.days, &root).map_err(|e| vec![e.to_string()])?;
+    let evaluation = evaluate(vault, csr.public_key().alg(), &req.cluster, req.days, &root)
+        .map_err(|e| vec![e.to_string()])?;
     if !evaluation.acceptable {
         return Err(evaluation.reasons);
     }
@@ -295,46 +348,67 @@ fn reject(
 }
 
 fn confirmation_request(j: &Judged) -> ConfirmRequest {
-    let p = &j.evaluation.profile;
     let key = j.csr.public_key();
+    let mut summary = profile_summary(&j.cluster, &j.evaluation, key, Some(&j.csr));
+    summary.push(("policy verdict".to_owned(), "acceptable".to_owned()));
+    ConfirmRequest {
+        action: "sign",
+        summary,
+        subject: "the SPKI SHA-256 fingerprint",
+        expected: key.spki_sha256_hex(),
+    }
+}
+
+/// What the operator sees before confirming: cluster, subject, key, profile, notes.
+pub(super) fn profile_summary(
+    cluster: &ClusterName,
+    evaluation: &Evaluation,
+    key: &PublicKey,
+    csr: Option<&Csr>,
+) -> Vec<(String, String)> {
+    let p = &evaluation.profile;
     let mut summary = vec![
-        ("cluster".to_owned(), j.cluster.to_string()),
+        ("cluster".to_owned(), cluster.to_string()),
         ("subject".to_owned(), p.subject.to_string()),
-        (
-            "requested subject".to_owned(),
-            format!("{} (not copied)", j.csr.subject()),
-        ),
-        ("key".to_owned(), key.alg().name()),
-        ("SPKI SHA-256".to_owned(), key.spki_sha256_hex()),
-        ("CSR SHA-256".to_owned(), j.csr.sha256_hex()),
-        (
-            "validity".to_owned(),
-            format!(
-                "{} days, {} .. {}{}",
-                p.days,
-                rfc3339(p.not_before),
-                rfc3339(p.not_after),
-                if p.not_after_capped_by_root {
-                    " (capped at the root's notAfter)"
-                } else {
-                    ""
-                }
-            ),
-        ),
-        (
-            "basic constraints".to_owned(),
-            format!("CA:TRUE, pathlen:{} (critical)", p.path_len),
-        ),
-        (
-            "key usage".to_owned(),
-            if p.digital_signature {
-                "keyCertSign, cRLSign, digitalSignature (critical)".to_owned()
-            } else {
-                "keyCertSign, cRLSign (critical)".to_owned()
-            },
-        ),
-        ("subject alt names".to_owned(), list_or_none(&p.san_dns)),
     ];
+    if let Some(csr) = csr {
+        summary.push((
+            "requested subject".to_owned(),
+            format!("{} (not copied)", csr.subject()),
+        ));
+    }
+    summary.push(("key".to_owned(), key.alg().name()));
+    summary.push(("SPKI SHA-256".to_owned(), key.spki_sha256_hex()));
+    if let Some(csr) = csr {
+        summary.push(("CSR SHA-256".to_owned(), csr.sha256_hex()));
+    }
+    summary.push((
+        "validity".to_owned(),
+        format!(
+            "{} days, {} .. {}{}",
+            p.days,
+            rfc3339(p.not_before),
+            rfc3339(p.not_after),
+            if p.not_after_capped_by_root {
+                " (capped at the root's notAfter)"
+            } else {
+                ""
+            }
+        ),
+    ));
+    summary.push((
+        "basic constraints".to_owned(),
+        format!("CA:TRUE, pathlen:{} (critical)", p.path_len),
+    ));
+    summary.push((
+        "key usage".to_owned(),
+        if p.digital_signature {
+            "keyCertSign, cRLSign, digitalSignature (critical)".to_owned()
+        } else {
+            "keyCertSign, cRLSign (critical)".to_owned()
+        },
+    ));
+    summary.push(("subject alt names".to_owned(), list_or_none(&p.san_dns)));
     let nc = name_constraints(p);
     if !nc.is_empty() {
         summary.push((
@@ -348,34 +422,30 @@ fn confirmation_request(j: &Judged) -> ConfirmRequest {
             ),
         ));
     }
-    let requested: Vec<String> = j
-        .csr
-        .requested_extensions()
-        .iter()
-        .map(|e| {
-            format!(
-                "{}{} = {}",
-                e.name,
-                if e.critical { " (critical)" } else { "" },
-                e.value
-            )
-        })
-        .collect();
-    if !requested.is_empty() {
-        summary.push((
-            "requested extensions".to_owned(),
-            format!("{} (not copied)", requested.join("; ")),
-        ));
+    if let Some(csr) = csr {
+        let requested: Vec<String> = csr
+            .requested_extensions()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}{} = {}",
+                    e.name,
+                    if e.critical { " (critical)" } else { "" },
+                    e.value
+                )
+            })
+            .collect();
+        if !requested.is_empty() {
+            summary.push((
+                "requested extensions".to_owned(),
+                format!("{} (not copied)", requested.join("; ")),
+            ));
+        }
     }
-    for n in &j.evaluation.notes {
+    for n in &evaluation.notes {
         summary.push(("note".to_owned(), n.clone()));
     }
-    summary.push(("policy verdict".to_owned(), "acceptable".to_owned()));
-    ConfirmRequest {
-        summary,
-        subject: "the SPKI SHA-256 fingerprint",
-        expected: key.spki_sha256_hex(),
-    }
+    summary
 }
 
 fn list_or_none(v: &[String]) -> String {
@@ -462,8 +532,13 @@ fn fresh_serial(ledger: &Ledger, session: &crate::hsm::UserSession) -> Result<Se
 pub fn list_certificates(vault: &Vault, cluster: Option<&ClusterName>) -> Result<Vec<CertInfo>> {
     let ledger = vault.ledger()?;
     let rows = ledger.intermediates(cluster.map(ClusterName::as_str))?;
-    Ok(rows
-        .iter()
-        .map(|r: &CertificateRow| CertInfo::from_record(&r.record, r.cluster.clone()))
-        .collect())
+    rows.iter()
+        .map(|r: &CertificateRow| {
+            let revoked = ledger.revocation(&r.record.serial)?;
+            Ok(CertInfo::from_row(
+                r,
+                revoked.as_ref().map(|v| v.revoked_at.as_str()),
+            ))
+        })
+        .collect()
 }

@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use rootvault::ceremony::{self, Operator, RootRequest};
-use rootvault::keys::KeyType;
+use rootvault::export::Format;
+use rootvault::keys::{KeyAlg, KeyType};
 use rootvault::ledger::StoredEvent;
 use rootvault::pin::PinSource;
 use rootvault::policy::ClusterName;
 use rootvault::vault::{self, Vault};
-use rootvault::x509::Dn;
+use rootvault::x509::{Dn, RevocationReason};
 use rootvault::{Error, ExitCode, Result};
 
 /// An offline root CA for service meshes, with its key on a PKCS#11 token.
@@ -57,20 +58,57 @@ enum Command {
     #[command(subcommand)]
     Csr(CsrCommand),
     /// Sign a cluster's CSR as its intermediate CA, after confirmation.
-    Sign {
-        /// The CSR, PEM or DER.
-        file: PathBuf,
-        /// The cluster the intermediate is for (a DNS label).
+    ///
+    /// With --generate-key (for clusters that cannot make a CSR), the vault generates the
+    /// intermediate key in memory instead and writes it only inside an age-encrypted export.
+    Sign(SignArgs),
+    /// Revoke an intermediate by serial, or every valid one of a cluster.
+    Revoke {
+        /// The certificate's serial (hex).
+        #[arg(
+            long,
+            value_name = "HEX",
+            conflicts_with = "cluster",
+            required_unless_present = "cluster"
+        )]
+        serial: Option<String>,
+        /// Revoke every unrevoked certificate of this cluster.
         #[arg(long, value_name = "NAME", value_parser = parse_cluster)]
-        cluster: ClusterName,
-        /// Validity in days (default and maximum from the vault's policy).
-        #[arg(long, value_name = "N")]
-        days: Option<u32>,
-        /// Confirm without a prompt: at least 8 hex digits of the CSR's SPKI SHA-256.
+        cluster: Option<ClusterName>,
+        /// RFC 5280 reason: keyCompromise, cACompromise, affiliationChanged, superseded,
+        /// cessationOfOperation, privilegeWithdrawn, unspecified.
+        #[arg(long, value_name = "REASON", value_parser = parse_reason)]
+        reason: RevocationReason,
+        /// Confirm without a prompt: at least 8 hex digits of the serial (or, for several
+        /// certificates, of the SHA-256 of their sorted serials, one per line).
         #[arg(long, value_name = "HEX")]
         confirm: Option<String>,
+    },
+    /// Issue the next CRL, signed by the root key.
+    Crl {
+        /// Days until nextUpdate (1 to 365).
+        #[arg(long, value_name = "N", default_value_t = ceremony::DEFAULT_CRL_DAYS, value_parser = clap::value_parser!(u32).range(1..=365))]
+        days: u32,
         #[command(flatten)]
         out: OutArgs,
+    },
+    /// Export a cluster's current intermediate in the form its software loads.
+    Export {
+        /// The cluster.
+        #[arg(long, value_name = "NAME", value_parser = parse_cluster)]
+        cluster: ClusterName,
+        /// istio (directory), istio-secret, tls-secret or pem-bundle.
+        #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+        format: Format,
+        /// Where to write (a directory for istio).
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        /// Encrypt to this age recipient (age1… or an SSH public key); repeatable.
+        #[arg(long = "age-recipient", value_name = "R")]
+        age_recipients: Vec<String>,
+        /// Replace PATH if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// List issued intermediate certificates with their status.
     List {
@@ -84,6 +122,40 @@ enum Command {
     /// Check and read the ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+}
+
+#[derive(Debug, Args)]
+struct SignArgs {
+    /// The CSR, PEM or DER (not with --generate-key).
+    #[arg(
+        required_unless_present = "generate_key",
+        conflicts_with = "generate_key"
+    )]
+    file: Option<PathBuf>,
+    /// The cluster the intermediate is for (a DNS label).
+    #[arg(long, value_name = "NAME", value_parser = parse_cluster)]
+    cluster: ClusterName,
+    /// Validity in days (default and maximum from the vault's policy).
+    #[arg(long, value_name = "N")]
+    days: Option<u32>,
+    /// Confirm without a prompt: at least 8 hex digits of the CSR's SPKI SHA-256 (with
+    /// --generate-key: of the SHA-256 of the sorted recipients, one per line).
+    #[arg(long, value_name = "HEX")]
+    confirm: Option<String>,
+    /// Generate the cluster's key in the vault instead of reading a CSR.
+    #[arg(long, requires_all = ["key_type", "age_recipients", "out"])]
+    generate_key: bool,
+    /// With --generate-key: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072 or rsa-4096.
+    #[arg(long, value_name = "TYPE", value_parser = parse_key_alg, requires = "generate_key")]
+    key_type: Option<KeyAlg>,
+    /// With --generate-key: the age recipient(s) the key is encrypted to; repeatable.
+    #[arg(long = "age-recipient", value_name = "R", requires = "generate_key")]
+    age_recipients: Vec<String>,
+    /// With --generate-key: the export format holding key and chain.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format, default_value = "istio-secret", requires = "generate_key")]
+    format: Format,
+    #[command(flatten)]
+    out: OutArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +235,19 @@ enum LedgerCommand {
 
 fn parse_dn(s: &str) -> std::result::Result<Dn, String> {
     Dn::parse(s)
+}
+
+fn parse_reason(s: &str) -> std::result::Result<RevocationReason, String> {
+    s.parse()
+}
+
+fn parse_format(s: &str) -> std::result::Result<Format, String> {
+    s.parse()
+        .map_err(|e: rootvault::export::ParseFormatError| e.0)
+}
+
+fn parse_key_alg(s: &str) -> std::result::Result<KeyAlg, String> {
+    s.parse()
 }
 
 fn parse_cluster(s: &str) -> std::result::Result<ClusterName, String> {
@@ -262,26 +347,46 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::Rejected);
             }
         }
-        Command::Sign {
-            file,
-            cluster,
-            days,
-            confirm,
-            out,
-        } => {
+        Command::Sign(a) => {
             let vault = Vault::open(&cli.vault)?;
-            if let Some(path) = out.out.as_deref() {
-                if !out.force && path.exists() {
+            let mut confirmer = CliConfirm { given: a.confirm };
+            if a.generate_key {
+                let req = ceremony::GenerateRequest {
+                    cluster: a.cluster,
+                    key: a
+                        .key_type
+                        .expect("clap requires --key-type with --generate-key"),
+                    days: a.days,
+                    format: a.format,
+                    out: a.out.out.expect("clap requires --out with --generate-key"),
+                    recipients: a.age_recipients,
+                    force: a.out.force,
+                };
+                let report =
+                    ceremony::sign_generated(&vault, &pins, &req, &operator, &mut confirmer)?;
+                eprintln!(
+                    "signed: cluster {} serial {}; key and chain written encrypted to {}",
+                    req.cluster,
+                    report.certificate.serial,
+                    report.path.display()
+                );
+                if json {
+                    print_json(&report)?;
+                }
+                return Ok(ExitCode::Ok);
+            }
+            let file = a.file.expect("clap requires FILE without --generate-key");
+            if let Some(path) = a.out.out.as_deref() {
+                if !a.out.force && path.exists() {
                     return Err(Error::OutputExists(path.to_owned()));
                 }
             }
             let input = read_request(&file)?;
             let req = ceremony::SignRequest {
                 input: &input,
-                cluster,
-                days,
+                cluster: a.cluster,
+                days: a.days,
             };
-            let mut confirmer = CliConfirm { given: confirm };
             let issued = ceremony::sign_csr(&vault, &pins, &req, &operator, &mut confirmer)?;
             eprintln!(
                 "signed: cluster {} serial {} SHA-256 {}",
@@ -290,12 +395,91 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 issued.certificate.sha256
             );
             if json {
-                if let Some(path) = out.out.as_deref() {
-                    vault::write_file_atomic(path, issued.pem.as_bytes(), out.force)?;
+                if let Some(path) = a.out.out.as_deref() {
+                    vault::write_file_atomic(path, issued.pem.as_bytes(), a.out.force)?;
                 }
                 print_json(&issued)?;
             } else {
-                write_output(out.out.as_deref(), issued.pem.as_bytes(), out.force)?;
+                write_output(a.out.out.as_deref(), issued.pem.as_bytes(), a.out.force)?;
+            }
+        }
+        Command::Revoke {
+            serial,
+            cluster,
+            reason,
+            confirm,
+        } => {
+            let vault = Vault::open(&cli.vault)?;
+            let target = match (serial, cluster) {
+                (Some(s), _) => ceremony::RevokeTarget::Serial(s),
+                (None, Some(c)) => ceremony::RevokeTarget::Cluster(c),
+                (None, None) => unreachable!("clap requires --serial or --cluster"),
+            };
+            let mut confirmer = CliConfirm { given: confirm };
+            let revoked = ceremony::revoke(&vault, &target, reason, &operator, &mut confirmer)?;
+            for c in &revoked {
+                eprintln!(
+                    "revoked: cluster {} serial {} ({reason}); issue a new CRL with `rootvault crl`",
+                    c.cluster.as_deref().unwrap_or("-"),
+                    c.serial
+                );
+            }
+            if json {
+                print_json(&revoked)?;
+            }
+        }
+        Command::Crl { days, out } => {
+            let vault = Vault::open(&cli.vault)?;
+            if let Some(path) = out.out.as_deref() {
+                if !out.force && path.exists() {
+                    return Err(Error::OutputExists(path.to_owned()));
+                }
+            }
+            let crl = ceremony::issue_crl(&vault, &pins, Some(days), &operator)?;
+            eprintln!(
+                "CRL {} issued: {} revoked, next update {}",
+                crl.number, crl.entries, crl.next_update
+            );
+            if json {
+                if let Some(path) = out.out.as_deref() {
+                    vault::write_file_atomic(path, crl.pem.as_bytes(), out.force)?;
+                }
+                print_json(&crl)?;
+            } else {
+                write_output(out.out.as_deref(), crl.pem.as_bytes(), out.force)?;
+            }
+        }
+        Command::Export {
+            cluster,
+            format,
+            out,
+            age_recipients,
+            force,
+        } => {
+            let vault = Vault::open(&cli.vault)?;
+            let report = ceremony::export_cluster(
+                &vault,
+                &cluster,
+                format,
+                &out,
+                &age_recipients,
+                force,
+                &operator,
+            )?;
+            eprintln!(
+                "exported cluster {} serial {} as {} to {}{}",
+                cluster,
+                report.certificate.serial,
+                report.format,
+                report.path.display(),
+                if report.recipients.is_empty() {
+                    ""
+                } else {
+                    " (age-encrypted)"
+                }
+            );
+            if json {
+                print_json(&report)?;
             }
         }
         Command::List { cluster } => {
@@ -439,7 +623,7 @@ struct CliConfirm {
 impl ceremony::Confirm for CliConfirm {
     fn ask(&mut self, request: &ceremony::ConfirmRequest) -> ceremony::Answer {
         use std::io::IsTerminal;
-        let mut text = String::from("\nAbout to sign:\n");
+        let mut text = format!("\nAbout to {}:\n", request.action);
         for (k, v) in &request.summary {
             text += &format!("  {k:<22} {v}\n");
         }
@@ -451,9 +635,10 @@ impl ceremony::Confirm for CliConfirm {
             return ceremony::Answer::Unavailable;
         }
         eprint!(
-            "Type at least {} hex digits of {} to sign (empty line to decline): ",
+            "Type at least {} hex digits of {} to {} (empty line to decline): ",
             ceremony::MIN_CONFIRM_DIGITS,
-            request.subject
+            request.subject,
+            request.action
         );
         let mut line = String::new();
         match std::io::stdin().read_line(&mut line) {

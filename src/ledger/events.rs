@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::rows::{CrlRow, ExportRow, RevocationRow};
+
 /// One ledger event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -15,6 +17,76 @@ pub enum Event {
     CertificateIssued(CertificateIssued),
     /// A signing request was refused (intake or policy); nothing was signed or consumed.
     SigningRejected(SigningRejected),
+    /// An intermediate certificate was revoked.
+    CertificateRevoked(CertificateRevoked),
+    /// A CRL was signed by the root.
+    CrlIssued(CrlIssued),
+    /// A cluster's intermediate was exported.
+    BundleExported(BundleExported),
+}
+
+/// Payload of `certificate_revoked`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateRevoked {
+    /// Serial of the revoked certificate.
+    pub serial: String,
+    /// Its cluster.
+    pub cluster: String,
+    /// RFC 5280 CRLReason name.
+    pub reason: String,
+    /// Revocation time, RFC 3339 (whole seconds, as the CRL carries it).
+    pub revoked_at: String,
+}
+
+/// Payload of `crl_issued`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrlIssued {
+    /// CRL number.
+    pub number: i64,
+    /// RFC 3339.
+    pub this_update: String,
+    /// RFC 3339.
+    pub next_update: String,
+    /// Serials listed.
+    pub serials: Vec<String>,
+    /// SHA-256 of the DER CRL.
+    pub sha256: String,
+    /// The DER CRL, base64.
+    pub der_base64: String,
+}
+
+/// Payload of `bundle_exported`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleExported {
+    /// The cluster.
+    pub cluster: String,
+    /// Serial of the exported intermediate.
+    pub serial: String,
+    /// Export format.
+    pub format: String,
+    /// Where it was written.
+    pub path: String,
+    /// SHA-256 of what was written (for a directory, of its manifest).
+    pub sha256: String,
+    /// Each file written, `name` and `sha256`.
+    pub files: Vec<ExportedFile>,
+    /// The age recipients it was encrypted to (empty: not encrypted).
+    pub recipients: Vec<String>,
+    /// Whether the export carries a private key the vault generated.
+    pub contains_generated_key: bool,
+}
+
+/// One file of an export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportedFile {
+    /// File name within the export.
+    pub name: String,
+    /// SHA-256 of its bytes as written.
+    pub sha256: String,
 }
 
 /// Payload of `certificate_issued`.
@@ -160,6 +232,44 @@ pub struct Projection {
     pub certificates: Vec<CertificateRow>,
     /// Rows of `token_keys`.
     pub token_keys: Vec<TokenKeyRow>,
+    /// Rows of `revocations`.
+    pub revocations: Vec<RevocationRow>,
+    /// Rows of `crls`.
+    pub crls: Vec<CrlRow>,
+    /// Rows of `exports`.
+    pub exports: Vec<ExportRow>,
+}
+
+impl Projection {
+    /// The derived tables, in the order of [`Projection::counts`].
+    pub const TABLES: [&'static str; 5] = [
+        "certificates",
+        "token_keys",
+        "revocations",
+        "crls",
+        "exports",
+    ];
+
+    /// How many rows of each table this projection holds.
+    pub fn counts(&self) -> [i64; 5] {
+        [
+            self.certificates.len() as i64,
+            self.token_keys.len() as i64,
+            self.revocations.len() as i64,
+            self.crls.len() as i64,
+            self.exports.len() as i64,
+        ]
+    }
+
+    /// Writes every row.
+    pub(super) fn insert(&self, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+        use super::rows::DerivedRow;
+        self.certificates.iter().try_for_each(|r| r.insert(conn))?;
+        self.token_keys.iter().try_for_each(|r| r.insert(conn))?;
+        self.revocations.iter().try_for_each(|r| r.insert(conn))?;
+        self.crls.iter().try_for_each(|r| r.insert(conn))?;
+        self.exports.iter().try_for_each(|r| r.insert(conn))
+    }
 }
 
 /// Why a stored payload could not be read back as an event.
@@ -186,6 +296,9 @@ impl Event {
             Event::RootCreated(_) => "root_created",
             Event::CertificateIssued(_) => "certificate_issued",
             Event::SigningRejected(_) => "signing_rejected",
+            Event::CertificateRevoked(_) => "certificate_revoked",
+            Event::CrlIssued(_) => "crl_issued",
+            Event::BundleExported(_) => "bundle_exported",
         }
     }
 
@@ -196,6 +309,9 @@ impl Event {
             Event::RootCreated(p) => serde_json::to_string(p),
             Event::CertificateIssued(p) => serde_json::to_string(p),
             Event::SigningRejected(p) => serde_json::to_string(p),
+            Event::CertificateRevoked(p) => serde_json::to_string(p),
+            Event::CrlIssued(p) => serde_json::to_string(p),
+            Event::BundleExported(p) => serde_json::to_string(p),
         };
         value.expect("event payloads are plain data and always serialize")
     }
@@ -213,6 +329,9 @@ impl Event {
             "root_created" => Event::RootCreated(de(kind, payload)?),
             "certificate_issued" => Event::CertificateIssued(de(kind, payload)?),
             "signing_rejected" => Event::SigningRejected(de(kind, payload)?),
+            "certificate_revoked" => Event::CertificateRevoked(de(kind, payload)?),
+            "crl_issued" => Event::CrlIssued(de(kind, payload)?),
+            "bundle_exported" => Event::BundleExported(de(kind, payload)?),
             other => return Err(PayloadError::UnknownKind(other.to_owned())),
         })
     }
@@ -228,6 +347,29 @@ impl Event {
                 der: decode_der(self.kind(), &c.certificate.der_base64)?,
                 record: c.certificate.clone(),
                 event_seq: seq,
+            }),
+            Event::CertificateRevoked(r) => p.revocations.push(RevocationRow {
+                serial: r.serial.clone(),
+                reason: r.reason.clone(),
+                revoked_at: r.revoked_at.clone(),
+                event_seq: seq,
+            }),
+            Event::CrlIssued(c) => p.crls.push(CrlRow {
+                number: c.number,
+                this_update: c.this_update.clone(),
+                next_update: c.next_update.clone(),
+                entries: c.serials.len() as i64,
+                sha256: c.sha256.clone(),
+                der: decode_der(self.kind(), &c.der_base64)?,
+                event_seq: seq,
+            }),
+            Event::BundleExported(e) => p.exports.push(ExportRow {
+                event_seq: seq,
+                cluster: e.cluster.clone(),
+                serial: e.serial.clone(),
+                format: e.format.clone(),
+                sha256: e.sha256.clone(),
+                encrypted: !e.recipients.is_empty(),
             }),
             Event::RootCreated(r) => {
                 p.certificates.push(CertificateRow {

@@ -9,10 +9,16 @@ use super::{sqlite_error, LedgerError};
 
 /// Every migration, in order. Entry `i` brings the schema from version `i` to `i + 1`.
 /// Append only: a released migration never changes.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_initial.sql",
-    include_str!("../../migrations/0001_initial.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_initial.sql",
+        include_str!("../../migrations/0001_initial.sql"),
+    ),
+    (
+        "0002_revocations_crls_exports.sql",
+        include_str!("../../migrations/0002_revocations_crls_exports.sql"),
+    ),
+];
 
 /// The schema version this build writes.
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;

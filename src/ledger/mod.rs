@@ -6,6 +6,7 @@
 mod canonical;
 mod events;
 mod migrate;
+mod rows;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,10 +15,13 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 
 pub use canonical::{EventFields, DOMAIN, GENESIS};
 pub use events::{
-    ApprovedProfile, CertificateIssued, CertificateRecord, CertificateRow, Event, PayloadError,
-    Projection, RootCreated, SigningRejected, TokenKeyRow, VaultInitialised,
+    ApprovedProfile, BundleExported, CertificateIssued, CertificateRecord, CertificateRevoked,
+    CertificateRow, CrlIssued, Event, ExportedFile, PayloadError, Projection, RootCreated,
+    SigningRejected, TokenKeyRow, VaultInitialised,
 };
 pub use migrate::{LATEST_VERSION, MIGRATIONS};
+use rows::DerivedRow;
+pub use rows::{CrlRow, ExportRow, RevocationRow};
 
 /// How long a writer waits for another process's transaction before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -210,16 +214,50 @@ impl Ledger {
         serial_exists(&self.conn, serial).map_err(self.err("checking serial uniqueness"))
     }
 
+    /// The certificate with this serial, if the vault issued it.
+    pub fn certificate(&self, serial: &str) -> Result<Option<CertificateRow>, LedgerError> {
+        rows::read(&self.conn, rusqlite::types::Value::Text(serial.to_owned()))
+            .map_err(self.err("reading certificates"))
+    }
+
+    /// The revocation of this serial, if it was revoked.
+    pub fn revocation(&self, serial: &str) -> Result<Option<RevocationRow>, LedgerError> {
+        rows::read(&self.conn, rusqlite::types::Value::Text(serial.to_owned()))
+            .map_err(self.err("reading revocations"))
+    }
+
+    /// Every revocation, in the order they were recorded.
+    pub fn revocations(&self) -> Result<Vec<RevocationRow>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {} FROM revocations ORDER BY event_seq, serial",
+                RevocationRow::COLUMNS
+            ))
+            .map_err(self.err("reading revocations"))?;
+        let rows = stmt
+            .query_map([], RevocationRow::from_row)
+            .map_err(self.err("reading revocations"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("reading revocations"))
+    }
+
+    /// The most recent CRL, if any was issued.
+    pub fn last_crl(&self) -> Result<Option<CrlRow>, LedgerError> {
+        last_crl_of(&self.conn).map_err(self.err("reading crls"))
+    }
+
     /// Intermediate certificates, optionally of one cluster, oldest first.
     pub fn intermediates(&self, cluster: Option<&str>) -> Result<Vec<CertificateRow>, LedgerError> {
         let mut stmt = self
             .conn
             .prepare(&format!(
-                "SELECT {CERT_COLUMNS} FROM certificates WHERE role = 'intermediate' AND (?1 IS NULL OR cluster = ?1) ORDER BY event_seq"
+                "SELECT {} FROM certificates WHERE role = 'intermediate' AND (?1 IS NULL OR cluster = ?1) ORDER BY event_seq",
+                CertificateRow::COLUMNS
             ))
             .map_err(self.err("reading certificates"))?;
         let rows = stmt
-            .query_map([cluster], certificate_from_row)
+            .query_map([cluster], CertificateRow::from_row)
             .map_err(self.err("reading certificates"))?;
         rows.collect::<Result<_, _>>()
             .map_err(self.err("reading certificates"))
@@ -265,7 +303,8 @@ impl Ledger {
             problems: Vec::new(),
         };
         let mut expected_seq = 1;
-        let mut expected_rows = (0i64, 0i64);
+        let mut expected_rows = [0i64; 5];
+        let mut last_crl_number = 0i64;
         self.for_each_event(i64::MIN, |ev| {
             report.events += 1;
             let seq = ev.seq;
@@ -302,8 +341,18 @@ impl Ledger {
             }
             match Event::parse(&ev.kind, &ev.payload).and_then(|e| e.project(seq)) {
                 Ok(projection) => {
-                    expected_rows.0 += projection.certificates.len() as i64;
-                    expected_rows.1 += projection.token_keys.len() as i64;
+                    for (count, n) in expected_rows.iter_mut().zip(projection.counts()) {
+                        *count += n;
+                    }
+                    for crl in &projection.crls {
+                        if crl.number <= last_crl_number {
+                            report.problem(
+                                Some(seq),
+                                format!("event {seq}: CRL number {} does not increase on {last_crl_number}", crl.number),
+                            );
+                        }
+                        last_crl_number = crl.number;
+                    }
                     for problem in self.check_projection(&projection)? {
                         report.problem(Some(seq), format!("event {seq}: {problem}"));
                     }
@@ -319,10 +368,7 @@ impl Ledger {
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
                 .map_err(self.err("counting derived rows"))
         };
-        for (table, expected) in [
-            ("certificates", expected_rows.0),
-            ("token_keys", expected_rows.1),
-        ] {
+        for (table, expected) in Projection::TABLES.into_iter().zip(expected_rows) {
             let found = count(table)?;
             if found != expected {
                 report.problem(
@@ -351,46 +397,13 @@ impl Ledger {
     }
 
     fn check_projection(&self, p: &Projection) -> Result<Vec<String>, LedgerError> {
-        let mut problems = Vec::new();
-        for row in &p.certificates {
-            match read_certificate(&self.conn, &row.record.serial)
-                .map_err(self.err("reading certificates"))?
-            {
-                Some(stored) if stored == *row => {}
-                Some(_) => problems.push(format!(
-                    "certificates row {} differs from the event",
-                    row.record.serial
-                )),
-                None => problems.push(format!("certificates row {} is missing", row.record.serial)),
-            }
-        }
-        for row in &p.token_keys {
-            let stored = self
-                .conn
-                .query_row(
-                    "SELECT label, id_hex, purpose, key_type, event_seq FROM token_keys WHERE label = ?1",
-                    [&row.label],
-                    |r| {
-                        Ok(TokenKeyRow {
-                            label: r.get(0)?,
-                            id_hex: r.get(1)?,
-                            purpose: r.get(2)?,
-                            key_type: r.get(3)?,
-                            event_seq: r.get(4)?,
-                        })
-                    },
-                )
-                .optional()
-                .map_err(self.err("reading token_keys"))?;
-            match stored {
-                Some(s) if s == *row => {}
-                Some(_) => problems.push(format!(
-                    "token_keys row {} differs from the event",
-                    row.label
-                )),
-                None => problems.push(format!("token_keys row {} is missing", row.label)),
-            }
-        }
+        let c = &self.conn;
+        let err = || self.err("reading derived rows");
+        let mut problems = rows::compare(c, &p.certificates).map_err(err())?;
+        problems.extend(rows::compare(c, &p.token_keys).map_err(err())?);
+        problems.extend(rows::compare(c, &p.revocations).map_err(err())?);
+        problems.extend(rows::compare(c, &p.crls).map_err(err())?);
+        problems.extend(rows::compare(c, &p.exports).map_err(err())?);
         Ok(problems)
     }
 }
@@ -414,6 +427,18 @@ impl Appender<'_> {
     /// Whether a certificate with this serial was ever issued by the vault.
     pub fn serial_exists(&self, serial: &str) -> Result<bool, LedgerError> {
         serial_exists(&self.tx, serial).map_err(self.err("checking serial uniqueness"))
+    }
+
+    /// Whether this serial is already revoked, read inside this transaction.
+    pub fn is_revoked(&self, serial: &str) -> Result<bool, LedgerError> {
+        rows::read::<RevocationRow>(&self.tx, rusqlite::types::Value::Text(serial.to_owned()))
+            .map(|r| r.is_some())
+            .map_err(self.err("reading revocations"))
+    }
+
+    /// The most recent CRL, read inside this transaction.
+    pub fn last_crl(&self) -> Result<Option<CrlRow>, LedgerError> {
+        last_crl_of(&self.tx).map_err(self.err("reading crls"))
     }
 
     /// Appends `event` and the rows it implies; returns the stored event.
@@ -450,35 +475,9 @@ impl Appender<'_> {
         let projection = event
             .project(seq)
             .map_err(|e| LedgerError::Integrity(format!("event being appended: {e}")))?;
-        for c in &projection.certificates {
-            self.tx
-                .execute(
-                    "INSERT INTO certificates (serial, role, cluster, subject, not_before, not_after, key_type, spki_sha256, sha256, der, event_seq)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                    params![
-                        c.record.serial,
-                        c.role,
-                        c.cluster,
-                        c.record.subject,
-                        c.record.not_before,
-                        c.record.not_after,
-                        c.record.key_type,
-                        c.record.spki_sha256,
-                        c.record.sha256,
-                        c.der,
-                        c.event_seq
-                    ],
-                )
-                .map_err(self.err("recording a certificate"))?;
-        }
-        for k in &projection.token_keys {
-            self.tx
-                .execute(
-                    "INSERT INTO token_keys (label, id_hex, purpose, key_type, event_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![k.label, k.id_hex, k.purpose, k.key_type, k.event_seq],
-                )
-                .map_err(self.err("recording a token key"))?;
-        }
+        projection
+            .insert(&self.tx)
+            .map_err(self.err("recording the event's derived rows"))?;
         Ok(StoredEvent {
             seq,
             time,
@@ -517,6 +516,18 @@ fn sqlite_error(path: &Path, op: &'static str, source: rusqlite::Error) -> Ledge
     }
 }
 
+fn last_crl_of(conn: &Connection) -> rusqlite::Result<Option<CrlRow>> {
+    conn.query_row(
+        &format!(
+            "SELECT {} FROM crls ORDER BY number DESC LIMIT 1",
+            CrlRow::COLUMNS
+        ),
+        [],
+        CrlRow::from_row,
+    )
+    .optional()
+}
+
 fn serial_exists(conn: &Connection, serial: &str) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT count(*) > 0 FROM certificates WHERE serial = ?1",
@@ -537,50 +548,15 @@ fn head_of(conn: &Connection) -> rusqlite::Result<(i64, String)> {
     Ok((count, hash.unwrap_or_else(|| GENESIS.to_owned())))
 }
 
-const CERT_COLUMNS: &str =
-    "serial, role, cluster, subject, not_before, not_after, key_type, spki_sha256, sha256, der, event_seq";
-
-fn certificate_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CertificateRow> {
-    use base64::Engine as _;
-    let role: String = r.get(1)?;
-    let der: Vec<u8> = r.get(9)?;
-    Ok(CertificateRow {
-        role: if role == "root" {
-            "root"
-        } else {
-            "intermediate"
-        },
-        cluster: r.get(2)?,
-        record: CertificateRecord {
-            serial: r.get(0)?,
-            subject: r.get(3)?,
-            not_before: r.get(4)?,
-            not_after: r.get(5)?,
-            key_type: r.get(6)?,
-            spki_sha256: r.get(7)?,
-            sha256: r.get(8)?,
-            der_base64: base64::engine::general_purpose::STANDARD.encode(&der),
-        },
-        der,
-        event_seq: r.get(10)?,
-    })
-}
-
-fn read_certificate(conn: &Connection, serial: &str) -> rusqlite::Result<Option<CertificateRow>> {
-    conn.query_row(
-        &format!("SELECT {CERT_COLUMNS} FROM certificates WHERE serial = ?1"),
-        [serial],
-        certificate_from_row,
-    )
-    .optional()
-}
-
 fn root_of(conn: &Connection) -> rusqlite::Result<Option<RootRecord>> {
     let Some(cert) = conn
         .query_row(
-            &format!("SELECT {CERT_COLUMNS} FROM certificates WHERE role = 'root'"),
+            &format!(
+                "SELECT {} FROM certificates WHERE role = 'root'",
+                CertificateRow::COLUMNS
+            ),
             [],
-            certificate_from_row,
+            CertificateRow::from_row,
         )
         .optional()?
     else {

@@ -84,13 +84,13 @@ pub fn sign(linted: LintedTbs, signer: &impl RawSigner) -> Result<IssuedCertific
 }
 
 /// A key that exists only for the length of one lint.
-struct Throwaway {
+pub(super) struct Throwaway {
     key: KeyPair,
     public: PublicKey,
 }
 
 impl Throwaway {
-    fn generate(alg: KeyAlg) -> Result<Throwaway, CertError> {
+    pub(super) fn generate(alg: KeyAlg) -> Result<Throwaway, CertError> {
         let fail = |e: String| CertError::Build(format!("cannot make the throwaway lint key: {e}"));
         let key = match alg {
             KeyAlg::EcP256 | KeyAlg::EcP384 => {

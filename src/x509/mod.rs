@@ -6,11 +6,13 @@
 //! [`sign`], which has the real signer sign the very bytes that were linted, then verifies
 //! the signature and lints the result again).
 
+mod crl;
 mod csr;
 mod dn;
 mod lint;
 mod profile;
 
+pub use crl::{lint_crl, sign_crl, CrlDraft, CrlEntry, IssuedCrl, LintedCrl, RevocationReason};
 pub use csr::{Csr, CsrError, RequestedExtension, MAX_CSR_BYTES};
 pub use dn::{Attr, Dn};
 pub use lint::{lint, sign, IssuedCertificate, LintedTbs};

@@ -1,0 +1,324 @@
+//! `export` and `sign --generate-key`: a cluster's intermediate leaves the vault in the form its
+//! software loads, optionally age-encrypted; each export is a `bundle_exported` event.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use super::confirm::{self, Confirm, ConfirmRequest};
+use super::sign::{certify, evaluate, issued_event, profile_summary, record_issue};
+use super::{CertInfo, Operator};
+use crate::error::{Error, Result};
+use crate::export::{self, Format, Material, Recipients, Written};
+use crate::keys::{sha256_hex, KeyAlg, PublicKey};
+use crate::ledger::{BundleExported, CertificateRow, Event, ExportedFile, Ledger, RootRecord};
+use crate::pin::PinSource;
+use crate::policy::ClusterName;
+use crate::vault::Vault;
+
+/// What was exported.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportReport {
+    /// The exported certificate.
+    pub certificate: CertInfo,
+    /// Export format.
+    pub format: String,
+    /// Where it was written.
+    pub path: PathBuf,
+    /// SHA-256 of what was written (for a directory, of its `sha256sum` manifest).
+    pub sha256: String,
+    /// Files written.
+    pub files: Vec<ExportedFile>,
+    /// The age recipients (empty when not encrypted).
+    pub recipients: Vec<String>,
+}
+
+/// Exports `cluster`'s current intermediate (its newest certificate that is neither revoked
+/// nor expired) to `out`.
+pub fn export_cluster(
+    vault: &Vault,
+    cluster: &ClusterName,
+    format: Format,
+    out: &Path,
+    recipients: &[String],
+    force: bool,
+    operator: &Operator,
+) -> Result<ExportReport> {
+    let mut ledger = vault.ledger()?;
+    let root = require_root(&ledger)?;
+    let recipients = parse_recipients(recipients)?;
+    let current = current_certificate(&ledger, cluster)?;
+    let intermediate_pem = pem_of(&current.der);
+    let root_pem = pem_of(&root.der);
+    let material = Material {
+        cluster: cluster.as_str(),
+        intermediate_pem: &intermediate_pem,
+        root_pem: &root_pem,
+        key_pem: None,
+    };
+    let written = export::export(format, &material, recipients.as_ref(), out, force)?;
+    let event = exported_event(
+        cluster,
+        &current.record.serial,
+        format,
+        &written,
+        recipients.as_ref(),
+        false,
+    );
+    record_or_undo(&written, || {
+        let tx = ledger.begin()?;
+        tx.append(&operator.0, &event)?;
+        tx.commit()?;
+        Ok(())
+    })?;
+    Ok(report(
+        CertInfo::from_row(&current, None),
+        format,
+        written,
+        recipients.as_ref(),
+    ))
+}
+
+/// What `sign --generate-key` asks for.
+#[derive(Debug, Clone)]
+pub struct GenerateRequest {
+    /// The cluster.
+    pub cluster: ClusterName,
+    /// The key to generate.
+    pub key: KeyAlg,
+    /// Validity the operator asked for, if any.
+    pub days: Option<u32>,
+    /// The export format holding the key.
+    pub format: Format,
+    /// Where to write it.
+    pub out: PathBuf,
+    /// age recipients (at least one).
+    pub recipients: Vec<String>,
+    /// Overwrite `out`.
+    pub force: bool,
+}
+
+/// For a cluster that cannot make a CSR: generates its intermediate key in memory, signs it,
+/// and writes key and chain only inside an age-encrypted export. The key is zeroized and never
+/// stored; the ledger records that the vault generated it and to whom it went.
+///
+/// The operator confirms the recipients, not a key fingerprint: the danger here is sending
+/// the cluster's CA key to the wrong person. The fingerprint is the SHA-256 of the recipients,
+/// one per line, sorted (`printf '%s\n' R1 R2 | sort | sha256sum`).
+pub fn sign_generated(
+    vault: &Vault,
+    pins: &PinSource,
+    req: &GenerateRequest,
+    operator: &Operator,
+    confirmer: &mut dyn Confirm,
+) -> Result<ExportReport> {
+    if req.recipients.is_empty() {
+        return Err(Error::Rejected(
+            "--generate-key needs at least one --age-recipient: the generated key is only ever written encrypted".into(),
+        ));
+    }
+    if !req.force && req.out.exists() {
+        return Err(Error::OutputExists(req.out.clone()));
+    }
+    let mut ledger = vault.ledger()?;
+    let root = require_root(&ledger)?;
+    let recipients = Recipients::parse(&req.recipients)?;
+    let evaluation = evaluate(vault, req.key, &req.cluster, req.days, &root)?;
+    if !evaluation.acceptable {
+        return Err(Error::Rejected(format!(
+            "request refused, nothing was generated or signed: {}",
+            evaluation.reasons.join("; ")
+        )));
+    }
+
+    let (key_pem, public_key) = generate_key(req.key)?;
+    let mut summary = profile_summary(&req.cluster, &evaluation, &public_key, None);
+    summary.push((
+        "key source".to_owned(),
+        "generated in memory by the vault; written only encrypted".to_owned(),
+    ));
+    for r in recipients.describe() {
+        summary.push(("age recipient".to_owned(), r));
+    }
+    let fingerprint = recipients_fingerprint(&recipients.describe());
+    summary.push(("recipients SHA-256".to_owned(), fingerprint.clone()));
+    let request = ConfirmRequest {
+        action: "generate a key and sign",
+        summary,
+        subject: "the SHA-256 of the age recipients",
+        expected: fingerprint,
+    };
+    confirm::check(
+        &request,
+        confirmer.ask(&request),
+        "nothing was generated or signed",
+    )?;
+
+    let profile = &evaluation.profile;
+    let (issued, record) = certify(vault, pins, &ledger, &root, &public_key, profile)?;
+    let intermediate_pem = issued.pem();
+    let root_pem = pem_of(&root.der);
+    let material = Material {
+        cluster: req.cluster.as_str(),
+        intermediate_pem: &intermediate_pem,
+        root_pem: &root_pem,
+        key_pem: Some(&key_pem),
+    };
+    let written = export::export(
+        req.format,
+        &material,
+        Some(&recipients),
+        &req.out,
+        req.force,
+    )?;
+    drop(key_pem);
+    let events = [
+        issued_event(&req.cluster, &record, "generated", None, profile),
+        exported_event(
+            &req.cluster,
+            &record.serial,
+            req.format,
+            &written,
+            Some(&recipients),
+            true,
+        ),
+    ];
+    record_or_undo(&written, || record_issue(&mut ledger, operator, &events))?;
+    Ok(report(
+        CertInfo::from_record(&record, Some(req.cluster.to_string())),
+        req.format,
+        written,
+        Some(&recipients),
+    ))
+}
+
+/// SHA-256 of the recipients, one per line, sorted.
+pub fn recipients_fingerprint(recipients: &[String]) -> String {
+    let mut sorted: Vec<&str> = recipients.iter().map(|r| r.trim()).collect();
+    sorted.sort_unstable();
+    let list: String = sorted.iter().map(|r| format!("{r}\n")).collect();
+    sha256_hex(list.as_bytes())
+}
+
+/// A PKCS#8 private key (zeroized on drop) and its public half.
+fn generate_key(alg: KeyAlg) -> Result<(Zeroizing<String>, PublicKey)> {
+    let fail = |e: String| Error::Config(format!("cannot generate the {alg} key: {e}"));
+    let key = match alg {
+        KeyAlg::EcP256 | KeyAlg::EcP384 => rcgen::KeyPair::generate_for(alg.signature_algorithm())
+            .map_err(|e| fail(e.to_string()))?,
+        KeyAlg::Rsa { bits } => {
+            use rsa::pkcs8::EncodePrivateKey;
+            let rsa_key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, bits as usize)
+                .map_err(|e| fail(e.to_string()))?;
+            let pkcs8 = rsa_key.to_pkcs8_der().map_err(|e| fail(e.to_string()))?;
+            rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+                &rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_bytes()),
+                alg.signature_algorithm(),
+            )
+            .map_err(|e| fail(e.to_string()))?
+        }
+    };
+    let public = PublicKey::new(alg, key.public_key_raw().to_vec());
+    Ok((Zeroizing::new(key.serialize_pem()), public))
+}
+
+fn require_root(ledger: &Ledger) -> Result<RootRecord> {
+    ledger.root()?.ok_or_else(|| {
+        Error::Rejected("this vault has no root yet; create it with `rootvault root create`".into())
+    })
+}
+
+fn parse_recipients(list: &[String]) -> Result<Option<Recipients>> {
+    if list.is_empty() {
+        Ok(None)
+    } else {
+        Ok(Some(Recipients::parse(list)?))
+    }
+}
+
+/// The cluster's newest certificate that is neither revoked nor expired.
+fn current_certificate(ledger: &Ledger, cluster: &ClusterName) -> Result<CertificateRow> {
+    let all = ledger.intermediates(Some(cluster.as_str()))?;
+    if all.is_empty() {
+        return Err(Error::Rejected(format!(
+            "no certificate was ever issued for cluster {cluster}; `rootvault list` shows the clusters"
+        )));
+    }
+    for row in all.into_iter().rev() {
+        let live = ledger.revocation(&row.record.serial)?.is_none();
+        let info = CertInfo::from_row(&row, None);
+        if live && info.status == "valid" {
+            return Ok(row);
+        }
+    }
+    Err(Error::Rejected(format!(
+        "cluster {cluster} has no valid certificate (all are revoked or expired); sign a new one first"
+    )))
+}
+
+fn pem_of(der: &[u8]) -> String {
+    pem::encode(&pem::Pem::new("CERTIFICATE", der.to_vec()))
+}
+
+fn exported_event(
+    cluster: &ClusterName,
+    serial: &str,
+    format: Format,
+    written: &Written,
+    recipients: Option<&Recipients>,
+    contains_generated_key: bool,
+) -> Event {
+    Event::BundleExported(BundleExported {
+        cluster: cluster.to_string(),
+        serial: serial.to_owned(),
+        format: format.name().to_owned(),
+        path: written.path.display().to_string(),
+        sha256: written.sha256.clone(),
+        files: written
+            .files
+            .iter()
+            .map(|f| ExportedFile {
+                name: f.name.clone(),
+                sha256: f.sha256.clone(),
+            })
+            .collect(),
+        recipients: recipients.map(Recipients::describe).unwrap_or_default(),
+        contains_generated_key,
+    })
+}
+
+/// Records the export; if that fails, removes what was written, so that nothing exists
+/// outside the ledger.
+fn record_or_undo(written: &Written, record: impl FnOnce() -> Result<()>) -> Result<()> {
+    record().inspect_err(|_| {
+        let _ = if written.path.is_dir() {
+            std::fs::remove_dir_all(&written.path)
+        } else {
+            std::fs::remove_file(&written.path)
+        };
+    })
+}
+
+fn report(
+    certificate: CertInfo,
+    format: Format,
+    written: Written,
+    recipients: Option<&Recipients>,
+) -> ExportReport {
+    ExportReport {
+        certificate,
+        format: format.name().to_owned(),
+        path: written.path,
+        sha256: written.sha256,
+        files: written
+            .files
+            .into_iter()
+            .map(|f| ExportedFile {
+                name: f.name,
+                sha256: f.sha256,
+            })
+            .collect(),
+        recipients: recipients.map(Recipients::describe).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,276 @@
+//! `revoke` and `crl`: revocations are ledger events; the CRL is signed by the root key on the
+//! token through the lint → sign → verify path and numbered one above the last.
+
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::confirm::{self, Confirm, ConfirmRequest};
+use super::sign::find_root_key;
+use super::{rfc3339, CertInfo, Operator};
+use crate::error::{Error, Result};
+use crate::keys::{sha256_hex, RawSigner};
+use crate::ledger::{CertificateRevoked, CertificateRow, CrlIssued, Event, Ledger, RootRecord};
+use crate::pin::PinSource;
+use crate::policy::ClusterName;
+use crate::vault::Vault;
+use crate::x509::{self, CrlDraft, CrlEntry, RevocationReason};
+
+/// Default CRL validity (nextUpdate - thisUpdate) in days.
+pub const DEFAULT_CRL_DAYS: u32 = 180;
+/// Longest CRL validity in days.
+pub const MAX_CRL_DAYS: u32 = 365;
+
+/// What to revoke.
+#[derive(Debug, Clone)]
+pub enum RevokeTarget {
+    /// One certificate, by serial (hex; colons and case ignored).
+    Serial(String),
+    /// Every unrevoked certificate of a cluster.
+    Cluster(ClusterName),
+}
+
+/// Revokes the target after the operator confirms, one `certificate_revoked` event per
+/// certificate, all in one transaction. Returns the certificates revoked.
+pub fn revoke(
+    vault: &Vault,
+    target: &RevokeTarget,
+    reason: RevocationReason,
+    operator: &Operator,
+    confirmer: &mut dyn Confirm,
+) -> Result<Vec<CertInfo>> {
+    let mut ledger = vault.ledger()?;
+    let root = ledger.root()?.ok_or_else(|| {
+        Error::Rejected("this vault has no root and so no certificates to revoke".into())
+    })?;
+    let targets = find_targets(&ledger, &root, target)?;
+    let request = confirmation(&targets, reason);
+    confirm::check(&request, confirmer.ask(&request), "nothing was revoked")?;
+
+    let revoked_at =
+        rfc3339(DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("now is in range"));
+    let tx = ledger.begin()?;
+    for row in &targets {
+        // Checked again under the write lock: another process may have revoked it meanwhile.
+        if tx.is_revoked(&row.record.serial)? {
+            return Err(Error::Rejected(format!(
+                "certificate {} is already revoked; nothing was revoked",
+                row.record.serial
+            )));
+        }
+        tx.append(
+            &operator.0,
+            &Event::CertificateRevoked(CertificateRevoked {
+                serial: row.record.serial.clone(),
+                cluster: row.cluster.clone().unwrap_or_default(),
+                reason: reason.name().to_owned(),
+                revoked_at: revoked_at.clone(),
+            }),
+        )?;
+    }
+    tx.commit()?;
+    Ok(targets
+        .iter()
+        .map(|r| CertInfo::from_row(r, Some(&revoked_at)))
+        .collect())
+}
+
+/// Normalises a serial as typed: colons, spaces and case ignored.
+pub fn normalize_serial(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, ':' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn find_targets(
+    ledger: &Ledger,
+    root: &RootRecord,
+    target: &RevokeTarget,
+) -> Result<Vec<CertificateRow>> {
+    match target {
+        RevokeTarget::Serial(typed) => {
+            let serial = normalize_serial(typed);
+            if serial == root.certificate.serial {
+                return Err(Error::Rejected(
+                    "that is the root's serial; the root cannot revoke itself (retire it by rotating to a new root)".into(),
+                ));
+            }
+            let row = ledger.certificate(&serial)?.ok_or_else(|| {
+                Error::Rejected(format!(
+                    "no certificate with serial {serial} was issued by this vault; `rootvault list` shows the serials"
+                ))
+            })?;
+            if let Some(r) = ledger.revocation(&serial)? {
+                return Err(Error::Rejected(format!(
+                    "certificate {serial} was already revoked at {} ({})",
+                    r.revoked_at, r.reason
+                )));
+            }
+            Ok(vec![row])
+        }
+        RevokeTarget::Cluster(cluster) => {
+            let all = ledger.intermediates(Some(cluster.as_str()))?;
+            if all.is_empty() {
+                return Err(Error::Rejected(format!(
+                    "no certificate was ever issued for cluster {cluster}; `rootvault list` shows the clusters"
+                )));
+            }
+            let mut live = Vec::new();
+            for row in all {
+                if ledger.revocation(&row.record.serial)?.is_none() {
+                    live.push(row);
+                }
+            }
+            if live.is_empty() {
+                return Err(Error::Rejected(format!(
+                    "every certificate of cluster {cluster} is already revoked"
+                )));
+            }
+            Ok(live)
+        }
+    }
+}
+
+fn confirmation(targets: &[CertificateRow], reason: RevocationReason) -> ConfirmRequest {
+    let mut summary = vec![("reason".to_owned(), reason.name().to_owned())];
+    for t in targets {
+        summary.push((
+            "revoke".to_owned(),
+            format!(
+                "cluster {} serial {} ({}, until {})",
+                t.cluster.as_deref().unwrap_or("-"),
+                t.record.serial,
+                t.record.subject,
+                t.record.not_after
+            ),
+        ));
+    }
+    match targets {
+        [one] => ConfirmRequest {
+            action: "revoke",
+            summary,
+            subject: "the certificate's serial",
+            expected: one.record.serial.clone(),
+        },
+        many => {
+            // Several certificates are confirmed together by the SHA-256 of their serials,
+            // one per line, sorted (as `printf '%s\n' SERIALS | sort | sha256sum` prints).
+            let mut serials: Vec<&str> = many.iter().map(|t| t.record.serial.as_str()).collect();
+            serials.sort_unstable();
+            let list: String = serials.iter().map(|s| format!("{s}\n")).collect();
+            let fingerprint = sha256_hex(list.as_bytes());
+            summary.push(("serial set SHA-256".to_owned(), fingerprint.clone()));
+            ConfirmRequest {
+                action: "revoke",
+                summary,
+                subject: "the SHA-256 of the serial set",
+                expected: fingerprint,
+            }
+        }
+    }
+}
+
+/// A CRL as `crl` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrlInfo {
+    /// CRL number.
+    pub number: i64,
+    /// RFC 3339.
+    pub this_update: String,
+    /// RFC 3339.
+    pub next_update: String,
+    /// Serials listed.
+    pub entries: i64,
+    /// SHA-256 of the DER CRL.
+    pub sha256: String,
+    /// The PEM CRL.
+    pub pem: String,
+}
+
+/// Issues the next CRL: every revocation in the ledger, signed by the root key on the token.
+pub fn issue_crl(
+    vault: &Vault,
+    pins: &PinSource,
+    days: Option<u32>,
+    operator: &Operator,
+) -> Result<CrlInfo> {
+    let days = days.unwrap_or(DEFAULT_CRL_DAYS);
+    if days == 0 || days > MAX_CRL_DAYS {
+        return Err(Error::Usage(format!(
+            "--days {days}: a CRL is valid for 1 to {MAX_CRL_DAYS} days"
+        )));
+    }
+    let mut ledger = vault.ledger()?;
+    let root = ledger.root()?.ok_or_else(|| {
+        Error::Rejected("this vault has no root yet; create it with `rootvault root create`".into())
+    })?;
+    let number = ledger.last_crl()?.map_or(1, |c| c.number + 1);
+    let mut entries = Vec::new();
+    let mut serials = Vec::new();
+    for r in ledger.revocations()? {
+        let serial = hex::decode(&r.serial).map_err(|_| {
+            Error::Config(format!(
+                "the ledger holds a serial that is not hex: {:?}",
+                r.serial
+            ))
+        })?;
+        let revoked_at = DateTime::parse_from_rfc3339(&r.revoked_at)
+            .map_err(|e| Error::Config(format!("revocation time {:?}: {e}", r.revoked_at)))?
+            .with_timezone(&Utc);
+        let reason = r
+            .reason
+            .parse::<RevocationReason>()
+            .map_err(Error::Config)?;
+        entries.push(CrlEntry {
+            serial,
+            revoked_at,
+            reason,
+        });
+        serials.push(r.serial);
+    }
+
+    let pin = pins.read()?;
+    let open = vault.token()?;
+    let session = open.token.login(&pin)?;
+    drop(pin);
+    let root_key = find_root_key(&session, &root)?;
+    let now = Utc::now();
+    let draft = CrlDraft::new(
+        number as u64,
+        now,
+        now + Duration::days(i64::from(days)),
+        entries,
+        root.der.clone(),
+        root_key.public_key().clone(),
+    )?;
+    let linted = x509::lint_crl(draft)?;
+    let (this_update, next_update) = (linted.draft().this_update(), linted.draft().next_update());
+    let issued = x509::sign_crl(linted, &root_key)?;
+
+    let payload = CrlIssued {
+        number,
+        this_update: rfc3339(this_update),
+        next_update: rfc3339(next_update),
+        serials,
+        sha256: sha256_hex(issued.der()),
+        der_base64: base64::engine::general_purpose::STANDARD.encode(issued.der()),
+    };
+    let tx = ledger.begin()?;
+    // Numbers strictly increase: if another process issued a CRL meanwhile, stop.
+    if tx.last_crl()?.map_or(0, |c| c.number) != number - 1 {
+        return Err(Error::Rejected(
+            "another CRL was issued while this one was being signed; nothing was recorded, run crl again".into(),
+        ));
+    }
+    tx.append(&operator.0, &Event::CrlIssued(payload.clone()))?;
+    tx.commit()?;
+    Ok(CrlInfo {
+        number,
+        this_update: payload.this_update,
+        next_update: payload.next_update,
+        entries: payload.serials.len() as i64,
+        sha256: payload.sha256,
+        pem: issued.pem(),
+    })
+}
