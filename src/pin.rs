@@ -15,8 +15,10 @@ use crate::hsm::HsmError;
 pub const PIN_ENV: &str = "ROOTVAULT_PIN";
 
 /// How to obtain the PIN when it is needed.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct PinSource {
+    /// A PIN already typed (the TUI's masked field); used first.
+    pub typed: Option<SecretString>,
     /// `--pin-file`: a file whose first line is the PIN.
     pub file: Option<PathBuf>,
     /// Whether a terminal prompt may be shown when neither file nor environment gives one.
@@ -26,6 +28,10 @@ pub struct PinSource {
 impl PinSource {
     /// Obtains the PIN, in the contract's order.
     pub fn read(&self) -> Result<SecretString, HsmError> {
+        if let Some(typed) = &self.typed {
+            use secrecy::ExposeSecret;
+            return non_empty(typed.expose_secret(), "no PIN was typed");
+        }
         if let Some(path) = &self.file {
             let raw = Zeroizing::new(std::fs::read(path).map_err(|e| {
                 HsmError::NoPin(format!("cannot read the PIN file {}: {e}", path.display()))

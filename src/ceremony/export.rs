@@ -8,12 +8,11 @@ use zeroize::Zeroizing;
 
 use super::confirm::{self, Confirm, ConfirmRequest};
 use super::sign::{certify, evaluate, issued_event, profile_summary, record_issue};
-use super::{CertInfo, Operator};
+use super::{Auth, CertInfo, Operator};
 use crate::error::{Error, Result};
 use crate::export::{self, Format, Material, Recipients, Written};
 use crate::keys::{sha256_hex, KeyAlg, PublicKey};
 use crate::ledger::{BundleExported, CertificateRow, Event, ExportedFile, Ledger, RootRecord};
-use crate::pin::PinSource;
 use crate::policy::ClusterName;
 use crate::vault::Vault;
 
@@ -108,7 +107,7 @@ pub struct GenerateRequest {
 /// one per line, sorted (`printf '%s\n' R1 R2 | sort | sha256sum`).
 pub fn sign_generated(
     vault: &Vault,
-    pins: &PinSource,
+    auth: &Auth<'_>,
     req: &GenerateRequest,
     operator: &Operator,
     confirmer: &mut dyn Confirm,
@@ -156,7 +155,7 @@ pub fn sign_generated(
     )?;
 
     let profile = &evaluation.profile;
-    let (issued, record) = certify(vault, pins, &ledger, &root, &public_key, profile)?;
+    let (issued, record) = certify(vault, auth, &ledger, &root, &public_key, profile)?;
     let intermediate_pem = issued.pem();
     let root_pem = pem_of(&root.der);
     let material = Material {

@@ -28,6 +28,7 @@ pub use sign::{inspect_csr, list_certificates, sign_csr, Inspection, Issued, Sig
 use crate::error::Result;
 use crate::hsm::{KeyProtection, PinState};
 use crate::ledger::VerifyReport;
+use crate::pin::PinSource;
 use crate::vault::Vault;
 
 /// A certificate with the stable JSON keys of the CLI contract.
@@ -78,6 +79,62 @@ impl CertInfo {
             sha256: c.sha256.clone(),
             key_type: c.key_type.clone(),
             revoked_at: None,
+        }
+    }
+}
+
+/// How a use case gets a logged-in session on the vault's token.
+pub enum Auth<'a> {
+    /// Log in for this one action with the PIN from this source; the PIN is dropped
+    /// (zeroized) right after login.
+    Pin(&'a PinSource),
+    /// A session unlocked earlier (the TUI), which holds the vault's token lock.
+    Unlocked(&'a Unlocked),
+}
+
+/// A logged-in session on the vault's token, kept open across actions (the TUI's unlock).
+/// It holds the vault's token lock: other rootvault processes wait until it is dropped.
+pub struct Unlocked {
+    // Field order matters: the session closes before the token (and its lock) go.
+    session: crate::hsm::UserSession,
+    open: crate::vault::OpenToken,
+}
+
+impl Unlocked {
+    /// The token's label and serial.
+    pub fn token(&self) -> &crate::hsm::TokenSummary {
+        self.open.token.summary()
+    }
+}
+
+/// Logs in to the vault's token and keeps the session; the PIN is dropped right after login.
+pub fn unlock(vault: &Vault, pins: &PinSource) -> Result<Unlocked> {
+    let pin = pins.read()?;
+    let open = vault.token()?;
+    let session = open.token.login(&pin)?;
+    drop(pin);
+    Ok(Unlocked { session, open })
+}
+
+impl Auth<'_> {
+    /// Runs `f` with a logged-in session.
+    pub(crate) fn with_session<T>(
+        &self,
+        vault: &Vault,
+        f: impl FnOnce(&crate::hsm::UserSession) -> Result<T>,
+    ) -> Result<T> {
+        match self {
+            Auth::Pin(pins) => {
+                let pin = pins.read()?;
+                let open = vault.token()?;
+                let session = open.token.login(&pin)?;
+                drop(pin);
+                f(&session)
+            }
+            Auth::Unlocked(u) => {
+                u.open.token.require_serial(&vault.config().token.serial)?;
+                f(&u.session)
+            }
         }
     }
 }

@@ -7,11 +7,10 @@ use serde::Serialize;
 
 use super::confirm::{self, Confirm, ConfirmRequest};
 use super::sign::find_root_key;
-use super::{rfc3339, CertInfo, Operator};
+use super::{rfc3339, Auth, CertInfo, Operator};
 use crate::error::{Error, Result};
 use crate::keys::{sha256_hex, RawSigner};
 use crate::ledger::{CertificateRevoked, CertificateRow, CrlIssued, Event, Ledger, RootRecord};
-use crate::pin::PinSource;
 use crate::policy::ClusterName;
 use crate::vault::Vault;
 use crate::x509::{self, CrlDraft, CrlEntry, RevocationReason};
@@ -191,7 +190,7 @@ pub struct CrlInfo {
 /// Issues the next CRL: every revocation in the ledger, signed by the root key on the token.
 pub fn issue_crl(
     vault: &Vault,
-    pins: &PinSource,
+    auth: &Auth<'_>,
     days: Option<u32>,
     operator: &Operator,
 ) -> Result<CrlInfo> {
@@ -230,11 +229,8 @@ pub fn issue_crl(
         serials.push(r.serial);
     }
 
-    let pin = pins.read()?;
-    let open = vault.token()?;
-    let session = open.token.login(&pin)?;
-    drop(pin);
-    let root_key = find_root_key(&session, &root)?;
+    auth.with_session(vault, |session| {
+    let root_key = find_root_key(session, &root)?;
     let now = Utc::now();
     let draft = CrlDraft::new(
         number as u64,
@@ -272,5 +268,6 @@ pub fn issue_crl(
         entries: payload.serials.len() as i64,
         sha256: payload.sha256,
         pem: issued.pem(),
+    })
     })
 }

@@ -5,12 +5,11 @@ use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use super::{CertInfo, Operator};
+use super::{Auth, CertInfo, Operator};
 use crate::error::{Error, Result};
 use crate::hsm::{TokenKey, UserSession};
 use crate::keys::{sha256_hex, KeyType, RawSigner};
 use crate::ledger::{CertificateRecord, Event, RootCreated, RootRecord};
-use crate::pin::PinSource;
 use crate::vault::Vault;
 use crate::x509::{self, CaProfile, Dn, Draft, Issuing, Serial};
 
@@ -64,7 +63,7 @@ pub struct TokenObject {
 /// vault has a root. If anything fails after the key was generated, the key is destroyed.
 pub fn create_root(
     vault: &Vault,
-    pins: &PinSource,
+    auth: &Auth<'_>,
     req: &RootRequest,
     operator: &Operator,
 ) -> Result<RootInfo> {
@@ -72,18 +71,15 @@ pub fn create_root(
     if ledger.root()?.is_some() {
         return Err(refuse_second_root());
     }
-    let pin = pins.read()?;
-    let open = vault.token()?;
-    let session = open.token.login(&pin)?;
-    drop(pin);
-
-    let key = session.generate_key_pair(req.key_type, &req.key_label)?;
-    let result = certify_and_record(vault, &mut ledger, &session, &key, req, operator);
-    if result.is_err() {
-        // Nothing may remain of a failed ceremony: the key goes too.
-        let _ = session.destroy_key_pair(key);
-    }
-    result
+    auth.with_session(vault, |session| {
+        let key = session.generate_key_pair(req.key_type, &req.key_label)?;
+        let result = certify_and_record(vault, &mut ledger, session, &key, req, operator);
+        if result.is_err() {
+            // Nothing may remain of a failed ceremony: the key goes too.
+            let _ = session.destroy_key_pair(key);
+        }
+        result
+    })
 }
 
 fn refuse_second_root() -> Error {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::confirm::{self, Confirm, ConfirmRequest};
-use super::{rfc3339, CertInfo, Operator};
+use super::{rfc3339, Auth, CertInfo, Operator};
 use crate::error::{Error, Result};
 use crate::hsm::TokenKey;
 use crate::keys::{sha256_hex, KeyAlg, KeyType, PublicKey, RawSigner};
@@ -16,7 +16,6 @@ use crate::ledger::{
     ApprovedProfile, CertificateIssued, CertificateRecord, CertificateRow, Event, Ledger,
     RootRecord, SigningRejected,
 };
-use crate::pin::PinSource;
 use crate::policy::{ClusterName, Evaluation, IntermediateProfile};
 use crate::vault::Vault;
 use crate::x509::{
@@ -179,7 +178,7 @@ pub struct Issued {
 /// nothing; a declined confirmation changes nothing at all.
 pub fn sign_csr(
     vault: &Vault,
-    pins: &PinSource,
+    auth: &Auth<'_>,
     req: &SignRequest<'_>,
     operator: &Operator,
     confirmer: &mut dyn Confirm,
@@ -196,7 +195,7 @@ pub fn sign_csr(
     let profile = &judged.evaluation.profile;
     let (issued, record) = certify(
         vault,
-        pins,
+        auth,
         &ledger,
         &judged.root,
         judged.csr.public_key(),
@@ -220,44 +219,42 @@ pub fn sign_csr(
 /// certificate for `subject_key` under `profile`. Records nothing.
 pub(super) fn certify(
     vault: &Vault,
-    pins: &PinSource,
+    auth: &Auth<'_>,
     ledger: &Ledger,
     root: &RootRecord,
     subject_key: &PublicKey,
     profile: &IntermediateProfile,
 ) -> Result<(IssuedCertificate, CertificateRecord)> {
-    let pin = pins.read()?;
-    let open = vault.token()?;
-    let session = open.token.login(&pin)?;
-    drop(pin);
-    let root_key = find_root_key(&session, root)?;
-    let serial = fresh_serial(ledger, &session)?;
-    let draft = Draft::new(
-        serial,
-        profile.subject.clone(),
-        subject_key.clone(),
-        Issuing::ByCa {
-            der: root.der.clone(),
-            key: root_key.public_key().clone(),
-        },
-        profile.not_before,
-        profile.not_after,
-        ca_profile(profile),
-    )?;
-    let linted = x509::lint(draft)?;
-    let draft = linted.draft().clone();
-    let issued = x509::sign(linted, &root_key)?;
-    let record = CertificateRecord {
-        serial: draft.serial().hex(),
-        subject: draft.subject().to_string(),
-        not_before: rfc3339(draft.not_before()),
-        not_after: rfc3339(draft.not_after()),
-        key_type: subject_key.alg().name(),
-        spki_sha256: subject_key.spki_sha256_hex(),
-        sha256: sha256_hex(issued.der()),
-        der_base64: base64::engine::general_purpose::STANDARD.encode(issued.der()),
-    };
-    Ok((issued, record))
+    auth.with_session(vault, |session| {
+        let root_key = find_root_key(session, root)?;
+        let serial = fresh_serial(ledger, session)?;
+        let draft = Draft::new(
+            serial,
+            profile.subject.clone(),
+            subject_key.clone(),
+            Issuing::ByCa {
+                der: root.der.clone(),
+                key: root_key.public_key().clone(),
+            },
+            profile.not_before,
+            profile.not_after,
+            ca_profile(profile),
+        )?;
+        let linted = x509::lint(draft)?;
+        let draft = linted.draft().clone();
+        let issued = x509::sign(linted, &root_key)?;
+        let record = CertificateRecord {
+            serial: draft.serial().hex(),
+            subject: draft.subject().to_string(),
+            not_before: rfc3339(draft.not_before()),
+            not_after: rfc3339(draft.not_after()),
+            key_type: subject_key.alg().name(),
+            spki_sha256: subject_key.spki_sha256_hex(),
+            sha256: sha256_hex(issued.der()),
+            der_base64: base64::engine::general_purpose::STANDARD.encode(issued.der()),
+        };
+        Ok((issued, record))
+    })
 }
 
 /// The `certificate_issued` event for a certificate made by [`certify`].

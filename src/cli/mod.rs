@@ -264,8 +264,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let pins = PinSource {
         file: cli.pin_file.clone(),
         allow_prompt: true,
+        typed: None,
     };
     let json = cli.json;
+    let auth = ceremony::Auth::Pin(&pins);
     match cli.command {
         Command::Init { module, token } => {
             let report = ceremony::init(&cli.vault, &module, &token, &operator)?;
@@ -363,7 +365,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     force: a.out.force,
                 };
                 let report =
-                    ceremony::sign_generated(&vault, &pins, &req, &operator, &mut confirmer)?;
+                    ceremony::sign_generated(&vault, &auth, &req, &operator, &mut confirmer)?;
                 eprintln!(
                     "signed: cluster {} serial {}; key and chain written encrypted to {}",
                     req.cluster,
@@ -387,7 +389,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 cluster: a.cluster,
                 days: a.days,
             };
-            let issued = ceremony::sign_csr(&vault, &pins, &req, &operator, &mut confirmer)?;
+            let issued = ceremony::sign_csr(&vault, &auth, &req, &operator, &mut confirmer)?;
             eprintln!(
                 "signed: cluster {} serial {} SHA-256 {}",
                 issued.certificate.cluster.as_deref().unwrap_or(""),
@@ -435,7 +437,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     return Err(Error::OutputExists(path.to_owned()));
                 }
             }
-            let crl = ceremony::issue_crl(&vault, &pins, Some(days), &operator)?;
+            let crl = ceremony::issue_crl(&vault, &auth, Some(days), &operator)?;
             eprintln!(
                 "CRL {} issued: {} revoked, next update {}",
                 crl.number, crl.entries, crl.next_update
@@ -512,7 +514,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 path_len: a.path_len,
                 key_label: a.key_label,
             };
-            let info = ceremony::create_root(&vault, &pins, &req, &operator)?;
+            let info = ceremony::create_root(&vault, &auth, &req, &operator)?;
             if json {
                 print_json(&info)?;
             } else {
