@@ -1,6 +1,8 @@
 //! The command-line face: clap arguments turned into domain values, one call into
 //! `ceremony` per command, and output (data on stdout, messages on stderr).
 
+mod demo;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -122,6 +124,13 @@ enum Command {
     /// Check and read the ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// A complete ceremony on a throwaway SoftHSM2 token: root, two clusters, revocation,
+    /// CRL, exports in every format, each output checked.
+    Demo {
+        /// Where to put the demo (a new or empty directory; default: a new temporary one).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -269,6 +278,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let json = cli.json;
     let auth = ceremony::Auth::Pin(&pins);
     match cli.command {
+        Command::Demo { dir } => demo::run(dir)?,
         Command::Init { module, token } => {
             let report = ceremony::init(&cli.vault, &module, &token, &operator)?;
             if json {
