@@ -416,6 +416,22 @@ pub fn export(
     out: &Path,
     force: bool,
 ) -> Result<Written, ExportError> {
+    export_with_receipt(format, material, recipients, None, out, force)
+}
+
+/// The name of the ledger receipt inside a directory export.
+pub const RECEIPT_FILE: &str = "ledger-receipt.json";
+
+/// [`export`], plus a ledger receipt (public, never encrypted): `ledger-receipt.json` inside a
+/// directory export, `OUT.receipt.json` beside a single-file one.
+pub fn export_with_receipt(
+    format: Format,
+    material: &Material,
+    recipients: Option<&Recipients>,
+    receipt: Option<&str>,
+    out: &Path,
+    force: bool,
+) -> Result<Written, ExportError> {
     let checked = Checked::new(material)?;
     if checked.key.is_some() && recipients.is_none() {
         return Err(ExportError::KeyNeedsRecipients);
@@ -453,6 +469,9 @@ pub fn export(
                 _ => files.push((name, plain.to_vec())),
             }
         }
+        if let Some(r) = receipt {
+            files.push((RECEIPT_FILE.to_owned(), r.as_bytes().to_vec()));
+        }
         files.sort_by(|a, b| a.0.cmp(&b.0));
         write_dir_atomic(out, &file_name, &files, existing.is_some())?;
     } else {
@@ -461,8 +480,20 @@ pub fn export(
             Some(r) => r.encrypt(&plain)?,
             None => plain.to_vec(),
         };
+        let receipt_path = out.with_file_name(format!("{file_name}.receipt.json"));
+        if receipt.is_some() && !force && receipt_path.exists() {
+            return Err(ExportError::OutputExists(receipt_path));
+        }
         files.push((file_name.clone(), bytes));
         write_file_atomic(out, &file_name, &files[0].1, force)?;
+        if let Some(r) = receipt {
+            let name = format!("{file_name}.receipt.json");
+            if let Err(e) = write_file_atomic(&receipt_path, &name, r.as_bytes(), force) {
+                let _ = std::fs::remove_file(out);
+                return Err(e);
+            }
+            files.push((name, r.as_bytes().to_vec()));
+        }
     }
 
     let written: Vec<WrittenFile> = files

@@ -1,11 +1,12 @@
 //! `export` and `sign --generate-key`: a cluster's intermediate leaves the vault in the form its
 //! software loads, optionally age-encrypted; each export is a `bundle_exported` event.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use super::audit::receipt_json;
 use super::confirm::{self, Confirm, ConfirmRequest};
 use super::sign::{certify, evaluate, issued_event, profile_summary, record_issue};
 use super::{Auth, CertInfo, Operator};
@@ -33,17 +34,37 @@ pub struct ExportReport {
     pub recipients: Vec<String>,
 }
 
+/// What `export` asks for.
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    /// The cluster.
+    pub cluster: ClusterName,
+    /// The format.
+    pub format: Format,
+    /// Where to write.
+    pub out: PathBuf,
+    /// age recipients; empty for a plain export.
+    pub recipients: Vec<String>,
+    /// Replace `out` if it exists.
+    pub force: bool,
+}
+
 /// Exports `cluster`'s current intermediate (its newest certificate that is neither revoked
 /// nor expired) to `out`.
 pub fn export_cluster(
     vault: &Vault,
-    cluster: &ClusterName,
-    format: Format,
-    out: &Path,
-    recipients: &[String],
-    force: bool,
+    req: &ExportRequest,
+    auth: &Auth<'_>,
     operator: &Operator,
 ) -> Result<ExportReport> {
+    let ExportRequest {
+        cluster,
+        format,
+        out,
+        recipients,
+        force,
+    } = req;
+    let (format, force) = (*format, *force);
     let mut ledger = vault.ledger()?;
     let root = require_root(&ledger)?;
     let recipients = parse_recipients(recipients)?;
@@ -56,27 +77,40 @@ pub fn export_cluster(
         root_pem: &root_pem,
         key_pem: None,
     };
-    let written = export::export(format, &material, recipients.as_ref(), out, force)?;
-    let event = exported_event(
-        cluster,
-        &current.record.serial,
-        format,
-        &written,
-        recipients.as_ref(),
-        false,
-    );
-    record_or_undo(&written, || {
-        let tx = ledger.begin()?;
-        tx.append(&operator.0, &event)?;
-        tx.commit()?;
-        Ok(())
-    })?;
-    Ok(report(
-        CertInfo::from_row(&current, None),
-        format,
-        written,
-        recipients.as_ref(),
-    ))
+    auth.with_session(vault, operator, |_session| {
+        let receipt = receipt_json(&ledger)?;
+        let written = export::export_with_receipt(
+            format,
+            &material,
+            recipients.as_ref(),
+            receipt.as_deref(),
+            out,
+            force,
+        )?;
+        let event = exported_event(
+            cluster,
+            &current.record.serial,
+            format,
+            &written,
+            recipients.as_ref(),
+            false,
+        );
+        record_or_undo(&written, || {
+            let tx = ledger.begin()?;
+            tx.append(&operator.0, &event)?;
+            tx.commit()?;
+            Ok(())
+        })?;
+        Ok(written)
+    })
+    .map(|written| {
+        report(
+            CertInfo::from_row(&current, None),
+            format,
+            written,
+            recipients.as_ref(),
+        )
+    })
 }
 
 /// What `sign --generate-key` asks for.
@@ -155,41 +189,48 @@ pub fn sign_generated(
     )?;
 
     let profile = &evaluation.profile;
-    let (issued, record) = certify(vault, auth, &ledger, &root, &public_key, profile)?;
-    let intermediate_pem = issued.pem();
-    let root_pem = pem_of(&root.der);
-    let material = Material {
-        cluster: req.cluster.as_str(),
-        intermediate_pem: &intermediate_pem,
-        root_pem: &root_pem,
-        key_pem: Some(&key_pem),
-    };
-    let written = export::export(
-        req.format,
-        &material,
-        Some(&recipients),
-        &req.out,
-        req.force,
-    )?;
-    drop(key_pem);
-    let events = [
-        issued_event(&req.cluster, &record, "generated", None, profile),
-        exported_event(
-            &req.cluster,
-            &record.serial,
+    auth.with_session(vault, operator, |session| {
+        let (issued, record) = certify(session, &ledger, &root, &public_key, profile)?;
+        let intermediate_pem = issued.pem();
+        let root_pem = pem_of(&root.der);
+        let material = Material {
+            cluster: req.cluster.as_str(),
+            intermediate_pem: &intermediate_pem,
+            root_pem: &root_pem,
+            key_pem: Some(&key_pem),
+        };
+        let receipt = receipt_json(&ledger)?;
+        let written = export::export_with_receipt(
             req.format,
-            &written,
+            &material,
             Some(&recipients),
-            true,
-        ),
-    ];
-    record_or_undo(&written, || record_issue(&mut ledger, operator, &events))?;
-    Ok(report(
-        CertInfo::from_record(&record, Some(req.cluster.to_string())),
-        req.format,
-        written,
-        Some(&recipients),
-    ))
+            receipt.as_deref(),
+            &req.out,
+            req.force,
+        )?;
+        drop(key_pem);
+        let events = [
+            issued_event(&req.cluster, &record, "generated", None, profile),
+            exported_event(
+                &req.cluster,
+                &record.serial,
+                req.format,
+                &written,
+                Some(&recipients),
+                true,
+            ),
+        ];
+        record_or_undo(&written, || record_issue(&mut ledger, operator, &events))?;
+        Ok((record, written))
+    })
+    .map(|(record, written)| {
+        report(
+            CertInfo::from_record(&record, Some(req.cluster.to_string())),
+            req.format,
+            written,
+            Some(&recipients),
+        )
+    })
 }
 
 /// SHA-256 of the recipients, one per line, sorted.

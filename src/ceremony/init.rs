@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::Operator;
+use super::{audit, Operator};
 use crate::error::{Error, Result};
 use crate::hsm::{Module, TokenSelector};
 use crate::ledger::{Event, Ledger, VaultInitialised};
-use crate::vault::{self, Config, TokenConfig, CONFIG_FILE, CONFIG_FORMAT, LEDGER_FILE};
+use crate::pin::PinSource;
+use crate::vault::{self, Config, TokenConfig, Vault, CONFIG_FILE, CONFIG_FORMAT, LEDGER_FILE};
 
 /// What `init` created.
 #[derive(Debug, Clone, Serialize)]
@@ -24,12 +25,14 @@ pub struct InitReport {
     pub ledger_head: String,
 }
 
-/// Creates the vault at `dir`. The directory is assembled beside its final place and renamed
-/// in one step, so a failure leaves nothing behind.
+/// Creates the vault at `dir`: logs in to the token (so a wrong PIN creates nothing),
+/// generates the audit key there, and signs the first checkpoint. The directory is assembled
+/// beside its final place and renamed in one step, so a failure leaves nothing behind.
 pub fn init(
     dir: &Path,
     module_path: &Path,
     token: &str,
+    pins: &PinSource,
     operator: &Operator,
 ) -> Result<InitReport> {
     refuse_existing(dir)?;
@@ -43,6 +46,9 @@ pub fn init(
             summary.label
         )));
     }
+    let pin = pins.read()?;
+    let session = token_handle.login(&pin)?;
+    drop(pin);
     let module_path =
         fs::canonicalize(module_path).map_err(|e| Error::io("cannot resolve", module_path, e))?;
 
@@ -90,6 +96,8 @@ pub fn init(
         event.hash
     };
 
+    let staged_vault = Vault::open(staging.path())?;
+    audit::attest(&staged_vault, &session, operator)?;
     vault::sync_dir(staging.path())?;
     refuse_existing(dir)?;
     let staged = staging.keep();

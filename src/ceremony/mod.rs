@@ -1,6 +1,7 @@
 //! The use cases. Each is a plain function over a vault, a PIN source and an operator name;
 //! the CLI and the TUI call these and nothing below them.
 
+mod audit;
 mod confirm;
 mod export;
 mod init;
@@ -10,11 +11,13 @@ mod sign;
 
 use serde::Serialize;
 
+pub use audit::{audit_public_key_pem, check_receipt, AUDIT_KEY_LABEL};
 pub use confirm::{
     check as check_confirmation, Answer, Confirm, ConfirmRequest, Scripted, MIN_CONFIRM_DIGITS,
 };
 pub use export::{
-    export_cluster, recipients_fingerprint, sign_generated, ExportReport, GenerateRequest,
+    export_cluster, recipients_fingerprint, sign_generated, ExportReport, ExportRequest,
+    GenerateRequest,
 };
 pub use init::{init, InitReport};
 pub use revoke::{
@@ -117,23 +120,30 @@ pub fn unlock(vault: &Vault, pins: &PinSource) -> Result<Unlocked> {
 }
 
 impl Auth<'_> {
-    /// Runs `f` with a logged-in session.
+    /// Runs the ceremony action `f` with a logged-in session, then signs a checkpoint of
+    /// the ledger head with the audit key.
     pub(crate) fn with_session<T>(
         &self,
         vault: &Vault,
+        operator: &Operator,
         f: impl FnOnce(&crate::hsm::UserSession) -> Result<T>,
     ) -> Result<T> {
+        let run = |session: &crate::hsm::UserSession| {
+            let out = f(session)?;
+            audit::attest(vault, session, operator)?;
+            Ok(out)
+        };
         match self {
             Auth::Pin(pins) => {
                 let pin = pins.read()?;
                 let open = vault.token()?;
                 let session = open.token.login(&pin)?;
                 drop(pin);
-                f(&session)
+                run(&session)
             }
             Auth::Unlocked(u) => {
                 u.open.token.require_serial(&vault.config().token.serial)?;
-                f(&u.session)
+                run(&u.session)
             }
         }
     }

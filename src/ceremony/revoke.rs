@@ -35,6 +35,7 @@ pub fn revoke(
     vault: &Vault,
     target: &RevokeTarget,
     reason: RevocationReason,
+    auth: &Auth<'_>,
     operator: &Operator,
     confirmer: &mut dyn Confirm,
 ) -> Result<Vec<CertInfo>> {
@@ -46,32 +47,34 @@ pub fn revoke(
     let request = confirmation(&targets, reason);
     confirm::check(&request, confirmer.ask(&request), "nothing was revoked")?;
 
-    let revoked_at =
-        rfc3339(DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("now is in range"));
-    let tx = ledger.begin()?;
-    for row in &targets {
-        // Checked again under the write lock: another process may have revoked it meanwhile.
-        if tx.is_revoked(&row.record.serial)? {
-            return Err(Error::Rejected(format!(
-                "certificate {} is already revoked; nothing was revoked",
-                row.record.serial
-            )));
+    auth.with_session(vault, operator, |_session| {
+        let revoked_at =
+            rfc3339(DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("now is in range"));
+        let tx = ledger.begin()?;
+        for row in &targets {
+            // Checked again under the write lock: another process may have revoked it meanwhile.
+            if tx.is_revoked(&row.record.serial)? {
+                return Err(Error::Rejected(format!(
+                    "certificate {} is already revoked; nothing was revoked",
+                    row.record.serial
+                )));
+            }
+            tx.append(
+                &operator.0,
+                &Event::CertificateRevoked(CertificateRevoked {
+                    serial: row.record.serial.clone(),
+                    cluster: row.cluster.clone().unwrap_or_default(),
+                    reason: reason.name().to_owned(),
+                    revoked_at: revoked_at.clone(),
+                }),
+            )?;
         }
-        tx.append(
-            &operator.0,
-            &Event::CertificateRevoked(CertificateRevoked {
-                serial: row.record.serial.clone(),
-                cluster: row.cluster.clone().unwrap_or_default(),
-                reason: reason.name().to_owned(),
-                revoked_at: revoked_at.clone(),
-            }),
-        )?;
-    }
-    tx.commit()?;
-    Ok(targets
-        .iter()
-        .map(|r| CertInfo::from_row(r, Some(&revoked_at)))
-        .collect())
+        tx.commit()?;
+        Ok(targets
+            .iter()
+            .map(|r| CertInfo::from_row(r, Some(&revoked_at)))
+            .collect())
+    })
 }
 
 /// Normalises a serial as typed: colons, spaces and case ignored.
@@ -229,7 +232,7 @@ pub fn issue_crl(
         serials.push(r.serial);
     }
 
-    auth.with_session(vault, |session| {
+    auth.with_session(vault, operator, |session| {
     let root_key = find_root_key(session, &root)?;
     let now = Utc::now();
     let draft = CrlDraft::new(

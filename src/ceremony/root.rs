@@ -43,6 +43,8 @@ pub struct RootInfo {
     pub spki_sha256: String,
     /// The key pair on the token.
     pub token_object: TokenObject,
+    /// The audit public key (PEM) that signs the ledger's checkpoints.
+    pub audit_public_key_pem: Option<String>,
     /// The PEM certificate.
     #[serde(skip)]
     pub pem: String,
@@ -71,7 +73,7 @@ pub fn create_root(
     if ledger.root()?.is_some() {
         return Err(refuse_second_root());
     }
-    auth.with_session(vault, |session| {
+    auth.with_session(vault, operator, |session| {
         let key = session.generate_key_pair(req.key_type, &req.key_label)?;
         let result = certify_and_record(vault, &mut ledger, session, &key, req, operator);
         if result.is_err() {
@@ -152,7 +154,7 @@ fn certify_and_record(
     let root = ledger
         .root()?
         .ok_or_else(|| Error::Config("the root just recorded cannot be read back".into()))?;
-    Ok(describe(&root, &vault.config().token.serial))
+    describe(vault, &root)
 }
 
 /// The vault's root.
@@ -160,11 +162,12 @@ pub fn root_info(vault: &Vault) -> Result<RootInfo> {
     let root = vault.ledger()?.root()?.ok_or_else(|| {
         Error::Rejected("this vault has no root yet; create it with `rootvault root create`".into())
     })?;
-    Ok(describe(&root, &vault.config().token.serial))
+    describe(vault, &root)
 }
 
-fn describe(root: &RootRecord, token_serial: &str) -> RootInfo {
-    RootInfo {
+fn describe(vault: &Vault, root: &RootRecord) -> Result<RootInfo> {
+    let token_serial = &vault.config().token.serial;
+    Ok(RootInfo {
         certificate: CertInfo::from_record(&root.certificate, None),
         spki_sha256: root.certificate.spki_sha256.clone(),
         token_object: TokenObject {
@@ -173,7 +176,8 @@ fn describe(root: &RootRecord, token_serial: &str) -> RootInfo {
             token_serial: token_serial.to_owned(),
         },
         pem: pem::encode(&pem::Pem::new("CERTIFICATE", root.der.clone())),
-    }
+        audit_public_key_pem: super::audit_public_key_pem(vault)?,
+    })
 }
 
 /// RFC 3339 with whole seconds, as the ledger and JSON show times.

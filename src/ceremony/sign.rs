@@ -193,39 +193,39 @@ pub fn sign_csr(
     confirm::check(&request, confirmer.ask(&request), "nothing was signed")?;
 
     let profile = &judged.evaluation.profile;
-    let (issued, record) = certify(
-        vault,
-        auth,
-        &ledger,
-        &judged.root,
-        judged.csr.public_key(),
-        profile,
-    )?;
-    let event = issued_event(
-        &judged.cluster,
-        &record,
-        "csr",
-        Some(judged.csr.sha256_hex()),
-        profile,
-    );
-    record_issue(&mut ledger, operator, &[event])?;
-    Ok(Issued {
-        certificate: CertInfo::from_record(&record, Some(judged.cluster.to_string())),
-        pem: issued.pem(),
+    auth.with_session(vault, operator, |session| {
+        let (issued, record) = certify(
+            session,
+            &ledger,
+            &judged.root,
+            judged.csr.public_key(),
+            profile,
+        )?;
+        let event = issued_event(
+            &judged.cluster,
+            &record,
+            "csr",
+            Some(judged.csr.sha256_hex()),
+            profile,
+        );
+        record_issue(&mut ledger, operator, &[event])?;
+        Ok(Issued {
+            certificate: CertInfo::from_record(&record, Some(judged.cluster.to_string())),
+            pem: issued.pem(),
+        })
     })
 }
 
 /// Logs in, finds the root key, drafts, lints, has the token sign and verifies: the
 /// certificate for `subject_key` under `profile`. Records nothing.
 pub(super) fn certify(
-    vault: &Vault,
-    auth: &Auth<'_>,
+    session: &crate::hsm::UserSession,
     ledger: &Ledger,
     root: &RootRecord,
     subject_key: &PublicKey,
     profile: &IntermediateProfile,
 ) -> Result<(IssuedCertificate, CertificateRecord)> {
-    auth.with_session(vault, |session| {
+    {
         let root_key = find_root_key(session, root)?;
         let serial = fresh_serial(ledger, session)?;
         let draft = Draft::new(
@@ -254,7 +254,7 @@ pub(super) fn certify(
             der_base64: base64::engine::general_purpose::STANDARD.encode(issued.der()),
         };
         Ok((issued, record))
-    })
+    }
 }
 
 /// The `certificate_issued` event for a certificate made by [`certify`].

@@ -224,7 +224,12 @@ struct OutArgs {
 #[derive(Debug, Subcommand)]
 enum LedgerCommand {
     /// Recompute the hash chain and cross-check the derived tables (exit 4 if broken).
-    Verify,
+    Verify {
+        /// Also prove the ledger still contains the head recorded in this receipt
+        /// (`ledger-receipt.json` from an export).
+        #[arg(long, value_name = "FILE")]
+        receipt: Option<PathBuf>,
+    },
     /// Print events.
     Show {
         /// First event to show.
@@ -280,7 +285,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Demo { dir } => demo::run(dir)?,
         Command::Init { module, token } => {
-            let report = ceremony::init(&cli.vault, &module, &token, &operator)?;
+            let report = ceremony::init(&cli.vault, &module, &token, &pins, &operator)?;
             if json {
                 print_json(&report)?;
             } else {
@@ -428,7 +433,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 (None, None) => unreachable!("clap requires --serial or --cluster"),
             };
             let mut confirmer = CliConfirm { given: confirm };
-            let revoked = ceremony::revoke(&vault, &target, reason, &operator, &mut confirmer)?;
+            let revoked =
+                ceremony::revoke(&vault, &target, reason, &auth, &operator, &mut confirmer)?;
             for c in &revoked {
                 eprintln!(
                     "revoked: cluster {} serial {} ({reason}); issue a new CRL with `rootvault crl`",
@@ -469,15 +475,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             force,
         } => {
             let vault = Vault::open(&cli.vault)?;
-            let report = ceremony::export_cluster(
-                &vault,
-                &cluster,
+            let req = ceremony::ExportRequest {
+                cluster: cluster.clone(),
                 format,
-                &out,
-                &age_recipients,
+                out,
+                recipients: age_recipients,
                 force,
-                &operator,
-            )?;
+            };
+            let report = ceremony::export_cluster(&vault, &req, &auth, &operator)?;
             eprintln!(
                 "exported cluster {} serial {} as {} to {}{}",
                 cluster,
@@ -544,8 +549,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let info = ceremony::root_info(&Vault::open(&cli.vault)?)?;
             write_output(o.out.as_deref(), info.pem.as_bytes(), o.force)?;
         }
-        Command::Ledger(LedgerCommand::Verify) => {
-            let report = ceremony::verify_ledger(&Vault::open(&cli.vault)?)?;
+        Command::Ledger(LedgerCommand::Verify { receipt }) => {
+            let vault = Vault::open(&cli.vault)?;
+            let mut report = ceremony::verify_ledger(&vault)?;
+            if let Some(path) = receipt {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    Error::Rejected(format!("cannot read the receipt {}: {e}", path.display()))
+                })?;
+                for p in ceremony::check_receipt(&vault, &text)? {
+                    report.ok = false;
+                    report
+                        .problems
+                        .push(format!("receipt {}: {p}", path.display()));
+                }
+            }
             if json {
                 print_json(&report)?;
             } else if report.ok {
@@ -563,6 +580,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 );
                 for p in &report.problems {
                     eprintln!("  - {p}");
+                }
+            }
+            if !json {
+                for n in &report.notes {
+                    eprintln!("note: {n}");
                 }
             }
             if !report.ok {
@@ -606,6 +628,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 count += 1;
                 Ok(())
             })?;
+            // Checkpoints follow the events, one per line, under a "checkpoint" key.
+            for cp in ledger.checkpoints()? {
+                serde_json::to_writer(&mut lines, &serde_json::json!({ "checkpoint": cp }))
+                    .expect("checkpoints serialize");
+                lines.push(b'\n');
+            }
+            // The audit key, so an auditor can check the checkpoints (pin it out of band:
+            // `rootvault root show` and the ceremony transcript print it).
+            if let Some(pem) = ceremony::audit_public_key_pem(&vault)? {
+                serde_json::to_writer(
+                    &mut lines,
+                    &serde_json::json!({ "audit_public_key_pem": pem }),
+                )
+                .expect("strings serialize");
+                lines.push(b'\n');
+            }
             vault::write_file_atomic(&out, &lines, force)?;
             eprintln!("{count} events written to {}", out.display());
         }
@@ -750,7 +788,11 @@ fn root_text(info: &ceremony::RootInfo) -> String {
         info.token_object.label,
         info.token_object.id,
         info.token_object.token_serial
-    )
+    ) + &info
+        .audit_public_key_pem
+        .as_deref()
+        .map(|p| format!("audit key (signs ledger checkpoints):\n{p}"))
+        .unwrap_or_default()
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<()> {

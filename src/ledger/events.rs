@@ -23,6 +23,24 @@ pub enum Event {
     CrlIssued(CrlIssued),
     /// A cluster's intermediate was exported.
     BundleExported(BundleExported),
+    /// The audit key pair was generated on the token.
+    AuditKeyCreated(AuditKeyCreated),
+}
+
+/// Payload of `audit_key_created`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditKeyCreated {
+    /// CKA_LABEL of the key pair.
+    pub key_label: String,
+    /// CKA_ID, hex.
+    pub key_id: String,
+    /// Always `ecdsa-p256`.
+    pub key_type: String,
+    /// The public key's DER SubjectPublicKeyInfo, base64.
+    pub public_key_der_base64: String,
+    /// Serial number of the token holding it.
+    pub token_serial: String,
 }
 
 /// Payload of `certificate_revoked`.
@@ -289,6 +307,12 @@ pub enum PayloadError {
 }
 
 impl Event {
+    /// Whether recording this event needs the token (and so is covered by a checkpoint).
+    /// Only refusals are recorded without it.
+    pub fn requires_token(&self) -> bool {
+        !matches!(self, Event::SigningRejected(_))
+    }
+
     /// The `kind` column.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -299,6 +323,7 @@ impl Event {
             Event::CertificateRevoked(_) => "certificate_revoked",
             Event::CrlIssued(_) => "crl_issued",
             Event::BundleExported(_) => "bundle_exported",
+            Event::AuditKeyCreated(_) => "audit_key_created",
         }
     }
 
@@ -312,6 +337,7 @@ impl Event {
             Event::CertificateRevoked(p) => serde_json::to_string(p),
             Event::CrlIssued(p) => serde_json::to_string(p),
             Event::BundleExported(p) => serde_json::to_string(p),
+            Event::AuditKeyCreated(p) => serde_json::to_string(p),
         };
         value.expect("event payloads are plain data and always serialize")
     }
@@ -332,6 +358,7 @@ impl Event {
             "certificate_revoked" => Event::CertificateRevoked(de(kind, payload)?),
             "crl_issued" => Event::CrlIssued(de(kind, payload)?),
             "bundle_exported" => Event::BundleExported(de(kind, payload)?),
+            "audit_key_created" => Event::AuditKeyCreated(de(kind, payload)?),
             other => return Err(PayloadError::UnknownKind(other.to_owned())),
         })
     }
@@ -361,6 +388,13 @@ impl Event {
                 entries: c.serials.len() as i64,
                 sha256: c.sha256.clone(),
                 der: decode_der(self.kind(), &c.der_base64)?,
+                event_seq: seq,
+            }),
+            Event::AuditKeyCreated(a) => p.token_keys.push(TokenKeyRow {
+                label: a.key_label.clone(),
+                id_hex: a.key_id.clone(),
+                purpose: "audit".into(),
+                key_type: a.key_type.clone(),
                 event_seq: seq,
             }),
             Event::BundleExported(e) => p.exports.push(ExportRow {

@@ -18,6 +18,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_revocations_crls_exports.sql",
         include_str!("../../migrations/0002_revocations_crls_exports.sql"),
     ),
+    (
+        "0003_checkpoints.sql",
+        include_str!("../../migrations/0003_checkpoints.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
@@ -93,6 +97,33 @@ mod tests {
         assert_eq!(v, LATEST_VERSION);
         // A second open is a no-op.
         apply(&mut conn, &path).unwrap();
+    }
+
+    #[test]
+    fn a_version_one_database_upgrades_in_place_keeping_its_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite");
+        let mut conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0].1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO events VALUES (1, 't', 'k', 'a', '{}', 'p', 'h')",
+            [],
+        )
+        .unwrap();
+        apply(&mut conn, &path).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, LATEST_VERSION);
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        let c: i64 = conn
+            .query_row("SELECT count(*) FROM checkpoints", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(c, 0, "version 3 added the checkpoints table");
     }
 
     #[test]

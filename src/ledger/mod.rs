@@ -4,6 +4,7 @@
 //! Each event and the rows it implies ([`Event::project`]) are written in one transaction.
 
 mod canonical;
+mod checkpoint;
 mod events;
 mod migrate;
 mod rows;
@@ -14,10 +15,11 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 pub use canonical::{EventFields, DOMAIN, GENESIS};
+pub use checkpoint::{Checkpoint, Receipt, CHECKPOINT_DOMAIN, RECEIPT_FORMAT};
 pub use events::{
-    ApprovedProfile, BundleExported, CertificateIssued, CertificateRecord, CertificateRevoked,
-    CertificateRow, CrlIssued, Event, ExportedFile, PayloadError, Projection, RootCreated,
-    SigningRejected, TokenKeyRow, VaultInitialised,
+    ApprovedProfile, AuditKeyCreated, BundleExported, CertificateIssued, CertificateRecord,
+    CertificateRevoked, CertificateRow, CrlIssued, Event, ExportedFile, PayloadError, Projection,
+    RootCreated, SigningRejected, TokenKeyRow, VaultInitialised,
 };
 pub use migrate::{LATEST_VERSION, MIGRATIONS};
 use rows::DerivedRow;
@@ -114,6 +116,13 @@ pub struct VerifyReport {
     pub first_bad_seq: Option<i64>,
     /// Every problem found, in order.
     pub problems: Vec<String>,
+    /// Number of signed checkpoints checked.
+    pub checkpoints: i64,
+    /// The seq of the newest checkpoint, if any.
+    pub attested_seq: Option<i64>,
+    /// Things worth knowing that are not failures (e.g. refusals recorded after the last
+    /// checkpoint).
+    pub notes: Vec<String>,
 }
 
 impl VerifyReport {
@@ -301,7 +310,12 @@ impl Ledger {
             head: GENESIS.to_owned(),
             first_bad_seq: None,
             problems: Vec::new(),
+            checkpoints: 0,
+            attested_seq: None,
+            notes: Vec::new(),
         };
+        let mut audit_key: Option<(i64, Vec<u8>)> = None;
+        let mut last_token_event: Option<i64> = None;
         let mut expected_seq = 1;
         let mut expected_rows = [0i64; 5];
         let mut last_crl_number = 0i64;
@@ -338,6 +352,19 @@ impl Ledger {
                         ev.kind
                     ),
                 );
+            }
+            if let Ok(event) = Event::parse(&ev.kind, &ev.payload) {
+                if event.requires_token() {
+                    last_token_event = Some(seq);
+                }
+                if let Event::AuditKeyCreated(a) = &event {
+                    use base64::Engine as _;
+                    match (&audit_key, base64::engine::general_purpose::STANDARD.decode(&a.public_key_der_base64)) {
+                        (None, Ok(der)) => audit_key = Some((seq, der)),
+                        (Some(_), _) => report.problem(Some(seq), format!("event {seq}: a second audit key; a vault has one")),
+                        (_, Err(e)) => report.problem(Some(seq), format!("event {seq}: audit key is not base64: {e}")),
+                    }
+                }
             }
             match Event::parse(&ev.kind, &ev.payload).and_then(|e| e.project(seq)) {
                 Ok(projection) => {
@@ -377,7 +404,13 @@ impl Ledger {
                 );
             }
         }
-        for trigger in ["events_append_only_update", "events_append_only_delete"] {
+        self.verify_checkpoints(&mut report, audit_key.as_ref(), last_token_event)?;
+        for trigger in [
+            "events_append_only_update",
+            "events_append_only_delete",
+            "checkpoints_append_only_update",
+            "checkpoints_append_only_delete",
+        ] {
             let present: bool = self
                 .conn
                 .query_row(
@@ -394,6 +427,155 @@ impl Ledger {
             }
         }
         Ok(report)
+    }
+
+    /// Every checkpoint must be signed by the ledger's audit key and name the hash of the
+    /// event at its seq; every event that needed the token must be covered by one.
+    fn verify_checkpoints(
+        &self,
+        report: &mut VerifyReport,
+        audit_key: Option<&(i64, Vec<u8>)>,
+        last_token_event: Option<i64>,
+    ) -> Result<(), LedgerError> {
+        let checkpoints = self.checkpoints()?;
+        for cp in &checkpoints {
+            report.checkpoints += 1;
+            let stored: Option<String> = self
+                .conn
+                .query_row("SELECT hash FROM events WHERE seq = ?1", [cp.seq], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(self.err("reading events"))?;
+            match stored {
+                None => report.problem(
+                    Some(cp.seq),
+                    format!("checkpoint at seq {} names an event that is not in the ledger (truncated?)", cp.seq),
+                ),
+                Some(h) if h != cp.hash => report.problem(
+                    Some(cp.seq),
+                    format!("checkpoint at seq {}: event {} no longer has the hash that was signed (rewritten?)", cp.seq, cp.seq),
+                ),
+                Some(_) => {}
+            }
+            match audit_key {
+                None => report.problem(
+                    Some(cp.seq),
+                    format!(
+                        "checkpoint at seq {} exists but the ledger has no audit key",
+                        cp.seq
+                    ),
+                ),
+                Some((key_seq, _)) if cp.seq < *key_seq => report.problem(
+                    Some(cp.seq),
+                    format!(
+                        "checkpoint at seq {} predates the audit key (event {key_seq})",
+                        cp.seq
+                    ),
+                ),
+                Some((_, key)) => {
+                    if let Err(e) = cp.verify(key) {
+                        report.problem(Some(cp.seq), format!("checkpoint at seq {}: {e}", cp.seq));
+                    }
+                }
+            }
+            report.attested_seq = Some(cp.seq);
+        }
+        match (audit_key, last_token_event, report.attested_seq) {
+            (None, Some(_), _) => report.notes.push(
+                "the ledger has no audit key yet, so no signed checkpoints: only the hash chain protects it (the next ceremony action adds them)".into(),
+            ),
+            (Some(_), Some(last), attested) if attested.is_none_or(|a| a < last) => report.problem(
+                Some(last),
+                format!(
+                    "event {last} needed the token but no signed checkpoint covers it (checkpoints removed, or events appended without the token)"
+                ),
+            ),
+            _ => {}
+        }
+        if let Some(a) = report.attested_seq {
+            if report.events > a {
+                report.notes.push(format!(
+                    "events {}..{} (refusals recorded without the token) come after the last checkpoint",
+                    a + 1,
+                    report.events
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every checkpoint, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, hash, time, key_label, signature FROM checkpoints ORDER BY seq")
+            .map_err(self.err("reading checkpoints"))?;
+        let rows = stmt
+            .query_map([], checkpoint_from_row)
+            .map_err(self.err("reading checkpoints"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("reading checkpoints"))
+    }
+
+    /// The newest checkpoint.
+    pub fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT seq, hash, time, key_label, signature FROM checkpoints ORDER BY seq DESC LIMIT 1",
+                [],
+                checkpoint_from_row,
+            )
+            .optional()
+            .map_err(self.err("reading checkpoints"))
+    }
+
+    /// The audit key: its event payload, if the vault has one.
+    pub fn audit_key(&self) -> Result<Option<AuditKeyCreated>, LedgerError> {
+        audit_key_of(&self.conn).map_err(self.err("reading the audit key"))
+    }
+
+    /// Checks a receipt against this ledger: its signature, its key (the ledger's audit
+    /// key), and that the event at its seq still has its hash. Returns the problems found.
+    pub fn check_receipt(&self, receipt: &Receipt) -> Result<Vec<String>, LedgerError> {
+        use base64::Engine as _;
+        let mut problems = Vec::new();
+        match (self.audit_key()?, receipt.audit_key_der()) {
+            (Some(a), Ok(der)) => {
+                if base64::engine::general_purpose::STANDARD
+                    .decode(&a.public_key_der_base64)
+                    .ok()
+                    != Some(der)
+                {
+                    problems
+                        .push("the receipt's audit key is not this ledger's audit key".to_owned());
+                }
+            }
+            (None, _) => problems
+                .push("this ledger has no audit key, but the receipt was signed by one".to_owned()),
+            (_, Err(e)) => problems.push(format!("receipt: {e}")),
+        }
+        let stored: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT hash FROM events WHERE seq = ?1",
+                [receipt.seq],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err("reading events"))?;
+        match stored {
+            None => problems.push(format!(
+                "the receipt attests event {}, which the ledger no longer contains (truncated)",
+                receipt.seq
+            )),
+            Some(h) if h != receipt.hash => problems.push(format!(
+                "event {} no longer has the hash the receipt attests (rewritten)",
+                receipt.seq
+            )),
+            Some(_) => {}
+        }
+        Ok(problems)
     }
 
     fn check_projection(&self, p: &Projection) -> Result<Vec<String>, LedgerError> {
@@ -427,6 +609,38 @@ impl Appender<'_> {
     /// Whether a certificate with this serial was ever issued by the vault.
     pub fn serial_exists(&self, serial: &str) -> Result<bool, LedgerError> {
         serial_exists(&self.tx, serial).map_err(self.err("checking serial uniqueness"))
+    }
+
+    /// The audit key, read inside this transaction.
+    pub fn audit_key(&self) -> Result<Option<AuditKeyCreated>, LedgerError> {
+        audit_key_of(&self.tx).map_err(self.err("reading the audit key"))
+    }
+
+    /// The head (event count and hash), read inside this transaction.
+    pub fn head(&self) -> Result<(i64, String), LedgerError> {
+        head_of(&self.tx).map_err(self.err("reading the head"))
+    }
+
+    /// Whether a checkpoint exists at `seq`.
+    pub fn has_checkpoint(&self, seq: i64) -> Result<bool, LedgerError> {
+        self.tx
+            .query_row(
+                "SELECT count(*) > 0 FROM checkpoints WHERE seq = ?1",
+                [seq],
+                |r| r.get(0),
+            )
+            .map_err(self.err("reading checkpoints"))
+    }
+
+    /// Stores a signed checkpoint.
+    pub fn add_checkpoint(&self, cp: &Checkpoint) -> Result<(), LedgerError> {
+        self.tx
+            .execute(
+                "INSERT INTO checkpoints (seq, hash, time, key_label, signature) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![cp.seq, cp.hash, cp.time, cp.key_label, cp.signature],
+            )
+            .map(drop)
+            .map_err(self.err("storing a checkpoint"))
     }
 
     /// Whether this serial is already revoked, read inside this transaction.
@@ -514,6 +728,27 @@ fn sqlite_error(path: &Path, op: &'static str, source: rusqlite::Error) -> Ledge
         op,
         source,
     }
+}
+
+fn checkpoint_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Checkpoint> {
+    Ok(Checkpoint {
+        seq: r.get(0)?,
+        hash: r.get(1)?,
+        time: r.get(2)?,
+        key_label: r.get(3)?,
+        signature: r.get(4)?,
+    })
+}
+
+fn audit_key_of(conn: &Connection) -> rusqlite::Result<Option<AuditKeyCreated>> {
+    let payload: Option<String> = conn
+        .query_row(
+            "SELECT payload FROM events WHERE kind = 'audit_key_created' ORDER BY seq LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(payload.and_then(|p| serde_json::from_str(&p).ok()))
 }
 
 fn last_crl_of(conn: &Connection) -> rusqlite::Result<Option<CrlRow>> {

@@ -131,7 +131,7 @@ impl Hsm {
     /// `rootvault init` on this token.
     pub fn init(&self) -> Run {
         run(self
-            .rv()
+            .rv_pin()
             .args(["init", "--module"])
             .arg(module())
             .args(["--token", &self.label]))

@@ -1,0 +1,146 @@
+//! The audit key and signed checkpoints: after every ceremony action the ledger head is signed
+//! on the token by a key kept for nothing else (the root key signs only certificates and
+//! CRLs), so a ledger rewritten without the token no longer verifies.
+
+use base64::Engine as _;
+use chrono::Utc;
+
+use super::{rfc3339, Operator};
+use crate::error::{Error, Result};
+use crate::hsm::UserSession;
+use crate::keys::{KeyType, RawSigner};
+use crate::ledger::{AuditKeyCreated, Checkpoint, Event, Ledger, Receipt};
+use crate::vault::Vault;
+
+/// CKA_LABEL of the audit key pair.
+pub const AUDIT_KEY_LABEL: &str = "rootvault-audit";
+
+/// Signs the ledger head with the audit key (creating the key first, for a vault that has
+/// none) and stores the checkpoint. Returns the newest checkpoint.
+pub(crate) fn attest(
+    vault: &Vault,
+    session: &UserSession,
+    operator: &Operator,
+) -> Result<Checkpoint> {
+    let mut ledger = vault.ledger()?;
+    let audit = match ledger.audit_key()? {
+        Some(a) => a,
+        None => create_audit_key(vault, &mut ledger, session, operator)?,
+    };
+    let id = hex::decode(&audit.key_id).map_err(|_| {
+        Error::Config(format!(
+            "the ledger's audit key id {:?} is not hex",
+            audit.key_id
+        ))
+    })?;
+    let key = session.find_key_pair(KeyType::EcdsaP256, &audit.key_label, &id)?;
+    let recorded = base64::engine::general_purpose::STANDARD
+        .decode(&audit.public_key_der_base64)
+        .map_err(|e| Error::Config(format!("the ledger's audit key is not base64: {e}")))?;
+    if key.public_key().spki_der() != recorded {
+        return Err(Error::Config(format!(
+            "the key labelled {:?} on the token is not the audit key the ledger records; refusing to sign a checkpoint",
+            audit.key_label
+        )));
+    }
+    let tx = ledger.begin()?;
+    let (seq, hash) = tx.head()?;
+    let time = rfc3339(Utc::now());
+    let checkpoint = if tx.has_checkpoint(seq)? {
+        None
+    } else {
+        let message = Checkpoint::message(seq, &hash, &time);
+        let signature = key
+            .sign(message.as_bytes())
+            .map_err(|e| Error::Config(format!("the token could not sign the checkpoint: {e}")))?;
+        let cp = Checkpoint {
+            seq,
+            hash,
+            time,
+            key_label: audit.key_label.clone(),
+            signature: base64::engine::general_purpose::STANDARD.encode(signature),
+        };
+        tx.add_checkpoint(&cp)?;
+        Some(cp)
+    };
+    tx.commit()?;
+    match checkpoint {
+        Some(cp) => Ok(cp),
+        None => ledger
+            .latest_checkpoint()?
+            .ok_or_else(|| Error::Config("a checkpoint just seen cannot be read back".into())),
+    }
+}
+
+fn create_audit_key(
+    vault: &Vault,
+    ledger: &mut Ledger,
+    session: &UserSession,
+    operator: &Operator,
+) -> Result<AuditKeyCreated> {
+    let key = session.generate_key_pair(KeyType::EcdsaP256, AUDIT_KEY_LABEL)?;
+    let payload = AuditKeyCreated {
+        key_label: key.label().to_owned(),
+        key_id: hex::encode(key.id()),
+        key_type: KeyType::EcdsaP256.name().to_owned(),
+        public_key_der_base64: base64::engine::general_purpose::STANDARD
+            .encode(key.public_key().spki_der()),
+        token_serial: vault.config().token.serial.clone(),
+    };
+    let recorded = (|| -> Result<()> {
+        let protection = session.protection(&key)?;
+        if !protection.is_locked_in() {
+            return Err(Error::Config(format!(
+                "the token created the audit key without the required protection ({protection:?})"
+            )));
+        }
+        let tx = ledger.begin()?;
+        if tx.audit_key()?.is_some() {
+            return Err(Error::Config(
+                "another process created the audit key meanwhile; run the action again".into(),
+            ));
+        }
+        tx.append(&operator.0, &Event::AuditKeyCreated(payload.clone()))?;
+        tx.commit()?;
+        Ok(())
+    })();
+    if let Err(e) = recorded {
+        let _ = session.destroy_key_pair(key);
+        return Err(e);
+    }
+    Ok(payload)
+}
+
+/// A receipt for the newest checkpoint, as JSON, if the vault has one.
+pub(crate) fn receipt_json(ledger: &Ledger) -> Result<Option<String>> {
+    let (Some(cp), Some(audit)) = (ledger.latest_checkpoint()?, ledger.audit_key()?) else {
+        return Ok(None);
+    };
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(&audit.public_key_der_base64)
+        .map_err(|e| Error::Config(format!("the ledger's audit key is not base64: {e}")))?;
+    let receipt = Receipt::new(&cp, &der);
+    Ok(Some(
+        serde_json::to_string_pretty(&receipt).expect("receipts serialize") + "\n",
+    ))
+}
+
+/// The audit public key, PEM, if the vault has one.
+pub fn audit_public_key_pem(vault: &Vault) -> Result<Option<String>> {
+    let Some(audit) = vault.ledger()?.audit_key()? else {
+        return Ok(None);
+    };
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(&audit.public_key_der_base64)
+        .map_err(|e| Error::Config(format!("the ledger's audit key is not base64: {e}")))?;
+    Ok(Some(pem::encode(&pem::Pem::new("PUBLIC KEY", der))))
+}
+
+/// `ledger verify --receipt`: the receipt is genuine and the ledger still contains its head.
+pub fn check_receipt(vault: &Vault, text: &str) -> Result<Vec<String>> {
+    let receipt = match Receipt::parse(text) {
+        Ok(r) => r,
+        Err(e) => return Ok(vec![format!("the receipt is not valid: {e}")]),
+    };
+    Ok(vault.ledger()?.check_receipt(&receipt)?)
+}
