@@ -3,29 +3,40 @@
 //! CRLs), so a ledger rewritten without the token no longer verifies.
 
 use base64::Engine as _;
-use chrono::Utc;
 
-use super::{rfc3339, Operator};
+use super::Operator;
 use crate::error::{Error, Result};
-use crate::hsm::UserSession;
+use crate::hsm::{TokenKey, UserSession};
 use crate::keys::{KeyType, RawSigner};
-use crate::ledger::{AuditKeyCreated, Checkpoint, Event, Ledger, Receipt};
+use crate::ledger::{Appender, AuditKeyCreated, Checkpoint, Event, Ledger, Receipt};
 use crate::vault::Vault;
 
 /// CKA_LABEL of the audit key pair.
 pub const AUDIT_KEY_LABEL: &str = "rootvault-audit";
 
-/// Signs the ledger head with the audit key (creating the key first, for a vault that has
-/// none) and stores the checkpoint. Returns the newest checkpoint.
-pub(crate) fn attest(
+/// The audit key on the token, ready to sign checkpoints.
+pub(crate) struct Attestor<'s> {
+    key: TokenKey<'s>,
+}
+
+impl Attestor<'_> {
+    /// Commits `tx` together with a checkpoint of the head it reaches.
+    pub(crate) fn commit(&self, tx: Appender<'_>) -> Result<Checkpoint> {
+        Ok(tx.commit_attested(&self.key, self.key.label())?)
+    }
+}
+
+/// The vault's audit key on the token, checked against the ledger; for a vault that has none
+/// (made before audit keys existed), generates it and records it with its first checkpoint.
+pub(crate) fn attestor<'s>(
     vault: &Vault,
-    session: &UserSession,
+    session: &'s UserSession,
     operator: &Operator,
-) -> Result<Checkpoint> {
+) -> Result<Attestor<'s>> {
     let mut ledger = vault.ledger()?;
     let audit = match ledger.audit_key()? {
         Some(a) => a,
-        None => create_audit_key(vault, &mut ledger, session, operator)?,
+        None => return create_audit_key(vault, &mut ledger, session, operator),
     };
     let id = hex::decode(&audit.key_id).map_err(|_| {
         Error::Config(format!(
@@ -39,45 +50,19 @@ pub(crate) fn attest(
         .map_err(|e| Error::Config(format!("the ledger's audit key is not base64: {e}")))?;
     if key.public_key().spki_der() != recorded {
         return Err(Error::Config(format!(
-            "the key labelled {:?} on the token is not the audit key the ledger records; refusing to sign a checkpoint",
+            "the key labelled {:?} on the token is not the audit key the ledger records; refusing to sign checkpoints",
             audit.key_label
         )));
     }
-    let tx = ledger.begin()?;
-    let (seq, hash) = tx.head()?;
-    let time = rfc3339(Utc::now());
-    let checkpoint = if tx.has_checkpoint(seq)? {
-        None
-    } else {
-        let message = Checkpoint::message(seq, &hash, &time);
-        let signature = key
-            .sign(message.as_bytes())
-            .map_err(|e| Error::Config(format!("the token could not sign the checkpoint: {e}")))?;
-        let cp = Checkpoint {
-            seq,
-            hash,
-            time,
-            key_label: audit.key_label.clone(),
-            signature: base64::engine::general_purpose::STANDARD.encode(signature),
-        };
-        tx.add_checkpoint(&cp)?;
-        Some(cp)
-    };
-    tx.commit()?;
-    match checkpoint {
-        Some(cp) => Ok(cp),
-        None => ledger
-            .latest_checkpoint()?
-            .ok_or_else(|| Error::Config("a checkpoint just seen cannot be read back".into())),
-    }
+    Ok(Attestor { key })
 }
 
-fn create_audit_key(
+fn create_audit_key<'s>(
     vault: &Vault,
     ledger: &mut Ledger,
-    session: &UserSession,
+    session: &'s UserSession,
     operator: &Operator,
-) -> Result<AuditKeyCreated> {
+) -> Result<Attestor<'s>> {
     let key = session.generate_key_pair(KeyType::EcdsaP256, AUDIT_KEY_LABEL)?;
     let payload = AuditKeyCreated {
         key_label: key.label().to_owned(),
@@ -101,14 +86,16 @@ fn create_audit_key(
             ));
         }
         tx.append(&operator.0, &Event::AuditKeyCreated(payload.clone()))?;
-        tx.commit()?;
+        tx.commit_attested(&key, key.label())?;
         Ok(())
     })();
-    if let Err(e) = recorded {
-        let _ = session.destroy_key_pair(key);
-        return Err(e);
+    match recorded {
+        Ok(()) => Ok(Attestor { key }),
+        Err(e) => {
+            let _ = session.destroy_key_pair(key);
+            Err(e)
+        }
     }
-    Ok(payload)
 }
 
 /// A receipt for the newest checkpoint, as JSON, if the vault has one.

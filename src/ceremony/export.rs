@@ -77,7 +77,7 @@ pub fn export_cluster(
         root_pem: &root_pem,
         key_pem: None,
     };
-    auth.with_session(vault, operator, |_session| {
+    auth.with_session(vault, operator, |_session, attestor| {
         let receipt = receipt_json(&ledger)?;
         let written = export::export_with_receipt(
             format,
@@ -98,7 +98,7 @@ pub fn export_cluster(
         record_or_undo(&written, || {
             let tx = ledger.begin()?;
             tx.append(&operator.0, &event)?;
-            tx.commit()?;
+            attestor.commit(tx)?;
             Ok(())
         })?;
         Ok(written)
@@ -189,7 +189,7 @@ pub fn sign_generated(
     )?;
 
     let profile = &evaluation.profile;
-    auth.with_session(vault, operator, |session| {
+    auth.with_session(vault, operator, |session, attestor| {
         let (issued, record) = certify(session, &ledger, &root, &public_key, profile)?;
         let intermediate_pem = issued.pem();
         let root_pem = pem_of(&root.der);
@@ -220,7 +220,9 @@ pub fn sign_generated(
                 true,
             ),
         ];
-        record_or_undo(&written, || record_issue(&mut ledger, operator, &events))?;
+        record_or_undo(&written, || {
+            record_issue(&mut ledger, operator, &events, attestor)
+        })?;
         Ok((record, written))
     })
     .map(|(record, written)| {

@@ -97,7 +97,7 @@ pub fn init(
     };
 
     let staged_vault = Vault::open(staging.path())?;
-    audit::attest(&staged_vault, &session, operator)?;
+    audit::attestor(&staged_vault, &session, operator)?;
     vault::sync_dir(staging.path())?;
     refuse_existing(dir)?;
     let staged = staging.keep();

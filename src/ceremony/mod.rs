@@ -120,18 +120,17 @@ pub fn unlock(vault: &Vault, pins: &PinSource) -> Result<Unlocked> {
 }
 
 impl Auth<'_> {
-    /// Runs the ceremony action `f` with a logged-in session, then signs a checkpoint of
-    /// the ledger head with the audit key.
+    /// Runs the ceremony action `f` with a logged-in session and the audit key, which `f`
+    /// uses to commit its events together with a signed checkpoint.
     pub(crate) fn with_session<T>(
         &self,
         vault: &Vault,
         operator: &Operator,
-        f: impl FnOnce(&crate::hsm::UserSession) -> Result<T>,
+        f: impl FnOnce(&crate::hsm::UserSession, &audit::Attestor<'_>) -> Result<T>,
     ) -> Result<T> {
         let run = |session: &crate::hsm::UserSession| {
-            let out = f(session)?;
-            audit::attest(vault, session, operator)?;
-            Ok(out)
+            let attestor = audit::attestor(vault, session, operator)?;
+            f(session, &attestor)
         };
         match self {
             Auth::Pin(pins) => {

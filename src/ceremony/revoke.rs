@@ -47,7 +47,7 @@ pub fn revoke(
     let request = confirmation(&targets, reason);
     confirm::check(&request, confirmer.ask(&request), "nothing was revoked")?;
 
-    auth.with_session(vault, operator, |_session| {
+    auth.with_session(vault, operator, |_session, attestor| {
         let revoked_at =
             rfc3339(DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("now is in range"));
         let tx = ledger.begin()?;
@@ -69,7 +69,7 @@ pub fn revoke(
                 }),
             )?;
         }
-        tx.commit()?;
+        attestor.commit(tx)?;
         Ok(targets
             .iter()
             .map(|r| CertInfo::from_row(r, Some(&revoked_at)))
@@ -232,7 +232,7 @@ pub fn issue_crl(
         serials.push(r.serial);
     }
 
-    auth.with_session(vault, operator, |session| {
+    auth.with_session(vault, operator, |session, attestor| {
     let root_key = find_root_key(session, &root)?;
     let now = Utc::now();
     let draft = CrlDraft::new(
@@ -262,8 +262,8 @@ pub fn issue_crl(
             "another CRL was issued while this one was being signed; nothing was recorded, run crl again".into(),
         ));
     }
-    tx.append(&operator.0, &Event::CrlIssued(payload.clone()))?;
-    tx.commit()?;
+        tx.append(&operator.0, &Event::CrlIssued(payload.clone()))?;
+    attestor.commit(tx)?;
     Ok(CrlInfo {
         number,
         this_update: payload.this_update,

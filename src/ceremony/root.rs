@@ -73,9 +73,9 @@ pub fn create_root(
     if ledger.root()?.is_some() {
         return Err(refuse_second_root());
     }
-    auth.with_session(vault, operator, |session| {
+    auth.with_session(vault, operator, |session, attestor| {
         let key = session.generate_key_pair(req.key_type, &req.key_label)?;
-        let result = certify_and_record(vault, &mut ledger, session, &key, req, operator);
+        let result = certify_and_record(vault, &mut ledger, session, attestor, &key, req, operator);
         if result.is_err() {
             // Nothing may remain of a failed ceremony: the key goes too.
             let _ = session.destroy_key_pair(key);
@@ -94,6 +94,7 @@ fn certify_and_record(
     vault: &Vault,
     ledger: &mut crate::ledger::Ledger,
     session: &UserSession,
+    attestor: &super::audit::Attestor<'_>,
     key: &TokenKey<'_>,
     req: &RootRequest,
     operator: &Operator,
@@ -149,7 +150,7 @@ fn certify_and_record(
         return Err(refuse_second_root());
     }
     tx.append(&operator.0, &event)?;
-    tx.commit()?;
+    attestor.commit(tx)?;
     drop(draft);
     let root = ledger
         .root()?

@@ -7,6 +7,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::audit::Attestor;
 use super::confirm::{self, Confirm, ConfirmRequest};
 use super::{rfc3339, Auth, CertInfo, Operator};
 use crate::error::{Error, Result};
@@ -193,7 +194,7 @@ pub fn sign_csr(
     confirm::check(&request, confirmer.ask(&request), "nothing was signed")?;
 
     let profile = &judged.evaluation.profile;
-    auth.with_session(vault, operator, |session| {
+    auth.with_session(vault, operator, |session, attestor| {
         let (issued, record) = certify(
             session,
             &ledger,
@@ -208,7 +209,7 @@ pub fn sign_csr(
             Some(judged.csr.sha256_hex()),
             profile,
         );
-        record_issue(&mut ledger, operator, &[event])?;
+        record_issue(&mut ledger, operator, &[event], attestor)?;
         Ok(Issued {
             certificate: CertInfo::from_record(&record, Some(judged.cluster.to_string())),
             pem: issued.pem(),
@@ -280,6 +281,7 @@ pub(super) fn record_issue(
     ledger: &mut Ledger,
     operator: &Operator,
     events: &[Event],
+    attestor: &Attestor<'_>,
 ) -> Result<()> {
     let tx = ledger.begin()?;
     for event in events {
@@ -293,7 +295,7 @@ pub(super) fn record_issue(
         }
         tx.append(&operator.0, event)?;
     }
-    tx.commit()?;
+    attestor.commit(tx)?;
     Ok(())
 }
 

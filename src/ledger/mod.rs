@@ -59,6 +59,9 @@ pub enum LedgerError {
         /// The newest version this build knows.
         supported: i64,
     },
+    /// The audit key could not sign a checkpoint; nothing was committed.
+    #[error("the audit key on the token could not sign the checkpoint, nothing was recorded: {0}")]
+    Signing(String),
     /// A stored event or row contradicts the chain (exit 4).
     #[error("ledger integrity failure: {0}; run `rootvault ledger verify` for the full report")]
     Integrity(String),
@@ -701,6 +704,35 @@ impl Appender<'_> {
             prev_hash,
             hash,
         })
+    }
+
+    /// Signs the head reached by this transaction's appends with the audit key and commits
+    /// the events and the checkpoint together: a crash leaves both or neither, so every
+    /// event that needed the token is covered by a checkpoint.
+    pub fn commit_attested(
+        self,
+        audit_key: &dyn crate::keys::RawSigner,
+        key_label: &str,
+    ) -> Result<Checkpoint, LedgerError> {
+        use base64::Engine as _;
+        let (seq, hash) = self.head()?;
+        let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let message = Checkpoint::message(seq, &hash, &time);
+        let signature = audit_key
+            .sign(message.as_bytes())
+            .map_err(|e| LedgerError::Signing(e.0))?;
+        let cp = Checkpoint {
+            seq,
+            hash,
+            time,
+            key_label: key_label.to_owned(),
+            signature: base64::engine::general_purpose::STANDARD.encode(signature),
+        };
+        if !self.has_checkpoint(seq)? {
+            self.add_checkpoint(&cp)?;
+        }
+        self.commit()?;
+        Ok(cp)
     }
 
     /// Makes every append of this transaction durable.
