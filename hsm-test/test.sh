@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 hsm-test/install-deps.sh
-cargo test --locked "$@"
+cargo test --locked --features fault-injection "$@"

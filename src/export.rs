@@ -1156,6 +1156,9 @@ thread_local! {
 
 /// A point where tests can make writing fail; does nothing outside tests.
 fn checkpoint(point: &'static str) -> io::Result<()> {
+    if point == "rename" {
+        crate::fault::point("file.before_rename");
+    }
     #[cfg(test)]
     {
         if let Some((name, n)) = FAIL_AT.with(|f| f.get()) {

@@ -11,11 +11,13 @@
 pub mod ceremony;
 pub mod error;
 pub mod export;
+pub mod fault;
 pub mod hsm;
 pub mod keys;
 pub mod ledger;
 pub mod pin;
 pub mod policy;
+pub mod tui;
 pub mod vault;
 pub mod x509;
 

@@ -201,6 +201,7 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| Error::io("cannot write", tmp.path().to_owned(), e))?;
+    crate::fault::point("file.before_rename");
     if force {
         tmp.persist(path)
             .map_err(|e| Error::io("cannot write", path, e.error))?;
@@ -213,7 +214,9 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
             }
         })?;
     }
-    sync_dir(&dir)
+    sync_dir(&dir)?;
+    crate::fault::point("file.after_rename");
+    Ok(())
 }
 
 /// fsyncs a directory so that a rename inside it is durable.

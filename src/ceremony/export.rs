@@ -87,6 +87,7 @@ pub fn export_cluster(
             out,
             force,
         )?;
+        crate::fault::point("export.after_write");
         let event = exported_event(
             cluster,
             &current.record.serial,

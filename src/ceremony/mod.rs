@@ -2,6 +2,7 @@
 //! the CLI and the TUI call these and nothing below them.
 
 mod audit;
+mod batch;
 mod confirm;
 mod export;
 mod init;
@@ -12,6 +13,7 @@ mod sign;
 use serde::Serialize;
 
 pub use audit::{audit_public_key_pem, check_receipt, AUDIT_KEY_LABEL};
+pub use batch::{check_batch, sign_batch, BatchLine, CheckedBatch};
 pub use confirm::{
     check as check_confirmation, Answer, Confirm, ConfirmRequest, Scripted, MIN_CONFIRM_DIGITS,
 };

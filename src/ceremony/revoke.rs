@@ -69,6 +69,7 @@ pub fn revoke(
                 }),
             )?;
         }
+        crate::fault::point("revoke.before_commit");
         attestor.commit(tx)?;
         Ok(targets
             .iter()
@@ -245,7 +246,8 @@ pub fn issue_crl(
     )?;
     let linted = x509::lint_crl(draft)?;
     let (this_update, next_update) = (linted.draft().this_update(), linted.draft().next_update());
-    let issued = x509::sign_crl(linted, &root_key)?;
+            let issued = x509::sign_crl(linted, &root_key)?;
+        crate::fault::point("crl.after_sign");
 
     let payload = CrlIssued {
         number,

@@ -90,7 +90,7 @@ pub fn inspect_csr(
         .transpose()?;
     let mut reasons = Vec::new();
     if cluster.is_none() {
-        reasons.push("no cluster given: name it with --cluster NAME".to_owned());
+        reasons.push("no cluster given: name the cluster the request is for".to_owned());
     }
     Ok(describe(&csr, cluster, evaluation, reasons))
 }
@@ -242,8 +242,10 @@ pub(super) fn certify(
             ca_profile(profile),
         )?;
         let linted = x509::lint(draft)?;
+        crate::fault::point("sign.after_lint");
         let draft = linted.draft().clone();
         let issued = x509::sign(linted, &root_key)?;
+        crate::fault::point("sign.after_token_sign");
         let record = CertificateRecord {
             serial: draft.serial().hex(),
             subject: draft.subject().to_string(),

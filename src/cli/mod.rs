@@ -39,8 +39,9 @@ pub struct Cli {
     /// Print one JSON document on stdout instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Without a command, on a terminal, the ceremony TUI starts.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,6 +113,22 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Sign many clusters in one ceremony: every line of MANIFEST (`cluster  spki-sha256
+    /// csr-path`) is checked before any is signed; one confirmation of the manifest's SHA-256.
+    SignBatch {
+        /// The manifest.
+        manifest: PathBuf,
+        /// Validity in days for every certificate (default and maximum from the policy).
+        #[arg(long, value_name = "N")]
+        days: Option<u32>,
+        /// Confirm without a prompt: at least 8 hex digits of the manifest's SHA-256.
+        #[arg(long, value_name = "HEX")]
+        confirm: Option<String>,
+        /// Directory for the certificates, one CLUSTER.pem each (created if missing; existing
+        /// files are never overwritten).
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+    },
     /// List issued intermediate certificates with their status.
     List {
         /// Only this cluster's.
@@ -131,6 +148,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// The ceremony terminal UI over the same vault (also `rootvault` alone, on a terminal).
+    Tui,
 }
 
 #[derive(Debug, Args)]
@@ -282,7 +301,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     let json = cli.json;
     let auth = ceremony::Auth::Pin(&pins);
-    match cli.command {
+    let command = match cli.command {
+        Some(c) => c,
+        None => {
+            use std::io::IsTerminal;
+            if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+                Command::Tui
+            } else {
+                use clap::CommandFactory;
+                eprint!("{}", Cli::command().render_help());
+                return Ok(ExitCode::Usage);
+            }
+        }
+    };
+    match command {
         Command::Demo { dir } => demo::run(dir)?,
         Command::Init { module, token } => {
             let report = ceremony::init(&cli.vault, &module, &token, &pins, &operator)?;
@@ -499,6 +531,41 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 print_json(&report)?;
             }
         }
+        Command::SignBatch {
+            manifest,
+            days,
+            confirm,
+            out_dir,
+        } => {
+            let vault = Vault::open(&cli.vault)?;
+            let batch = ceremony::check_batch(&vault, &manifest, days)?;
+            for l in &batch.lines {
+                let path = out_dir.join(format!("{}.pem", l.cluster));
+                if path.exists() {
+                    return Err(Error::OutputExists(path));
+                }
+            }
+            let mut confirmer = CliConfirm { given: confirm };
+            let issued = ceremony::sign_batch(&vault, batch, &auth, &operator, &mut confirmer)?;
+            std::fs::create_dir_all(&out_dir)
+                .map_err(|e| Error::io("cannot create", &out_dir, e))?;
+            for i in &issued {
+                let cluster = i.certificate.cluster.as_deref().unwrap_or("unknown");
+                vault::write_file_atomic(
+                    &out_dir.join(format!("{cluster}.pem")),
+                    i.pem.as_bytes(),
+                    false,
+                )?;
+            }
+            eprintln!(
+                "signed {} certificates into {}",
+                issued.len(),
+                out_dir.display()
+            );
+            if json {
+                print_json(&issued)?;
+            }
+        }
         Command::List { cluster } => {
             let certs = ceremony::list_certificates(&Vault::open(&cli.vault)?, cluster.as_ref())?;
             if json {
@@ -646,6 +713,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             vault::write_file_atomic(&out, &lines, force)?;
             eprintln!("{count} events written to {}", out.display());
+        }
+        Command::Tui => {
+            return rootvault::tui::run(
+                &cli.vault,
+                rootvault::tui::Options {
+                    operator,
+                    pin_file: cli.pin_file.clone(),
+                    theme: rootvault::tui::Theme::from_env(),
+                },
+            );
         }
     }
     Ok(ExitCode::Ok)

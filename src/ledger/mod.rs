@@ -731,7 +731,9 @@ impl Appender<'_> {
         if !self.has_checkpoint(seq)? {
             self.add_checkpoint(&cp)?;
         }
+        crate::fault::point("ledger.before_commit");
         self.commit()?;
+        crate::fault::point("ledger.after_commit");
         Ok(cp)
     }
 

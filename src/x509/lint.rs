@@ -51,8 +51,8 @@ impl IssuedCertificate {
 
 /// Encodes `draft`, signs it with a throwaway key, and checks the result.
 pub fn lint(draft: Draft) -> Result<LintedTbs, CertError> {
-    let throwaway = Throwaway::generate(draft.issuer_key().alg())?;
-    let (der, tbs) = render(&draft, &throwaway, None)?;
+    let throwaway = Throwaway::for_alg(draft.issuer_key().alg())?;
+    let (der, tbs) = render(&draft, throwaway, None)?;
     check(&draft, &der, throwaway.public_key())?;
     Ok(LintedTbs { draft, tbs })
 }
@@ -90,6 +90,26 @@ pub(super) struct Throwaway {
 }
 
 impl Throwaway {
+    /// The process's throwaway key for `alg`'s signature algorithm, made on first use.
+    /// It never leaves memory and signs only lint copies; one per process keeps a batch of
+    /// a thousand RSA lints from generating a thousand RSA keys.
+    pub(super) fn for_alg(alg: KeyAlg) -> Result<&'static Throwaway, CertError> {
+        use std::sync::OnceLock;
+        static P256: OnceLock<Throwaway> = OnceLock::new();
+        static P384: OnceLock<Throwaway> = OnceLock::new();
+        static RSA: OnceLock<Throwaway> = OnceLock::new();
+        let cell = match alg {
+            KeyAlg::EcP256 => &P256,
+            KeyAlg::EcP384 => &P384,
+            KeyAlg::Rsa { .. } => &RSA,
+        };
+        if let Some(t) = cell.get() {
+            return Ok(t);
+        }
+        let fresh = Throwaway::generate(alg)?;
+        Ok(cell.get_or_init(|| fresh))
+    }
+
     pub(super) fn generate(alg: KeyAlg) -> Result<Throwaway, CertError> {
         let fail = |e: String| CertError::Build(format!("cannot make the throwaway lint key: {e}"));
         let key = match alg {

@@ -1,0 +1,242 @@
+//! `sign-batch`: many clusters in one ceremony. Every line of the manifest is taken in and
+//! judged before anything is signed; the operator confirms once, by a prefix of the
+//! manifest's SHA-256; then each certificate is signed and recorded as its own event.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::confirm::{self, Confirm, ConfirmRequest};
+use super::sign::{certify, evaluate, issued_event, record_issue};
+use super::{Auth, CertInfo, Issued, Operator};
+use crate::error::{Error, Result};
+use crate::keys::sha256_hex;
+use crate::ledger::{Event, Ledger, RootRecord, SigningRejected};
+use crate::policy::{ClusterName, Evaluation};
+use crate::vault::Vault;
+use crate::x509::{Csr, MAX_CSR_BYTES};
+
+/// One checked line of a manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchLine {
+    /// Line number in the manifest (from 1).
+    pub line: usize,
+    /// The cluster.
+    pub cluster: String,
+    /// The CSR file.
+    pub csr: PathBuf,
+    /// The CSR's key type.
+    pub key_type: String,
+    /// The SPKI SHA-256 the manifest names (and the CSR has).
+    pub spki_sha256: String,
+    /// Validity that will be signed, in days.
+    pub days: u32,
+}
+
+/// A manifest that passed every check.
+#[derive(Debug)]
+pub struct CheckedBatch {
+    /// SHA-256 of the manifest file: what the operator confirms.
+    pub manifest_sha256: String,
+    /// The lines, in manifest order.
+    pub lines: Vec<BatchLine>,
+    items: Vec<(Csr, ClusterName, Evaluation)>,
+    root: RootRecord,
+}
+
+/// Reads and checks a manifest: lines of `cluster  spki-sha256  csr-path` (whitespace
+/// separated; `#` comments and blank lines ignored; paths relative to the manifest's
+/// directory). Each line's CSR must pass intake, its SPKI SHA-256 must equal the manifest's
+/// (all 64 hex digits), and policy must accept it; clusters may not repeat. Every problem
+/// of every line is reported, and none is signed if any line fails.
+pub fn check_batch(vault: &Vault, manifest: &Path, days: Option<u32>) -> Result<CheckedBatch> {
+    let text = std::fs::read(manifest).map_err(|e| {
+        Error::Rejected(format!(
+            "cannot read the manifest {}: {e}",
+            manifest.display()
+        ))
+    })?;
+    let manifest_sha256 = sha256_hex(&text);
+    let text = String::from_utf8(text).map_err(|_| {
+        Error::Rejected(format!(
+            "the manifest {} is not UTF-8 text",
+            manifest.display()
+        ))
+    })?;
+    let base = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
+    let ledger = vault.ledger()?;
+    let root = ledger.root()?.ok_or_else(|| {
+        Error::Rejected("this vault has no root yet; create it with `rootvault root create`".into())
+    })?;
+
+    let mut problems = Vec::new();
+    let mut lines = Vec::new();
+    let mut items = Vec::new();
+    let mut seen = std::collections::HashMap::new();
+    for (i, raw) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [cluster, fingerprint, path] = fields[..] else {
+            problems.push(format!(
+                "line {n}: expected `cluster  spki-sha256  csr-path`, found {} fields",
+                fields.len()
+            ));
+            continue;
+        };
+        let cluster: ClusterName = match cluster.parse() {
+            Ok(c) => c,
+            Err(e) => {
+                problems.push(format!("line {n}: {e}"));
+                continue;
+            }
+        };
+        if let Some(first) = seen.insert(cluster.to_string(), n) {
+            problems.push(format!(
+                "line {n}: cluster {cluster} already appears on line {first}"
+            ));
+        }
+        let fingerprint = fingerprint.to_ascii_lowercase().replace(':', "");
+        if fingerprint.len() != 64 || !fingerprint.chars().all(|c| c.is_ascii_hexdigit()) {
+            problems.push(format!(
+                "line {n}: the fingerprint must be all 64 hex digits of the SPKI SHA-256"
+            ));
+            continue;
+        }
+        let csr_path = base.join(path);
+        let csr =
+            match read_capped(&csr_path).and_then(|b| Csr::intake(&b).map_err(|e| e.to_string())) {
+                Ok(c) => c,
+                Err(e) => {
+                    problems.push(format!("line {n} ({}): {e}", csr_path.display()));
+                    continue;
+                }
+            };
+        let spki = csr.public_key().spki_sha256_hex();
+        if spki != fingerprint {
+            problems.push(format!(
+                "line {n}: {} has SPKI SHA-256 {spki}, not the {fingerprint} the manifest names",
+                csr_path.display()
+            ));
+            continue;
+        }
+        let evaluation = evaluate(vault, csr.public_key().alg(), &cluster, days, &root)?;
+        if !evaluation.acceptable {
+            problems.push(format!(
+                "line {n} ({cluster}): {}",
+                evaluation.reasons.join("; ")
+            ));
+            continue;
+        }
+        lines.push(BatchLine {
+            line: n,
+            cluster: cluster.to_string(),
+            csr: csr_path,
+            key_type: csr.public_key().alg().name(),
+            spki_sha256: spki,
+            days: evaluation.profile.days,
+        });
+        items.push((csr, cluster, evaluation));
+    }
+    if problems.is_empty() && items.is_empty() {
+        problems.push("the manifest names no request".into());
+    }
+    if !problems.is_empty() {
+        return Err(reject(vault, &manifest_sha256, problems));
+    }
+    Ok(CheckedBatch {
+        manifest_sha256,
+        lines,
+        items,
+        root,
+    })
+}
+
+fn read_capped(path: &Path) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let mut buf = Vec::new();
+    f.take(MAX_CSR_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    Ok(buf)
+}
+
+/// Records the refused batch (one `signing_rejected` event, no token needed) and returns
+/// the error to report.
+fn reject(vault: &Vault, manifest_sha256: &str, problems: Vec<String>) -> Error {
+    let message = format!(
+        "batch refused, nothing was signed:\n  {}",
+        problems.join("\n  ")
+    );
+    let recorded = vault.ledger().and_then(|mut l: Ledger| {
+        let tx = l.begin()?;
+        tx.append(
+            "sign-batch",
+            &Event::SigningRejected(SigningRejected {
+                cluster: None,
+                input_sha256: manifest_sha256.to_owned(),
+                reasons: problems,
+            }),
+        )?;
+        Ok(tx.commit()?)
+    });
+    match recorded {
+        Ok(()) => Error::Rejected(message),
+        Err(e) => Error::Rejected(format!(
+            "{message}\n(the refusal could not be recorded: {e})"
+        )),
+    }
+}
+
+/// Signs every line of a checked batch after one confirmation of the manifest's SHA-256.
+/// Each certificate is its own `certificate_issued` event, committed with its checkpoint,
+/// so an interruption leaves the certificates signed so far recorded and the rest unsigned.
+pub fn sign_batch(
+    vault: &Vault,
+    batch: CheckedBatch,
+    auth: &Auth<'_>,
+    operator: &Operator,
+    confirmer: &mut dyn Confirm,
+) -> Result<Vec<Issued>> {
+    let mut summary = vec![("requests".to_owned(), batch.lines.len().to_string())];
+    for l in &batch.lines {
+        summary.push((
+            format!("line {}", l.line),
+            format!(
+                "{}  {}  {}  {} days",
+                l.cluster,
+                l.key_type,
+                &l.spki_sha256[..16],
+                l.days
+            ),
+        ));
+    }
+    summary.push(("manifest SHA-256".to_owned(), batch.manifest_sha256.clone()));
+    let request = ConfirmRequest {
+        action: "sign the batch",
+        summary,
+        subject: "the manifest's SHA-256",
+        expected: batch.manifest_sha256.clone(),
+    };
+    confirm::check(&request, confirmer.ask(&request), "nothing was signed")?;
+
+    let mut ledger = vault.ledger()?;
+    auth.with_session(vault, operator, |session, attestor| {
+        let mut issued = Vec::with_capacity(batch.items.len());
+        for (csr, cluster, evaluation) in &batch.items {
+            let profile = &evaluation.profile;
+            let (cert, record) = certify(session, &ledger, &batch.root, csr.public_key(), profile)?;
+            let event = issued_event(cluster, &record, "csr", Some(csr.sha256_hex()), profile);
+            record_issue(&mut ledger, operator, &[event], attestor)?;
+            issued.push(Issued {
+                certificate: CertInfo::from_record(&record, Some(cluster.to_string())),
+                pem: cert.pem(),
+            });
+        }
+        Ok(issued)
+    })
+}

@@ -1,0 +1,39 @@
+//! Named fault points for crash tests. With the `fault-injection` feature, setting
+//! `ROOTVAULT_FAULT=NAME` makes the process abort at the point called NAME (no destructors,
+//! no flushing: as close to a crash as a process can do to itself), and
+//! `ROOTVAULT_FAULT=NAME:pause` makes it print `paused at NAME` on stderr and sleep, so a test
+//! can `kill -9` it there. Without the feature, [`point`] compiles to nothing.
+
+/// Marks a point where a crash must leave the vault consistent.
+#[inline]
+pub fn point(name: &'static str) {
+    #[cfg(feature = "fault-injection")]
+    {
+        let Ok(wanted) = std::env::var("ROOTVAULT_FAULT") else {
+            return;
+        };
+        if wanted == name {
+            eprintln!("fault injected: aborting at {name}");
+            std::process::abort();
+        }
+        if wanted.strip_suffix(":pause") == Some(name) {
+            eprintln!("paused at {name}");
+            std::thread::sleep(std::time::Duration::from_secs(120));
+        }
+    }
+    #[cfg(not(feature = "fault-injection"))]
+    let _ = name;
+}
+
+/// Every fault point, for tests that walk them all.
+pub const POINTS: &[&str] = &[
+    "sign.after_lint",
+    "sign.after_token_sign",
+    "ledger.before_commit",
+    "ledger.after_commit",
+    "file.before_rename",
+    "file.after_rename",
+    "revoke.before_commit",
+    "crl.after_sign",
+    "export.after_write",
+];

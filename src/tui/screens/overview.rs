@@ -1,0 +1,211 @@
+//! Overview: the vault, the token, the root, the ledger, the certificates and what needs
+//! attention soon.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
+
+use super::super::app::App;
+use super::super::ui::{days_until, group_hex, kv_lines, pin_words};
+
+/// How close an expiry must be to be listed.
+const SOON_DAYS: i64 = 30;
+/// How close the root's expiry must be to be listed.
+const ROOT_SOON_DAYS: i64 = 365;
+
+/// What needs attention: expiries within 30 days (CRL, intermediates), the root within a
+/// year, a PIN close to locking, a failed verification.
+pub(crate) fn warnings(app: &App) -> Vec<String> {
+    let mut w = Vec::new();
+    match &app.data.root {
+        Some(Ok(root)) => {
+            if let Some(d) = days_until(&root.certificate.not_after) {
+                if d < 0 {
+                    w.push(format!("the root EXPIRED {} days ago", -d));
+                } else if d <= ROOT_SOON_DAYS {
+                    w.push(format!(
+                        "the root expires in {d} days: plan the rotation to a new root"
+                    ));
+                }
+            }
+        }
+        Some(Err(_)) if !app.data.has_root => {
+            w.push("this vault has no root yet: unlock (2), then press n to create it".into())
+        }
+        _ => {}
+    }
+    if let Ok(certs) = &app.data.certs {
+        for c in certs.iter().filter(|c| c.status == "valid") {
+            if let Some(d) = days_until(&c.not_after) {
+                if d <= SOON_DAYS {
+                    w.push(format!(
+                        "cluster {}: intermediate {} expires in {d} days",
+                        c.cluster.as_deref().unwrap_or("-"),
+                        &c.serial[..c.serial.len().min(12)]
+                    ));
+                }
+            }
+        }
+    }
+    match (&app.data.last_crl, &app.data.revocations) {
+        (Ok(Some(crl)), _) => {
+            if let Some(d) = days_until(&crl.next_update) {
+                if d < 0 {
+                    w.push(format!(
+                        "CRL {} is past its next update ({} days ago): issue the next CRL (5)",
+                        crl.number, -d
+                    ));
+                } else if d <= SOON_DAYS {
+                    w.push(format!(
+                        "CRL {} reaches its next update in {d} days: issue the next CRL (5)",
+                        crl.number
+                    ));
+                }
+            }
+        }
+        (Ok(None), Ok(revs)) if !revs.is_empty() => w.push(format!(
+            "{} revocation(s) and no CRL issued yet: issue one (5)",
+            revs.len()
+        )),
+        _ => {}
+    }
+    if let Some(Ok(t)) = &app.token {
+        if !app.is_unlocked() && (t.pin.locked || t.pin.final_try || t.pin.count_low) {
+            w.push(format!("token user PIN: {}", pin_words(&t.pin)));
+        }
+    }
+    if let Some((r, _)) = &app.last_verify {
+        if !r.ok {
+            w.push("the ledger FAILED verification: see screen 6 (Ledger)".into());
+        }
+    }
+    w
+}
+
+pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .title(Line::from(Span::styled(" Overview ", t.title())));
+    let inner = block.inner(area);
+    block.render(area, buf);
+
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    pairs.push((
+        "vault".into(),
+        format!(
+            "{}  (operator {})",
+            app.vault.dir().display(),
+            app.operator.0
+        ),
+    ));
+    let login = if app.is_unlocked() {
+        "LOGGED IN"
+    } else {
+        "not logged in"
+    };
+    let token = match (&app.unlocked, &app.token) {
+        (Some(u), _) => {
+            let s = u.token();
+            format!("{:?} serial {} · {login}", s.label, s.serial)
+        }
+        (None, Some(Ok(r))) => format!(
+            "{:?} serial {} · {login} · PIN {}",
+            r.label,
+            r.serial,
+            pin_words(&r.pin)
+        ),
+        (None, Some(Err(e))) => format!("error: {e}"),
+        (None, None) if app.unlocked_lent => format!("in use · {login}"),
+        (None, None) => "reading…".into(),
+    };
+    pairs.push(("token".into(), token));
+    match &app.data.root {
+        Some(Ok(root)) => {
+            let c = &root.certificate;
+            pairs.push(("root".into(), c.subject.clone()));
+            pairs.push(("  SHA-256".into(), group_hex(&c.sha256)));
+            let left = days_until(&c.not_after)
+                .map(|d| format!(" ({d} days left)"))
+                .unwrap_or_default();
+            pairs.push((
+                "  expires".into(),
+                format!("{}{left} · {}", c.not_after, c.key_type),
+            ));
+        }
+        Some(Err(e)) => pairs.push(("root".into(), e.clone())),
+        None => {}
+    }
+    let verified = match &app.last_verify {
+        None => "not verified in this session".to_owned(),
+        Some((r, when)) if r.ok => format!("intact at {when}"),
+        Some((r, when)) => format!(
+            "FAILED{} at {when}",
+            r.first_bad_seq
+                .map(|s| format!(" (event {s})"))
+                .unwrap_or_default()
+        ),
+    };
+    pairs.push((
+        "ledger".into(),
+        match &app.data.head {
+            Ok((n, head)) => format!(
+                "{n} events · head {} · {verified}",
+                head.chars().take(16).collect::<String>()
+            ),
+            Err(e) => format!("error: {e}"),
+        },
+    ));
+    pairs.push((
+        "intermediates".into(),
+        match &app.data.certs {
+            Ok(certs) => {
+                let count = |s: &str| certs.iter().filter(|c| c.status == s).count();
+                format!(
+                    "{} valid · {} revoked · {} expired",
+                    count("valid"),
+                    count("revoked"),
+                    count("expired")
+                )
+            }
+            Err(e) => format!("error: {e}"),
+        },
+    ));
+    pairs.push((
+        "CRL".into(),
+        match &app.data.last_crl {
+            Ok(Some(c)) => format!(
+                "number {} · next update {} · {} entries",
+                c.number, c.next_update, c.entries
+            ),
+            Ok(None) => "none issued yet".into(),
+            Err(e) => format!("error: {e}"),
+        },
+    ));
+    let lines = kv_lines(&pairs, inner.width, t);
+    let warnings = warnings(app);
+    let [top, bottom] = Layout::vertical([
+        Constraint::Length(lines.len() as u16 + 1),
+        Constraint::Min(1),
+    ])
+    .areas(inner);
+    Paragraph::new(lines).render(top, buf);
+    let mut w: Vec<Line> = vec![Line::styled(
+        if warnings.is_empty() {
+            "Warnings: none"
+        } else {
+            "Warnings"
+        },
+        t.title(),
+    )];
+    for text in warnings {
+        w.push(Line::from(vec![
+            Span::styled(" ! ", t.warn()),
+            Span::styled(text, t.warn()),
+        ]));
+    }
+    Paragraph::new(w)
+        .wrap(ratatui::widgets::Wrap { trim: false })
+        .render(bottom, buf);
+}

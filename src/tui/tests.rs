@@ -1,0 +1,351 @@
+//! The app without a token: a vault whose module does not exist, so every screen, key and
+//! overlay can be driven and drawn in-process. Flows against a real token are in
+//! `tests/tui.rs` and `tests/tui_tmux.rs`.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::time::Duration;
+
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::style::Color;
+use ratatui::Terminal;
+
+use super::app::Modal;
+use super::ui::{group_hex, wrap};
+use super::*;
+use crate::ceremony::Operator;
+
+/// A vault directory with a configuration and an empty ledger, bound to a module that is
+/// not there.
+fn vault(dir: &Path) -> Vault {
+    std::fs::write(
+        dir.join(crate::vault::CONFIG_FILE),
+        "format = 1\n[token]\nmodule = \"/nonexistent/libpkcs11-module.so\"\nselector = \"no-such-token\"\nserial = \"0000\"\n",
+    )
+    .unwrap();
+    crate::ledger::Ledger::create(&dir.join(crate::vault::LEDGER_FILE)).unwrap();
+    Vault::open(dir).unwrap()
+}
+
+fn app(dir: &Path, color: bool) -> App {
+    let mut app = App::new(
+        vault(dir),
+        Options {
+            operator: Operator("unit-test".into()),
+            pin_file: None,
+            theme: Theme::new(color),
+        },
+    );
+    assert!(app.wait_for_job(Duration::from_secs(10)));
+    app
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn press(app: &mut App, code: KeyCode) {
+    app.handle_key(key(code));
+}
+
+fn typing(app: &mut App, text: &str) {
+    for c in text.chars() {
+        press(app, KeyCode::Char(c));
+    }
+}
+
+fn draw(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| f.render_widget(app, f.area())).unwrap();
+    t
+}
+
+fn text(app: &App, w: u16, h: u16) -> String {
+    let t = draw(app, w, h);
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn every_screen_draws_at_80x24_and_120x40_with_tabs_and_footer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), true);
+    let titles = [
+        "Overview",
+        "Unlock the token",
+        "Inbox",
+        "Certificates",
+        "CRL",
+        "Ledger",
+    ];
+    for (i, title) in titles.iter().enumerate() {
+        press(&mut app, KeyCode::Char(char::from(b'1' + i as u8)));
+        if app.screen() == Screen::Unlock {
+            // The PIN field took the focus; Esc gives the keys back.
+            press(&mut app, KeyCode::Esc);
+        }
+        for (w, h) in [(80, 24), (120, 40)] {
+            let s = text(&app, w, h);
+            let lines: Vec<&str> = s.lines().collect();
+            assert!(
+                lines[0].contains("1 Overview") && lines[0].contains("6 Ledger"),
+                "{s}"
+            );
+            assert!(lines[1].contains(title), "screen {title} at {w}x{h}:\n{s}");
+            assert!(lines[h as usize - 1].contains("q quit"), "{s}");
+        }
+    }
+}
+
+#[test]
+fn the_overview_says_what_is_missing_in_ceremony_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), true);
+    let s = text(&app, 120, 40);
+    assert!(s.contains("this vault has no root yet"), "{s}");
+    assert!(s.contains("cannot load the PKCS#11 module"), "{s}");
+    assert!(s.contains("0 valid · 0 revoked · 0 expired"), "{s}");
+    assert!(s.contains("not verified in this session"), "{s}");
+}
+
+#[test]
+fn tab_shift_tab_and_number_keys_move_between_screens() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), true);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.screen(), Screen::Unlock);
+    press(&mut app, KeyCode::Tab); // the PIN field has the focus: Tab still moves on
+    assert_eq!(app.screen(), Screen::Inbox);
+    press(&mut app, KeyCode::BackTab);
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::BackTab);
+    assert_eq!(app.screen(), Screen::Overview);
+    press(&mut app, KeyCode::BackTab);
+    assert_eq!(app.screen(), Screen::Ledger);
+    press(&mut app, KeyCode::Char('4'));
+    assert_eq!(app.screen(), Screen::Certificates);
+}
+
+#[test]
+fn help_shows_every_key_and_any_key_closes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), true);
+    press(&mut app, KeyCode::Char('?'));
+    let s = text(&app, 80, 24);
+    for k in [
+        "Tab / Shift-Tab",
+        "Ctrl-C",
+        "r revoke",
+        "v verify",
+        "i issue",
+    ] {
+        assert!(s.contains(k), "{k} missing from the help:\n{s}");
+    }
+    press(&mut app, KeyCode::Char('x'));
+    assert!(!text(&app, 80, 24).contains("Shift-Tab"));
+}
+
+#[test]
+fn q_quits_at_once_when_nothing_is_under_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), true);
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.should_quit());
+}
+
+#[test]
+fn quitting_in_the_middle_of_a_flow_asks_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), true);
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Char('o')); // a prompt for a path: a flow
+    typing(&mut app, "/media/usb");
+    app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(!app.should_quit());
+    assert!(text(&app, 80, 24).contains("Quit in the middle of answering a question?"));
+    press(&mut app, KeyCode::Char('n'));
+    assert!(!app.should_quit());
+    assert!(matches!(app.modal, Some(Modal::Prompt { ref field, .. }) if field == "/media/usb"));
+    app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    press(&mut app, KeyCode::Char('y'));
+    assert!(app.should_quit());
+}
+
+#[test]
+fn the_pin_field_takes_q_and_digits_masks_them_and_forgets_them_on_leaving() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), true);
+    press(&mut app, KeyCode::Char('2'));
+    typing(&mut app, "q1w2");
+    assert_eq!(app.screen(), Screen::Unlock);
+    assert!(!app.should_quit());
+    assert_eq!(app.typed_pin_len(), 4);
+    let s = text(&app, 80, 24);
+    assert!(s.contains("User PIN:  ••••"), "{s}");
+    assert!(!s.contains("q1w2"));
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.typed_pin_len(), 0);
+}
+
+#[test]
+fn a_login_failure_wipes_the_typed_pin_and_shows_the_ceremony_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), true);
+    press(&mut app, KeyCode::Char('2'));
+    typing(&mut app, "1234");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.typed_pin_len(),
+        0,
+        "wiped as soon as it was handed over"
+    );
+    assert!(app.wait_for_job(Duration::from_secs(10)));
+    assert!(app.wait_for_job(Duration::from_secs(10)));
+    let expected = crate::ceremony::unlock(
+        &Vault::open(dir.path()).unwrap(),
+        &crate::pin::PinSource {
+            typed: Some("1234".into()),
+            ..Default::default()
+        },
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert_eq!(app.unlock_error.as_deref(), Some(expected.as_str()));
+    assert!(text(&app, 120, 40).contains("cannot load the PKCS#11 module"));
+}
+
+#[test]
+fn signing_without_unlocking_points_to_the_unlock_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), true);
+    press(&mut app, KeyCode::Char('5'));
+    press(&mut app, KeyCode::Char('i'));
+    assert!(app.modal.is_none());
+    assert!(app.message().unwrap().contains("unlock it first"));
+}
+
+#[test]
+fn the_inbox_directory_is_created_and_a_typed_path_that_is_not_there_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), true);
+    press(&mut app, KeyCode::Char('3'));
+    assert!(dir.path().join("inbox").is_dir());
+    assert!(text(&app, 80, 24).contains("No requests"));
+    press(&mut app, KeyCode::Char('o'));
+    typing(&mut app, "/nonexistent/usb");
+    press(&mut app, KeyCode::Enter);
+    let e = app.error_shown().unwrap();
+    assert!(
+        e.starts_with("cannot read the request /nonexistent/usb"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_bad_csr_in_the_inbox_is_listed_with_the_intake_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), true);
+    std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
+    std::fs::write(dir.path().join("inbox/prod-eu1.csr"), "not a csr").unwrap();
+    std::fs::write(dir.path().join("inbox/.hidden"), "x").unwrap();
+    press(&mut app, KeyCode::Char('3'));
+    assert_eq!(app.inbox.entries.len(), 1);
+    let e = &app.inbox.entries[0];
+    assert_eq!(e.cluster.as_ref().unwrap().as_str(), "prod-eu1");
+    // No root yet: ceremony refuses to judge, and says why.
+    let s = text(&app, 120, 40);
+    assert!(
+        s.contains("prod-eu1.csr") && s.contains("error: this vault has no root yet"),
+        "{s}"
+    );
+}
+
+#[test]
+fn tiny_terminals_get_a_request_to_grow_not_a_broken_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), true);
+    let s = text(&app, 40, 10);
+    assert!(s.contains("make it at least") && s.contains("50×12"), "{s}");
+}
+
+#[test]
+fn no_color_draws_without_any_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    for screen in ['1', '2', '3', '4', '5', '6', '?'] {
+        press(&mut app, KeyCode::Char(screen));
+        let t = draw(&app, 80, 24);
+        for cell in t.backend().buffer().content() {
+            assert!(
+                matches!(cell.fg, Color::Reset) && matches!(cell.bg, Color::Reset),
+                "screen {screen}: coloured cell {cell:?}"
+            );
+        }
+        press(&mut app, KeyCode::Esc);
+    }
+    // With colour, something is coloured.
+    let coloured = app_with_color_draws_colour(dir.path());
+    assert!(coloured);
+}
+
+fn app_with_color_draws_colour(dir: &Path) -> bool {
+    let mut app = App::new(
+        Vault::open(dir).unwrap(),
+        Options {
+            operator: Operator("unit-test".into()),
+            pin_file: None,
+            theme: Theme::new(true),
+        },
+    );
+    app.wait_for_job(Duration::from_secs(10));
+    draw(&app, 80, 24)
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .any(|c| c.fg != Color::Reset || c.bg != Color::Reset)
+}
+
+/// Events from a script, then nothing.
+struct Script(VecDeque<Event>);
+
+impl EventSource for Script {
+    fn next(&mut self, _: Duration) -> std::io::Result<Option<Event>> {
+        Ok(self.0.pop_front())
+    }
+}
+
+#[test]
+fn the_loop_runs_on_a_test_backend_follows_resizes_and_ends_on_q() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), true);
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let mut script = Script(VecDeque::from([
+        Event::Key(key(KeyCode::Char('6'))),
+        Event::Resize(120, 40),
+        Event::Key(key(KeyCode::Char('4'))),
+        Event::Key(key(KeyCode::Char('q'))),
+    ]));
+    // The test backend does not resize itself: do it as a terminal would, after the event.
+    terminal.backend_mut().resize(120, 40);
+    run_loop(&mut terminal, &mut app, &mut script).unwrap();
+    assert!(app.should_quit());
+    assert_eq!(app.screen(), Screen::Certificates);
+    assert_eq!(terminal.backend().buffer().area.width, 120);
+}
+
+#[test]
+fn text_wraps_at_spaces_and_cuts_long_words() {
+    assert_eq!(wrap("abcd efgh ij", 9), vec!["abcd efgh", "ij"]);
+    assert_eq!(wrap("abcdefghijkl", 8), vec!["abcdefgh", "ijkl"]);
+    assert_eq!(group_hex("0123456789abcdef01"), "01234567 89abcdef 01");
+}

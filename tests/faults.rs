@@ -1,0 +1,370 @@
+//! Issue 7: crash safety. With the `fault-injection` feature, `ROOTVAULT_FAULT=NAME` aborts
+//! the real binary at a named point (src/fault.rs). After every crash: the ledger verifies,
+//! every certificate on disk is in the ledger, no serial repeats, and the next run works
+//! without repair.
+
+#![cfg(feature = "fault-injection")]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::*;
+
+fn make_csr(dir: &Path, name: &str) -> (PathBuf, String) {
+    let csr = dir.join(format!("{name}.csr"));
+    run(Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            &format!("/CN={name}"),
+            "-keyout",
+        ])
+        .arg(dir.join(format!("{name}.key")))
+        .arg("-out")
+        .arg(&csr))
+    .expect(0);
+    let sh = format!(
+        "openssl req -in '{}' -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1",
+        csr.display()
+    );
+    let fp = run(Command::new("sh").arg("-c").arg(sh))
+        .expect(0)
+        .stdout
+        .trim()
+        .to_owned();
+    (csr, fp)
+}
+
+/// The vault's state is sound: verify passes, serials are unique, and every certificate
+/// PEM under `outputs` is one the ledger issued.
+fn assert_sound(h: &Hsm, outputs: &Path, context: &str) {
+    let v = run(h.rv().args(["ledger", "verify", "--json"]));
+    assert_eq!(
+        v.code, 0,
+        "{context}: ledger verify failed after the crash: {}{}",
+        v.stdout, v.stderr
+    );
+    let listed = run(h.rv().args(["list", "--json"])).expect(0).json();
+    let mut serials = std::collections::HashSet::new();
+    let mut digests = std::collections::HashSet::new();
+    for c in listed.as_array().unwrap() {
+        assert!(
+            serials.insert(c["serial"].as_str().unwrap().to_owned()),
+            "{context}: a serial repeats"
+        );
+        digests.insert(c["sha256"].as_str().unwrap().to_owned());
+    }
+    for f in files_under(outputs) {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".pem") || name.starts_with('.') || name == "root.pem" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(
+            text.starts_with("-----BEGIN"),
+            "{context}: {} is half-written",
+            f.display()
+        );
+        if let Ok(block) = ::pem::parse(&text) {
+            if block.tag() == "CERTIFICATE" {
+                let der = block.into_contents();
+                let digest = rootvault::keys::sha256_hex(&der);
+                assert!(
+                    digests.contains(&digest),
+                    "{context}: {} holds a certificate the ledger does not",
+                    f.display()
+                );
+            }
+        }
+    }
+}
+
+fn crashed(r: &Run, point: &str) {
+    assert_ne!(
+        r.code, 0,
+        "the process did not stop at {point}: {}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains(&format!("fault injected: aborting at {point}")),
+        "{point} was not reached: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_crash_at_every_point_of_signing_leaves_a_sound_vault_and_the_next_run_works() {
+    let h = Hsm::new("fault-sign");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    let out = h.path("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let (csr, fp) = make_csr(h.dir.path(), "east");
+    for point in [
+        "sign.after_lint",
+        "sign.after_token_sign",
+        "ledger.before_commit",
+        "ledger.after_commit",
+        "file.before_rename",
+        "file.after_rename",
+    ] {
+        let pem = out.join(format!("{}.pem", point.replace('.', "-")));
+        let r = run(h
+            .rv_pin()
+            .env("ROOTVAULT_FAULT", point)
+            .arg("sign")
+            .arg(&csr)
+            .args(["--cluster", "east", "--confirm", &fp[..12], "--out"])
+            .arg(&pem));
+        crashed(&r, point);
+        assert_sound(&h, &out, point);
+        // The next run works without repair (the output may need --force if the crash came
+        // after the file was in place).
+        let again = run(h
+            .rv_pin()
+            .arg("sign")
+            .arg(&csr)
+            .args([
+                "--cluster",
+                "east",
+                "--confirm",
+                &fp[..12],
+                "--force",
+                "--out",
+            ])
+            .arg(&pem));
+        assert_eq!(
+            again.code, 0,
+            "{point}: the next run failed: {}",
+            again.stderr
+        );
+        assert_sound(&h, &out, point);
+    }
+}
+
+#[test]
+fn a_crash_during_revocation_crl_and_export_leaves_a_sound_vault() {
+    let h = Hsm::new("fault-other");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    let out = h.path("out");
+    std::fs::create_dir_all(&out).unwrap();
+    for c in ["east", "west"] {
+        let (csr, fp) = make_csr(h.dir.path(), c);
+        run(h
+            .rv_pin()
+            .arg("sign")
+            .arg(&csr)
+            .args(["--cluster", c, "--confirm", &fp[..12], "--out"])
+            .arg(out.join(format!("{c}.pem"))))
+        .expect(0);
+    }
+    for point in [
+        "revoke.before_commit",
+        "ledger.before_commit",
+        "ledger.after_commit",
+    ] {
+        let listed = run(h.rv().args(["list", "--json", "--cluster", "west"]))
+            .expect(0)
+            .json();
+        let live: Vec<_> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["status"] == "valid")
+            .collect();
+        if live.is_empty() {
+            let (csr, fp) = make_csr(h.dir.path(), "west2");
+            run(h.rv_pin().arg("sign").arg(&csr).args([
+                "--cluster",
+                "west",
+                "--confirm",
+                &fp[..12],
+            ]))
+            .expect(0);
+            continue;
+        }
+        let serial = live[0]["serial"].as_str().unwrap().to_owned();
+        let r = run(h.rv_pin().env("ROOTVAULT_FAULT", point).args([
+            "revoke",
+            "--serial",
+            &serial,
+            "--reason",
+            "superseded",
+            "--confirm",
+            &serial[..8],
+        ]));
+        crashed(&r, point);
+        assert_sound(&h, &out, point);
+        let status = run(h.rv().args(["list", "--json"])).expect(0).json();
+        let revoked = status
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["serial"] == serial.as_str() && c["status"] == "revoked");
+        assert_eq!(
+            revoked,
+            point == "ledger.after_commit",
+            "{point}: the revocation must be all or nothing"
+        );
+    }
+    for point in [
+        "crl.after_sign",
+        "ledger.before_commit",
+        "file.before_rename",
+    ] {
+        let crl = out.join("crl.pem");
+        let r = run(h
+            .rv_pin()
+            .env("ROOTVAULT_FAULT", point)
+            .args(["crl", "--force", "--out"])
+            .arg(&crl));
+        crashed(&r, point);
+        assert_sound(&h, &out, point);
+    }
+    // CRL numbers still strictly increase after the crashes.
+    let crl = out.join("crl-final.pem");
+    run(h.rv_pin().args(["crl", "--out"]).arg(&crl)).expect(0);
+    openssl(&[
+        "crl",
+        "-in",
+        crl.to_str().unwrap(),
+        "-CAfile",
+        h.root_pem().to_str().unwrap(),
+        "-noout",
+    ])
+    .expect(0);
+    for point in [
+        "export.after_write",
+        "ledger.before_commit",
+        "file.before_rename",
+    ] {
+        let bundle = out.join("east-bundle.pem.export");
+        let r = run(h
+            .rv_pin()
+            .env("ROOTVAULT_FAULT", point)
+            .args([
+                "export",
+                "--cluster",
+                "east",
+                "--format",
+                "pem-bundle",
+                "--force",
+                "--out",
+            ])
+            .arg(&bundle));
+        crashed(&r, point);
+        assert_sound(&h, &out, point);
+        run(h
+            .rv_pin()
+            .args([
+                "export",
+                "--cluster",
+                "east",
+                "--format",
+                "pem-bundle",
+                "--force",
+                "--out",
+            ])
+            .arg(&bundle))
+        .expect(0);
+        assert_sound(&h, &out, point);
+    }
+}
+
+#[test]
+fn kill_9_while_the_token_has_signed_leaves_no_certificate_outside_the_ledger() {
+    let h = Hsm::new("fault-kill");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    let out = h.path("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let (csr, fp) = make_csr(h.dir.path(), "east");
+    for point in [
+        "sign.after_token_sign",
+        "ledger.before_commit",
+        "file.before_rename",
+    ] {
+        let mut child = h
+            .rv_pin()
+            .env("ROOTVAULT_FAULT", format!("{point}:pause"))
+            .arg("sign")
+            .arg(&csr)
+            .args([
+                "--cluster",
+                "east",
+                "--confirm",
+                &fp[..12],
+                "--force",
+                "--out",
+            ])
+            .arg(out.join("east.pem"))
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let reached = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l == format!("paused at {point}"));
+        assert!(reached, "{point} was never reached");
+        run(Command::new("kill").args(["-9", &child.id().to_string()])).expect(0);
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+        assert_sound(&h, &out, point);
+        // The token lock and the database were released by the kernel: the next run works.
+        run(h
+            .rv_pin()
+            .arg("sign")
+            .arg(&csr)
+            .args([
+                "--cluster",
+                "east",
+                "--confirm",
+                &fp[..12],
+                "--force",
+                "--out",
+            ])
+            .arg(out.join("east.pem")))
+        .expect(0);
+        assert_sound(&h, &out, point);
+    }
+}
+
+#[test]
+fn a_crash_midway_through_a_batch_keeps_what_was_signed_and_signs_nothing_twice() {
+    let h = Hsm::new("fault-batch");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    let mut manifest = String::new();
+    for c in ["a1", "a2", "a3"] {
+        let (csr, fp) = make_csr(h.dir.path(), c);
+        manifest += &format!("{c}  {fp}  {}\n", csr.display());
+    }
+    let m = h.path("manifest");
+    std::fs::write(&m, &manifest).unwrap();
+    let sha = rootvault::keys::sha256_hex(manifest.as_bytes());
+    // Abort right after the first certificate's commit.
+    let r = run(h
+        .rv_pin()
+        .env("ROOTVAULT_FAULT", "ledger.after_commit")
+        .arg("sign-batch")
+        .arg(&m)
+        .args(["--confirm", &sha[..8], "--out-dir"])
+        .arg(h.path("out")));
+    crashed(&r, "ledger.after_commit");
+    assert_sound(&h, h.dir.path(), "batch");
+    let listed = run(h.rv().args(["list", "--json"])).expect(0).json();
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        1,
+        "exactly the first certificate was recorded"
+    );
+}

@@ -1,0 +1,857 @@
+//! Issue 5: the ceremony TUI against real SoftHSM2 vaults, driven by key events into
+//! `App::update` and drawn with ratatui's `TestBackend` at 80×24 and 120×40.
+//!
+//! SoftHSM reads `SOFTHSM2_CONF` once per process, so every test in this file shares one
+//! configuration (set once, before the first PKCS#11 call) and one token directory, with a
+//! token of its own in it; the tests take turns through a mutex. Vaults are made by the real
+//! `rootvault` binary as child processes with the same configuration; what the TUI did is
+//! checked afterwards the same way (`list --json`, `ledger show --json`, `openssl`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use common::*;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use rootvault::ceremony::Operator;
+use rootvault::tui::{App, Options, Screen, Theme};
+use rootvault::vault::Vault;
+use sha2::{Digest, Sha256};
+
+/// The process-wide SoftHSM configuration and its token directory.
+struct World {
+    hsm_dir: PathBuf,
+    conf: PathBuf,
+}
+
+fn world() -> &'static World {
+    static WORLD: OnceLock<World> = OnceLock::new();
+    WORLD.get_or_init(|| {
+        let hsm_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("tui-hsm-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&hsm_dir);
+        make_token(&hsm_dir, "tui-first");
+        let conf = hsm_dir.join("softhsm2.conf");
+        // Before any PKCS#11 call in this process (edition 2021: not `unsafe`). Every test
+        // holds the lock below from its first line, so no other thread reads the
+        // environment meanwhile.
+        std::env::set_var("SOFTHSM2_CONF", &conf);
+        std::env::remove_var(rootvault::pin::PIN_ENV);
+        World { hsm_dir, conf }
+    })
+}
+
+/// One test at a time: they share the token directory and the process's SoftHSM.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn make_token(hsm_dir: &Path, label: &str) {
+    let out = Command::new(repo().join("hsm-test/make-token.sh"))
+        .arg(hsm_dir)
+        .arg(label)
+        .arg(SO_PIN)
+        .arg(PIN)
+        .output()
+        .expect("run hsm-test/make-token.sh");
+    assert!(
+        out.status.success(),
+        "make-token.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A vault with a root on a fresh token labelled `label`, in `/tmp/rvtuiXXXXXX` (a path of
+/// fixed length, so the screens wrap the same way on every machine).
+fn ceremony(label: &str) -> Hsm {
+    let w = world();
+    make_token(&w.hsm_dir, label);
+    let dir = tempfile::Builder::new()
+        .prefix("rvtui")
+        .rand_bytes(6)
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::write(dir.path().join("pin"), format!("{PIN}\n")).unwrap();
+    let hsm = Hsm {
+        dir,
+        conf: w.conf.clone(),
+        label: label.to_owned(),
+    };
+    hsm.vault_with_root("ecdsa-p384").expect(0);
+    hsm
+}
+
+/// A P-256 CSR made by OpenSSL in the vault's inbox as `NAME.csr`; returns the SPKI SHA-256.
+fn inbox_csr(hsm: &Hsm, name: &str) -> String {
+    let inbox = hsm.vault().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let csr = inbox.join(format!("{name}.csr"));
+    openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        hsm.path(&format!("{name}.key")).to_str().unwrap(),
+        "-subj",
+        "/CN=whatever the cluster asks",
+        "-out",
+        csr.to_str().unwrap(),
+    ])
+    .expect(0);
+    let pubkey = openssl(&["req", "-in", csr.to_str().unwrap(), "-pubkey", "-noout"]).expect(0);
+    let der_file = hsm.path(&format!("{name}.spki.der"));
+    let pem_file = hsm.path(&format!("{name}.pub.pem"));
+    std::fs::write(&pem_file, pubkey.stdout).unwrap();
+    openssl(&[
+        "pkey",
+        "-pubin",
+        "-in",
+        pem_file.to_str().unwrap(),
+        "-outform",
+        "DER",
+        "-out",
+        der_file.to_str().unwrap(),
+    ])
+    .expect(0);
+    hex::encode(Sha256::digest(std::fs::read(der_file).unwrap()))
+}
+
+fn open_app(hsm: &Hsm, pin_file: Option<PathBuf>) -> App {
+    let mut app = App::new(
+        Vault::open(&hsm.vault()).unwrap(),
+        Options {
+            operator: Operator("tui-test".into()),
+            pin_file,
+            theme: Theme::new(false),
+        },
+    );
+    settle(&mut app);
+    app
+}
+
+/// Waits for the running job (and any it starts) to finish.
+#[track_caller]
+fn settle(app: &mut App) {
+    assert!(
+        app.wait_for_job(Duration::from_secs(120)),
+        "a job did not finish in two minutes"
+    );
+}
+
+fn press(app: &mut App, code: KeyCode) {
+    app.handle_key(KeyEvent::new(code, KeyModifiers::NONE));
+}
+
+fn ctrl(app: &mut App, c: char) {
+    app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
+}
+
+fn typing(app: &mut App, text: &str) {
+    for c in text.chars() {
+        press(app, KeyCode::Char(c));
+    }
+}
+
+/// The screen as text, one line per row.
+fn screen(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| f.render_widget(app, f.area())).unwrap();
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..h {
+        let line: String = (0..w).map(|x| buf[(x, y)].symbol()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Asserts that `needles` are on the screen at both sizes.
+#[track_caller]
+fn shows(app: &App, needles: &[&str]) {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let s = screen(app, w, h);
+        for n in needles {
+            assert!(s.contains(n), "{n:?} not on the {w}x{h} screen:\n{s}");
+        }
+    }
+}
+
+/// Times, dates and hex (serials, fingerprints, hashes) replaced by placeholders of the same
+/// width, and the test's directory by a fixed name, so a snapshot holds only the layout and
+/// the words.
+fn redact(s: &str, hsm: &Hsm) -> String {
+    let dir = hsm.dir.path().to_str().unwrap();
+    let mut s = s.replace(dir, &"/tmp/rvtui######"[..dir.len().min(16)]);
+    s = s.replace(module().to_str().unwrap(), "[module]");
+    if let Ok(canon) = std::fs::canonicalize(module()) {
+        s = s.replace(canon.to_str().unwrap(), "[module]");
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let mut out: Vec<char> = chars.clone();
+    // Hex runs of 8 or more (serials, hashes, fingerprint groups).
+    let mut i = 0;
+    while i < chars.len() {
+        let start = i;
+        while i < chars.len() && (chars[i].is_ascii_digit() || ('a'..='f').contains(&chars[i])) {
+            i += 1;
+        }
+        let boundary_before = start == 0 || !chars[start - 1].is_ascii_alphanumeric();
+        let boundary_after = i == chars.len() || !chars[i].is_ascii_alphanumeric();
+        if i - start >= 8 && boundary_before && boundary_after {
+            for c in &mut out[start..i] {
+                *c = '#';
+            }
+        }
+        if i == start {
+            i += 1;
+        }
+    }
+    // Dates and times: every digit of YYYY-MM-DD and hh:mm:ss.
+    let text: String = out.into_iter().collect();
+    let mut out: Vec<char> = text.chars().collect();
+    let is = |v: &[char], at: usize, pat: &str| {
+        pat.chars().enumerate().all(|(k, p)| {
+            v.get(at + k).is_some_and(|c| {
+                if p == '9' {
+                    c.is_ascii_digit()
+                } else {
+                    *c == p
+                }
+            })
+        })
+    };
+    for at in 0..out.len() {
+        for pat in ["9999-99-99", "99:99:99"] {
+            if is(&out, at, pat) {
+                for (k, p) in pat.chars().enumerate() {
+                    if p == '9' {
+                        out[at + k] = '0';
+                    }
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+fn list(hsm: &Hsm) -> serde_json::Value {
+    run(hsm.rv().args(["list", "--json"])).expect(0).json()
+}
+
+fn events(hsm: &Hsm) -> Vec<serde_json::Value> {
+    run(hsm.rv().args(["ledger", "show", "--json"]))
+        .expect(0)
+        .json()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn kinds(hsm: &Hsm) -> Vec<String> {
+    events(hsm)
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Unlocks by typing the PIN on the Unlock screen.
+fn unlock(app: &mut App) {
+    if app.screen() != Screen::Unlock {
+        press(app, KeyCode::Char('2'));
+    }
+    assert_eq!(app.screen(), Screen::Unlock);
+    typing(app, PIN);
+    assert_eq!(app.typed_pin_len(), PIN.len());
+    press(app, KeyCode::Enter);
+    assert_eq!(
+        app.typed_pin_len(),
+        0,
+        "the PIN buffer is wiped when handed over"
+    );
+    settle(app);
+    assert!(app.is_unlocked(), "{:?}", app.message());
+}
+
+#[test]
+fn a_whole_ceremony_by_keys_unlock_sign_export_revoke_crl_verify() {
+    let _turn = serial();
+    let hsm = ceremony("tui-ceremony");
+    let spki = inbox_csr(&hsm, "prod-eu1");
+    let mut app = open_app(&hsm, None);
+
+    // Overview, before anything.
+    shows(
+        &app,
+        &[
+            "1 Overview",
+            "\"tui-ceremony\"",
+            "not logged in",
+            "CN=Test Root CA, O=Example Org, C=GB",
+            "0 valid · 0 revoked · 0 expired",
+            "CRL",
+            "none issued yet",
+            "u unlock",
+        ],
+    );
+    insta::assert_snapshot!("overview_80x24", redact(&screen(&app, 80, 24), &hsm));
+
+    // Unlock: a wrong PIN shows the token's words, then the right one logs in.
+    press(&mut app, KeyCode::Char('2'));
+    typing(&mut app, "not-the-pin");
+    shows(&app, &["User PIN:  •••••••••••", "Enter log in"]);
+    insta::assert_snapshot!("unlock_typing_80x24", redact(&screen(&app, 80, 24), &hsm));
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    assert!(!app.is_unlocked());
+    shows(&app, &["login failed: the token rejected the PIN"]);
+    unlock(&mut app);
+    shows(&app, &["UNLOCKED", "LOGGED IN"]);
+
+    // Inbox: the request, its cluster from the file name, key type and verdict.
+    press(&mut app, KeyCode::Char('3'));
+    shows(
+        &app,
+        &["prod-eu1.csr", "prod-eu1", "ecdsa-p256", "acceptable"],
+    );
+    insta::assert_snapshot!("inbox_80x24", redact(&screen(&app, 80, 24), &hsm));
+
+    // Review: everything `csr inspect` shows, and the profile.
+    press(&mut app, KeyCode::Enter);
+    let grouped = spki
+        .as_bytes()
+        .chunks(8)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>();
+    shows(
+        &app,
+        &[
+            "Review",
+            "verdict",
+            "SPKI SHA-256",
+            grouped[0],
+            "CSR SHA-256",
+            "requested subject",
+            "CN=whatever the cluster asks (not copied)",
+            "signature algorithm",
+            "would sign: subject",
+            "CA:TRUE, pathlen:0 (critical)",
+        ],
+    );
+    insta::assert_snapshot!("review_120x40", redact(&screen(&app, 120, 40), &hsm));
+
+    // The confirmation modal; the fingerprint typed with colons and in capitals.
+    press(&mut app, KeyCode::Char('s'));
+    shows(&app, &["Confirm: sign", "Have the cluster team read out"]);
+    insta::assert_snapshot!("confirm_sign_80x24", redact(&screen(&app, 80, 24), &hsm));
+    let typed = format!(
+        "{}:{}:{}:{}",
+        &spki[0..2],
+        &spki[2..4],
+        &spki[4..6],
+        &spki[6..8]
+    )
+    .to_uppercase();
+    typing(&mut app, &typed);
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    let certs = list(&hsm);
+    let certs = certs.as_array().unwrap();
+    assert_eq!(certs.len(), 1, "{certs:?}");
+    let serial = certs[0]["serial"].as_str().unwrap().to_owned();
+    assert_eq!(certs[0]["cluster"], "prod-eu1");
+    shows(&app, &["Signed", &serial, "e exports it"]);
+    insta::assert_snapshot!("signed_80x24", redact(&screen(&app, 80, 24), &hsm));
+
+    // The export offered after signing: pem-bundle, read by openssl verify.
+    press(&mut app, KeyCode::Char('e'));
+    shows(&app, &["Export prod-eu1", "pem-bundle", "write to"]);
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Right);
+    }
+    press(&mut app, KeyCode::Tab);
+    for _ in 0.."prod-eu1-chain.pem".len() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    let bundle = hsm.path("inter.pem");
+    typing(&mut app, bundle.to_str().unwrap());
+    press(&mut app, KeyCode::BackTab);
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    assert!(
+        bundle.is_file(),
+        "{:?} {:?}",
+        app.message(),
+        app.error_shown()
+    );
+    let root = hsm.root_pem();
+    let v = openssl(&[
+        "verify",
+        "-CAfile",
+        root.to_str().unwrap(),
+        bundle.to_str().unwrap(),
+    ])
+    .expect(0);
+    assert!(v.stdout.contains(": OK"), "{v:?}");
+    assert_eq!(kinds(&hsm).last().unwrap(), "bundle_exported");
+
+    // Certificates: the table, then revoke with a reason and the serial typed.
+    press(&mut app, KeyCode::Char('4'));
+    shows(
+        &app,
+        &["CLUSTER", "SERIAL", "STATUS", "prod-eu1", &serial, "valid"],
+    );
+    insta::assert_snapshot!("certificates_80x24", redact(&screen(&app, 80, 24), &hsm));
+    press(&mut app, KeyCode::Enter);
+    shows(&app, &["Certificate", "SHA-256", "not after"]);
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('r'));
+    shows(&app, &["keyCompromise", "cessationOfOperation"]);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Enter);
+    shows(&app, &["Confirm: revoke", "keyCompromise"]);
+    typing(&mut app, &serial[..10]);
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    assert_eq!(list(&hsm)[0]["status"], "revoked");
+    shows(&app, &["revoked"]);
+
+    // CRL: issue the next one, write it, and openssl checks it against the root.
+    press(&mut app, KeyCode::Char('5'));
+    shows(&app, &["none issued yet", "Revocations (1)", &serial]);
+    press(&mut app, KeyCode::Char('i'));
+    shows(&app, &["Issue CRL 1", "180"]);
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    shows(&app, &["number 1", "entries", "CRL 1 issued: 1 revoked"]);
+    insta::assert_snapshot!("crl_80x24", redact(&screen(&app, 80, 24), &hsm));
+    press(&mut app, KeyCode::Char('w'));
+    for _ in 0.."crl-1.pem".len() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    let crl = hsm.path("crl.pem");
+    typing(&mut app, crl.to_str().unwrap());
+    press(&mut app, KeyCode::Enter);
+    let c = openssl(&[
+        "crl",
+        "-in",
+        crl.to_str().unwrap(),
+        "-CAfile",
+        root.to_str().unwrap(),
+        "-noout",
+        "-text",
+    ])
+    .expect(0);
+    assert!(
+        c.stderr.contains("verify OK") || c.stdout.contains("verify OK"),
+        "{c:?}"
+    );
+    assert!(
+        c.stdout.to_uppercase().contains(&serial.to_uppercase()),
+        "{c:?}"
+    );
+
+    // Ledger: the events, details, and verification.
+    press(&mut app, KeyCode::Char('6'));
+    shows(
+        &app,
+        &[
+            "certificate_issued",
+            "certificate_revoked",
+            "crl_issued",
+            "bundle_exported",
+        ],
+    );
+    press(&mut app, KeyCode::Char('v'));
+    settle(&mut app);
+    shows(&app, &["intact:", "ledger intact"]);
+    insta::assert_snapshot!("ledger_80x24", redact(&screen(&app, 80, 24), &hsm));
+    press(&mut app, KeyCode::Enter);
+    shows(&app, &["Event", "prev hash", "payload"]);
+    press(&mut app, KeyCode::Esc);
+
+    // The overview adds it up; every action was recorded as the TUI's operator.
+    press(&mut app, KeyCode::Char('1'));
+    shows(
+        &app,
+        &["0 valid · 1 revoked · 0 expired", "LOGGED IN", "intact at"],
+    );
+    let actors: Vec<String> = events(&hsm)
+        .iter()
+        .filter(|e| e["kind"] != "vault_initialised" && e["kind"] != "root_created")
+        .filter(|e| e["kind"] != "audit_key_created")
+        .map(|e| e["actor"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(actors.iter().all(|a| a == "tui-test"), "{actors:?}");
+
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.should_quit());
+}
+
+#[test]
+fn a_wrong_fingerprint_in_the_modal_signs_nothing_and_says_what_the_cli_says() {
+    let _turn = serial();
+    let hsm = ceremony("tui-wrong-fpr");
+    let spki = inbox_csr(&hsm, "prod-us1");
+    let wrong = if spki.starts_with("00") {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    let before = (list(&hsm), events(&hsm));
+
+    // The command line's words for the same mistake (it fails before touching the token).
+    let cli = run(hsm
+        .rv_pin()
+        .arg("sign")
+        .arg(hsm.vault().join("inbox/prod-us1.csr"))
+        .args(["--cluster", "prod-us1", "--confirm", wrong]))
+    .expect(6);
+    let cli_error = cli
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("rootvault: error: "))
+        .unwrap()
+        .to_owned();
+
+    let mut app = open_app(&hsm, None);
+    unlock(&mut app);
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Char('s'));
+    typing(&mut app, wrong);
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    assert_eq!(app.error_shown(), Some(cli_error.as_str()));
+    shows(&app, &["Not signed", "does not match the SPKI SHA-256"]);
+    // Too short is refused by ceremony too, in its words.
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char('s'));
+    typing(&mut app, &spki[..7]);
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    assert!(
+        app.error_shown()
+            .is_some_and(|e| e.contains("at least 8 hex digits")),
+        "{:?}",
+        app.error_shown()
+    );
+    drop(app);
+    assert_eq!((list(&hsm), events(&hsm)), before);
+}
+
+#[test]
+fn quitting_in_the_middle_of_a_flow_leaves_the_vault_unchanged() {
+    let _turn = serial();
+    let hsm = ceremony("tui-quit");
+    let spki = inbox_csr(&hsm, "prod-ap1");
+    let before = (list(&hsm), events(&hsm));
+
+    // In the confirmation modal, with the right fingerprint typed but not sent: Ctrl-C.
+    let mut app = open_app(&hsm, None);
+    unlock(&mut app);
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char('s'));
+    typing(&mut app, &spki[..16]);
+    ctrl(&mut app, 'c');
+    assert!(!app.should_quit(), "it asks first");
+    shows(
+        &app,
+        &["Quit in the middle of confirming a signature?", "y quit"],
+    );
+    insta::assert_snapshot!("quit_question_80x24", redact(&screen(&app, 80, 24), &hsm));
+    press(&mut app, KeyCode::Char('y'));
+    assert!(app.should_quit());
+    drop(app);
+    assert_eq!((list(&hsm), events(&hsm)), before);
+
+    // In the reason picker of a revocation (a certificate signed on the command line): q.
+    run(hsm
+        .rv_pin()
+        .arg("sign")
+        .arg(hsm.vault().join("inbox/prod-ap1.csr"))
+        .args(["--cluster", "prod-ap1", "--confirm", &spki[..8]]))
+    .expect(0);
+    let before = (list(&hsm), events(&hsm));
+    let mut app = open_app(&hsm, None);
+    unlock(&mut app);
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Char('r'));
+    press(&mut app, KeyCode::Char('q'));
+    assert!(!app.should_quit());
+    shows(&app, &["Quit in the middle of revoking a certificate?"]);
+    press(&mut app, KeyCode::Char('n'));
+    shows(&app, &["Revoke: reason"]);
+    press(&mut app, KeyCode::Enter);
+    typing(&mut app, &before.0[0]["serial"].as_str().unwrap()[..8]);
+    ctrl(&mut app, 'c');
+    press(&mut app, KeyCode::Char('y'));
+    assert!(app.should_quit());
+    drop(app);
+
+    // In the export form: q, then y; nothing written, nothing recorded.
+    let mut app = open_app(&hsm, None);
+    unlock(&mut app);
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Char('e'));
+    shows(&app, &["Export prod-ap1"]);
+    press(&mut app, KeyCode::Char('q'));
+    press(&mut app, KeyCode::Char('y'));
+    assert!(app.should_quit());
+    drop(app);
+    assert_eq!((list(&hsm), events(&hsm)), before);
+    assert!(std::fs::read_dir(std::env::current_dir().unwrap())
+        .unwrap()
+        .all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("prod-ap1")));
+}
+
+#[test]
+fn the_pin_file_unlocks_when_the_field_is_left_empty() {
+    let _turn = serial();
+    let hsm = ceremony("tui-pin-file");
+    let mut app = open_app(&hsm, Some(hsm.pin_file()));
+    press(&mut app, KeyCode::Char('2'));
+    shows(&app, &["--pin-file"]);
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    assert!(app.is_unlocked(), "{:?}", app.message());
+    press(&mut app, KeyCode::Char('l'));
+    settle(&mut app);
+    assert!(!app.is_unlocked());
+    shows(&app, &["not logged in", "logged out of the token"]);
+}
+
+#[test]
+fn a_refused_export_reads_as_the_command_line_prints_it() {
+    let _turn = serial();
+    let hsm = ceremony("tui-same-words");
+    let spki = inbox_csr(&hsm, "prod-sa1");
+    run(hsm
+        .rv_pin()
+        .arg("sign")
+        .arg(hsm.vault().join("inbox/prod-sa1.csr"))
+        .args(["--cluster", "prod-sa1", "--confirm", &spki[..8]]))
+    .expect(0);
+    let taken = hsm.path("taken.pem");
+    std::fs::write(&taken, "already here").unwrap();
+
+    let mut app = open_app(&hsm, None);
+    unlock(&mut app);
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Char('e'));
+    press(&mut app, KeyCode::Tab);
+    for _ in 0.."prod-sa1-cacerts".len() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    typing(&mut app, taken.to_str().unwrap());
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    let tui_error = app.error_shown().expect("refused").to_owned();
+    shows(&app, &["Not exported", "already exists"]);
+    drop(app);
+
+    let cli = run(hsm.rv_pin().args([
+        "export",
+        "--cluster",
+        "prod-sa1",
+        "--format",
+        "istio",
+        "--out",
+        taken.to_str().unwrap(),
+    ]))
+    .expect(1);
+    assert_eq!(
+        cli.stderr.trim_end(),
+        format!("rootvault: error: {tui_error}")
+    );
+    assert_eq!(std::fs::read_to_string(&taken).unwrap(), "already here");
+}
+
+#[test]
+fn verifying_a_large_ledger_shows_progress_and_keys_keep_working() {
+    let _turn = serial();
+    let hsm = ceremony("tui-big-ledger");
+    {
+        let mut ledger =
+            rootvault::ledger::Ledger::open(&hsm.vault().join("ledger.sqlite")).unwrap();
+        let tx = ledger.begin().unwrap();
+        for i in 0..20_000 {
+            tx.append(
+                "bulk",
+                &rootvault::ledger::Event::SigningRejected(rootvault::ledger::SigningRejected {
+                    cluster: Some("bulk".into()),
+                    input_sha256: format!("{i:064x}"),
+                    reasons: vec!["bulk".into()],
+                }),
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let total = events(&hsm).len();
+    let mut app = open_app(&hsm, None);
+    press(&mut app, KeyCode::Char('6'));
+    press(&mut app, KeyCode::Char('v'));
+    assert!(app.busy());
+    // Keys keep working while it runs: move around and come back.
+    press(&mut app, KeyCode::Char('1'));
+    assert_eq!(app.screen(), Screen::Overview);
+    press(&mut app, KeyCode::Char('6'));
+    press(&mut app, KeyCode::Up);
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("verifying the ledger…")
+            && (s.contains("counting events") || s.contains("verifying ")),
+        "{s}"
+    );
+    assert!(s.contains('█'), "a progress bar:\n{s}");
+    settle(&mut app);
+    shows(&app, &[&format!("intact: {total} events")]);
+}
+
+#[test]
+fn a_typed_usb_path_a_typed_cluster_and_an_age_encrypted_export() {
+    let _turn = serial();
+    let hsm = ceremony("tui-usb");
+    // A "USB stick" with a request whose file name is not a cluster name.
+    let usb = hsm.path("usb");
+    std::fs::create_dir_all(&usb).unwrap();
+    let spki = inbox_csr(&hsm, "Request_From_Team");
+    std::fs::rename(
+        hsm.vault().join("inbox/Request_From_Team.csr"),
+        usb.join("Request_From_Team.csr"),
+    )
+    .unwrap();
+    let mut app = open_app(&hsm, None);
+    unlock(&mut app);
+    press(&mut app, KeyCode::Char('3'));
+    shows(&app, &["No requests"]);
+    press(&mut app, KeyCode::Char('o'));
+    typing(&mut app, usb.to_str().unwrap());
+    press(&mut app, KeyCode::Enter);
+    shows(
+        &app,
+        &["Request_From_Team.csr", "REFUSED: no cluster given"],
+    );
+    // Name the cluster, ask for fewer days, and the verdict follows.
+    press(&mut app, KeyCode::Char('c'));
+    typing(&mut app, "Not A Name");
+    press(&mut app, KeyCode::Enter);
+    assert!(app.error_shown().is_some(), "a bad cluster name is refused");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char('c'));
+    typing(&mut app, "edge-7");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char('d'));
+    typing(&mut app, "30");
+    press(&mut app, KeyCode::Enter);
+    shows(&app, &["edge-7*", "acceptable"]);
+    press(&mut app, KeyCode::Enter);
+    shows(&app, &["edge-7 (typed)", "30 days", "days asked"]);
+    press(&mut app, KeyCode::Char('s'));
+    typing(&mut app, &spki[..8]);
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    let certs = list(&hsm);
+    assert_eq!(certs[0]["cluster"], "edge-7", "{certs}");
+
+    // Export for the cluster, encrypted to an age recipient typed in the form.
+    let identity = hsm.path("age.key");
+    run(Command::new("age-keygen").arg("-o").arg(&identity)).expect(0);
+    let recipient = run(Command::new("age-keygen").arg("-y").arg(&identity)).expect(0);
+    let recipient = recipient.stdout.trim();
+    press(&mut app, KeyCode::Char('e'));
+    press(&mut app, KeyCode::Right); // istio-secret
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    typing(&mut app, recipient);
+    press(&mut app, KeyCode::Enter); // adds the recipient
+    shows(&app, &["Encrypted with age", "edge-7-cacerts.yaml.age"]);
+    press(&mut app, KeyCode::BackTab);
+    for _ in 0.."edge-7-cacerts.yaml.age".len() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    let out = hsm.path("edge-7.yaml.age");
+    typing(&mut app, out.to_str().unwrap());
+    press(&mut app, KeyCode::BackTab);
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    assert!(out.is_file(), "{:?} {:?}", app.message(), app.error_shown());
+    shows(&app, &["(age-encrypted)"]);
+    let plain = run(Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(&identity)
+        .arg(&out))
+    .expect(0);
+    assert!(plain.stdout.contains("name: cacerts"), "{plain:?}");
+}
+
+#[test]
+fn the_root_is_created_from_the_overview_with_progress_on_a_worker() {
+    let _turn = serial();
+    let w = world();
+    make_token(&w.hsm_dir, "tui-new-root");
+    let dir = tempfile::Builder::new()
+        .prefix("rvtui")
+        .rand_bytes(6)
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::write(dir.path().join("pin"), format!("{PIN}\n")).unwrap();
+    let hsm = Hsm {
+        dir,
+        conf: w.conf.clone(),
+        label: "tui-new-root".into(),
+    };
+    hsm.init().expect(0);
+    let mut app = open_app(&hsm, None);
+    shows(
+        &app,
+        &["this vault has no root yet", "press n to create it"],
+    );
+    press(&mut app, KeyCode::Char('n'));
+    assert!(app.message().unwrap().contains("unlock it first"));
+    unlock(&mut app);
+    press(&mut app, KeyCode::Char('1'));
+    press(&mut app, KeyCode::Char('n'));
+    shows(
+        &app,
+        &["Create the root", "ecdsa-p384", "rsa-4096", "key label"],
+    );
+    typing(&mut app, "no equals sign");
+    press(&mut app, KeyCode::Enter);
+    shows(&app, &["subject:"]);
+    for _ in 0.."no equals sign".len() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    typing(&mut app, "CN=TUI Root CA,O=Example Org,C=GB");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Right); // ecdsa-p256
+    press(&mut app, KeyCode::Enter);
+    assert!(app.busy());
+    shows(&app, &["generating the root key"]);
+    settle(&mut app);
+    shows(
+        &app,
+        &["root created", "CN=TUI Root CA, O=Example Org, C=GB"],
+    );
+    let root = run(hsm.rv().args(["root", "show", "--json"]))
+        .expect(0)
+        .json();
+    assert_eq!(root["key_type"], "ecdsa-p256");
+    assert!(kinds(&hsm).iter().all(|k| k != "signing_rejected"));
+}
