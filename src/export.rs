@@ -303,6 +303,19 @@ impl Recipients {
         self.given.clone()
     }
 
+    /// An age writer that encrypts what is written to it for these recipients into `output`
+    /// (streaming, for inputs too large to hold in memory). Call `finish` on it at the end:
+    /// without that the age file is incomplete and will not decrypt.
+    pub(crate) fn wrap_output<W: Write>(
+        &self,
+        output: W,
+    ) -> Result<age::stream::StreamWriter<W>, ExportError> {
+        age::Encryptor::with_recipients(self.keys.iter().map(|k| k.as_ref() as &dyn age::Recipient))
+            .map_err(|e| ExportError::Encrypt(e.to_string()))?
+            .wrap_output(output)
+            .map_err(|e| ExportError::Encrypt(e.to_string()))
+    }
+
     fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>, ExportError> {
         let encryptor = age::Encryptor::with_recipients(
             self.keys.iter().map(|k| k.as_ref() as &dyn age::Recipient),

@@ -14,7 +14,7 @@ use crate::keys::sha256_hex;
 use crate::ledger::{Event, Ledger, RootRecord, SigningRejected};
 use crate::policy::{ClusterName, Evaluation};
 use crate::vault::Vault;
-use crate::x509::{Csr, MAX_CSR_BYTES};
+use crate::x509::Csr;
 
 /// One checked line of a manifest.
 #[derive(Debug, Clone, Serialize)]
@@ -107,14 +107,16 @@ pub fn check_batch(vault: &Vault, manifest: &Path, days: Option<u32>) -> Result<
             continue;
         }
         let csr_path = base.join(path);
-        let csr =
-            match read_capped(&csr_path).and_then(|b| Csr::intake(&b).map_err(|e| e.to_string())) {
-                Ok(c) => c,
-                Err(e) => {
-                    problems.push(format!("line {n} ({}): {e}", csr_path.display()));
-                    continue;
-                }
-            };
+        let csr = match super::read_request(&csr_path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| Csr::intake(&b).map_err(|e| e.to_string()))
+        {
+            Ok(c) => c,
+            Err(e) => {
+                problems.push(format!("line {n} ({}): {e}", csr_path.display()));
+                continue;
+            }
+        };
         let spki = csr.public_key().spki_sha256_hex();
         if spki != fingerprint {
             problems.push(format!(
@@ -153,16 +155,6 @@ pub fn check_batch(vault: &Vault, manifest: &Path, days: Option<u32>) -> Result<
         items,
         root,
     })
-}
-
-fn read_capped(path: &Path) -> std::result::Result<Vec<u8>, String> {
-    use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
-    let mut buf = Vec::new();
-    f.take(MAX_CSR_BYTES as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("cannot read it: {e}"))?;
-    Ok(buf)
 }
 
 /// Records the refused batch (one `signing_rejected` event, no token needed) and returns

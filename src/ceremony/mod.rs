@@ -2,6 +2,7 @@
 //! the CLI and the TUI call these and nothing below them.
 
 mod audit;
+mod backup;
 mod batch;
 mod confirm;
 mod export;
@@ -9,10 +10,15 @@ mod init;
 mod revoke;
 mod root;
 mod sign;
+mod transcript;
 
 use serde::Serialize;
 
 pub use audit::{audit_public_key_pem, check_receipt, AUDIT_KEY_LABEL};
+pub use backup::{
+    backup, restore, BackupFile, BackupManifest, BackupReport, RestoreReport, BACKUP_ENTRIES,
+    BACKUP_FORMAT, MANIFEST_FILE,
+};
 pub use batch::{check_batch, sign_batch, BatchLine, CheckedBatch};
 pub use confirm::{
     check as check_confirmation, Answer, Confirm, ConfirmRequest, Scripted, MIN_CONFIRM_DIGITS,
@@ -28,7 +34,10 @@ pub use revoke::{
 pub use root::{
     create_root, rfc3339, root_info, RootInfo, RootRequest, DEFAULT_ROOT_DAYS, DEFAULT_ROOT_LABEL,
 };
-pub use sign::{inspect_csr, list_certificates, sign_csr, Inspection, Issued, SignRequest};
+pub use sign::{
+    inspect_csr, list_certificates, read_request, sign_csr, Inspection, Issued, SignRequest,
+};
+pub use transcript::{transcript, TRANSCRIPT_WIDTH};
 
 use crate::error::Result;
 use crate::hsm::{KeyProtection, PinState};

@@ -153,6 +153,21 @@ pub(super) fn evaluate(
     ))
 }
 
+/// Reads a request file, at most one byte past the intake cap (so a huge file is refused by
+/// intake without being loaded). An unreadable file is a rejected input (exit 3).
+pub fn read_request(path: &std::path::Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let fail = |e: std::io::Error| {
+        Error::Rejected(format!("cannot read the request {}: {e}", path.display()))
+    };
+    let file = std::fs::File::open(path).map_err(fail)?;
+    let mut buf = Vec::new();
+    file.take(crate::x509::MAX_CSR_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(fail)?;
+    Ok(buf)
+}
+
 /// What `sign` asks for.
 #[derive(Debug, Clone)]
 pub struct SignRequest<'a> {

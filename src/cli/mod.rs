@@ -113,6 +113,29 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Write an age-encrypted backup of the vault: its configuration and a consistent
+    /// snapshot of its ledger (never a private key: those stay on the token).
+    Backup {
+        /// The backup file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Encrypt to this age recipient (age1… or an SSH public key); repeatable.
+        #[arg(long = "age-recipient", value_name = "R", required = true)]
+        age_recipients: Vec<String>,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Restore a backup into a new vault directory (--vault DIR, which must not exist); the
+    /// restored ledger is verified before it is kept.
+    Restore {
+        /// The backup file.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// An age identity file (as age-keygen writes) or an unencrypted SSH private key.
+        #[arg(long, value_name = "KEYFILE")]
+        identity: PathBuf,
+    },
     /// Sign many clusters in one ceremony: every line of MANIFEST (`cluster  spki-sha256
     /// csr-path`) is checked before any is signed; one confirmation of the manifest's SHA-256.
     SignBatch {
@@ -264,6 +287,15 @@ enum LedgerCommand {
         #[arg(long)]
         force: bool,
     },
+    /// A printable record of a ceremony (events, fingerprints, hashes, the closing signed
+    /// checkpoint) with lines for the operator's and the witness's signatures.
+    Transcript {
+        /// The ceremony's first event (default: the whole ledger).
+        #[arg(long, value_name = "SEQ", default_value_t = 1)]
+        since: i64,
+        #[command(flatten)]
+        out: OutArgs,
+    },
 }
 
 fn parse_dn(s: &str) -> std::result::Result<Dn, String> {
@@ -380,7 +412,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             days,
         }) => {
             let vault = Vault::open(&cli.vault)?;
-            let input = read_request(&file)?;
+            let input = ceremony::read_request(&file)?;
             let cluster = cluster.or_else(|| {
                 file.file_stem()
                     .and_then(|s| s.to_str())
@@ -430,7 +462,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     return Err(Error::OutputExists(path.to_owned()));
                 }
             }
-            let input = read_request(&file)?;
+            let input = ceremony::read_request(&file)?;
             let req = ceremony::SignRequest {
                 input: &input,
                 cluster: a.cluster,
@@ -714,6 +746,51 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             vault::write_file_atomic(&out, &lines, force)?;
             eprintln!("{count} events written to {}", out.display());
         }
+        Command::Ledger(LedgerCommand::Transcript { since, out }) => {
+            let text = ceremony::transcript(&Vault::open(&cli.vault)?, since)?;
+            write_output(out.out.as_deref(), text.as_bytes(), out.force)?;
+        }
+        Command::Backup {
+            out,
+            age_recipients,
+            force,
+        } => {
+            let vault = Vault::open(&cli.vault)?;
+            let recipients = rootvault::export::Recipients::parse(&age_recipients)?;
+            let report = ceremony::backup(&vault, &out, &recipients, force)?;
+            eprintln!(
+                "backup written to {} ({} bytes, SHA-256 {}): ledger of {} events, head {}, encrypted to {} recipient(s); it holds no private key",
+                report.path.display(),
+                report.bytes,
+                report.sha256,
+                report.manifest.events,
+                report.manifest.head,
+                report.recipients.len()
+            );
+            if json {
+                print_json(&report)?;
+            }
+        }
+        Command::Restore { from, identity } => {
+            let report = ceremony::restore(&from, &identity, &cli.vault)?;
+            eprintln!(
+                "restored and verified {} events (head {}, {} signed checkpoints) into {}, from a backup taken {}; the vault is bound to token serial {}",
+                report.events,
+                report.head,
+                report.checkpoints,
+                report.vault.display(),
+                report.manifest.created,
+                report.token_serial
+            );
+            if !json {
+                for n in &report.notes {
+                    eprintln!("note: {n}");
+                }
+            }
+            if json {
+                print_json(&report)?;
+            }
+        }
         Command::Tui => {
             return rootvault::tui::run(
                 &cli.vault,
@@ -726,19 +803,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::Ok)
-}
-
-/// Reads a request file, at most one byte past the intake cap (so a huge file is refused
-/// without being loaded).
-fn read_request(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::Rejected(format!("cannot read the request {}: {e}", path.display())))?;
-    let mut buf = Vec::new();
-    file.take(rootvault::x509::MAX_CSR_BYTES as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::Rejected(format!("cannot read the request {}: {e}", path.display())))?;
-    Ok(buf)
 }
 
 /// Confirmation on the command line: the summary always goes to stderr; the answer is

@@ -8,6 +8,7 @@ mod checkpoint;
 mod events;
 mod migrate;
 mod rows;
+mod snapshot;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

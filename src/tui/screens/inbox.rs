@@ -80,19 +80,6 @@ pub(crate) struct Inbox {
     pub problem: Option<String>,
 }
 
-/// Reads a request file, at most one byte past the intake cap (so a huge file is refused
-/// without being loaded), with the command line's wording.
-fn read_request(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::Rejected(format!("cannot read the request {}: {e}", path.display())))?;
-    let mut buf = Vec::new();
-    file.take(crate::x509::MAX_CSR_BYTES as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::Rejected(format!("cannot read the request {}: {e}", path.display())))?;
-    Ok(buf)
-}
-
 /// Regular, non-hidden files of `dir`, by name.
 fn files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
@@ -150,7 +137,7 @@ impl Inbox {
             let entry = match old.iter().position(|e| e.path == path) {
                 Some(i) => {
                     let mut e = old.swap_remove(i);
-                    e.input = read_request(&path).map_err(|e| e.to_string());
+                    e.input = crate::ceremony::read_request(&path).map_err(|e| e.to_string());
                     e.judge(vault);
                     e
                 }
@@ -174,7 +161,7 @@ impl Inbox {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| path.display().to_string()),
-            input: read_request(&path).map_err(|e| e.to_string()),
+            input: crate::ceremony::read_request(&path).map_err(|e| e.to_string()),
             cluster_from: if cluster.is_some() {
                 ClusterFrom::FileName
             } else {

@@ -1,0 +1,789 @@
+//! `backup` and `restore`: a consistent, age-encrypted copy of the vault, and a restore that
+//! keeps nothing until the copy has been verified.
+//!
+//! # The backup file
+//! An age file (binary format, encrypted to one or more recipients) whose plaintext is an
+//! uncompressed POSIX (ustar) tar archive of exactly three regular files, in this order:
+//!
+//! | entry | content |
+//! |---|---|
+//! | `backup.json` | the manifest ([`BackupManifest`]): format, time, source, ledger head, and the size and SHA-256 of each other entry |
+//! | `vault.toml` | the vault's configuration, byte for byte |
+//! | `ledger.sqlite` | the ledger database as of one moment, copied with SQLite's online backup API |
+//!
+//! So an auditor can look inside with public tools alone:
+//! `age -d -i KEY backup.age | tar tv`, or `age -d -i KEY backup.age | tar x -C DIR` and then
+//! `sqlite3 DIR/ledger.sqlite` or `rootvault --vault DIR ledger verify`.
+//!
+//! A backup never holds a private key: the root and audit keys are generated on the token,
+//! non-extractable, and the ledger records only public keys, certificates and digests. As a
+//! second line of defence, a backup whose files show PEM private-key armour or an age secret
+//! key is refused.
+//!
+//! Backups are not recorded in the ledger: a ledger event needs the token (every event is
+//! covered by a checkpoint signed there), and a backup must be possible without the PIN.
+//!
+//! # Restoring
+//! `restore` decrypts with an age identity file (or an unencrypted SSH private key), unpacks
+//! into a hidden staging directory beside the target (`.NAME.restore-XXXXXX`), checks the
+//! manifest, parses the configuration, opens the ledger and verifies it (hash chain, derived
+//! tables, checkpoint signatures) and that it belongs to the configuration's token, and only
+//! then renames the staging directory to the target. On any failure the staging directory is
+//! removed and the target never appears. Age encryption is not a signature (whoever holds the
+//! recipient's public key can make a file that decrypts), which is why the ledger's own
+//! signed checkpoints are checked; `ledger verify --receipt` against a receipt a cluster holds
+//! then proves it is the ledger that was, and the first ceremony action refuses a token whose
+//! audit key is not the one the ledger records.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::rfc3339;
+use crate::error::{Error, Result};
+use crate::export::Recipients;
+use crate::ledger::{Event, Ledger, LedgerError};
+use crate::vault::{self, Vault, CONFIG_FILE, LEDGER_FILE};
+
+/// The `format` of a backup's manifest.
+pub const BACKUP_FORMAT: &str = "rootvault-backup-v1";
+/// The manifest's name inside the archive.
+pub const MANIFEST_FILE: &str = "backup.json";
+/// The archive's entries, in the order they are written.
+pub const BACKUP_ENTRIES: [&str; 3] = [MANIFEST_FILE, CONFIG_FILE, LEDGER_FILE];
+
+/// Largest manifest or configuration restore accepts.
+const MAX_SMALL_ENTRY: u64 = 1 << 20;
+/// Largest identity file restore reads.
+const MAX_IDENTITY_FILE: u64 = 1 << 20;
+/// What a private key looks like in the clear: PEM armour, an age secret key.
+const SECRET_MARKERS: [&[u8]; 2] = [b"PRIVATE KEY-----", b"AGE-SECRET-KEY-1"];
+
+/// `backup.json`: what the archive holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupManifest {
+    /// Always [`BACKUP_FORMAT`].
+    pub format: String,
+    /// When the snapshot was taken, RFC 3339 UTC.
+    pub created: String,
+    /// The rootvault version that made it.
+    pub rootvault_version: String,
+    /// The vault directory it was taken from.
+    pub source: String,
+    /// The serial of the token the vault is bound to.
+    pub token_serial: String,
+    /// Number of events in the ledger copy.
+    pub events: i64,
+    /// Hash of its last event.
+    pub head: String,
+    /// Seq of its newest signed checkpoint.
+    pub attested_seq: Option<i64>,
+    /// The other entries.
+    pub files: Vec<BackupFile>,
+}
+
+/// One file of a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupFile {
+    /// Entry name.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256, hex.
+    pub sha256: String,
+}
+
+/// What `backup` wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupReport {
+    /// The backup file.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the file as written (ciphertext), what `sha256sum FILE` prints.
+    pub sha256: String,
+    /// The age recipients it is encrypted to.
+    pub recipients: Vec<String>,
+    /// The archive's entries, in order.
+    pub entries: Vec<String>,
+    /// The manifest inside.
+    pub manifest: BackupManifest,
+}
+
+/// What `restore` restored.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreReport {
+    /// The new vault directory.
+    pub vault: PathBuf,
+    /// The backup it came from.
+    pub from: PathBuf,
+    /// The backup's manifest.
+    pub manifest: BackupManifest,
+    /// Events in the restored ledger.
+    pub events: i64,
+    /// Its head hash.
+    pub head: String,
+    /// Signed checkpoints checked.
+    pub checkpoints: i64,
+    /// Seq of the newest checkpoint.
+    pub attested_seq: Option<i64>,
+    /// The token serial the vault is bound to.
+    pub token_serial: String,
+    /// SHA-256 of the root certificate, if the vault has a root.
+    pub root_sha256: Option<String>,
+    /// SHA-256 of the audit public key (DER SubjectPublicKeyInfo), if the vault has one.
+    pub audit_key_sha256: Option<String>,
+    /// Remarks from the verification that are not failures.
+    pub notes: Vec<String>,
+}
+
+/// Writes an age-encrypted backup of `vault` (its configuration and a consistent snapshot of
+/// its ledger) to `out`, which is never overwritten unless `force`. The ledger copy is
+/// verified before anything is written; a ledger that fails verification is not backed up
+/// (exit 4), because such a backup could not be restored.
+pub fn backup(
+    vault: &Vault,
+    out: &Path,
+    recipients: &Recipients,
+    force: bool,
+) -> Result<BackupReport> {
+    match fs::symlink_metadata(out) {
+        Ok(m) if m.is_dir() => {
+            return Err(Error::Config(format!(
+                "{} is a directory; name the backup file to create, such as {}",
+                out.display(),
+                out.join("vault-backup.age").display()
+            )))
+        }
+        Ok(_) if !force => return Err(Error::OutputExists(out.to_owned())),
+        _ => {}
+    }
+    let config_path = vault.dir().join(CONFIG_FILE);
+    let config = fs::read(&config_path).map_err(|e| Error::io("cannot read", &config_path, e))?;
+    let text = std::str::from_utf8(&config)
+        .map_err(|e| Error::Config(format!("{} is not UTF-8: {e}", config_path.display())))?;
+    vault::parse_config(text).map_err(|why| {
+        Error::Config(format!(
+            "{} is not a valid vault configuration: {why}",
+            config_path.display()
+        ))
+    })?;
+
+    // The snapshot is plaintext: it is made inside the vault directory, where the ledger
+    // already is, never beside the (perhaps removable) output.
+    let scratch = tempfile::Builder::new()
+        .prefix(".rootvault-backup-")
+        .tempdir_in(vault.dir())
+        .map_err(|e| Error::io("cannot create a scratch directory in", vault.dir(), e))?;
+    let snapshot = scratch.path().join(LEDGER_FILE);
+    vault.ledger()?.snapshot_to(&snapshot)?;
+    let created = rfc3339(Utc::now());
+    let verified = Ledger::open(&snapshot)?.verify()?;
+    if !verified.ok {
+        return Err(Error::Ledger(LedgerError::Integrity(format!(
+            "the ledger does not verify ({}), so a backup of it could not be restored; nothing was written",
+            verified.problems.first().map_or("", String::as_str)
+        ))));
+    }
+    refuse_secrets(CONFIG_FILE, &mut &config[..])?;
+    let ledger_file = |p: &Path| fs::File::open(p).map_err(|e| Error::io("cannot read", p, e));
+    refuse_secrets(LEDGER_FILE, &mut ledger_file(&snapshot)?)?;
+    let (ledger_size, ledger_sha256) = {
+        let mut hashing = HashingWriter::new(io::sink());
+        io::copy(&mut ledger_file(&snapshot)?, &mut hashing)
+            .map_err(|e| Error::io("cannot read", &snapshot, e))?;
+        let (_, sha, size) = hashing.finish();
+        (size, sha)
+    };
+    let manifest = BackupManifest {
+        format: BACKUP_FORMAT.to_owned(),
+        created,
+        rootvault_version: env!("CARGO_PKG_VERSION").to_owned(),
+        source: fs::canonicalize(vault.dir())
+            .unwrap_or_else(|_| vault.dir().to_owned())
+            .display()
+            .to_string(),
+        token_serial: vault.config().token.serial.clone(),
+        events: verified.events,
+        head: verified.head.clone(),
+        attested_seq: verified.attested_seq,
+        files: vec![
+            BackupFile {
+                name: CONFIG_FILE.to_owned(),
+                size: config.len() as u64,
+                sha256: hex::encode(Sha256::digest(&config)),
+            },
+            BackupFile {
+                name: LEDGER_FILE.to_owned(),
+                size: ledger_size,
+                sha256: ledger_sha256,
+            },
+        ],
+    };
+    let mut manifest_json = serde_json::to_vec_pretty(&manifest).expect("the manifest serializes");
+    manifest_json.push(b'\n');
+
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".rootvault-")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io("cannot create a temporary file in", &dir, e))?;
+    let write_err = |e: io::Error| Error::io("cannot write", tmp.path().to_owned(), e);
+    let (sha256, bytes) = {
+        let hashing = HashingWriter::new(BufWriter::new(tmp.as_file()));
+        let mut archive = tar::Builder::new(recipients.wrap_output(hashing)?);
+        let mtime = Utc::now().timestamp().max(0) as u64;
+        append(
+            &mut archive,
+            MANIFEST_FILE,
+            &manifest_json[..],
+            manifest_json.len() as u64,
+            mtime,
+        )
+        .map_err(write_err)?;
+        append(
+            &mut archive,
+            CONFIG_FILE,
+            &config[..],
+            config.len() as u64,
+            mtime,
+        )
+        .map_err(write_err)?;
+        append(
+            &mut archive,
+            LEDGER_FILE,
+            ledger_file(&snapshot)?,
+            ledger_size,
+            mtime,
+        )
+        .map_err(write_err)?;
+        let encrypted = archive.into_inner().map_err(write_err)?;
+        let (buffered, sha256, bytes) = encrypted.finish().map_err(write_err)?.finish();
+        buffered
+            .into_inner()
+            .map_err(|e| write_err(e.into_error()))?;
+        (sha256, bytes)
+    };
+    tmp.as_file().sync_all().map_err(write_err)?;
+    if force {
+        tmp.persist(out)
+            .map_err(|e| Error::io("cannot write", out, e.error))?;
+    } else {
+        tmp.persist_noclobber(out).map_err(|e| {
+            if e.error.kind() == io::ErrorKind::AlreadyExists {
+                Error::OutputExists(out.to_owned())
+            } else {
+                Error::io("cannot write", out, e.error)
+            }
+        })?;
+    }
+    vault::sync_dir(&dir)?;
+    Ok(BackupReport {
+        path: out.to_owned(),
+        bytes,
+        sha256,
+        recipients: recipients.describe(),
+        entries: BACKUP_ENTRIES.iter().map(|e| (*e).to_owned()).collect(),
+        manifest,
+    })
+}
+
+/// One regular file into the archive, with a fixed owner and mode.
+fn append<W: Write>(
+    archive: &mut tar::Builder<W>,
+    name: &str,
+    data: impl Read,
+    size: u64,
+    mtime: u64,
+) -> io::Result<()> {
+    let mut header = tar::Header::new_ustar();
+    header.set_path(name)?;
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(mtime);
+    header.set_cksum();
+    archive.append(&header, data)
+}
+
+/// Refuses to back up anything that shows a private key in the clear. Nothing rootvault
+/// writes ever holds one; this guards against that changing unnoticed.
+fn refuse_secrets(name: &str, data: &mut impl Read) -> Result<()> {
+    let longest = SECRET_MARKERS.iter().map(|m| m.len()).max().unwrap_or(0);
+    let mut window: Vec<u8> = Vec::with_capacity(64 * 1024 + longest);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = data
+            .read(&mut buf)
+            .map_err(|e| Error::io("cannot read", name, e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        window.extend_from_slice(&buf[..n]);
+        if SECRET_MARKERS
+            .iter()
+            .any(|m| window.windows(m.len()).any(|w| w == *m))
+        {
+            return Err(Error::Config(format!(
+                "the vault's {name} holds what looks like a private key in the clear; rootvault never stores one, so the vault was changed by something else. Nothing was written: investigate before taking a backup"
+            )));
+        }
+        let keep = window.len().saturating_sub(longest - 1);
+        window.drain(..keep);
+    }
+}
+
+/// Restores the backup `from`, decrypted with the identity in `identity_file`, into the new
+/// directory `into` (which must not exist: exit 1). Nothing is left behind unless the
+/// restored vault verifies: a wrong identity, a cut, altered or malformed backup is exit 3,
+/// a ledger that fails verification exit 4.
+pub fn restore(from: &Path, identity_file: &Path, into: &Path) -> Result<RestoreReport> {
+    refuse_existing_target(into)?;
+    let name = into
+        .file_name()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "--vault {}: name the new vault directory to create, such as ./vault-restored",
+                into.display()
+            ))
+        })?
+        .to_string_lossy()
+        .into_owned();
+    let parent = match into.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    if !parent.is_dir() {
+        return Err(Error::Config(format!(
+            "{} does not exist (or is not a directory); restore creates only the vault directory itself, so create its parent first",
+            parent.display()
+        )));
+    }
+    let identities = read_identities(identity_file)?;
+    let file = fs::File::open(from)
+        .map_err(|e| Error::Rejected(format!("cannot read the backup {}: {e}", from.display())))?;
+
+    // Dropped on any early return, which removes it and everything in it.
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{name}.restore-"))
+        .tempdir_in(&parent)
+        .map_err(|e| Error::io("cannot create a staging directory in", &parent, e))?;
+    let manifest = unpack(file, &identities, staging.path(), from, identity_file)?;
+    let checked = check_restored(staging.path())?;
+    if manifest.events != checked.events || manifest.head != checked.head {
+        return Err(Error::Rejected(format!(
+            "{}: its manifest names a ledger of {} events with head {}, but the ledger inside has {} events with head {}; the backup was altered",
+            from.display(),
+            manifest.events,
+            manifest.head,
+            checked.events,
+            checked.head
+        )));
+    }
+    vault::sync_dir(staging.path())?;
+    refuse_existing_target(into)?;
+    let staged = staging.keep();
+    if let Err(e) = fs::rename(&staged, into) {
+        let _ = fs::remove_dir_all(&staged);
+        return Err(Error::io("cannot move the restored vault into", into, e));
+    }
+    vault::sync_dir(&parent)?;
+    Ok(RestoreReport {
+        vault: into.to_owned(),
+        from: from.to_owned(),
+        manifest,
+        events: checked.events,
+        head: checked.head,
+        checkpoints: checked.checkpoints,
+        attested_seq: checked.attested_seq,
+        token_serial: checked.token_serial,
+        root_sha256: checked.root_sha256,
+        audit_key_sha256: checked.audit_key_sha256,
+        notes: checked.notes,
+    })
+}
+
+fn refuse_existing_target(into: &Path) -> Result<()> {
+    match fs::symlink_metadata(into) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("cannot inspect", into, e)),
+        Ok(_) => Err(Error::Config(format!(
+            "{} already exists; restore only creates a new vault directory and never writes into an existing one. Choose another --vault, or move the existing one aside first",
+            into.display()
+        ))),
+    }
+}
+
+/// The identities in an age identity file (`AGE-SECRET-KEY-1…` lines, as `age-keygen`
+/// writes) or an unencrypted SSH private key (ed25519 or RSA).
+fn read_identities(path: &Path) -> Result<Vec<Box<dyn age::Identity>>> {
+    let reject =
+        |why: String| Error::Rejected(format!("the identity file {} {why}", path.display()));
+    let file = fs::File::open(path).map_err(|e| reject(format!("cannot be read: {e}")))?;
+    let mut text = Zeroizing::new(Vec::new());
+    file.take(MAX_IDENTITY_FILE + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| reject(format!("cannot be read: {e}")))?;
+    if text.len() as u64 > MAX_IDENTITY_FILE {
+        return Err(reject("is far larger than any identity file".into()));
+    }
+    if let Ok(file) = age::IdentityFile::from_buffer(&text[..]) {
+        let identities = file
+            .into_identities()
+            .map_err(|e| reject(format!("is not usable: {e}")))?;
+        if !identities.is_empty() {
+            return Ok(identities);
+        }
+    }
+    match age::ssh::Identity::from_buffer(&text[..], None) {
+        Ok(id @ age::ssh::Identity::Unencrypted(_)) => Ok(vec![Box::new(id)]),
+        Ok(age::ssh::Identity::Encrypted(_)) => Err(reject(
+            "is a passphrase-protected SSH key, which restore cannot unlock; decrypt a copy on the offline machine (ssh-keygen -p) or use an age identity".into(),
+        )),
+        Ok(age::ssh::Identity::Unsupported(_)) => Err(reject(
+            "is an SSH key of a type age cannot decrypt with; use an ed25519 or RSA key, or an age identity".into(),
+        )),
+        Err(_) => Err(reject(
+            "holds neither an age identity (AGE-SECRET-KEY-1… lines, as age-keygen writes) nor an unencrypted SSH private key".into(),
+        )),
+    }
+}
+
+fn decrypt_error(from: &Path, identity: &Path, e: age::DecryptError) -> Error {
+    use age::DecryptError as D;
+    let shown = from.display();
+    Error::Rejected(match e {
+        D::NoMatchingKeys => format!(
+            "the identity in {} cannot decrypt {shown}: it was encrypted to other recipients (or its header was altered); nothing was restored",
+            identity.display()
+        ),
+        D::InvalidHeader | D::UnknownFormat => format!(
+            "{shown} is not an age-encrypted backup, or its header is damaged; nothing was restored"
+        ),
+        D::InvalidMac | D::DecryptionFailed => format!(
+            "{shown} was altered or damaged: its authentication fails; nothing was restored"
+        ),
+        D::KeyDecryptionFailed => format!(
+            "the identity in {} could not be unlocked; nothing was restored",
+            identity.display()
+        ),
+        D::ExcessiveWork { .. } => format!(
+            "{shown} is passphrase-encrypted, but rootvault backups are encrypted to recipients; nothing was restored"
+        ),
+        D::Io(e) => damaged(from, e),
+    })
+}
+
+fn damaged(from: &Path, e: io::Error) -> String {
+    format!(
+        "{} is cut short, altered or damaged ({e}); nothing was restored",
+        from.display()
+    )
+}
+
+/// Decrypts and unpacks the three expected entries into `dest`, refusing anything else.
+/// Returns the manifest after checking every file against it.
+fn unpack(
+    file: fs::File,
+    identities: &[Box<dyn age::Identity>],
+    dest: &Path,
+    from: &Path,
+    identity_file: &Path,
+) -> Result<BackupManifest> {
+    let rejected = |e: io::Error| Error::Rejected(damaged(from, e));
+    let decryptor = age::Decryptor::new_buffered(BufReader::new(file))
+        .map_err(|e| decrypt_error(from, identity_file, e))?;
+    let reader = decryptor
+        .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
+        .map_err(|e| decrypt_error(from, identity_file, e))?;
+    let mut archive = tar::Archive::new(reader);
+    let mut found: BTreeMap<&'static str, (u64, String)> = BTreeMap::new();
+    let mut manifest_bytes = Vec::new();
+    for entry in archive.entries().map_err(rejected)? {
+        let mut entry = entry.map_err(rejected)?;
+        let path = entry.path_bytes().into_owned();
+        let Some(name) = BACKUP_ENTRIES
+            .into_iter()
+            .find(|n| n.as_bytes() == path.as_slice())
+        else {
+            return Err(Error::Rejected(format!(
+                "{} holds an unexpected entry {:?}; a backup holds only {}; nothing was restored",
+                from.display(),
+                String::from_utf8_lossy(&path),
+                BACKUP_ENTRIES.join(", ")
+            )));
+        };
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            return Err(Error::Rejected(format!(
+                "{}: entry {name} is not a regular file; nothing was restored",
+                from.display()
+            )));
+        }
+        if found.contains_key(name) {
+            return Err(Error::Rejected(format!(
+                "{}: entry {name} appears twice; nothing was restored",
+                from.display()
+            )));
+        }
+        let size = entry.header().size().map_err(rejected)?;
+        if name != LEDGER_FILE && size > MAX_SMALL_ENTRY {
+            return Err(Error::Rejected(format!(
+                "{}: entry {name} is {size} bytes, far larger than it can be; nothing was restored",
+                from.display()
+            )));
+        }
+        let digest = if name == MANIFEST_FILE {
+            entry.read_to_end(&mut manifest_bytes).map_err(rejected)?;
+            (
+                manifest_bytes.len() as u64,
+                hex::encode(Sha256::digest(&manifest_bytes)),
+            )
+        } else {
+            let path = dest.join(name);
+            let out = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(|e| Error::io("cannot create", &path, e))?;
+            let mut hashing = HashingWriter::new(BufWriter::new(&out));
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = entry.read(&mut buf).map_err(rejected)?;
+                if n == 0 {
+                    break;
+                }
+                hashing
+                    .write_all(&buf[..n])
+                    .map_err(|e| Error::io("cannot write", &path, e))?;
+            }
+            let (buffered, sha, written) = hashing.finish();
+            buffered
+                .into_inner()
+                .map_err(|e| Error::io("cannot write", &path, e.into_error()))?;
+            out.sync_all()
+                .map_err(|e| Error::io("cannot write", &path, e))?;
+            (written, sha)
+        };
+        found.insert(name, digest);
+    }
+    // The age stream authenticates its end only when read to the end: a backup cut after
+    // the archive's last entry is caught here.
+    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(rejected)?;
+
+    for name in BACKUP_ENTRIES {
+        if !found.contains_key(name) {
+            return Err(Error::Rejected(format!(
+                "{} has no {name}; it is not a complete rootvault backup; nothing was restored",
+                from.display()
+            )));
+        }
+    }
+    let manifest: BackupManifest = serde_json::from_slice(&manifest_bytes).map_err(|e| {
+        Error::Rejected(format!(
+            "{}: its {MANIFEST_FILE} does not parse ({e}); nothing was restored",
+            from.display()
+        ))
+    })?;
+    if manifest.format != BACKUP_FORMAT {
+        return Err(Error::Rejected(format!(
+            "{}: backup format {:?} is not {BACKUP_FORMAT}, the one this rootvault reads; nothing was restored",
+            from.display(),
+            manifest.format
+        )));
+    }
+    let listed: BTreeMap<&str, (u64, String)> = manifest
+        .files
+        .iter()
+        .map(|f| (f.name.as_str(), (f.size, f.sha256.clone())))
+        .collect();
+    let unpacked: BTreeMap<&str, (u64, String)> = found
+        .into_iter()
+        .filter(|(n, _)| *n != MANIFEST_FILE)
+        .collect();
+    if listed != unpacked || listed.len() != manifest.files.len() {
+        return Err(Error::Rejected(format!(
+            "{}: its files do not match the sizes and SHA-256 digests its {MANIFEST_FILE} lists; the backup was altered; nothing was restored",
+            from.display()
+        )));
+    }
+    Ok(manifest)
+}
+
+/// What the restored vault holds, once it checked out.
+struct Checked {
+    events: i64,
+    head: String,
+    checkpoints: i64,
+    attested_seq: Option<i64>,
+    token_serial: String,
+    root_sha256: Option<String>,
+    audit_key_sha256: Option<String>,
+    notes: Vec<String>,
+}
+
+/// The configuration parses, the ledger opens and verifies, and it was made for the token
+/// the configuration names.
+fn check_restored(dir: &Path) -> Result<Checked> {
+    let config_path = dir.join(CONFIG_FILE);
+    let text = fs::read(&config_path).map_err(|e| Error::io("cannot read", &config_path, e))?;
+    let config = std::str::from_utf8(&text)
+        .map_err(|e| e.to_string())
+        .and_then(vault::parse_config)
+        .map_err(|why| {
+            Error::Rejected(format!(
+                "the backup's {CONFIG_FILE} is not a valid vault configuration: {why}; nothing was restored"
+            ))
+        })?;
+    let integrity = |why: String| Error::Ledger(LedgerError::Integrity(why));
+    let ledger = match Ledger::open(&dir.join(LEDGER_FILE)) {
+        Ok(l) => l,
+        Err(LedgerError::Sqlite { source, .. }) => {
+            return Err(integrity(format!(
+                "the backup's ledger is not a usable database ({source}); nothing was restored"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let report = ledger.verify()?;
+    if !report.ok {
+        return Err(integrity(format!(
+            "the backup's ledger does not verify{}: {}; nothing was restored",
+            report
+                .first_bad_seq
+                .map(|s| format!(" (first bad event {s})"))
+                .unwrap_or_default(),
+            report.problems.join("; ")
+        )));
+    }
+    let mut first = None;
+    ledger.for_each_event(1, |e| {
+        if first.is_none() {
+            first = Some(e);
+        }
+        Ok(())
+    })?;
+    let bound = first
+        .as_ref()
+        .and_then(|e| match Event::parse(&e.kind, &e.payload) {
+            Ok(Event::VaultInitialised(v)) => Some(v.token_serial),
+            _ => None,
+        });
+    match bound {
+        None => {
+            return Err(integrity(
+                "the backup's ledger does not begin with the vault's creation; nothing was restored"
+                    .into(),
+            ))
+        }
+        Some(serial) if serial != config.token.serial => {
+            return Err(integrity(format!(
+                "the backup's ledger was created on token serial {serial}, but its {CONFIG_FILE} names token serial {}; nothing was restored",
+                config.token.serial
+            )))
+        }
+        Some(_) => {}
+    }
+    let root_sha256 = ledger.root()?.map(|r| r.certificate.sha256);
+    let audit_key_sha256 = ledger.audit_key()?.and_then(|a| {
+        base64::engine::general_purpose::STANDARD
+            .decode(&a.public_key_der_base64)
+            .ok()
+            .map(|der| hex::encode(Sha256::digest(der)))
+    });
+    // Closed here, so SQLite folds its write-ahead log back before the directory moves.
+    drop(ledger);
+    Ok(Checked {
+        events: report.events,
+        head: report.head,
+        checkpoints: report.checkpoints,
+        attested_seq: report.attested_seq,
+        token_serial: config.token.serial,
+        root_sha256,
+        audit_key_sha256,
+        notes: report.notes,
+    })
+}
+
+/// Passes writes through, counting them and hashing them with SHA-256.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W> HashingWriter<W> {
+    fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// The inner writer, the SHA-256 (hex) and the count of what was written.
+    fn finish(self) -> (W, String, u64) {
+        (self.inner, hex::encode(self.hasher.finalize()), self.bytes)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_found_across_read_boundaries() {
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(buf.len()).min(3);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let key = b"junk -----BEGIN EC PRIVATE KEY----- more";
+        assert!(refuse_secrets("x", &mut Trickle(key)).is_err());
+        assert!(refuse_secrets("x", &mut &key[..]).is_err());
+        assert!(refuse_secrets("x", &mut Trickle(b"AGE-SECRET-KEY-1QQQ")).is_err());
+        // A refusal reason that names the PEM label, without armour, is fine.
+        assert!(refuse_secrets("x", &mut Trickle(b"label PRIVATE KEY found")).is_ok());
+        assert!(refuse_secrets("x", &mut &b""[..]).is_ok());
+    }
+
+    #[test]
+    fn refuses_an_existing_target_of_any_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = refuse_existing_target(dir.path()).unwrap_err();
+        assert_eq!(e.exit_code(), crate::ExitCode::Failed, "{e}");
+        let f = dir.path().join("file");
+        fs::write(&f, b"").unwrap();
+        assert!(refuse_existing_target(&f).is_err());
+        assert!(refuse_existing_target(&dir.path().join("new")).is_ok());
+    }
+}
