@@ -49,10 +49,10 @@ pub(crate) fn attestor<'s>(
         .decode(&audit.public_key_der_base64)
         .map_err(|e| Error::Config(format!("the ledger's audit key is not base64: {e}")))?;
     if key.public_key().spki_der() != recorded {
-        return Err(Error::Config(format!(
-            "the key labelled {:?} on the token is not the audit key the ledger records; refusing to sign checkpoints",
+        return Err(Error::Ledger(crate::ledger::LedgerError::Integrity(format!(
+            "the key labelled {:?} on the token is not the audit key the ledger records, so the ledger was altered; refusing to sign checkpoints over it",
             audit.key_label
-        )));
+        ))));
     }
     Ok(Attestor { key })
 }
@@ -63,7 +63,18 @@ fn create_audit_key<'s>(
     session: &'s UserSession,
     operator: &Operator,
 ) -> Result<Attestor<'s>> {
-    let key = session.generate_key_pair(KeyType::EcdsaP256, AUDIT_KEY_LABEL)?;
+    let key = match session.generate_key_pair(KeyType::EcdsaP256, AUDIT_KEY_LABEL) {
+        Ok(k) => k,
+        // The ledger records no audit key, yet the token holds one: the ledger was stripped
+        // of it. Never make a second key (it would sign the altered history), and never
+        // suggest deleting the real one.
+        Err(crate::hsm::HsmError::LabelExists(_)) => {
+            return Err(Error::Ledger(crate::ledger::LedgerError::Integrity(format!(
+                "the token holds an audit key ({AUDIT_KEY_LABEL:?}) that the ledger does not record, so the ledger was altered; do not delete the key: restore the vault from a backup and check it with `ledger verify --receipt`"
+            ))))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let payload = AuditKeyCreated {
         key_label: key.label().to_owned(),
         key_id: hex::encode(key.id()),

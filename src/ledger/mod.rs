@@ -486,8 +486,9 @@ impl Ledger {
             report.attested_seq = Some(cp.seq);
         }
         match (audit_key, last_token_event, report.attested_seq) {
-            (None, Some(_), _) => report.notes.push(
-                "the ledger has no audit key yet, so no signed checkpoints: only the hash chain protects it (the next ceremony action adds them)".into(),
+                        (None, Some(_), _) => report.problem(
+                None,
+                "the ledger has no audit key and so no signed checkpoints: every vault gets one at init, so it was stripped out (restore from a backup and compare with a receipt)".into(),
             ),
             (Some(_), Some(last), attested) if attested.is_none_or(|a| a < last) => report.problem(
                 Some(last),

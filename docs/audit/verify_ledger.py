@@ -1,0 +1,441 @@
+#!/usr/bin/env python3
+"""Checks a rootvault ledger export without rootvault: the auditor's own verifier.
+
+    verify_ledger.py EXPORT.jsonl [--audit-key PEM] [--receipt FILE ...] [--json]
+
+EXPORT.jsonl is what `rootvault ledger export --out FILE` writes. The checks, the formats
+and the reasons are in docs/audit.md. Only the Python 3 standard library and the `openssl`
+command are used; every signature is checked by `openssl dgst -sha256 -verify`.
+
+Exit codes (as rootvault's): 0 intact, 4 an integrity failure, 2 usage error,
+1 a file could not be read or `openssl` could not be run.
+"""
+
+import argparse
+import base64
+import binascii
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+DOMAIN = "rootvault-ledger-v1"
+GENESIS = "0" * 64
+CHECKPOINT_DOMAIN = "rootvault-checkpoint-v1"
+RECEIPT_FORMAT = "rootvault-receipt-v1"
+# The only kind recorded without the token, so the only one a checkpoint need not cover.
+TOKENLESS_KINDS = {"signing_rejected"}
+# DER SubjectPublicKeyInfo of an uncompressed EC P-256 key, up to the 65-byte point:
+# SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING { 04 || X || Y } }.
+P256_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
+HEX64 = re.compile(r"[0-9a-f]{64}")
+EVENT_KEYS = {"seq", "time", "kind", "actor", "payload", "prev_hash", "hash"}
+CHECKPOINT_KEYS = {"seq", "hash", "time", "key_label", "signature"}
+RECEIPT_KEYS = {"format", "seq", "hash", "time", "message", "signature", "audit_public_key_pem"}
+
+EXIT_OK, EXIT_IO, EXIT_USAGE, EXIT_INTEGRITY = 0, 1, 2, 4
+
+
+class IoFailure(Exception):
+    """A file could not be read, or openssl could not be run (exit 1)."""
+
+
+def canonical(seq, time, kind, actor, payload, prev_hash):
+    """docs/ledger.md: seven netstrings, lengths in bytes of the UTF-8 text."""
+    out = b""
+    for field in (DOMAIN, str(seq), time, kind, actor, payload, prev_hash):
+        data = field.encode("utf-8")
+        out += str(len(data)).encode("ascii") + b":" + data + b","
+    return out
+
+
+def event_hash(e):
+    return hashlib.sha256(
+        canonical(e["seq"], e["time"], e["kind"], e["actor"], e["payload"], e["prev_hash"])
+    ).hexdigest()
+
+
+def checkpoint_message(seq, hash_hex, time):
+    """docs/audit.md: the exact bytes the audit key signs."""
+    return f"{CHECKPOINT_DOMAIN}\nseq={seq}\nhash={hash_hex}\ntime={time}\n".encode("utf-8")
+
+
+def pem_to_der(text):
+    """The DER inside a single `PUBLIC KEY` PEM block, or None."""
+    m = re.fullmatch(
+        r"\s*-----BEGIN PUBLIC KEY-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END PUBLIC KEY-----\s*",
+        text,
+    )
+    if not m:
+        return None
+    try:
+        return base64.b64decode("".join(m.group(1).split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def der_to_pem(der):
+    b64 = base64.b64encode(der).decode("ascii")
+    lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
+    return "-----BEGIN PUBLIC KEY-----\n" + "\n".join(lines) + "\n-----END PUBLIC KEY-----\n"
+
+
+def is_p256(der):
+    return len(der) == len(P256_SPKI_PREFIX) + 65 and der.startswith(P256_SPKI_PREFIX + b"\x04")
+
+
+def fingerprint(der):
+    return hashlib.sha256(der).hexdigest()
+
+
+class Openssl:
+    """Signature checks with `openssl dgst -sha256 -verify KEY -signature SIG MSG`."""
+
+    def __init__(self, workdir):
+        self.dir = workdir
+        self.keys = {}
+        self.n = 0
+
+    def _write(self, name, data):
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def verify(self, key_der, message, signature_b64):
+        """None if the signature verifies, else why not."""
+        try:
+            sig = base64.b64decode(signature_b64, validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            return "the signature is not base64"
+        if key_der not in self.keys:
+            self.keys[key_der] = self._write(f"key{len(self.keys)}.pem", der_to_pem(key_der).encode())
+        self.n += 1
+        msg = self._write(f"msg{self.n}.txt", message)
+        sig_path = self._write(f"sig{self.n}.der", sig)
+        try:
+            r = subprocess.run(
+                ["openssl", "dgst", "-sha256", "-verify", self.keys[key_der], "-signature", sig_path, msg],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+            )
+        except OSError as e:
+            raise IoFailure(f"cannot run openssl: {e}") from e
+        finally:
+            os.remove(msg)
+            os.remove(sig_path)
+        if r.returncode == 0 and r.stdout.strip() == "Verified OK":
+            return None
+        return "the signature does not verify with the audit key"
+
+
+class Report:
+    def __init__(self):
+        self.ok = True
+        self.events = 0
+        self.head = GENESIS
+        self.first_bad_seq = None
+        self.problems = []
+        self.checkpoints = 0
+        self.attested_seq = None
+        self.notes = []
+        self.warnings = []
+
+    def problem(self, seq, text):
+        self.ok = False
+        if self.first_bad_seq is None:
+            self.first_bad_seq = seq
+        self.problems.append(text)
+
+    def as_json(self, pinned, key_der):
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "head": self.head,
+            "first_bad_seq": self.first_bad_seq,
+            "problems": self.problems,
+            "checkpoints": self.checkpoints,
+            "attested_seq": self.attested_seq,
+            "notes": self.notes,
+            "audit_key_pinned": pinned,
+            "audit_key_sha256": fingerprint(key_der) if key_der else None,
+            "warnings": self.warnings,
+        }
+
+
+def is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def read_export(path, report):
+    """Splits the export into events, checkpoints and the audit key PEM (None if absent)."""
+    events, checkpoints, key_pems = [], [], []
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise IoFailure(f"cannot read the export {path}: {e}") from e
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        report.problem(None, f"the export is not UTF-8: {e}")
+        return events, checkpoints, None
+    section = 0  # 0 events, 1 checkpoints, 2 audit key: the order `ledger export` writes
+    for n, line in enumerate(text.split("\n"), start=1):
+        if line == "":
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as e:
+            report.problem(None, f"export line {n} is not JSON: {e}")
+            continue
+        if not isinstance(obj, dict):
+            report.problem(None, f"export line {n} is not a JSON object")
+            continue
+        keys = set(obj)
+        if keys == EVENT_KEYS:
+            ok = is_int(obj["seq"]) and all(
+                isinstance(obj[k], str) for k in EVENT_KEYS - {"seq"}
+            )
+            if not ok:
+                report.problem(obj["seq"] if is_int(obj["seq"]) else None,
+                               f"export line {n}: an event with fields of the wrong type")
+                continue
+            if section != 0:
+                report.problem(obj["seq"], f"export line {n}: event {obj['seq']} comes after the checkpoints")
+            events.append(obj)
+        elif keys == {"checkpoint"}:
+            cp = obj["checkpoint"]
+            if not (isinstance(cp, dict) and set(cp) == CHECKPOINT_KEYS and is_int(cp["seq"])
+                    and all(isinstance(cp[k], str) for k in CHECKPOINT_KEYS - {"seq"})):
+                report.problem(None, f"export line {n}: a malformed checkpoint")
+                continue
+            if section > 1:
+                report.problem(cp["seq"], f"export line {n}: checkpoint at seq {cp['seq']} comes after the audit key")
+            section = 1
+            checkpoints.append(cp)
+        elif keys == {"audit_public_key_pem"} and isinstance(obj["audit_public_key_pem"], str):
+            section = 2
+            key_pems.append(obj["audit_public_key_pem"])
+        else:
+            report.problem(None, f"export line {n}: not an event, a checkpoint or the audit key (keys {sorted(keys)})")
+    if len(key_pems) > 1:
+        report.problem(None, "the export carries more than one audit key line")
+    return events, checkpoints, (key_pems[0] if key_pems else None)
+
+
+def check_chain(events, report):
+    """Seq 1..n without gaps, prev_hash links from 64 zeros, every hash recomputed.
+    Returns {seq: hash} as stored, and the audit key event (seq, DER) if any."""
+    expected = 1
+    by_seq = {}
+    audit_key = None
+    last_token_event = None
+    for e in events:
+        report.events += 1
+        seq = e["seq"]
+        if seq != expected:
+            if seq > expected:
+                text = f"event {expected} is missing: event {seq} follows event {expected - 1}"
+            else:
+                text = f"event {seq} is out of order after event {expected - 1}"
+            report.problem(expected, text)
+        if e["prev_hash"] != report.head:
+            report.problem(seq, f"event {seq}: prev_hash does not match the hash of the event before it")
+        if event_hash(e) != e["hash"]:
+            report.problem(seq, f"event {seq} ({e['kind']}): stored hash does not match its contents (edited?)")
+        if e["kind"] not in TOKENLESS_KINDS:
+            last_token_event = seq
+        if e["kind"] == "audit_key_created":
+            try:
+                der = base64.b64decode(json.loads(e["payload"])["public_key_der_base64"], validate=True)
+            except (ValueError, KeyError, TypeError, binascii.Error) as err:
+                report.problem(seq, f"event {seq}: the audit key in its payload cannot be read: {err}")
+            else:
+                if audit_key is not None:
+                    report.problem(seq, f"event {seq}: a second audit key; a vault has one")
+                else:
+                    audit_key = (seq, der)
+        by_seq.setdefault(seq, e["hash"])
+        report.head = e["hash"]
+        expected = seq + 1
+    return by_seq, audit_key, last_token_event
+
+
+def check_checkpoints(checkpoints, by_seq, key_seq, key_der, ossl, report):
+    for cp in checkpoints:
+        report.checkpoints += 1
+        seq = cp["seq"]
+        stored = by_seq.get(seq)
+        if stored is None:
+            report.problem(seq, f"checkpoint at seq {seq} names an event that is not in the ledger (truncated?)")
+        elif stored != cp["hash"]:
+            report.problem(seq, f"checkpoint at seq {seq}: event {seq} no longer has the hash that was signed (rewritten?)")
+        if key_der is None:
+            report.problem(seq, f"checkpoint at seq {seq} exists but the ledger has no audit key")
+        elif key_seq is not None and seq < key_seq:
+            report.problem(seq, f"checkpoint at seq {seq} predates the audit key (event {key_seq})")
+        elif not HEX64.fullmatch(cp["hash"]):
+            report.problem(seq, f"checkpoint at seq {seq}: its hash is not 64 lowercase hex digits")
+        else:
+            why = ossl.verify(key_der, checkpoint_message(seq, cp["hash"], cp["time"]), cp["signature"])
+            if why:
+                report.problem(seq, f"checkpoint at seq {seq}: {why}")
+        report.attested_seq = seq
+
+
+def check_receipt(path, by_seq, key_der, ossl, report):
+    """A receipt is genuine (its own key verifies it), was signed by the audit key in use,
+    and the event it attests is still in the ledger with the hash it attests."""
+    def bad(text):
+        report.problems.append(f"receipt {path}: {text}")
+        report.ok = False
+
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise IoFailure(f"cannot read the receipt {path}: {e}") from e
+    try:
+        r = json.loads(text)
+    except ValueError as e:
+        return bad(f"the receipt is not valid: not JSON: {e}")
+    if not isinstance(r, dict) or set(r) != RECEIPT_KEYS:
+        return bad(f"the receipt is not valid: its keys are not {sorted(RECEIPT_KEYS)}")
+    if r["format"] != RECEIPT_FORMAT:
+        return bad(f"the receipt is not valid: format {r['format']!r} is not {RECEIPT_FORMAT}")
+    if not (is_int(r["seq"]) and all(isinstance(r[k], str) for k in RECEIPT_KEYS - {"seq"})):
+        return bad("the receipt is not valid: a field has the wrong type")
+    message = checkpoint_message(r["seq"], r["hash"], r["time"])
+    if r["message"].encode("utf-8") != message:
+        return bad("the receipt is not valid: its message does not match its seq, hash and time")
+    receipt_key = pem_to_der(r["audit_public_key_pem"])
+    if receipt_key is None or not is_p256(receipt_key):
+        return bad("the receipt is not valid: its audit key is not a P-256 public key in PEM")
+    why = ossl.verify(receipt_key, message, r["signature"])
+    if why:
+        return bad(f"the receipt is not valid: {why.replace('the audit key', 'its own audit key')}")
+    if key_der is None:
+        bad("this ledger has no audit key, but the receipt was signed by one")
+    elif receipt_key != key_der:
+        bad("the receipt's audit key is not this ledger's audit key")
+    stored = by_seq.get(r["seq"])
+    if stored is None:
+        bad(f"the receipt attests event {r['seq']}, which the ledger no longer contains (truncated)")
+    elif stored != r["hash"]:
+        bad(f"event {r['seq']} no longer has the hash the receipt attests (rewritten)")
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(
+        description="Check a `rootvault ledger export` file: hash chain, signed checkpoints, receipts.",
+        epilog="Exit 0 intact, 4 integrity failure, 2 usage error, 1 unreadable file or no openssl. See docs/audit.md.",
+    )
+    ap.add_argument("export", metavar="EXPORT.jsonl")
+    ap.add_argument("--audit-key", metavar="PEM",
+                    help="the audit public key obtained out of band (root show, ceremony transcript, a cluster's receipt)")
+    ap.add_argument("--receipt", metavar="FILE", action="append", default=[],
+                    help="a ledger-receipt.json from an export; may be repeated")
+    ap.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    args = ap.parse_args(argv)
+
+    pinned = None
+    if args.audit_key is not None:
+        try:
+            with open(args.audit_key, "r", encoding="utf-8") as f:
+                pinned = pem_to_der(f.read())
+        except (OSError, UnicodeDecodeError) as e:
+            print(f"verify_ledger: cannot read the audit key {args.audit_key}: {e}", file=sys.stderr)
+            return EXIT_IO
+        if pinned is None or not is_p256(pinned):
+            print(f"verify_ledger: {args.audit_key} is not an EC P-256 public key in PEM (-----BEGIN PUBLIC KEY-----)",
+                  file=sys.stderr)
+            return EXIT_USAGE
+
+    report = Report()
+    try:
+        events, checkpoints, export_pem = read_export(args.export, report)
+        by_seq, audit_event, last_token_event = check_chain(events, report)
+        key_seq = audit_event[0] if audit_event else None
+        chain_key = audit_event[1] if audit_event else None
+
+        # The key the export prints must be the one its audit_key_created event records.
+        export_key = None
+        if export_pem is not None:
+            export_key = pem_to_der(export_pem)
+            if export_key is None:
+                report.problem(None, "the export's audit key line is not a PEM public key")
+            elif export_key != chain_key:
+                report.problem(key_seq, "the export's audit key is not the one its audit_key_created event records")
+        elif chain_key is not None:
+            report.problem(key_seq, "the export has an audit_key_created event but no audit key line")
+        if chain_key is not None and not is_p256(chain_key):
+            report.problem(key_seq, f"event {key_seq}: the audit key is not an EC P-256 key")
+
+        if pinned is not None:
+            key_der = pinned
+            if chain_key is None:
+                report.problem(None, "an audit key was pinned, but this ledger has none (its audit key event and checkpoints removed?)")
+            elif chain_key != pinned:
+                report.problem(key_seq, f"event {key_seq}: the ledger's audit key is not the pinned audit key (substituted?)")
+        else:
+            key_der = chain_key
+            if chain_key is not None:
+                report.warnings.append(
+                    "the audit key is NOT pinned: it was taken from the export itself, so a ledger rewritten "
+                    "with a substituted key would pass. Pass --audit-key with the key from `rootvault root show`, "
+                    f"the ceremony transcript or a cluster's receipt (this one's SHA-256: {fingerprint(chain_key)})"
+                )
+
+        with tempfile.TemporaryDirectory(prefix="verify_ledger-") as tmp:
+            ossl = Openssl(tmp)
+            check_checkpoints(checkpoints, by_seq, key_seq, key_der, ossl, report)
+            if chain_key is None and pinned is None:
+                if last_token_event is not None:
+                    report.notes.append(
+                        "the ledger has no audit key, so no signed checkpoints: only the hash chain protects it, "
+                        "and anyone with write access can rewrite it consistently"
+                    )
+            elif last_token_event is not None and (report.attested_seq is None or report.attested_seq < last_token_event):
+                report.problem(
+                    last_token_event,
+                    f"event {last_token_event} needed the token but no signed checkpoint covers it "
+                    "(checkpoints removed, or events appended without the token)",
+                )
+            if report.attested_seq is not None and report.events > report.attested_seq:
+                report.notes.append(
+                    f"events {report.attested_seq + 1}..{report.events} (refusals recorded without the token) "
+                    "come after the last checkpoint"
+                )
+            for path in args.receipt:
+                check_receipt(path, by_seq, key_der, ossl, report)
+    except IoFailure as e:
+        print(f"verify_ledger: {e}", file=sys.stderr)
+        return EXIT_IO
+
+    for w in report.warnings:
+        print(f"WARNING: {w}", file=sys.stderr)
+    if args.json:
+        json.dump(report.as_json(pinned is not None, key_der), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        if report.ok:
+            print(f"ledger intact: {report.events} events, head {report.head}, "
+                  f"{report.checkpoints} signed checkpoints (newest at seq {report.attested_seq}), "
+                  f"{len(args.receipt)} receipts, audit key {'pinned' if pinned else 'NOT pinned'}")
+        else:
+            at = f" at event {report.first_bad_seq}" if report.first_bad_seq is not None else ""
+            print(f"ledger integrity FAILED{at}: {len(report.problems)} problems in {report.events} events")
+            for p in report.problems:
+                print(f"  - {p}")
+        for n in report.notes:
+            print(f"note: {n}")
+    return EXIT_OK if report.ok else EXIT_INTEGRITY
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
