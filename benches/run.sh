@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# rootvault benchmarks (issue 7 item 5). Every figure is printed next to the physical limit it
+# is compared with, measured in the same run on the same machine and disk. Results go to
+# $BENCH_DIR/results.txt as `key value` lines (times in microseconds unless the key ends _s);
+# docs/performance.md explains each figure.
+#
+#   benches/run.sh                 # everything (about 10-20 minutes on 2 cores)
+#   benches/run.sh issuance crl    # only some phases: build issuance append verify crl startup
+#
+# Environment:
+#   BENCH_DIR     scratch directory (default /tmp/rootvault-bench; wiped). The ledger and the
+#                 commit-floor database live here, so put it on the disk you want measured.
+#   BENCH_N       CSRs per sign-batch run (default 1000)
+#   BENCH_APPENDS durable single-event appends timed at each ledger size (default 200)
+#   CARGO_TARGET_DIR  default /tmp/bench-target
+#
+# Needs: SoftHSM2, OpenSC (pkcs11-tool), openssl, GNU time (/usr/bin/time); the repository's
+# hsm-test/install-deps.sh installs the first three. Nothing here touches a real token: every
+# token is a throwaway SoftHSM2 token made by hsm-test/make-token.sh inside $BENCH_DIR.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/bench-target}
+BENCH_DIR=${BENCH_DIR:-/tmp/rootvault-bench}
+N=${BENCH_N:-1000}
+APPENDS=${BENCH_APPENDS:-200}
+PIN=Bench-Pin-5521
+SO_PIN=Bench-SoPin-9902
+phases=${*:-build issuance append verify crl startup}
+has() { [[ " $phases " == *" $1 "* ]]; }
+
+mkdir -p "$BENCH_DIR"
+BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
+results=$BENCH_DIR/results.txt
+touch "$results"
+rv=$CARGO_TARGET_DIR/release/rootvault
+lb=$CARGO_TARGET_DIR/release/examples/ledger_bench
+module=$("$repo/hsm-test/module-path.sh")
+echo "$PIN" >"$BENCH_DIR/pin"
+
+log() { echo "== $*" >&2; }
+record() { tee -a "$results"; }
+now_ns() { date +%s%N; }
+
+if has build; then
+  log "building (release)"
+  (cd "$repo" && cargo build --release --quiet && cargo build --release --quiet --example ledger_bench)
+fi
+
+{
+  echo "machine_nproc $(nproc)"
+  echo "machine_cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs | tr ' ' _)"
+  echo "machine_mem_kb $(grep MemTotal /proc/meminfo | awk '{print $2}')"
+  echo "machine_loadavg_at_start $(cut -d' ' -f1 /proc/loadavg)"
+  echo "bench_dir_fs $(df -P "$BENCH_DIR" | awk 'NR==2{print $1}')"
+} | record
+
+# A vault with a root of KEY_TYPE on a fresh token, in $BENCH_DIR/vault-KEY_TYPE.
+make_vault() {
+  local kt=$1 d=$BENCH_DIR/vault-$1
+  rm -rf "$d"
+  mkdir -p "$d"
+  "$repo/hsm-test/make-token.sh" "$d/hsm" "bench-$kt" "$SO_PIN" "$PIN" >/dev/null
+  export SOFTHSM2_CONF=$d/hsm/softhsm2.conf ROOTVAULT_DIR=$d/vault USER=bench-operator
+  "$rv" --pin-file "$BENCH_DIR/pin" init --module "$module" --token "bench-$kt" >/dev/null
+  "$rv" --pin-file "$BENCH_DIR/pin" root create --subject "CN=Bench Root CA,O=Example Org,C=GB" \
+    --key-type "$kt" >/dev/null
+}
+
+if has issuance; then
+  # N CSRs (P-256 intermediates), made once and signed by each root.
+  csrs=$BENCH_DIR/csrs
+  if [ ! -f "$csrs/manifest-$N.txt" ]; then
+    log "making $N CSRs"
+    rm -rf "$csrs" && mkdir -p "$csrs"
+    for i in $(seq -w 1 "$N"); do
+      c=cluster-$i
+      openssl req -new -nodes -subj "/CN=$c" -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+        -keyout "$csrs/$c.key" -out "$csrs/$c.csr" 2>/dev/null
+      fp=$(openssl req -in "$csrs/$c.csr" -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)
+      echo "$c  $fp  $c.csr"
+    done >"$csrs/manifest-$N.txt"
+  fi
+  manifest=$csrs/manifest-$N.txt
+  sha=$(sha256sum "$manifest" | cut -c1-64)
+
+  log "token raw signing and durable commit floor"
+  d=$BENCH_DIR/signtoken
+  rm -rf "$d"
+  SOFTHSM2_CONF=$("$repo/hsm-test/make-token.sh" "$d" bench-sign "$SO_PIN" "$PIN" | sed 's/^export SOFTHSM2_CONF=//') \
+    "$lb" token-sign "$module" bench-sign "$PIN" 200 | record
+  "$lb" commit-floor "$BENCH_DIR" 300 | record
+  # What writing one output PEM costs (temp file, fsync, rename, directory fsync), as the CLI does.
+  mkdir -p "$BENCH_DIR/fs"
+  python3 - "$BENCH_DIR/fs" <<'PY' | record
+import os, sys, time, statistics
+d = sys.argv[1]; v = []
+for i in range(200):
+    t = time.perf_counter()
+    p = f"{d}/.c{i}.tmp"; fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.write(fd, b"x" * 1200); os.fsync(fd); os.close(fd)
+    os.rename(p, f"{d}/c{i}.pem"); dfd = os.open(d, os.O_RDONLY); os.fsync(dfd); os.close(dfd)
+    v.append((time.perf_counter() - t) * 1e6)
+v.sort(); print("atomic_pem_write_median_us %.0f\natomic_pem_write_mean_us %.0f" % (v[100], statistics.mean(v)))
+PY
+
+  for kt in ecdsa-p384 rsa-3072; do
+    log "sign-batch of $N CSRs, $kt root"
+    make_vault "$kt"
+    out=$BENCH_DIR/out-$kt
+    rm -rf "$out"
+    t0=$(now_ns)
+    "$rv" --pin-file "$BENCH_DIR/pin" sign-batch "$manifest" --confirm "${sha:0:12}" \
+      --out-dir "$out" >/dev/null 2>"$BENCH_DIR/sign-batch-$kt.err"
+    t1=$(now_ns)
+    issued=$(ls "$out" | wc -l)
+    echo "batch_${kt}_n $issued" | record
+    echo "batch_${kt}_total_s $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f",(b-a)/1e9}')" | record
+    echo "batch_${kt}_per_cert_us $(awk -v a="$t0" -v b="$t1" -v n="$N" 'BEGIN{printf "%.0f",(b-a)/1e3/n}')" | record
+    "$rv" ledger verify >/dev/null && echo "batch_${kt}_ledger_verify ok" | record
+  done
+fi
+
+if has append; then
+  log "ledger append at 0, 100k, 1M events ($APPENDS durable appends each)"
+  "$lb" append "$BENCH_DIR" "$APPENDS" | record
+fi
+
+if has verify; then
+  db=$BENCH_DIR/ledger.sqlite
+  [ -f "$db" ] || { echo "run the append phase first (it leaves a 1M-event ledger)" >&2; exit 1; }
+  log "verify vs raw SHA-256 over the same canonical bytes"
+  /usr/bin/time -v "$lb" verify "$db" 2>"$BENCH_DIR/verify.time" | record
+  echo "verify_peak_rss_kb $(awk -F: '/Maximum resident/{gsub(/ /,"",$2);print $2}' "$BENCH_DIR/verify.time")" | record
+  /usr/bin/time -v "$lb" sha "$db" 2>"$BENCH_DIR/sha.time" | record
+  echo "sha_peak_rss_kb $(awk -F: '/Maximum resident/{gsub(/ /,"",$2);print $2}' "$BENCH_DIR/sha.time")" | record
+  echo "ledger_file_bytes $(stat -c %s "$db")" | record
+fi
+
+if has crl; then
+  log "CRL generation, 10k and 100k entries (software P-384 signer)"
+  "$lb" crl 10000 100000 | record
+fi
+
+if has startup; then
+  log "start-up: root show vs pkcs11-tool --list-objects (30 runs each)"
+  [ -d "$BENCH_DIR/vault-ecdsa-p384/vault" ] || make_vault ecdsa-p384
+  export SOFTHSM2_CONF=$BENCH_DIR/vault-ecdsa-p384/hsm/softhsm2.conf
+  export ROOTVAULT_DIR=$BENCH_DIR/vault-ecdsa-p384/vault
+  time_loop() {
+    local name=$1
+    shift
+    "$@" >/dev/null 2>&1 # warm the page cache
+    local v=() i t0
+    for i in $(seq 30); do
+      t0=$(now_ns)
+      "$@" >/dev/null 2>&1
+      v+=($(( ($(now_ns) - t0) / 1000 )))
+    done
+    printf '%s\n' "${v[@]}" | sort -n | awk -v n="$name" '{a[NR]=$1; s+=$1} END{printf "%s_median_us %d\n%s_mean_us %d\n", n, a[int((NR+1)/2)], n, s/NR}'
+  }
+  time_loop startup_root_show "$rv" root show | record
+  time_loop startup_pkcs11_list "pkcs11-tool" --module "$module" --token-label bench-ecdsa-p384 --list-objects | record
+fi
+
+echo "machine_loadavg_at_end $(cut -d' ' -f1 /proc/loadavg)" | record
+log "results in $results"
