@@ -68,39 +68,10 @@ struct Ceremony {
     east: String,
 }
 
-/// A P-256 key and CSR made by `openssl req`, as a cluster team makes them; returns the CSR
-/// and the SPKI fingerprint the operator confirms.
+/// A P-256 CSR and its SPKI fingerprint (tests/common's `make_cluster_csr`).
 fn make_csr(dir: &Path, name: &str) -> (PathBuf, String) {
-    let csr = dir.join(format!("{name}.csr"));
-    run(Command::new("openssl")
-        .args([
-            "req",
-            "-new",
-            "-nodes",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-sha256",
-            "-subj",
-            &format!("/O=Cluster Team/CN={name}"),
-            "-keyout",
-        ])
-        .arg(dir.join(format!("{name}.key")))
-        .arg("-out")
-        .arg(&csr))
-    .expect(0);
-    let fp = run(Command::new("sh")
-        .arg("-c")
-        .arg("openssl req -in \"$1\" -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1")
-        .arg("sh")
-        .arg(&csr))
-    .expect(0)
-    .stdout
-    .trim()
-    .to_owned();
-    assert_eq!(fp.len(), 64);
-    (csr, fp)
+    let c = make_cluster_csr(dir, name, P256);
+    (c.csr, c.spki_sha256)
 }
 
 fn serial_of(pem: &Path) -> String {

@@ -29,39 +29,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// A P-256 key and CSR made by OpenSSL, as a cluster team makes them; returns the CSR and
-/// the SHA-256 of its SubjectPublicKeyInfo.
+/// A P-256 CSR and its SPKI fingerprint (tests/common's `make_cluster_csr`).
 fn make_csr(dir: &Path, name: &str) -> (PathBuf, String) {
-    let csr = dir.join(format!("{name}.csr"));
-    let key = dir.join(format!("{name}.key"));
-    run(Command::new("openssl")
-        .args([
-            "req",
-            "-new",
-            "-nodes",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-sha256",
-            "-subj",
-            &format!("/O=Cluster Team/CN={name}"),
-            "-keyout",
-        ])
-        .arg(&key)
-        .arg("-out")
-        .arg(&csr))
-    .expect(0);
-    let spki = sh(
-        "openssl req -in \"$1\" -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1",
-        &[s(&csr)],
-    )
-    .expect(0)
-    .stdout
-    .trim()
-    .to_owned();
-    assert_eq!(spki.len(), 64);
-    (csr, spki)
+    let c = make_cluster_csr(dir, name, P256);
+    (c.csr, c.spki_sha256)
 }
 
 /// An age identity and an SSH key, with their public recipients.

@@ -9,34 +9,9 @@ use std::process::Command;
 use common::*;
 
 fn make_csr(dir: &Path, name: &str, keyargs: &[&str]) -> (PathBuf, String) {
-    let csr = dir.join(format!("{name}.csr"));
-    run(Command::new("openssl")
-        .args([
-            "req",
-            "-new",
-            "-nodes",
-            "-subj",
-            &format!("/CN={name}"),
-            "-keyout",
-        ])
-        .arg(dir.join(format!("{name}.key")))
-        .arg("-out")
-        .arg(&csr)
-        .args(keyargs))
-    .expect(0);
-    let sh = format!(
-        "openssl req -in '{}' -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1",
-        csr.display()
-    );
-    let fp = run(Command::new("sh").arg("-c").arg(sh))
-        .expect(0)
-        .stdout
-        .trim()
-        .to_owned();
-    (csr, fp)
+    let c = make_cluster_csr(dir, name, keyargs);
+    (c.csr, c.spki_sha256)
 }
-
-const P256: &[&str] = &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
 
 fn events(h: &Hsm) -> usize {
     run(h.rv().args(["ledger", "show", "--json"]))

@@ -9,34 +9,8 @@ use std::process::{Command, Stdio};
 use common::*;
 
 fn csr(h: &Hsm) -> (std::path::PathBuf, String) {
-    let csr = h.path("east.csr");
-    run(Command::new("openssl")
-        .args([
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-subj",
-            "/CN=east",
-            "-keyout",
-        ])
-        .arg(h.path("east.key"))
-        .arg("-out")
-        .arg(&csr))
-    .expect(0);
-    let sh = format!(
-        "openssl req -in '{}' -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1",
-        csr.display()
-    );
-    let fp = run(Command::new("sh").arg("-c").arg(sh))
-        .expect(0)
-        .stdout
-        .trim()
-        .to_owned();
-    (csr, fp)
+    let c = make_cluster_csr(h.dir.path(), "east", P256);
+    (c.csr, c.spki_sha256)
 }
 
 #[test]

@@ -13,35 +13,10 @@ use std::process::{Command, Stdio};
 
 use common::*;
 
+/// A P-256 CSR and its SPKI fingerprint (tests/common's `make_cluster_csr`).
 fn make_csr(dir: &Path, name: &str) -> (PathBuf, String) {
-    let csr = dir.join(format!("{name}.csr"));
-    run(Command::new("openssl")
-        .args([
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-subj",
-            &format!("/CN={name}"),
-            "-keyout",
-        ])
-        .arg(dir.join(format!("{name}.key")))
-        .arg("-out")
-        .arg(&csr))
-    .expect(0);
-    let sh = format!(
-        "openssl req -in '{}' -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1",
-        csr.display()
-    );
-    let fp = run(Command::new("sh").arg("-c").arg(sh))
-        .expect(0)
-        .stdout
-        .trim()
-        .to_owned();
-    (csr, fp)
+    let c = make_cluster_csr(dir, name, P256);
+    (c.csr, c.spki_sha256)
 }
 
 /// The vault's state is sound: verify passes, serials are unique, and every certificate

@@ -34,39 +34,11 @@ struct Request {
 
 /// A P-256 key and CSR, as a cluster's platform team makes them.
 fn make_csr(dir: &Path, name: &str) -> Request {
-    let csr = dir.join(format!("{name}.csr"));
-    let key = dir.join(format!("{name}.key"));
-    run(Command::new("openssl")
-        .args([
-            "req",
-            "-new",
-            "-nodes",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-sha256",
-            "-subj",
-            &format!("/O=Cluster Team/CN={name}"),
-            "-keyout",
-        ])
-        .arg(&key)
-        .arg("-out")
-        .arg(&csr))
-    .expect(0);
-    let spki_sha256 = sh(
-        "openssl req -in \"$1\" -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1",
-        &[s(&csr)],
-    )
-    .expect(0)
-    .stdout
-    .trim()
-    .to_owned();
-    assert_eq!(spki_sha256.len(), 64);
+    let c = make_cluster_csr(dir, name, P256);
     Request {
-        csr,
-        key,
-        spki_sha256,
+        csr: c.csr,
+        key: c.key,
+        spki_sha256: c.spki_sha256,
     }
 }
 

@@ -231,3 +231,63 @@ pub fn pkilint_clean(linter: &str, extra: &[&str], pem: &Path) {
         r.stderr
     );
 }
+
+/// `openssl req` arguments for a P-256 key signed with SHA-256.
+pub const P256: &[&str] = &[
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-sha256",
+];
+
+/// A key and CSR made by `openssl req` the way a cluster's platform team makes them.
+pub struct ClusterCsr {
+    /// The CSR (PEM).
+    pub csr: PathBuf,
+    /// The cluster's private key (stays with the "cluster").
+    pub key: PathBuf,
+    /// SHA-256 of the CSR's SubjectPublicKeyInfo, as shared/cli.md tells the team to compute it.
+    pub spki_sha256: String,
+}
+
+/// Makes `DIR/NAME.key` and `DIR/NAME.csr` (subject `/O=Cluster Team/CN=NAME`) with the key
+/// chosen by `keyargs` (e.g. [`P256`]), and computes the fingerprint with OpenSSL and sha256sum.
+pub fn make_cluster_csr(dir: &Path, name: &str, keyargs: &[&str]) -> ClusterCsr {
+    let csr = dir.join(format!("{name}.csr"));
+    let key = dir.join(format!("{name}.key"));
+    run(Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-nodes",
+            "-subj",
+            &format!("/O=Cluster Team/CN={name}"),
+        ])
+        .args(keyargs)
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&csr))
+    .expect(0);
+    let spki_sha256 = run(Command::new("sh")
+        .arg("-c")
+        .arg("openssl req -in \"$1\" -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1")
+        .arg("sh")
+        .arg(&csr))
+    .expect(0)
+    .stdout
+    .trim()
+    .to_owned();
+    assert_eq!(
+        spki_sha256.len(),
+        64,
+        "no fingerprint for {}",
+        csr.display()
+    );
+    ClusterCsr {
+        csr,
+        key,
+        spki_sha256,
+    }
+}
