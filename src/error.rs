@@ -56,6 +56,16 @@ pub enum Error {
     /// An output file exists and `--force` was not given.
     #[error("{} already exists; choose another path or pass --force to overwrite it", .0.display())]
     OutputExists(PathBuf),
+    /// An output file could not be started (no space, read-only, no permission); checked
+    /// before any token action, so nothing was done.
+    #[error("cannot write {}: {source}. Nothing was changed: free space on that filesystem or make it writable (or choose another output path), then run the command again", path.display())]
+    NoRoom {
+        /// The output file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The token or its module failed.
     #[error(transparent)]
     Hsm(#[from] HsmError),
@@ -74,6 +84,19 @@ pub enum Error {
     /// The operator did not confirm.
     #[error("{0}")]
     NotConfirmed(String),
+    /// The token acted and the ledger recorded it, but the output file could not be written
+    /// afterwards (space for it is reserved before signing, so this is rare). The one case
+    /// where a failing command has changed something: the message says what is recorded and
+    /// how to get the output again.
+    #[error("{done}, and that is recorded in the ledger; but the output could not be written: {source}\nNothing needs undoing. {remedy}")]
+    RecordedNotWritten {
+        /// What was done and recorded.
+        done: String,
+        /// How to get the output again.
+        remedy: String,
+        /// Why writing failed.
+        source: Box<Error>,
+    },
 }
 
 impl Error {
@@ -81,7 +104,11 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage(_) => ExitCode::Usage,
-            Error::Io { .. } | Error::Config(_) | Error::OutputExists(_) => ExitCode::Failed,
+            Error::Io { .. }
+            | Error::Config(_)
+            | Error::OutputExists(_)
+            | Error::NoRoom { .. }
+            | Error::RecordedNotWritten { .. } => ExitCode::Failed,
             Error::Hsm(e) if e.is_login_failure() => ExitCode::Login,
             Error::Hsm(_) => ExitCode::Failed,
             Error::Ledger(e) if e.is_integrity_failure() => ExitCode::Integrity,

@@ -2,7 +2,10 @@
 //! `ROOTVAULT_FAULT=NAME` makes the process abort at the point called NAME (no destructors,
 //! no flushing: as close to a crash as a process can do to itself), and
 //! `ROOTVAULT_FAULT=NAME:pause` makes it print `paused at NAME` on stderr and sleep, so a test
-//! can `kill -9` it there. Without the feature, [`point`] compiles to nothing.
+//! can `kill -9` it there. `ROOTVAULT_FAULT=NAME:wait` prints the same line and waits for a
+//! line on stdin before going on, so a test can change the environment at that point (fill
+//! the disk, remove a directory) and let the process meet it. Without the feature, [`point`]
+//! compiles to nothing.
 
 /// Marks a point where a crash must leave the vault consistent.
 #[inline]
@@ -19,6 +22,11 @@ pub fn point(name: &'static str) {
         if wanted.strip_suffix(":pause") == Some(name) {
             eprintln!("paused at {name}");
             std::thread::sleep(std::time::Duration::from_secs(120));
+        }
+        if wanted.strip_suffix(":wait") == Some(name) {
+            eprintln!("paused at {name}");
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
         }
     }
     #[cfg(not(feature = "fault-injection"))]

@@ -24,6 +24,10 @@ pub const LEDGER_FILE: &str = "ledger.sqlite";
 /// The configuration format this build writes and reads.
 pub const CONFIG_FORMAT: u32 = 1;
 
+/// The least free space on the vault's filesystem a token action starts with (see
+/// [`Vault::check_writable`]); one action's ledger transaction takes a few KiB.
+pub const MIN_FREE_BYTES: u64 = 1024 * 1024;
+
 /// The lock file rootvault processes take turns on before using the token.
 pub const TOKEN_LOCK_FILE: &str = ".token.lock";
 /// How long a process waits for another to finish with the token.
@@ -104,6 +108,38 @@ impl Vault {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Refuses to start a token action that could not be recorded: the vault on a read-only
+    /// filesystem, not writable by this user, or on a filesystem with less than
+    /// [`MIN_FREE_BYTES`] free. Checked before the token is touched, so nothing is signed.
+    /// (A disk that fills up later still fails cleanly: the ledger transaction rolls back.)
+    pub fn check_writable(&self) -> Result<()> {
+        let dir = &self.dir;
+        let st = rustix::fs::statvfs(dir)
+            .map_err(|e| Error::io("cannot inspect the filesystem of", dir, e.into()))?;
+        if st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
+            return Err(Error::Config(format!(
+                "the vault {} is on a read-only filesystem, and every token action is recorded in its ledger, so nothing was done. Reading it works as it is (`list`, `ledger verify`); remount it read-write and run the command again",
+                dir.display()
+            )));
+        }
+        if rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_err() {
+            return Err(Error::Config(format!(
+                "the vault {} is not writable by this user, and every token action is recorded in its ledger, so nothing was done. Run as the vault's owner",
+                dir.display()
+            )));
+        }
+        let free = st.f_bavail.saturating_mul(st.f_frsize);
+        if free < MIN_FREE_BYTES {
+            return Err(Error::Config(format!(
+                "the vault's filesystem ({}) has {} KiB free, less than the {} KiB a token action needs to be recorded, so nothing was done. Free space and run the command again",
+                dir.display(),
+                free / 1024,
+                MIN_FREE_BYTES / 1024
+            )));
+        }
+        Ok(())
     }
 
     /// Opens the ledger.
@@ -187,35 +223,159 @@ pub fn parse_config(text: &str) -> std::result::Result<Config, String> {
 /// directory, fsynced, then renamed into place and the directory fsynced. An existing `path`
 /// is refused unless `force`.
 pub fn write_file_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
-    if !force && path.exists() {
-        return Err(Error::OutputExists(path.to_owned()));
+    ReservedFile::reserve(path, force, 0)?.commit(bytes)
+}
+
+/// Space reserved for one certificate's PEM: a few times what a P-384 or RSA-4096
+/// intermediate takes, so the real file never needs more than was reserved.
+pub const CERT_RESERVATION: usize = 16 * 1024;
+
+/// An output file whose space is taken *before* a token action, so that a full or read-only
+/// disk stops the action before anything is signed or recorded. It is a temporary file in the
+/// target's directory, filled with zeros (which makes the filesystem allocate the blocks now);
+/// [`ReservedFile::commit`] overwrites it with the real bytes, syncs and renames it into place.
+/// Dropped without a commit, it leaves nothing behind.
+#[derive(Debug)]
+pub struct ReservedFile {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+    dir: PathBuf,
+    force: bool,
+}
+
+impl ReservedFile {
+    /// Reserves `size` bytes for `path`. An existing `path` is refused unless `force`; a
+    /// directory that cannot be written or has no room is an error naming it.
+    pub fn reserve(path: &Path, force: bool, size: usize) -> Result<ReservedFile> {
+        if !force && path.exists() {
+            return Err(Error::OutputExists(path.to_owned()));
+        }
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        // tempfile wraps OS errors with the temporary path; report the plain OS error.
+        let no_room = |e: std::io::Error| Error::NoRoom {
+            path: path.to_owned(),
+            source: match e.raw_os_error() {
+                Some(code) => std::io::Error::from_raw_os_error(code),
+                None => std::io::Error::from(e.kind()),
+            },
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".rootvault-")
+            .tempfile_in(&dir)
+            .map_err(no_room)?;
+        if size > 0 {
+            let file = tmp.as_file_mut();
+            file.write_all(&vec![0; size]).map_err(no_room)?;
+        }
+        Ok(ReservedFile {
+            tmp,
+            path: path.to_owned(),
+            dir,
+            force,
+        })
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".rootvault-")
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io("cannot create a temporary file in", &dir, e))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| Error::io("cannot write", tmp.path().to_owned(), e))?;
-    crate::fault::point("file.before_rename");
-    if force {
-        tmp.persist(path)
-            .map_err(|e| Error::io("cannot write", path, e.error))?;
-    } else {
-        tmp.persist_noclobber(path).map_err(|e| {
-            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::OutputExists(path.to_owned())
-            } else {
-                Error::io("cannot write", path, e.error)
-            }
-        })?;
+
+    /// Where the file will be.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
-    sync_dir(&dir)?;
+
+    /// Replaces the reserved zeros with `bytes` (not yet synced).
+    fn fill(&mut self, bytes: &[u8]) -> Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let file = self.tmp.as_file_mut();
+        file.seek(SeekFrom::Start(0))
+            .and_then(|_| file.write_all(bytes))
+            .and_then(|()| file.set_len(bytes.len() as u64))
+            .map_err(|e| Error::io("cannot write", self.tmp.path().to_owned(), e))
+    }
+
+    /// Renames the (synced) file into place; returns its directory, still to be synced.
+    fn persist(self) -> Result<PathBuf> {
+        crate::fault::point("file.before_rename");
+        let ReservedFile {
+            tmp,
+            path,
+            dir,
+            force,
+        } = self;
+        if force {
+            tmp.persist(&path)
+                .map_err(|e| Error::io("cannot write", &path, e.error))?;
+        } else {
+            tmp.persist_noclobber(&path).map_err(|e| {
+                if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                    Error::OutputExists(path.clone())
+                } else {
+                    Error::io("cannot write", &path, e.error)
+                }
+            })?;
+        }
+        Ok(dir)
+    }
+
+    /// Writes `bytes` in place of the reservation: overwritten, fsynced, renamed into place,
+    /// and the directory fsynced.
+    pub fn commit(mut self, bytes: &[u8]) -> Result<()> {
+        self.fill(bytes)?;
+        self.tmp
+            .as_file()
+            .sync_all()
+            .map_err(|e| Error::io("cannot write", self.tmp.path().to_owned(), e))?;
+        let dir = self.persist()?;
+        sync_dir(&dir)?;
+        crate::fault::point("file.after_rename");
+        Ok(())
+    }
+}
+
+/// Commits several reserved files with as few flushes as the platform allows: each is
+/// overwritten with its bytes, their filesystems are flushed once (`syncfs` on Linux, one
+/// fsync per file elsewhere), then every file is renamed into place and each directory is
+/// fsynced once. A crash leaves each file either absent or complete, never partial.
+pub fn commit_all(files: Vec<(ReservedFile, &[u8])>) -> Result<()> {
+    let mut filled = Vec::with_capacity(files.len());
+    for (mut file, bytes) in files {
+        file.fill(bytes)?;
+        filled.push(file);
+    }
+    sync_contents(&filled)?;
+    let mut dirs = std::collections::BTreeSet::new();
+    for file in filled {
+        dirs.insert(file.persist()?);
+    }
+    for dir in &dirs {
+        sync_dir(dir)?;
+    }
     crate::fault::point("file.after_rename");
+    Ok(())
+}
+
+/// Makes the contents of `files` durable: one `syncfs` per directory they are in.
+#[cfg(target_os = "linux")]
+fn sync_contents(files: &[ReservedFile]) -> Result<()> {
+    let mut synced = std::collections::BTreeSet::new();
+    for f in files {
+        if synced.insert(f.dir.clone()) {
+            rustix::fs::syncfs(f.tmp.as_file())
+                .map_err(|e| Error::io("cannot sync the filesystem of", &f.dir, e.into()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes the contents of `files` durable: one fsync each.
+#[cfg(not(target_os = "linux"))]
+fn sync_contents(files: &[ReservedFile]) -> Result<()> {
+    for f in files {
+        f.tmp
+            .as_file()
+            .sync_all()
+            .map_err(|e| Error::io("cannot write", f.tmp.path().to_owned(), e))?;
+    }
     Ok(())
 }
 

@@ -315,7 +315,7 @@ fn kill_9_while_the_token_has_signed_leaves_no_certificate_outside_the_ledger() 
 }
 
 #[test]
-fn a_crash_midway_through_a_batch_keeps_what_was_signed_and_signs_nothing_twice() {
+fn a_crash_in_a_batch_records_all_of_it_or_none_of_it() {
     let h = Hsm::new("fault-batch");
     h.vault_with_root("ecdsa-p256").expect(0);
     let mut manifest = String::new();
@@ -326,20 +326,49 @@ fn a_crash_midway_through_a_batch_keeps_what_was_signed_and_signs_nothing_twice(
     let m = h.path("manifest");
     std::fs::write(&m, &manifest).unwrap();
     let sha = rootvault::keys::sha256_hex(manifest.as_bytes());
-    // Abort right after the first certificate's commit.
-    let r = run(h
+    let out = h.path("out");
+    // (fault point, certificates recorded after the crash, certificate files on disk)
+    for (point, recorded, files) in [
+        ("sign.after_token_sign", 0, 0),
+        ("ledger.before_commit", 0, 0),
+        ("ledger.after_commit", 3, 0),
+        ("file.before_rename", 3, 0),
+    ] {
+        let before = run(h.rv().args(["list", "--json"])).expect(0).json();
+        let before = before.as_array().unwrap().len();
+        let r = run(h
+            .rv_pin()
+            .env("ROOTVAULT_FAULT", point)
+            .arg("sign-batch")
+            .arg(&m)
+            .args(["--confirm", &sha[..8], "--out-dir"])
+            .arg(&out));
+        crashed(&r, point);
+        assert_sound(&h, h.dir.path(), point);
+        let listed = run(h.rv().args(["list", "--json"])).expect(0).json();
+        assert_eq!(
+            listed.as_array().unwrap().len() - before,
+            recorded,
+            "{point}: the batch is recorded whole or not at all"
+        );
+        let pems = files_under(&out)
+            .into_iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "pem"))
+            .count();
+        assert_eq!(pems, files, "{point}: certificate files on disk");
+        // The temporary files a crash leaves are hidden and never taken for output.
+        for f in files_under(&out) {
+            std::fs::remove_file(f).unwrap();
+        }
+    }
+    // The next run signs the whole manifest again, without repair.
+    run(h
         .rv_pin()
-        .env("ROOTVAULT_FAULT", "ledger.after_commit")
         .arg("sign-batch")
         .arg(&m)
         .args(["--confirm", &sha[..8], "--out-dir"])
-        .arg(h.path("out")));
-    crashed(&r, "ledger.after_commit");
-    assert_sound(&h, h.dir.path(), "batch");
-    let listed = run(h.rv().args(["list", "--json"])).expect(0).json();
-    assert_eq!(
-        listed.as_array().unwrap().len(),
-        1,
-        "exactly the first certificate was recorded"
-    );
+        .arg(&out))
+    .expect(0);
+    assert_sound(&h, &out, "after the crashes");
+    assert_eq!(files_under(&out).len(), 3);
 }

@@ -1,19 +1,20 @@
 //! `sign-batch`: many clusters in one ceremony. Every line of the manifest is taken in and
 //! judged before anything is signed; the operator confirms once, by a prefix of the
-//! manifest's SHA-256; then each certificate is signed and recorded as its own event.
+//! manifest's SHA-256; then every certificate is signed, and all are recorded together (each
+//! as its own event) in one transaction.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::confirm::{self, Confirm, ConfirmRequest};
-use super::sign::{certify, evaluate, issued_event, record_issue};
+use super::sign::{certify_with, evaluate, find_root_key, issued_event, record_issue};
 use super::{Auth, CertInfo, Issued, Operator};
 use crate::error::{Error, Result};
 use crate::keys::sha256_hex;
 use crate::ledger::{Event, Ledger, RootRecord, SigningRejected};
 use crate::policy::{ClusterName, Evaluation};
-use crate::vault::Vault;
+use crate::vault::{self, Vault};
 use crate::x509::Csr;
 
 /// One checked line of a manifest.
@@ -184,16 +185,105 @@ fn reject(vault: &Vault, manifest_sha256: &str, problems: Vec<String>) -> Error 
     }
 }
 
-/// Signs every line of a checked batch after one confirmation of the manifest's SHA-256.
-/// Each certificate is its own `certificate_issued` event, committed with its checkpoint,
-/// so an interruption leaves the certificates signed so far recorded and the rest unsigned.
+/// Signs every line of a checked batch after one confirmation of the manifest's SHA-256 and
+/// writes each certificate to `OUT_DIR/CLUSTER.pem`.
+///
+/// All or nothing: the output files are reserved before the token is touched (a full or
+/// read-only disk stops the batch there); every certificate is then signed, and all of them
+/// are recorded in ONE transaction, each as its own `certificate_issued` event, with one
+/// checkpoint. An interruption before that commit leaves no certificate recorded and none on
+/// disk; the manifest can simply be signed again. Only then are the files written, synced
+/// once and renamed into place.
 pub fn sign_batch(
     vault: &Vault,
     batch: CheckedBatch,
+    out_dir: &Path,
     auth: &Auth<'_>,
     operator: &Operator,
     confirmer: &mut dyn Confirm,
 ) -> Result<Vec<Issued>> {
+    let paths: Vec<PathBuf> = batch
+        .lines
+        .iter()
+        .map(|l| out_dir.join(format!("{}.pem", l.cluster)))
+        .collect();
+    if let Some(p) = paths.iter().find(|p| p.exists()) {
+        return Err(Error::OutputExists(p.clone()));
+    }
+    let request = confirmation_request(&batch);
+    confirm::check(&request, confirmer.ask(&request), "nothing was signed")?;
+
+    let created_dir = !out_dir.exists();
+    let reserved = std::fs::create_dir_all(out_dir)
+        .map_err(|source| Error::NoRoom {
+            path: out_dir.to_owned(),
+            source,
+        })
+        .and_then(|()| {
+            paths
+                .iter()
+                .map(|p| vault::ReservedFile::reserve(p, false, vault::CERT_RESERVATION))
+                .collect::<Result<Vec<_>>>()
+        });
+    let reserved = match reserved {
+        Ok(r) => r,
+        Err(e) => {
+            if created_dir {
+                let _ = std::fs::remove_dir(out_dir);
+            }
+            return Err(e);
+        }
+    };
+
+    let mut ledger = vault.ledger()?;
+    let issued = auth.with_session(vault, operator, |session, attestor| {
+        let root_key = find_root_key(session, &batch.root)?;
+        let mut issued = Vec::with_capacity(batch.items.len());
+        let mut events = Vec::with_capacity(batch.items.len());
+        for (csr, cluster, evaluation) in &batch.items {
+            let profile = &evaluation.profile;
+            let (cert, record) = certify_with(
+                session,
+                &root_key,
+                &ledger,
+                &batch.root,
+                csr.public_key(),
+                profile,
+            )?;
+            events.push(issued_event(
+                cluster,
+                &record,
+                "csr",
+                Some(csr.sha256_hex()),
+                profile,
+            ));
+            issued.push(Issued {
+                certificate: CertInfo::from_record(&record, Some(cluster.to_string())),
+                pem: cert.pem(),
+            });
+        }
+        record_issue(&mut ledger, operator, &events, attestor)?;
+        Ok(issued)
+    })?;
+
+    let outputs = reserved
+        .into_iter()
+        .zip(&issued)
+        .map(|(r, i)| (r, i.pem.as_bytes()))
+        .collect();
+    vault::commit_all(outputs).map_err(|e| Error::RecordedNotWritten {
+        done: format!("{} certificates were signed", issued.len()),
+        remedy: format!(
+            "Free space or fix {}, then write each again with `rootvault export --cluster NAME --format pem-bundle --out FILE`.",
+            out_dir.display()
+        ),
+        source: Box::new(e),
+    })?;
+    Ok(issued)
+}
+
+/// What the operator reviews before a batch: one line per request, then the manifest's hash.
+fn confirmation_request(batch: &CheckedBatch) -> ConfirmRequest {
     let mut summary = vec![("requests".to_owned(), batch.lines.len().to_string())];
     for l in &batch.lines {
         summary.push((
@@ -208,27 +298,10 @@ pub fn sign_batch(
         ));
     }
     summary.push(("manifest SHA-256".to_owned(), batch.manifest_sha256.clone()));
-    let request = ConfirmRequest {
+    ConfirmRequest {
         action: "sign the batch",
         summary,
         subject: "the manifest's SHA-256",
         expected: batch.manifest_sha256.clone(),
-    };
-    confirm::check(&request, confirmer.ask(&request), "nothing was signed")?;
-
-    let mut ledger = vault.ledger()?;
-    auth.with_session(vault, operator, |session, attestor| {
-        let mut issued = Vec::with_capacity(batch.items.len());
-        for (csr, cluster, evaluation) in &batch.items {
-            let profile = &evaluation.profile;
-            let (cert, record) = certify(session, &ledger, &batch.root, csr.public_key(), profile)?;
-            let event = issued_event(cluster, &record, "csr", Some(csr.sha256_hex()), profile);
-            record_issue(&mut ledger, operator, &[event], attestor)?;
-            issued.push(Issued {
-                certificate: CertInfo::from_record(&record, Some(cluster.to_string())),
-                pem: cert.pem(),
-            });
-        }
-        Ok(issued)
-    })
+    }
 }

@@ -139,6 +139,7 @@ impl Auth<'_> {
         operator: &Operator,
         f: impl FnOnce(&crate::hsm::UserSession, &audit::Attestor<'_>) -> Result<T>,
     ) -> Result<T> {
+        vault.check_writable()?;
         let run = |session: &crate::hsm::UserSession| {
             let attestor = audit::attestor(vault, session, operator)?;
             f(session, &attestor)

@@ -241,38 +241,48 @@ pub(super) fn certify(
     subject_key: &PublicKey,
     profile: &IntermediateProfile,
 ) -> Result<(IssuedCertificate, CertificateRecord)> {
-    {
-        let root_key = find_root_key(session, root)?;
-        let serial = fresh_serial(ledger, session)?;
-        let draft = Draft::new(
-            serial,
-            profile.subject.clone(),
-            subject_key.clone(),
-            Issuing::ByCa {
-                der: root.der.clone(),
-                key: root_key.public_key().clone(),
-            },
-            profile.not_before,
-            profile.not_after,
-            ca_profile(profile),
-        )?;
-        let linted = x509::lint(draft)?;
-        crate::fault::point("sign.after_lint");
-        let draft = linted.draft().clone();
-        let issued = x509::sign(linted, &root_key)?;
-        crate::fault::point("sign.after_token_sign");
-        let record = CertificateRecord {
-            serial: draft.serial().hex(),
-            subject: draft.subject().to_string(),
-            not_before: rfc3339(draft.not_before()),
-            not_after: rfc3339(draft.not_after()),
-            key_type: subject_key.alg().name(),
-            spki_sha256: subject_key.spki_sha256_hex(),
-            sha256: sha256_hex(issued.der()),
-            der_base64: base64::engine::general_purpose::STANDARD.encode(issued.der()),
-        };
-        Ok((issued, record))
-    }
+    let root_key = find_root_key(session, root)?;
+    certify_with(session, &root_key, ledger, root, subject_key, profile)
+}
+
+/// [`certify`] with the root key already found (a batch finds it once).
+pub(super) fn certify_with(
+    session: &crate::hsm::UserSession,
+    root_key: &TokenKey<'_>,
+    ledger: &Ledger,
+    root: &RootRecord,
+    subject_key: &PublicKey,
+    profile: &IntermediateProfile,
+) -> Result<(IssuedCertificate, CertificateRecord)> {
+    let serial = fresh_serial(ledger, session)?;
+    let draft = Draft::new(
+        serial,
+        profile.subject.clone(),
+        subject_key.clone(),
+        Issuing::ByCa {
+            der: root.der.clone(),
+            key: root_key.public_key().clone(),
+        },
+        profile.not_before,
+        profile.not_after,
+        ca_profile(profile),
+    )?;
+    let linted = x509::lint(draft)?;
+    crate::fault::point("sign.after_lint");
+    let draft = linted.draft().clone();
+    let issued = x509::sign(linted, root_key)?;
+    crate::fault::point("sign.after_token_sign");
+    let record = CertificateRecord {
+        serial: draft.serial().hex(),
+        subject: draft.subject().to_string(),
+        not_before: rfc3339(draft.not_before()),
+        not_after: rfc3339(draft.not_after()),
+        key_type: subject_key.alg().name(),
+        spki_sha256: subject_key.spki_sha256_hex(),
+        sha256: sha256_hex(issued.der()),
+        der_base64: base64::engine::general_purpose::STANDARD.encode(issued.der()),
+    };
+    Ok((issued, record))
 }
 
 /// The `certificate_issued` event for a certificate made by [`certify`].

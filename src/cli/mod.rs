@@ -457,11 +457,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::Ok);
             }
             let file = a.file.expect("clap requires FILE without --generate-key");
-            if let Some(path) = a.out.out.as_deref() {
-                if !a.out.force && path.exists() {
-                    return Err(Error::OutputExists(path.to_owned()));
-                }
-            }
+            // Reserve the output first: a full or read-only disk stops here, before signing.
+            let reserved = a
+                .out
+                .out
+                .as_deref()
+                .map(|p| vault::ReservedFile::reserve(p, a.out.force, vault::CERT_RESERVATION))
+                .transpose()?;
             let input = ceremony::read_request(&file)?;
             let req = ceremony::SignRequest {
                 input: &input,
@@ -469,19 +471,33 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 days: a.days,
             };
             let issued = ceremony::sign_csr(&vault, &auth, &req, &operator, &mut confirmer)?;
+            let cluster = issued.certificate.cluster.as_deref().unwrap_or("");
             eprintln!(
-                "signed: cluster {} serial {} SHA-256 {}",
-                issued.certificate.cluster.as_deref().unwrap_or(""),
-                issued.certificate.serial,
-                issued.certificate.sha256
+                "signed: cluster {cluster} serial {} SHA-256 {}",
+                issued.certificate.serial, issued.certificate.sha256
             );
-            if json {
-                if let Some(path) = a.out.out.as_deref() {
-                    vault::write_file_atomic(path, issued.pem.as_bytes(), a.out.force)?;
+            match reserved {
+                Some(r) => {
+                    let path = r.path().to_owned();
+                    r.commit(issued.pem.as_bytes())
+                        .map_err(|e| Error::RecordedNotWritten {
+                            done: format!(
+                                "certificate {} for cluster {cluster} was signed",
+                                issued.certificate.serial
+                            ),
+                            remedy: format!(
+                                "Free space or fix the directory, then write it again with `rootvault export --cluster {cluster} --format pem-bundle --out {}`.",
+                                path.display()
+                            ),
+                            source: Box::new(e),
+                        })?;
+                    eprintln!("wrote {}", path.display());
+                    if json {
+                        print_json(&issued)?;
+                    }
                 }
-                print_json(&issued)?;
-            } else {
-                write_output(a.out.out.as_deref(), issued.pem.as_bytes(), a.out.force)?;
+                None if json => print_json(&issued)?,
+                None => print_stdout(&issued.pem)?,
             }
         }
         Command::Revoke {
@@ -512,23 +528,33 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Crl { days, out } => {
             let vault = Vault::open(&cli.vault)?;
-            if let Some(path) = out.out.as_deref() {
-                if !out.force && path.exists() {
-                    return Err(Error::OutputExists(path.to_owned()));
-                }
-            }
+            // A CRL of many entries can be large; reserve generously, the file is truncated.
+            let reserved = out
+                .out
+                .as_deref()
+                .map(|p| vault::ReservedFile::reserve(p, out.force, 64 * 1024))
+                .transpose()?;
             let crl = ceremony::issue_crl(&vault, &auth, Some(days), &operator)?;
             eprintln!(
                 "CRL {} issued: {} revoked, next update {}",
                 crl.number, crl.entries, crl.next_update
             );
-            if json {
-                if let Some(path) = out.out.as_deref() {
-                    vault::write_file_atomic(path, crl.pem.as_bytes(), out.force)?;
+            match reserved {
+                Some(r) => {
+                    let path = r.path().to_owned();
+                    r.commit(crl.pem.as_bytes())
+                        .map_err(|e| Error::RecordedNotWritten {
+                            done: format!("CRL {} was signed", crl.number),
+                            remedy: "Free space or fix the directory, then issue a fresh CRL with `rootvault crl --out FILE`.".to_owned(),
+                            source: Box::new(e),
+                        })?;
+                    eprintln!("wrote {}", path.display());
+                    if json {
+                        print_json(&crl)?;
+                    }
                 }
-                print_json(&crl)?;
-            } else {
-                write_output(out.out.as_deref(), crl.pem.as_bytes(), out.force)?;
+                None if json => print_json(&crl)?,
+                None => print_stdout(&crl.pem)?,
             }
         }
         Command::Export {
@@ -571,24 +597,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let vault = Vault::open(&cli.vault)?;
             let batch = ceremony::check_batch(&vault, &manifest, days)?;
-            for l in &batch.lines {
-                let path = out_dir.join(format!("{}.pem", l.cluster));
-                if path.exists() {
-                    return Err(Error::OutputExists(path));
-                }
-            }
             let mut confirmer = CliConfirm { given: confirm };
-            let issued = ceremony::sign_batch(&vault, batch, &auth, &operator, &mut confirmer)?;
-            std::fs::create_dir_all(&out_dir)
-                .map_err(|e| Error::io("cannot create", &out_dir, e))?;
-            for i in &issued {
-                let cluster = i.certificate.cluster.as_deref().unwrap_or("unknown");
-                vault::write_file_atomic(
-                    &out_dir.join(format!("{cluster}.pem")),
-                    i.pem.as_bytes(),
-                    false,
-                )?;
-            }
+            let issued =
+                ceremony::sign_batch(&vault, batch, &out_dir, &auth, &operator, &mut confirmer)?;
             eprintln!(
                 "signed {} certificates into {}",
                 issued.len(),

@@ -60,6 +60,24 @@ pub enum LedgerError {
         /// The newest version this build knows.
         supported: i64,
     },
+    /// The filesystem holding the ledger is full; the transaction was rolled back.
+    #[error("the disk holding ledger database {} is full, so nothing was recorded. Free space on it and run the command again", path.display())]
+    Full {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The ledger cannot be written (read-only filesystem or file).
+    #[error("ledger database {} is read-only (a read-only filesystem, or no write permission), so nothing was recorded. Reading and `ledger verify` work; to record, make it writable and run the command again", path.display())]
+    ReadOnly {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// A ledger on read-only media whose write-ahead log cannot be read there.
+    #[error("ledger database {} is on a read-only filesystem with a write-ahead log ({}-wal) but no {}-shm beside it, so its latest events cannot be read there. Copy the whole vault directory to writable storage and open it there", path.display(), path.display(), path.display())]
+    UnreadableWal {
+        /// The database file.
+        path: PathBuf,
+    },
     /// The audit key could not sign a checkpoint; nothing was committed.
     #[error("the audit key on the token could not sign the checkpoint, nothing was recorded: {0}")]
     Signing(String),
@@ -170,9 +188,53 @@ impl Ledger {
     }
 
     /// Opens an existing ledger, upgrading an older schema in one transaction.
+    ///
+    /// A ledger on a read-only filesystem (an auditor's copy on write-protected media, a vault
+    /// mounted read-only) is opened read-only: reading and verifying work, and any write fails
+    /// with [`LedgerError::ReadOnly`]. SQLite cannot open a WAL database there on its own (it
+    /// would create the `-shm` file), so such a ledger is opened `immutable` when it has no
+    /// write-ahead log beside it (a cleanly closed ledger has none, so the main file is all of
+    /// it), and read-only through its existing `-wal` and `-shm` otherwise.
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
+        if on_read_only_fs(path) {
+            return Self::open_read_only(path);
+        }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut ledger = Self::open_with(path, flags)?;
+        migrate::apply(&mut ledger.conn, path)?;
+        Ok(ledger)
+    }
+
+    fn open_read_only(path: &Path) -> Result<Ledger, LedgerError> {
+        let sidecar = |suffix: &str| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            PathBuf::from(p)
+        };
+        let wal_has_frames = std::fs::metadata(sidecar("-wal")).is_ok_and(|m| m.len() > 0);
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let err = |op| move |e| sqlite_error(path, op, e);
+        let conn = if !wal_has_frames {
+            Connection::open_with_flags(
+                format!("file:{}?immutable=1", uri_path(path)),
+                flags | OpenFlags::SQLITE_OPEN_URI,
+            )
+        } else if sidecar("-shm").exists() {
+            Connection::open_with_flags(path, flags)
+        } else {
+            return Err(LedgerError::UnreadableWal {
+                path: path.to_owned(),
+            });
+        }
+        .map_err(err("opening read-only"))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(err("setting the busy timeout"))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err("enabling foreign keys"))?;
+        let mut ledger = Ledger {
+            conn,
+            path: path.to_owned(),
+        };
         migrate::apply(&mut ledger.conn, path)?;
         Ok(ledger)
     }
@@ -180,7 +242,7 @@ impl Ledger {
     fn open_with(path: &Path, flags: OpenFlags) -> Result<Ledger, LedgerError> {
         let err = |op| {
             let path = path.to_owned();
-            move |source| LedgerError::Sqlite { path, op, source }
+            move |source| sqlite_error(&path, op, source)
         };
         let conn = Connection::open_with_flags(path, flags).map_err(err("opening"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
@@ -742,13 +804,18 @@ impl Appender<'_> {
 
 fn sqlite_error(path: &Path, op: &'static str, source: rusqlite::Error) -> LedgerError {
     if let rusqlite::Error::SqliteFailure(f, _) = &source {
-        if matches!(
-            f.code,
-            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-        ) {
-            return LedgerError::Busy {
-                path: path.to_owned(),
-            };
+        let path = path.to_owned();
+        match f.code {
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
+                return LedgerError::Busy { path }
+            }
+            rusqlite::ErrorCode::DiskFull => return LedgerError::Full { path },
+            // SQLite reports a full tmpfs as an I/O error when it cannot grow its -shm file.
+            rusqlite::ErrorCode::SystemIoFailure if nearly_full(&path) => {
+                return LedgerError::Full { path }
+            }
+            rusqlite::ErrorCode::ReadOnly => return LedgerError::ReadOnly { path },
+            _ => {}
         }
     }
     LedgerError::Sqlite {
@@ -756,6 +823,39 @@ fn sqlite_error(path: &Path, op: &'static str, source: rusqlite::Error) -> Ledge
         op,
         source,
     }
+}
+
+/// The filesystem facts of the directory holding `path`, if they can be read.
+fn fs_of(path: &Path) -> Option<rustix::fs::StatVfs> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    rustix::fs::statvfs(dir).ok()
+}
+
+/// Whether `path`'s directory is on a filesystem mounted read-only.
+fn on_read_only_fs(path: &Path) -> bool {
+    fs_of(path).is_some_and(|s| s.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
+}
+
+/// Whether `path`'s filesystem has less than 64 KiB free.
+fn nearly_full(path: &Path) -> bool {
+    fs_of(path).is_some_and(|s| s.f_bavail.saturating_mul(s.f_frsize) < 64 * 1024)
+}
+
+/// `path` percent-encoded for an SQLite `file:` URI.
+fn uri_path(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn checkpoint_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Checkpoint> {

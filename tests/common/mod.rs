@@ -203,8 +203,11 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     files_under(dir)
         .into_iter()
         .filter(|p| {
-            // SQLite's shared-memory index is rewritten by readers; it holds no data.
-            !p.to_string_lossy().ends_with("-shm")
+            // SQLite's shared-memory index is rewritten by readers, and an empty write-ahead
+            // log (left when the disk was too full to remove it) holds no data.
+            let name = p.to_string_lossy();
+            !(name.ends_with("-shm")
+                || name.ends_with("-wal") && std::fs::metadata(p).is_ok_and(|m| m.len() == 0))
         })
         .map(|p| {
             let b = std::fs::read(&p).unwrap();
