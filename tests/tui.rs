@@ -855,3 +855,272 @@ fn the_root_is_created_from_the_overview_with_progress_on_a_worker() {
     assert_eq!(root["key_type"], "ecdsa-p256");
     assert!(kinds(&hsm).iter().all(|k| k != "signing_rejected"));
 }
+
+/// CSRs for `clusters` made on a "USB stick" (`usb/` in the test's directory), and a manifest
+/// naming them by relative path, plus `extra` lines; returns the manifest and its SHA-256.
+fn batch_manifest(hsm: &Hsm, clusters: &[&str], extra: &str) -> (PathBuf, String) {
+    let usb = hsm.path("usb");
+    std::fs::create_dir_all(&usb).unwrap();
+    let mut manifest = String::from("# cluster  spki-sha256  csr-path\n");
+    for c in clusters {
+        let csr = make_cluster_csr(&usb, c, P256);
+        manifest += &format!("{c}  {}  {c}.csr\n", csr.spki_sha256);
+    }
+    manifest += extra;
+    let path = usb.join("batch.txt");
+    std::fs::write(&path, &manifest).unwrap();
+    (path, hex::encode(Sha256::digest(manifest.as_bytes())))
+}
+
+/// From the inbox: `b`, the manifest typed, Enter; waits for the check.
+fn open_batch(app: &mut App, manifest: &Path) {
+    press(app, KeyCode::Char('3'));
+    press(app, KeyCode::Char('b'));
+    typing(app, manifest.to_str().unwrap());
+    press(app, KeyCode::Enter);
+    settle(app);
+}
+
+#[test]
+fn a_batch_is_signed_by_keys_after_one_confirmation_of_the_manifest() {
+    let _turn = serial();
+    let hsm = ceremony("tui-batch");
+    let clusters = ["prod-eu1", "prod-us1", "staging"];
+    let (manifest, sha) = batch_manifest(&hsm, &clusters, "");
+    let out = hsm.path("usb/signed");
+    let mut app = open_app(&hsm, None);
+    unlock(&mut app);
+
+    // The form: the output directory follows the manifest (a `signed` directory next to it).
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Char('b'));
+    shows(&app, &["Sign a batch", "manifest", "write to", "days"]);
+    typing(&mut app, manifest.to_str().unwrap());
+    shows(&app, &[out.to_str().unwrap(), "Enter check"]);
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+
+    // The checked lines and the manifest's SHA-256; nothing signed yet.
+    let grouped: Vec<&str> = sha
+        .as_bytes()
+        .chunks(8)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    shows(
+        &app,
+        &[
+            "Batch batch.txt 3 requests, acceptable",
+            "LINE",
+            "CLUSTER",
+            "SPKI SHA-256",
+            "DAYS",
+            "prod-eu1",
+            "prod-us1",
+            "staging",
+            "ecdsa-p256",
+            "manifest SHA-256",
+            grouped[0],
+            "s sign all",
+        ],
+    );
+    insta::assert_snapshot!("batch_checked_80x24", redact(&screen(&app, 80, 24), &hsm));
+    insta::assert_snapshot!("batch_checked_120x40", redact(&screen(&app, 120, 40), &hsm));
+    assert_eq!(list(&hsm).as_array().unwrap().len(), 0);
+
+    // One confirmation: a prefix of the manifest's SHA-256, with colons and in capitals.
+    press(&mut app, KeyCode::Char('s'));
+    shows(
+        &app,
+        &[
+            "Confirm: sign the batch",
+            "3 (prod-eu1, prod-us1, staging)",
+            grouped[1],
+        ],
+    );
+    insta::assert_snapshot!("confirm_batch_80x24", redact(&screen(&app, 80, 24), &hsm));
+    let typed = format!(
+        "{}:{}:{}:{}:{}",
+        &sha[0..2],
+        &sha[2..4],
+        &sha[4..6],
+        &sha[6..8],
+        &sha[8..10]
+    )
+    .to_uppercase();
+    typing(&mut app, &typed);
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    let certs = list(&hsm);
+    let certs = certs.as_array().unwrap();
+    assert_eq!(certs.len(), 3, "{certs:?} {:?}", app.error_shown());
+    let message = format!("signed 3 certificates into {}", out.display());
+    shows(&app, &["3 signed", "SERIAL", "prod-eu1.pem", &message]);
+    insta::assert_snapshot!("batch_signed_120x40", redact(&screen(&app, 120, 40), &hsm));
+
+    // Every certificate is in the ledger, on disk, and verifies against the root.
+    let root = hsm.root_pem();
+    for c in clusters {
+        let cert = certs.iter().find(|x| x["cluster"] == c).expect(c);
+        shows(&app, &[cert["serial"].as_str().unwrap()]);
+        let pem = out.join(format!("{c}.pem"));
+        let v = openssl(&[
+            "verify",
+            "-x509_strict",
+            "-CAfile",
+            root.to_str().unwrap(),
+            pem.to_str().unwrap(),
+        ])
+        .expect(0);
+        assert!(v.stdout.contains(": OK"), "{v:?}");
+        // The file is the certificate the ledger recorded.
+        let der = hsm.path(&format!("{c}.der"));
+        openssl(&[
+            "x509",
+            "-in",
+            pem.to_str().unwrap(),
+            "-outform",
+            "DER",
+            "-out",
+            der.to_str().unwrap(),
+        ])
+        .expect(0);
+        assert_eq!(
+            hex::encode(Sha256::digest(std::fs::read(&der).unwrap())),
+            cert["sha256"].as_str().unwrap()
+        );
+    }
+    let issued: Vec<_> = events(&hsm)
+        .into_iter()
+        .filter(|e| e["kind"] == "certificate_issued")
+        .collect();
+    assert_eq!(issued.len(), 3, "one event per certificate");
+    assert!(
+        issued.iter().all(|e| e["actor"] == "tui-test"),
+        "{issued:?}"
+    );
+
+    // The certificate list followed.
+    press(&mut app, KeyCode::Char('4'));
+    shows(&app, &["prod-eu1", "prod-us1", "staging", "valid"]);
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.should_quit());
+}
+
+#[test]
+fn a_wrong_batch_confirmation_or_esc_signs_nothing_and_says_what_the_cli_says() {
+    let _turn = serial();
+    let hsm = ceremony("tui-batch-wrong");
+    let (manifest, sha) = batch_manifest(&hsm, &["prod-eu2", "prod-us2"], "");
+    let wrong = if sha.starts_with("00") {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    let out = hsm.path("usb/signed");
+    let before = (list(&hsm), events(&hsm));
+
+    // The command line's words for the same mistake.
+    let cli = run(hsm
+        .rv_pin()
+        .arg("sign-batch")
+        .arg(&manifest)
+        .args(["--confirm", wrong, "--out-dir"])
+        .arg(&out))
+    .expect(6);
+    let cli_error = cli
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("rootvault: error: "))
+        .unwrap()
+        .to_owned();
+
+    let mut app = open_app(&hsm, None);
+    unlock(&mut app);
+    // Esc in the form: nothing.
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Char('b'));
+    typing(&mut app, manifest.to_str().unwrap());
+    press(&mut app, KeyCode::Esc);
+    shows(&app, &["cancelled; nothing was signed"]);
+
+    // A wrong prefix: ceremony refuses, in the CLI's words.
+    open_batch(&mut app, &manifest);
+    press(&mut app, KeyCode::Char('s'));
+    typing(&mut app, wrong);
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    assert_eq!(app.error_shown(), Some(cli_error.as_str()));
+    shows(
+        &app,
+        &["Not signed", "does not match the manifest's SHA-256"],
+    );
+    press(&mut app, KeyCode::Enter);
+    shows(&app, &["Enter checks the manifest again"]);
+    press(&mut app, KeyCode::Char('s'));
+    shows(&app, &["check the manifest again first"]);
+
+    // Checked again; the right prefix typed, then Esc: nothing.
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    press(&mut app, KeyCode::Char('s'));
+    typing(&mut app, &sha[..8]);
+    press(&mut app, KeyCode::Esc);
+    shows(&app, &["not confirmed; nothing was signed"]);
+
+    // And quitting from the checked batch asks first, then leaves it unsigned.
+    press(&mut app, KeyCode::Char('q'));
+    assert!(!app.should_quit(), "it asks first");
+    shows(&app, &["Quit in the middle of reviewing a batch?"]);
+    press(&mut app, KeyCode::Char('y'));
+    assert!(app.should_quit());
+    drop(app);
+
+    assert_eq!((list(&hsm), events(&hsm)), before);
+    assert!(!out.exists(), "no output directory, no files");
+}
+
+#[test]
+fn a_manifest_with_a_bad_line_shows_every_problem_and_signs_nothing() {
+    let _turn = serial();
+    let hsm = ceremony("tui-batch-bad");
+    let usb = hsm.path("usb");
+    std::fs::create_dir_all(&usb).unwrap();
+    let stray = make_cluster_csr(&usb, "stray", P256);
+    // Line 4 names a request whose key is not the one the manifest names.
+    let (manifest, _) = batch_manifest(
+        &hsm,
+        &["prod-eu3", "prod-us3"],
+        &format!("edge-9  {}  prod-eu3.csr\n", stray.spki_sha256),
+    );
+    let out = hsm.path("usb/signed");
+    let before = events(&hsm).len();
+
+    let mut app = open_app(&hsm, None);
+    unlock(&mut app);
+    open_batch(&mut app, &manifest);
+    shows(
+        &app,
+        &[
+            "Batch batch.txt REFUSED",
+            "batch refused, nothing was signed:",
+            "  line 4: /tmp/",
+            "prod-eu3.csr has SPKI SHA-256",
+            &stray.spki_sha256[..32],
+            "Fix the manifest",
+            "every problem is listed above",
+        ],
+    );
+    insta::assert_snapshot!("batch_refused_80x24", redact(&screen(&app, 80, 24), &hsm));
+    press(&mut app, KeyCode::Char('s'));
+    shows(&app, &["this batch was refused"]);
+    press(&mut app, KeyCode::Esc);
+    shows(&app, &["Inbox"]);
+    drop(app);
+
+    assert_eq!(list(&hsm).as_array().unwrap().len(), 0);
+    assert!(!out.exists());
+    // The refusal is recorded, as on the command line.
+    let new: Vec<_> = events(&hsm).into_iter().skip(before).collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(new[0]["kind"], "signing_rejected");
+}

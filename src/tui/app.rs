@@ -24,6 +24,7 @@ use crate::policy::ClusterName;
 use crate::vault::Vault;
 use crate::x509::{Dn, RevocationReason};
 
+use super::screens::batch::BatchForm;
 use super::screens::certs::CertsView;
 use super::screens::inbox::Inbox;
 use super::screens::ledger::LedgerView;
@@ -155,6 +156,8 @@ pub enum Action {
     WriteCrl,
     /// `v`: verify the ledger.
     Verify,
+    /// `b`: open a batch (a manifest of CSRs) to sign, or change the open one's paths.
+    Batch,
     /// Time passes: collect results from the worker.
     Tick,
 }
@@ -319,6 +322,10 @@ pub(crate) enum Modal {
     CreateRoot(RootForm),
     /// A signature was made: serial, fingerprint, and the export on offer.
     Signed(CertInfo),
+    /// A batch: manifest, output directory, days.
+    BatchForm(BatchForm),
+    /// The manifest's SHA-256 typed to confirm signing the checked batch.
+    ConfirmBatch { typed: String },
     /// Read-only details (a certificate, an event), scrollable.
     Details {
         title: String,
@@ -334,7 +341,9 @@ impl Modal {
             Modal::Prompt { .. }
             | Modal::ConfirmSign { .. }
             | Modal::ConfirmRevoke { .. }
-            | Modal::IssueCrl { .. } => true,
+            | Modal::IssueCrl { .. }
+            | Modal::BatchForm(_)
+            | Modal::ConfirmBatch { .. } => true,
             Modal::Export(f) => f.focus != 0,
             Modal::CreateRoot(f) => f.focus != 1,
             Modal::Error { .. }
@@ -356,6 +365,8 @@ impl Modal {
             Modal::Export(_) => Some("an export"),
             Modal::IssueCrl { .. } => Some("issuing a CRL"),
             Modal::CreateRoot(_) => Some("creating the root"),
+            Modal::BatchForm(_) => Some("opening a batch"),
+            Modal::ConfirmBatch { .. } => Some("confirming a batch"),
         }
     }
 }
@@ -553,6 +564,9 @@ impl App {
         if !self.pin.is_empty() {
             return Some("typing the PIN");
         }
+        if self.screen == Screen::Inbox && self.inbox.batch.as_ref().is_some_and(|b| b.ready()) {
+            return Some("reviewing a batch");
+        }
         if self.screen == Screen::Inbox && self.inbox.reviewing {
             return Some("reviewing a request");
         }
@@ -640,6 +654,7 @@ impl App {
             KeyCode::Char('i') => Some(Action::IssueCrl),
             KeyCode::Char('w') => Some(Action::WriteCrl),
             KeyCode::Char('v') => Some(Action::Verify),
+            KeyCode::Char('b') => Some(Action::Batch),
             _ => None,
         })
     }
@@ -1010,6 +1025,8 @@ impl App {
                 }
                 Err(e) => self.show_error("Verification failed", &e),
             },
+            Outcome::CheckBatch(spec, r) => self.on_batch_checked(spec, r),
+            Outcome::SignBatch(done) => self.on_batch_signed(*done),
             Outcome::CreateRoot(r) => {
                 self.reload();
                 match r {
@@ -1184,6 +1201,26 @@ impl App {
             },
             Modal::Export(form) => self.export_form_action(form, action),
             Modal::CreateRoot(form) => self.root_form_action(form, action),
+            Modal::BatchForm(form) => self.batch_form_action(form, action),
+            Modal::ConfirmBatch { mut typed } => match action {
+                Action::Type(c) => {
+                    typed.push(c);
+                    Some(Modal::ConfirmBatch { typed })
+                }
+                Action::Erase => {
+                    typed.pop();
+                    Some(Modal::ConfirmBatch { typed })
+                }
+                Action::Back => {
+                    self.info("not confirmed; nothing was signed".to_owned());
+                    None
+                }
+                Action::Enter => {
+                    self.start_batch_sign(typed);
+                    None
+                }
+                _ => Some(Modal::ConfirmBatch { typed }),
+            },
         };
         // A handler that failed has put up its error; that wins.
         if self.modal.is_none() {

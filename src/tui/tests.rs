@@ -349,3 +349,91 @@ fn text_wraps_at_spaces_and_cuts_long_words() {
     assert_eq!(wrap("abcdefghijkl", 8), vec!["abcdefgh", "ijkl"]);
     assert_eq!(group_hex("0123456789abcdef01"), "01234567 89abcdef 01");
 }
+
+#[test]
+fn the_batch_form_suggests_a_signed_directory_next_to_the_manifest_until_edited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), true);
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Char('b'));
+    assert!(matches!(app.modal, Some(Modal::BatchForm(ref f)) if f.out_dir == "signed"));
+    typing(&mut app, "/media/usb/batch.txt");
+    for (w, h) in [(80, 24), (120, 40)] {
+        let s = text(&app, w, h);
+        assert!(
+            s.contains("Sign a batch") && s.contains("/media/usb/signed"),
+            "{w}x{h}:\n{s}"
+        );
+        assert!(s.contains("Enter check"), "{w}x{h}:\n{s}");
+    }
+    // Edited, the output stays as typed whatever the manifest becomes.
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Backspace);
+    typing(&mut app, "-here");
+    press(&mut app, KeyCode::BackTab);
+    typing(&mut app, ".bak");
+    let Some(Modal::BatchForm(f)) = &app.modal else {
+        panic!("the form is open")
+    };
+    assert_eq!(f.manifest, "/media/usb/batch.txt.bak");
+    assert_eq!(f.out_dir, "/media/usb/signe-here");
+    // Days that are not a number are refused in the form, before anything runs.
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    typing(&mut app, "ten");
+    press(&mut app, KeyCode::Enter);
+    assert!(!app.busy());
+    assert!(text(&app, 80, 24).contains("days: \"ten\" is not a whole number of days"));
+    // Quitting from the form asks first; Esc closes it and nothing ran.
+    press(&mut app, KeyCode::Char('q'));
+    assert!(!app.should_quit(), "q is typed into the field");
+    app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(text(&app, 80, 24).contains("Quit in the middle of opening a batch?"));
+    press(&mut app, KeyCode::Char('n'));
+    press(&mut app, KeyCode::Esc);
+    assert!(app.modal.is_none() && app.inbox.batch.is_none());
+    assert_eq!(app.message(), Some("cancelled; nothing was signed"));
+}
+
+#[test]
+fn a_batch_that_ceremony_refuses_is_shown_with_its_words_and_cannot_be_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), true);
+    let manifest = dir.path().join("batch.txt");
+    std::fs::write(&manifest, "prod-eu1  00  prod-eu1.csr\n").unwrap();
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Char('b'));
+    typing(&mut app, manifest.to_str().unwrap());
+    press(&mut app, KeyCode::Enter);
+    assert!(app.wait_for_job(Duration::from_secs(10)));
+    // No root: ceremony refuses before reading a line, and the view says so in its words.
+    let expected = crate::ceremony::check_batch(&Vault::open(dir.path()).unwrap(), &manifest, None)
+        .err()
+        .unwrap()
+        .to_string();
+    for (w, h) in [(80, 24), (120, 40)] {
+        let s = text(&app, w, h);
+        assert!(s.contains("Batch batch.txt REFUSED"), "{w}x{h}:\n{s}");
+        assert!(s.contains(&expected), "{w}x{h}:\n{s}");
+        assert!(s.contains("Fix the manifest"), "{w}x{h}:\n{s}");
+        assert!(
+            s.lines().last().unwrap().contains("Esc close"),
+            "{w}x{h}:\n{s}"
+        );
+    }
+    press(&mut app, KeyCode::Char('s'));
+    assert!(app.modal.is_none());
+    assert_eq!(
+        app.message(),
+        Some("this batch was refused; nothing can be signed from it")
+    );
+    // `b` reopens the form as it was; Esc there, then Esc closes the batch.
+    press(&mut app, KeyCode::Char('b'));
+    assert!(
+        matches!(app.modal, Some(Modal::BatchForm(ref f)) if f.manifest == manifest.to_str().unwrap() && !f.out_edited)
+    );
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Esc);
+    assert!(app.inbox.batch.is_none());
+    assert!(text(&app, 80, 24).contains("No requests"));
+}

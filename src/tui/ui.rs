@@ -175,6 +175,18 @@ pub(crate) fn footer_keys(app: &App) -> Vec<(&'static str, &'static str)> {
                 ("Esc", "cancel"),
             ],
             Modal::Signed(_) => vec![("e", "export"), ("Enter", "close")],
+            Modal::BatchForm(_) => vec![
+                ("Tab", "field"),
+                ("Enter", "check"),
+                ("Esc", "cancel"),
+                ("Ctrl-C", "quit"),
+            ],
+            Modal::ConfirmBatch { .. } => vec![
+                ("hex digits", "of the manifest's SHA-256"),
+                ("Enter", "sign all"),
+                ("Esc", "cancel"),
+                ("Ctrl-C", "quit"),
+            ],
             Modal::Details { .. } => vec![("↑↓ PgUp PgDn", "scroll"), ("Enter/Esc", "close")],
         };
     }
@@ -190,6 +202,9 @@ pub(crate) fn footer_keys(app: &App) -> Vec<(&'static str, &'static str)> {
         }
         Screen::Unlock if app.is_unlocked() => vec![("l", "log out")],
         Screen::Unlock => vec![("Enter", "type the PIN")],
+        Screen::Inbox if app.inbox.batch.is_some() => {
+            screens::batch::footer_keys(app.inbox.batch.as_ref().expect("a batch is open"))
+        }
         Screen::Inbox if app.inbox.reviewing => vec![
             ("s", "sign"),
             ("c", "cluster"),
@@ -221,6 +236,10 @@ pub(crate) fn footer_keys(app: &App) -> Vec<(&'static str, &'static str)> {
         Screen::Ledger => vec![("Enter", "details"), ("v", "verify")],
     };
     keys.extend([("q", "quit"), ("?", "help"), ("Tab", "screens")]);
+    if app.screen == Screen::Inbox && app.inbox.batch.is_none() && !app.inbox.reviewing {
+        // Last, where it fits (a wider terminal; the help lists it at any size).
+        keys.push(("b", "batch"));
+    }
     keys
 }
 
@@ -488,6 +507,56 @@ fn render_modal(app: &App, modal: &Modal, area: Rect, buf: &mut Buffer) {
             lines.push(input_line(typed, t));
             boxed("Confirm: sign".into(), lines, area, buf, t);
         }
+        Modal::BatchForm(f) => {
+            let mut lines = text_lines(
+                "Sign a batch, as `rootvault sign-batch`: every line of the manifest (cluster  spki-sha256  csr-path) is checked before anything is signed.",
+                inner_w,
+                t.text(),
+            );
+            lines.extend([
+                Line::raw(""),
+                field_line("manifest", &f.manifest, f.focus == 0, t),
+                Line::styled(
+                    format!("{:<17}CSR paths in it are relative to its directory", ""),
+                    t.dim(),
+                ),
+                field_line("write to", &f.out_dir, f.focus == 1, t),
+                Line::styled(
+                    format!(
+                        "{:<17}a directory: one CLUSTER.pem each, never overwritten",
+                        ""
+                    ),
+                    t.dim(),
+                ),
+                field_line("days", &f.days, f.focus == 2, t),
+                Line::styled(format!("{:<17}empty: the policy's default", ""), t.dim()),
+            ]);
+            if let Ok(cwd) = std::env::current_dir() {
+                lines.push(Line::styled(
+                    format!("{:<17}paths relative to {}", "", cwd.display()),
+                    t.dim(),
+                ));
+            }
+            if let Some(p) = &f.problem {
+                lines.push(Line::raw(""));
+                lines.extend(text_lines(p, inner_w, t.error()));
+            }
+            boxed("Sign a batch".into(), lines, area, buf, t);
+        }
+        Modal::ConfirmBatch { typed } => {
+            let mut lines = Vec::new();
+            if let Some(view) = &app.inbox.batch {
+                lines.extend(kv_lines(&screens::batch::confirm_pairs(view), inner_w, t));
+            }
+            lines.push(Line::raw(""));
+            lines.extend(text_lines(
+                "Compare the manifest's SHA-256 with the one its author computed (sha256sum). Type at least 8 hex digits of it to sign every request in it (colons, spaces and case are ignored):",
+                inner_w,
+                t.text(),
+            ));
+            lines.push(input_line(typed, t));
+            boxed("Confirm: sign the batch".into(), lines, area, buf, t);
+        }
         Modal::RevokeReason { serial, selected } => {
             let mut lines = vec![
                 Line::raw(format!("Revoke certificate {serial}")),
@@ -693,7 +762,7 @@ fn render_modal(app: &App, modal: &Modal, area: Rect, buf: &mut Buffer) {
 
 fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
-    let rows: [(&str, &str); 17] = [
+    let rows: [(&str, &str); 18] = [
         ("Tab / Shift-Tab", "next / previous screen"),
         (
             "1 … 6",
@@ -711,6 +780,7 @@ fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
             "Inbox",
             "Enter review, s sign, c cluster, d days, o add a path",
         ),
+        ("", "b sign a batch: a manifest of CSRs, confirmed once"),
         (
             "Certificates",
             "/ filter, f status, Enter details, r revoke, e export",

@@ -13,6 +13,8 @@ use crate::error::Result;
 use crate::ledger::VerifyReport;
 use crate::vault::Vault;
 
+use super::screens::batch::{BatchSigned, BatchSpec};
+
 /// What a finished job produced.
 pub(crate) enum Outcome {
     /// `token_report`.
@@ -31,6 +33,10 @@ pub(crate) enum Outcome {
     Verify(Result<VerifyReport>),
     /// `create_root`.
     CreateRoot(Result<RootInfo>),
+    /// `check_batch` of this manifest.
+    CheckBatch(BatchSpec, Result<crate::ceremony::CheckedBatch>),
+    /// `sign_batch` of a checked manifest.
+    SignBatch(Box<BatchSigned>),
 }
 
 /// A message from a job's thread.

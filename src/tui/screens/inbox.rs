@@ -16,6 +16,7 @@ use crate::vault::Vault;
 
 use super::super::app::{Action, App, Modal, PromptKind};
 use super::super::ui::{group_hex, kv_lines};
+use super::batch::{self, BatchView};
 
 /// Where a request's cluster name came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +79,8 @@ pub(crate) struct Inbox {
     pub scroll: u16,
     /// Why the inbox directory could not be read, if it could not.
     pub problem: Option<String>,
+    /// The batch being checked or signed, shown instead of the list while open.
+    pub batch: Option<BatchView>,
 }
 
 /// Regular, non-hidden files of `dir`, by name.
@@ -107,6 +110,7 @@ impl Inbox {
             reviewing: false,
             scroll: 0,
             problem: None,
+            batch: None,
         }
     }
 
@@ -242,6 +246,10 @@ impl Inbox {
 
 impl App {
     pub(crate) fn inbox_action(&mut self, action: Action) {
+        if self.inbox.batch.is_some() {
+            self.batch_action(action);
+            return;
+        }
         let n = self.inbox.entries.len();
         let path = self.inbox.selected_entry().map(|e| e.path.clone());
         match action {
@@ -269,6 +277,7 @@ impl App {
                 self.inbox.scroll = 0;
             }
             Action::Back if self.inbox.reviewing => self.inbox.reviewing = false,
+            Action::Batch => self.open_batch_form(),
             Action::OpenPath => {
                 self.modal = Some(Modal::Prompt {
                     kind: PromptKind::InboxPath,
@@ -476,6 +485,10 @@ fn list_or_none(v: &[String]) -> String {
 pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     let inbox = &app.inbox;
+    if let Some(view) = &inbox.batch {
+        batch::render(app, view, area, buf);
+        return;
+    }
     if inbox.reviewing {
         if let Some(e) = inbox.selected_entry() {
             let (ok, _) = e.verdict();
@@ -511,6 +524,9 @@ pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         )];
         lines.push(Line::from(
             "or press o to add a file or a directory (a USB stick).",
+        ));
+        lines.push(Line::from(
+            "b signs a batch: a manifest of CSRs, confirmed once.",
         ));
         if let Some(p) = &inbox.problem {
             lines.push(Line::styled(p.clone(), t.error()));
