@@ -8,14 +8,17 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::confirm::{self, Confirm, ConfirmRequest};
-use super::sign::{certify_with, evaluate, find_root_key, issued_event, record_issue};
+use super::sign::{
+    draft_intermediate, evaluate, find_root_key, fresh_serial, issued_event, record_issue,
+    record_of,
+};
 use super::{Auth, CertInfo, Issued, Operator};
 use crate::error::{Error, Result};
-use crate::keys::sha256_hex;
+use crate::keys::{sha256_hex, RawSigner as _};
 use crate::ledger::{Event, Ledger, RootRecord, SigningRejected};
 use crate::policy::{ClusterName, Evaluation};
 use crate::vault::{self, Vault};
-use crate::x509::Csr;
+use crate::x509::{self, Csr};
 
 /// One checked line of a manifest.
 #[derive(Debug, Clone, Serialize)]
@@ -238,24 +241,47 @@ pub fn sign_batch(
     let mut ledger = vault.ledger()?;
     let issued = auth.with_session(vault, operator, |session, attestor| {
         let root_key = find_root_key(session, &batch.root)?;
-        let mut issued = Vec::with_capacity(batch.items.len());
-        let mut events = Vec::with_capacity(batch.items.len());
-        for (csr, cluster, evaluation) in &batch.items {
-            let profile = &evaluation.profile;
-            let (cert, record) = certify_with(
-                session,
-                &root_key,
-                &ledger,
-                &batch.root,
-                csr.public_key(),
-                profile,
-            )?;
+        let serials = batch
+            .items
+            .iter()
+            .map(|_| fresh_serial(&ledger, session))
+            .collect::<Result<Vec<_>>>()?;
+        let root_public = root_key.public_key();
+        let work: Vec<_> = batch.items.iter().zip(serials).collect();
+        let certs = pipeline(
+            work,
+            |((csr, _, evaluation), serial)| {
+                let draft = draft_intermediate(
+                    &batch.root,
+                    root_public,
+                    csr.public_key(),
+                    &evaluation.profile,
+                    serial,
+                )?;
+                let linted = x509::lint(draft)?;
+                crate::fault::point("sign.after_lint");
+                Ok(linted)
+            },
+            |linted| {
+                let signed = x509::sign_tbs(linted, &root_key)?;
+                crate::fault::point("sign.after_token_sign");
+                Ok(signed)
+            },
+            |signed| {
+                let draft = signed.draft().clone();
+                Ok((draft, signed.verify()?))
+            },
+        )?;
+        let mut issued = Vec::with_capacity(certs.len());
+        let mut events = Vec::with_capacity(certs.len());
+        for ((csr, cluster, evaluation), (draft, cert)) in batch.items.iter().zip(certs) {
+            let record = record_of(&draft, &cert);
             events.push(issued_event(
                 cluster,
                 &record,
                 "csr",
                 Some(csr.sha256_hex()),
-                profile,
+                &evaluation.profile,
             ));
             issued.push(Issued {
                 certificate: CertInfo::from_record(&record, Some(cluster.to_string())),
@@ -282,6 +308,75 @@ pub fn sign_batch(
     Ok(issued)
 }
 
+/// Runs `first`, `middle` and `last` over `items` as a three-stage pipeline and returns the
+/// results in order: `first` and `last` each on a thread of their own, `middle` on this one
+/// (a batch drafts and lints, has the token sign, then verifies, so the token never waits for
+/// the host's own checks). The first failure stops every stage and is returned; the results
+/// are all or nothing.
+fn pipeline<I, A, B, C>(
+    items: Vec<I>,
+    first: impl Fn(I) -> Result<A> + Send,
+    mut middle: impl FnMut(A) -> Result<B>,
+    last: impl Fn(B) -> Result<C> + Send,
+) -> Result<Vec<C>>
+where
+    I: Send,
+    A: Send,
+    B: Send,
+    C: Send,
+{
+    use std::sync::mpsc::sync_channel;
+    // A few items in flight keep every stage busy without holding the batch twice.
+    const DEPTH: usize = 8;
+    let n = items.len();
+    std::thread::scope(|scope| {
+        let (a_tx, a_rx) = sync_channel::<Result<A>>(DEPTH);
+        let (b_tx, b_rx) = sync_channel::<B>(DEPTH);
+        scope.spawn(move || {
+            for item in items {
+                let a = first(item);
+                let failed = a.is_err();
+                // A closed channel means a later stage failed and reports why.
+                if a_tx.send(a).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let finisher = scope.spawn(move || -> Result<Vec<C>> {
+            let mut done = Vec::with_capacity(n);
+            for b in b_rx {
+                done.push(last(b)?);
+            }
+            Ok(done)
+        });
+        let mut stopped = None;
+        for a in a_rx {
+            match a.and_then(&mut middle) {
+                Ok(b) => {
+                    if b_tx.send(b).is_err() {
+                        break; // `last` failed; its error is returned below
+                    }
+                }
+                Err(e) => {
+                    stopped = Some(e);
+                    break;
+                }
+            }
+        }
+        drop(b_tx);
+        let finished = finisher
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        match (stopped, finished) {
+            (Some(e), _) | (None, Err(e)) => Err(e),
+            (None, Ok(done)) if done.len() == n => Ok(done),
+            (None, Ok(_)) => Err(Error::Config(
+                "the batch pipeline stopped early without an error; nothing was recorded".into(),
+            )),
+        }
+    })
+}
+
 /// What the operator reviews before a batch: one line per request, then the manifest's hash.
 fn confirmation_request(batch: &CheckedBatch) -> ConfirmRequest {
     let mut summary = vec![("requests".to_owned(), batch.lines.len().to_string())];
@@ -303,5 +398,72 @@ fn confirmation_request(batch: &CheckedBatch) -> ConfirmRequest {
         summary,
         subject: "the manifest's SHA-256",
         expected: batch.manifest_sha256.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fail(what: &str, i: u32) -> Error {
+        Error::Config(format!("{what} failed at {i}"))
+    }
+
+    #[test]
+    fn the_pipeline_keeps_order_and_runs_every_stage() {
+        let out = pipeline(
+            (0..1000u32).collect(),
+            |i| Ok(i * 3),
+            |a| Ok(a + 1),
+            |b| Ok(b.to_string()),
+        )
+        .unwrap();
+        let expected: Vec<String> = (0..1000u32).map(|i| (i * 3 + 1).to_string()).collect();
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn a_failure_in_any_stage_stops_the_pipeline_with_that_error() {
+        for stage in ["first", "middle", "last"] {
+            let mut middle_calls = 0u32;
+            let r = pipeline(
+                (0..200u32).collect(),
+                |i| {
+                    if stage == "first" && i == 57 {
+                        Err(fail("first", i))
+                    } else {
+                        Ok(i)
+                    }
+                },
+                |a| {
+                    middle_calls += 1;
+                    if stage == "middle" && a == 57 {
+                        Err(fail("middle", a))
+                    } else {
+                        Ok(a)
+                    }
+                },
+                |b| {
+                    if stage == "last" && b == 57 {
+                        Err(fail("last", b))
+                    } else {
+                        Ok(b)
+                    }
+                },
+            );
+            let e = r.expect_err(stage).to_string();
+            assert_eq!(e, format!("{stage} failed at 57"));
+            // Nothing after the failure reaches the token but what was already in flight.
+            assert!(
+                middle_calls <= 58 + 2 * 8,
+                "{stage}: the middle stage ran {middle_calls} times"
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_batch_yields_nothing() {
+        let out: Vec<u32> = pipeline(vec![], Ok::<u32, Error>, Ok, Ok).unwrap();
+        assert!(out.is_empty());
     }
 }

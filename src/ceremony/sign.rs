@@ -245,8 +245,8 @@ pub(super) fn certify(
     certify_with(session, &root_key, ledger, root, subject_key, profile)
 }
 
-/// [`certify`] with the root key already found (a batch finds it once).
-pub(super) fn certify_with(
+/// [`certify`] with the root key already found.
+fn certify_with(
     session: &crate::hsm::UserSession,
     root_key: &TokenKey<'_>,
     ledger: &Ledger,
@@ -255,24 +255,42 @@ pub(super) fn certify_with(
     profile: &IntermediateProfile,
 ) -> Result<(IssuedCertificate, CertificateRecord)> {
     let serial = fresh_serial(ledger, session)?;
-    let draft = Draft::new(
-        serial,
-        profile.subject.clone(),
-        subject_key.clone(),
-        Issuing::ByCa {
-            der: root.der.clone(),
-            key: root_key.public_key().clone(),
-        },
-        profile.not_before,
-        profile.not_after,
-        ca_profile(profile),
-    )?;
+    let draft = draft_intermediate(root, root_key.public_key(), subject_key, profile, serial)?;
     let linted = x509::lint(draft)?;
     crate::fault::point("sign.after_lint");
     let draft = linted.draft().clone();
     let issued = x509::sign(linted, root_key)?;
     crate::fault::point("sign.after_token_sign");
-    let record = CertificateRecord {
+    let record = record_of(&draft, &issued);
+    Ok((issued, record))
+}
+
+/// The draft of an intermediate for `subject_key` under `profile`, issued by the root.
+pub(super) fn draft_intermediate(
+    root: &RootRecord,
+    root_public: &PublicKey,
+    subject_key: &PublicKey,
+    profile: &IntermediateProfile,
+    serial: Serial,
+) -> Result<Draft> {
+    Ok(Draft::new(
+        serial,
+        profile.subject.clone(),
+        subject_key.clone(),
+        Issuing::ByCa {
+            der: root.der.clone(),
+            key: root_public.clone(),
+        },
+        profile.not_before,
+        profile.not_after,
+        ca_profile(profile),
+    )?)
+}
+
+/// What the ledger records of a certificate issued from `draft`.
+pub(super) fn record_of(draft: &Draft, issued: &IssuedCertificate) -> CertificateRecord {
+    let subject_key = draft.subject_key();
+    CertificateRecord {
         serial: draft.serial().hex(),
         subject: draft.subject().to_string(),
         not_before: rfc3339(draft.not_before()),
@@ -281,8 +299,7 @@ pub(super) fn certify_with(
         spki_sha256: subject_key.spki_sha256_hex(),
         sha256: sha256_hex(issued.der()),
         der_base64: base64::engine::general_purpose::STANDARD.encode(issued.der()),
-    };
-    Ok((issued, record))
+    }
 }
 
 /// The `certificate_issued` event for a certificate made by [`certify`].
@@ -537,7 +554,7 @@ pub(super) fn find_root_key<'s>(
 }
 
 /// A serial from the token's RNG that the vault has never issued.
-fn fresh_serial(ledger: &Ledger, session: &crate::hsm::UserSession) -> Result<Serial> {
+pub(super) fn fresh_serial(ledger: &Ledger, session: &crate::hsm::UserSession) -> Result<Serial> {
     for _ in 0..4 {
         let bytes: [u8; 16] = session
             .random(16)?

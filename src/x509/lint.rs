@@ -53,12 +53,28 @@ impl IssuedCertificate {
 pub fn lint(draft: Draft) -> Result<LintedTbs, CertError> {
     let throwaway = Throwaway::for_alg(draft.issuer_key().alg())?;
     let (der, tbs) = render(&draft, throwaway, None)?;
-    check(&draft, &der, throwaway.public_key())?;
+    // The throwaway's signature proves nothing about the certificate the token will sign, so
+    // it is not verified here; `sign` verifies the token's signature with the issuer's key.
+    check(&draft, &der, None)?;
     Ok(LintedTbs { draft, tbs })
 }
 
 /// Has `signer` sign exactly the linted bytes, then verifies and lints the result.
 pub fn sign(linted: LintedTbs, signer: &impl RawSigner) -> Result<IssuedCertificate, CertError> {
+    sign_tbs(linted, signer)?.verify()
+}
+
+/// A certificate the real key has signed that is not yet verified. Only [`sign_tbs`] makes
+/// one, and only [`SignedTbs::verify`] turns it into an [`IssuedCertificate`]; the split lets
+/// a batch verify one certificate while the token signs the next.
+#[derive(Debug)]
+pub struct SignedTbs {
+    linted: LintedTbs,
+    der: Vec<u8>,
+}
+
+/// Has `signer` sign exactly the linted bytes (and nothing else).
+pub fn sign_tbs(linted: LintedTbs, signer: &impl RawSigner) -> Result<SignedTbs, CertError> {
     let draft = &linted.draft;
     if signer.public_key() != draft.issuer_key() {
         return Err(CertError::Signing(
@@ -71,16 +87,32 @@ pub fn sign(linted: LintedTbs, signer: &impl RawSigner) -> Result<IssuedCertific
             "the signed to-be-signed bytes differ from the linted ones".into(),
         ));
     }
-    let (_, cert) = X509Certificate::from_der(&der).map_err(|e| {
-        CertError::Verification(format!("the signed certificate does not parse: {e}"))
-    })?;
-    if cert.tbs_certificate.as_ref() != linted.tbs.as_slice() {
-        return Err(CertError::Verification(
-            "the signed certificate's TBSCertificate differs from the linted one".into(),
-        ));
+    Ok(SignedTbs { linted, der })
+}
+
+impl SignedTbs {
+    /// The draft that was linted and signed.
+    pub fn draft(&self) -> &Draft {
+        &self.linted.draft
     }
-    check(draft, &der, draft.issuer_key()).map_err(|e| CertError::Verification(e.to_string()))?;
-    Ok(IssuedCertificate { der })
+
+    /// Verifies the signature with the issuer's public key, checks that the certificate
+    /// carries exactly the linted TBSCertificate, and lints it again.
+    pub fn verify(self) -> Result<IssuedCertificate, CertError> {
+        let SignedTbs { linted, der } = self;
+        let (_, cert) = X509Certificate::from_der(&der).map_err(|e| {
+            CertError::Verification(format!("the signed certificate does not parse: {e}"))
+        })?;
+        if cert.tbs_certificate.as_ref() != linted.tbs.as_slice() {
+            return Err(CertError::Verification(
+                "the signed certificate's TBSCertificate differs from the linted one".into(),
+            ));
+        }
+        let draft = &linted.draft;
+        check(draft, &der, Some(draft.issuer_key()))
+            .map_err(|e| CertError::Verification(e.to_string()))?;
+        Ok(IssuedCertificate { der })
+    }
 }
 
 /// A key that exists only for the length of one lint.
@@ -233,9 +265,10 @@ fn fail(rule: &'static str, detail: impl Into<String>) -> CertError {
     }
 }
 
-/// Checks an encoded certificate against its draft and RFC 5280. `signer_key` is the key
-/// whose signature the certificate must carry.
-fn check(draft: &Draft, der: &[u8], signer_key: &PublicKey) -> Result<(), CertError> {
+/// Checks an encoded certificate against its draft and RFC 5280. `signer_key`, when given, is
+/// the key whose signature the certificate must carry (the lint copy's throwaway signature
+/// is not checked).
+fn check(draft: &Draft, der: &[u8], signer_key: Option<&PublicKey>) -> Result<(), CertError> {
     let (rest, cert) = X509Certificate::from_der(der)
         .map_err(|e| fail("RFC 5280 §4.1 structure", format!("does not parse: {e}")))?;
     if !rest.is_empty() {
@@ -286,15 +319,17 @@ fn check(draft: &Draft, der: &[u8], signer_key: &PublicKey) -> Result<(), CertEr
         ));
     }
     // The signature verifies with the signer's key.
-    let signer_spki_der = signer_key.spki_der();
-    let (_, signer_spki) = SubjectPublicKeyInfo::from_der(&signer_spki_der)
-        .map_err(|e| fail("signature", format!("signer key does not parse: {e}")))?;
-    cert.verify_signature(Some(&signer_spki)).map_err(|e| {
-        fail(
-            "signature",
-            format!("does not verify with the signing key: {e}"),
-        )
-    })?;
+    if let Some(signer_key) = signer_key {
+        let signer_spki_der = signer_key.spki_der();
+        let (_, signer_spki) = SubjectPublicKeyInfo::from_der(&signer_spki_der)
+            .map_err(|e| fail("signature", format!("signer key does not parse: {e}")))?;
+        cert.verify_signature(Some(&signer_spki)).map_err(|e| {
+            fail(
+                "signature",
+                format!("does not verify with the signing key: {e}"),
+            )
+        })?;
+    }
     // §4.1.2.5: validity as drafted.
     if tbs.validity.not_before.timestamp() != draft.not_before().timestamp()
         || tbs.validity.not_after.timestamp() != draft.not_after().timestamp()
@@ -632,7 +667,7 @@ mod tests {
         let (der, _) = render(&draft, &key, None).unwrap();
         let mut other = draft.clone();
         other.profile.path_len = Some(0);
-        let e = check(&other, &der, key.public_key()).unwrap_err();
+        let e = check(&other, &der, Some(key.public_key())).unwrap_err();
         assert!(
             matches!(
                 e,

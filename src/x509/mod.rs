@@ -15,7 +15,7 @@ mod profile;
 pub use crl::{lint_crl, sign_crl, CrlDraft, CrlEntry, IssuedCrl, LintedCrl, RevocationReason};
 pub use csr::{Csr, CsrError, RequestedExtension, MAX_CSR_BYTES};
 pub use dn::{Attr, Dn};
-pub use lint::{lint, sign, IssuedCertificate, LintedTbs};
+pub use lint::{lint, sign, sign_tbs, IssuedCertificate, LintedTbs, SignedTbs};
 pub use profile::{CaProfile, Draft, Issuing, NameConstraintsSpec, Serial};
 
 /// What went wrong building, linting, signing or verifying a certificate.
