@@ -143,7 +143,7 @@ if has crl; then
 fi
 
 if has startup; then
-  log "start-up: root show vs pkcs11-tool --list-objects (30 runs each)"
+  log "start-up: root show and token vs pkcs11-tool --list-objects (30 runs each)"
   [ -d "$BENCH_DIR/vault-ecdsa-p384/vault" ] || make_vault ecdsa-p384
   export SOFTHSM2_CONF=$BENCH_DIR/vault-ecdsa-p384/hsm/softhsm2.conf
   export ROOTVAULT_DIR=$BENCH_DIR/vault-ecdsa-p384/vault
@@ -161,6 +161,8 @@ if has startup; then
   }
   time_loop startup_root_show "$rv" root show | record
   time_loop startup_pkcs11_list "pkcs11-tool" --module "$module" --token-label bench-ecdsa-p384 --list-objects | record
+  # Like for like: `rootvault token` loads the module, finds the token and lists its objects.
+  time_loop startup_token "$rv" token | record
 fi
 
 echo "machine_loadavg_at_end $(cut -d' ' -f1 /proc/loadavg)" | record
