@@ -226,6 +226,27 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
     ReservedFile::reserve(path, force, 0)?.commit(bytes)
 }
 
+/// Refuses an output directory that could not take the output of a token action, before the
+/// token is touched: missing, on a read-only filesystem, not writable by this user, or with
+/// less than [`MIN_FREE_BYTES`] free. For outputs that cannot be reserved as one file (a
+/// directory of files written after the token signed).
+pub fn check_output_dir(dir: &Path) -> Result<()> {
+    use rustix::io::Errno;
+    let no_room = |source: std::io::Error| Error::NoRoom {
+        path: dir.to_owned(),
+        source,
+    };
+    let st = rustix::fs::statvfs(dir).map_err(|e| no_room(e.into()))?;
+    if st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
+        return Err(no_room(Errno::ROFS.into()));
+    }
+    rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).map_err(|e| no_room(e.into()))?;
+    if st.f_bavail.saturating_mul(st.f_frsize) < MIN_FREE_BYTES {
+        return Err(no_room(Errno::NOSPC.into()));
+    }
+    Ok(())
+}
+
 /// Space reserved for one certificate's PEM: a few times what a P-384 or RSA-4096
 /// intermediate takes, so the real file never needs more than was reserved.
 pub const CERT_RESERVATION: usize = 16 * 1024;

@@ -187,6 +187,24 @@ fn writers(s: &Setup, out: &Path) -> Vec<(&'static str, Command)> {
         ])
         .arg(out.join("east-bundle.pem.age"))
         .args(["--age-recipient", &s.age_recipient]);
+    let mut generate = h.rv_pin();
+    generate
+        .args([
+            "sign",
+            "--generate-key",
+            "--key-type",
+            "ecdsa-p256",
+            "--cluster",
+            "south",
+            "--format",
+            "istio",
+            "--age-recipient",
+            &s.age_recipient,
+            "--confirm",
+            &rootvault::keys::sha256_hex(format!("{}\n", s.age_recipient).as_bytes())[..12],
+            "--out",
+        ])
+        .arg(out.join("south"));
     let mut backup = h.rv();
     backup
         .args(["backup", "--age-recipient", &s.age_recipient, "--out"])
@@ -204,6 +222,7 @@ fn writers(s: &Setup, out: &Path) -> Vec<(&'static str, Command)> {
         ("crl --out", crl),
         ("export istio", istio),
         ("export pem-bundle (age)", bundle),
+        ("sign --generate-key", generate),
         ("backup", backup),
         ("root cert --out", root),
         ("ledger export", ledger),

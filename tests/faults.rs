@@ -372,3 +372,98 @@ fn a_crash_in_a_batch_records_all_of_it_or_none_of_it() {
     assert_sound(&h, &out, "after the crashes");
     assert_eq!(files_under(&out).len(), 3);
 }
+
+#[test]
+fn a_crash_while_generating_a_key_never_leaves_a_certificate_outside_the_ledger() {
+    let h = Hsm::new("fault-gen");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    let identity = h.path("age.key");
+    run(Command::new("age-keygen").arg("-o").arg(&identity)).expect(0);
+    let recipient = run(Command::new("age-keygen").arg("-y").arg(&identity))
+        .expect(0)
+        .stdout
+        .trim()
+        .to_owned();
+    let confirm = rootvault::keys::sha256_hex(format!("{recipient}\n").as_bytes());
+    let out = h.path("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let generate = |point: Option<&str>, target: &Path| {
+        let mut c = h.rv_pin();
+        if let Some(p) = point {
+            c.env("ROOTVAULT_FAULT", p);
+        }
+        c.args([
+            "sign",
+            "--generate-key",
+            "--key-type",
+            "ecdsa-p256",
+            "--cluster",
+            "gen",
+            "--format",
+            "pem-bundle",
+            "--age-recipient",
+            &recipient,
+            "--confirm",
+            &confirm[..12],
+            "--out",
+        ])
+        .arg(target);
+        run(&mut c)
+    };
+    for point in [
+        "sign.after_token_sign",
+        "ledger.before_commit",
+        "ledger.after_commit",
+        "file.before_rename",
+        "export.after_write",
+    ] {
+        let r = generate(Some(point), &out.join(format!("{point}.age")));
+        crashed(&r, point);
+        // Every certificate in every export on disk, decrypted, is one the ledger issued.
+        let listed = run(h.rv().args(["list", "--json"])).expect(0).json();
+        let issued: Vec<String> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["sha256"].as_str().unwrap().to_owned())
+            .collect();
+        for f in files_under(&out) {
+            if f.to_string_lossy().ends_with(".receipt.json") {
+                continue; // a receipt (plain JSON) holds no certificate
+            }
+            let plain = run(Command::new("age")
+                .arg("-d")
+                .arg("-i")
+                .arg(&identity)
+                .arg(&f));
+            if plain.code != 0 {
+                // A temporary file cut short by the crash holds no complete age file.
+                assert!(
+                    f.file_name().unwrap().to_string_lossy().starts_with('.'),
+                    "{point}: {} does not decrypt: {}",
+                    f.display(),
+                    plain.stderr
+                );
+                continue;
+            }
+            for block in ::pem::parse_many(&plain.stdout).unwrap() {
+                if block.tag() == "CERTIFICATE" {
+                    let digest = rootvault::keys::sha256_hex(block.contents());
+                    let is_root = run(h.rv().args(["root", "show", "--json"]))
+                        .expect(0)
+                        .json()["sha256"]
+                        == digest.as_str();
+                    assert!(
+                        is_root || issued.contains(&digest),
+                        "{point}: {} holds a certificate the ledger does not",
+                        f.display()
+                    );
+                }
+            }
+        }
+        assert_sound(&h, &out, point);
+    }
+    // The next run works without repair.
+    generate(None, &out.join("final.age")).expect(0);
+    assert_sound(&h, &out, "after the crashes");
+}

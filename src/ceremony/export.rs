@@ -155,6 +155,12 @@ pub fn sign_generated(
     if !req.force && req.out.exists() {
         return Err(Error::OutputExists(req.out.clone()));
     }
+    let out_dir = match req.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    // The key exists only in memory until it is written: make sure it can be, first.
+    crate::vault::check_output_dir(out_dir)?;
     let mut ledger = vault.ledger()?;
     let root = require_root(&ledger)?;
     let recipients = Recipients::parse(&req.recipients)?;
@@ -189,9 +195,25 @@ pub fn sign_generated(
         "nothing was generated or signed",
     )?;
 
+    // The certificate is recorded before its export is written, so a crash in between
+    // leaves a recorded certificate whose key was lost (revoke it), never a certificate
+    // outside the ledger.
     let profile = &evaluation.profile;
     auth.with_session(vault, operator, |session, attestor| {
         let (issued, record) = certify(session, &ledger, &root, &public_key, profile)?;
+        let issue = issued_event(&req.cluster, &record, "generated", None, profile);
+        record_issue(&mut ledger, operator, &[issue], attestor)?;
+        let lost = |e: Error| Error::RecordedNotWritten {
+            done: format!(
+                "certificate {} for cluster {} was signed",
+                record.serial, req.cluster
+            ),
+            remedy: format!(
+                "Its key existed only in memory and is gone: revoke the certificate with `rootvault revoke --serial {} --reason cessationOfOperation` and run `sign --generate-key` again.",
+                record.serial
+            ),
+            source: Box::new(e),
+        };
         let intermediate_pem = issued.pem();
         let root_pem = pem_of(&root.der);
         let material = Material {
@@ -200,7 +222,7 @@ pub fn sign_generated(
             root_pem: &root_pem,
             key_pem: Some(&key_pem),
         };
-        let receipt = receipt_json(&ledger)?;
+        let receipt = receipt_json(&ledger).map_err(lost)?;
         let written = export::export_with_receipt(
             req.format,
             &material,
@@ -208,22 +230,30 @@ pub fn sign_generated(
             receipt.as_deref(),
             &req.out,
             req.force,
-        )?;
+        )
+        .map_err(|e| lost(e.into()))?;
         drop(key_pem);
-        let events = [
-            issued_event(&req.cluster, &record, "generated", None, profile),
-            exported_event(
-                &req.cluster,
-                &record.serial,
-                req.format,
-                &written,
-                Some(&recipients),
-                true,
-            ),
-        ];
-        record_or_undo(&written, || {
-            record_issue(&mut ledger, operator, &events, attestor)
-        })?;
+        crate::fault::point("export.after_write");
+        let exported = exported_event(
+            &req.cluster,
+            &record.serial,
+            req.format,
+            &written,
+            Some(&recipients),
+            true,
+        );
+        // The files hold the only copy of the key: keep them even if this fails.
+        let recorded = ledger.begin().map_err(Error::from).and_then(|tx| {
+            tx.append(&operator.0, &exported)?;
+            attestor.commit(tx)
+        });
+        recorded.map_err(|e| {
+                Error::Config(format!(
+                    "certificate {} is recorded and its key and chain were written to {}, but the export could not be recorded: {e}. Keep the files; the certificate is valid.",
+                    record.serial,
+                    written.path.display()
+                ))
+            })?;
         Ok((record, written))
     })
     .map(|(record, written)| {
