@@ -44,4 +44,7 @@ pub const POINTS: &[&str] = &[
     "revoke.before_commit",
     "crl.after_sign",
     "export.after_write",
+    "backup.after_snapshot",
+    "restore.after_unpack",
+    "restore.before_rename",
 ];

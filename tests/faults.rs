@@ -467,3 +467,78 @@ fn a_crash_while_generating_a_key_never_leaves_a_certificate_outside_the_ledger(
     generate(None, &out.join("final.age")).expect(0);
     assert_sound(&h, &out, "after the crashes");
 }
+
+#[test]
+fn a_crash_during_backup_or_restore_leaves_no_partial_backup_and_no_half_restored_vault() {
+    let h = Hsm::new("fault-backup");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    let (csr, fp) = make_csr(h.dir.path(), "east");
+    run(h
+        .rv_pin()
+        .arg("sign")
+        .arg(&csr)
+        .args(["--cluster", "east", "--confirm", &fp[..12]]))
+    .expect(0);
+    let identity = h.path("age.key");
+    run(Command::new("age-keygen").arg("-o").arg(&identity)).expect(0);
+    let recipient = run(Command::new("age-keygen").arg("-y").arg(&identity))
+        .expect(0)
+        .stdout
+        .trim()
+        .to_owned();
+    let vault_files =
+        || ["vault.toml", "ledger.sqlite"].map(|f| std::fs::read(h.vault().join(f)).unwrap());
+    let before = vault_files();
+    let backup = h.path("vault.backup");
+    let take_backup = |point: Option<&str>| {
+        let mut c = h.rv();
+        if let Some(p) = point {
+            c.env("ROOTVAULT_FAULT", p);
+        }
+        run(c
+            .args(["backup", "--age-recipient", &recipient, "--out"])
+            .arg(&backup))
+    };
+    for point in ["backup.after_snapshot", "file.before_rename"] {
+        crashed(&take_backup(Some(point)), point);
+        assert!(!backup.exists(), "{point}: a partial backup was left");
+        assert!(vault_files() == before, "{point}: the vault changed");
+        run(h.rv().args(["ledger", "verify"])).expect(0);
+    }
+    take_backup(None).expect(0);
+
+    let restored = h.path("restored");
+    let restore = |point: Option<&str>| {
+        let mut c = h.rv();
+        if let Some(p) = point {
+            c.env("ROOTVAULT_FAULT", p);
+        }
+        run(c
+            .arg("--vault")
+            .arg(&restored)
+            .args(["restore", "--from"])
+            .arg(&backup)
+            .arg("--identity")
+            .arg(&identity))
+    };
+    for point in ["restore.after_unpack", "restore.before_rename"] {
+        crashed(&restore(Some(point)), point);
+        assert!(
+            !restored.exists(),
+            "{point}: a half-restored vault is in place"
+        );
+    }
+    // The next restore works without repair, and holds the same ledger.
+    restore(None).expect(0);
+    let head = |dir: &Path| {
+        run(h
+            .rv()
+            .arg("--vault")
+            .arg(dir)
+            .args(["ledger", "verify", "--json"]))
+        .expect(0)
+        .json()["head"]
+            .clone()
+    };
+    assert_eq!(head(&restored), head(&h.vault()));
+}

@@ -192,6 +192,7 @@ pub fn backup(
             verified.problems.first().map_or("", String::as_str)
         ))));
     }
+    crate::fault::point("backup.after_snapshot");
     refuse_secrets(CONFIG_FILE, &mut &config[..])?;
     let ledger_file = |p: &Path| fs::File::open(p).map_err(|e| Error::io("cannot read", p, e));
     refuse_secrets(LEDGER_FILE, &mut ledger_file(&snapshot)?)?;
@@ -275,6 +276,7 @@ pub fn backup(
         (sha256, bytes)
     };
     tmp.as_file().sync_all().map_err(write_err)?;
+    crate::fault::point("file.before_rename");
     if force {
         tmp.persist(out)
             .map_err(|e| Error::io("cannot write", out, e.error))?;
@@ -288,6 +290,7 @@ pub fn backup(
         })?;
     }
     vault::sync_dir(&dir)?;
+    crate::fault::point("file.after_rename");
     Ok(BackupReport {
         path: out.to_owned(),
         bytes,
@@ -382,6 +385,7 @@ pub fn restore(from: &Path, identity_file: &Path, into: &Path) -> Result<Restore
         .tempdir_in(&parent)
         .map_err(|e| Error::io("cannot create a staging directory in", &parent, e))?;
     let manifest = unpack(file, &identities, staging.path(), from, identity_file)?;
+    crate::fault::point("restore.after_unpack");
     let checked = check_restored(staging.path())?;
     if manifest.events != checked.events || manifest.head != checked.head {
         return Err(Error::Rejected(format!(
@@ -394,6 +398,7 @@ pub fn restore(from: &Path, identity_file: &Path, into: &Path) -> Result<Restore
         )));
     }
     vault::sync_dir(staging.path())?;
+    crate::fault::point("restore.before_rename");
     refuse_existing_target(into)?;
     let staged = staging.keep();
     if let Err(e) = fs::rename(&staged, into) {
