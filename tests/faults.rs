@@ -542,3 +542,102 @@ fn a_crash_during_backup_or_restore_leaves_no_partial_backup_and_no_half_restore
     };
     assert_eq!(head(&restored), head(&h.vault()));
 }
+
+/// Runs `cmd` with `ROOTVAULT_FAULT=POINT:wait`, runs `meanwhile` once the process has
+/// reached the point, then lets it go on; returns how it ended.
+fn with_pause(mut cmd: Command, point: &str, meanwhile: impl FnOnce()) -> Run {
+    use std::io::{Read, Write};
+    let mut child = cmd
+        .env("ROOTVAULT_FAULT", format!("{point}:wait"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "{point} was never reached:\n{seen}"
+        );
+        seen += &line;
+        if line.trim() == format!("paused at {point}") {
+            break;
+        }
+    }
+    meanwhile();
+    writeln!(child.stdin.take().unwrap()).unwrap();
+    stderr.read_to_string(&mut seen).unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: seen,
+    }
+}
+
+#[test]
+fn a_token_directory_that_vanishes_mid_ceremony_leaves_no_certificate_outside_the_ledger() {
+    let h = Hsm::new("fault-vanish");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    let out = h.path("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let (csr, fp) = make_csr(h.dir.path(), "east");
+    let tokens = h.path("hsm/tokens");
+    let away = h.path("hsm/tokens-away");
+    for point in [
+        "sign.after_lint",
+        "sign.after_token_sign",
+        "ledger.before_commit",
+    ] {
+        let before = run(h.rv().args(["list", "--json"])).expect(0).json();
+        let mut sign = h.rv_pin();
+        sign.arg("sign")
+            .arg(&csr)
+            .args([
+                "--cluster",
+                "east",
+                "--confirm",
+                &fp[..12],
+                "--force",
+                "--out",
+            ])
+            .arg(out.join("east.pem"));
+        let r = with_pause(sign, point, || {
+            std::fs::rename(&tokens, &away).unwrap();
+            std::fs::create_dir(&tokens).unwrap();
+        });
+        std::fs::remove_dir(&tokens).unwrap();
+        std::fs::rename(&away, &tokens).unwrap();
+        let after = run(h.rv().args(["list", "--json"])).expect(0).json();
+        let added = after.as_array().unwrap().len() - before.as_array().unwrap().len();
+        // SoftHSM may still sign from what it loaded; either way the outcome is whole.
+        match r.code {
+            0 => assert_eq!(added, 1, "{point}: signed but not recorded"),
+            1 => {
+                assert_eq!(added, 0, "{point}: failed but recorded:\n{}", r.stderr);
+                assert!(
+                    r.stderr.contains("nothing was recorded") && !r.stderr.contains("panicked"),
+                    "{point}: the message should say nothing was recorded:\n{}",
+                    r.stderr
+                );
+            }
+            code => panic!("{point}: exit {code}:\n{}", r.stderr),
+        }
+        eprintln!(
+            "{point}: exit {} ({added} recorded): {}",
+            r.code,
+            r.stderr.lines().last().unwrap_or("")
+        );
+        assert_sound(&h, &out, point);
+    }
+    // With the token back, signing works without repair.
+    run(h
+        .rv_pin()
+        .arg("sign")
+        .arg(&csr)
+        .args(["--cluster", "east", "--confirm", &fp[..12]]))
+    .expect(0);
+}

@@ -140,8 +140,22 @@ impl HsmError {
 
 /// A short description of a cryptoki error: the return value's name, not its paragraph.
 fn describe(e: &CkError) -> String {
+    use cryptoki::error::RvError as Rv;
     match e {
-        CkError::Pkcs11(rv, _) => format!("{rv:?}"),
+        CkError::Pkcs11(rv, _) => {
+            let hint = match rv {
+                Rv::ObjectHandleInvalid | Rv::KeyHandleInvalid => {
+                    " (the key is no longer on the token: it was removed, or the token's storage changed while rootvault was using it)"
+                }
+                Rv::DeviceRemoved | Rv::TokenNotPresent => " (the token was removed)",
+                Rv::SessionHandleInvalid | Rv::SessionClosed => {
+                    " (the session with the token was closed)"
+                }
+                Rv::DeviceError | Rv::GeneralError | Rv::DeviceMemory => " (the token failed)",
+                _ => "",
+            };
+            format!("{rv:?}{hint}")
+        }
         other => other.to_string(),
     }
 }

@@ -34,7 +34,7 @@ pub enum CertError {
         detail: String,
     },
     /// The signer failed.
-    #[error("signing failed: {0}")]
+    #[error("signing failed, nothing was recorded: {0}")]
     Signing(String),
     /// The signed certificate did not verify or differed from what was linted.
     #[error("the signed certificate failed verification, it was not recorded or written: {0}")]
