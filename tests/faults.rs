@@ -641,3 +641,42 @@ fn a_token_directory_that_vanishes_mid_ceremony_leaves_no_certificate_outside_th
         .args(["--cluster", "east", "--confirm", &fp[..12]]))
     .expect(0);
 }
+
+#[test]
+fn a_batch_whose_token_fails_midway_records_nothing_and_leaves_no_output_directory() {
+    let h = Hsm::new("fault-batch-token");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    let mut manifest = String::new();
+    for c in ["b1", "b2", "b3"] {
+        let (csr, fp) = make_csr(h.dir.path(), c);
+        manifest += &format!("{c}  {fp}  {}\n", csr.display());
+    }
+    let m = h.path("manifest");
+    std::fs::write(&m, &manifest).unwrap();
+    let sha = rootvault::keys::sha256_hex(manifest.as_bytes());
+    let out = h.path("signed");
+    let tokens = h.path("hsm/tokens");
+    let away = h.path("hsm/tokens-away");
+    let mut batch = h.rv_pin();
+    batch
+        .arg("sign-batch")
+        .arg(&m)
+        .args(["--confirm", &sha[..8], "--out-dir"])
+        .arg(&out);
+    // The first certificate is linted; then the token's objects disappear.
+    let r = with_pause(batch, "sign.after_lint", || {
+        std::fs::rename(&tokens, &away).unwrap();
+        std::fs::create_dir(&tokens).unwrap();
+    });
+    std::fs::remove_dir(&tokens).unwrap();
+    std::fs::rename(&away, &tokens).unwrap();
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("nothing was recorded"), "{}", r.stderr);
+    assert!(
+        !out.exists(),
+        "the output directory made for the batch was left"
+    );
+    let listed = run(h.rv().args(["list", "--json"])).expect(0).json();
+    assert!(listed.as_array().unwrap().is_empty(), "{listed}");
+    assert_sound(&h, h.dir.path(), "token failed midway");
+}

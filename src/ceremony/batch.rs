@@ -238,59 +238,71 @@ pub fn sign_batch(
         }
     };
 
-    let mut ledger = vault.ledger()?;
-    let issued = auth.with_session(vault, operator, |session, attestor| {
-        let root_key = find_root_key(session, &batch.root)?;
-        let serials = batch
-            .items
-            .iter()
-            .map(|_| fresh_serial(&ledger, session))
-            .collect::<Result<Vec<_>>>()?;
-        let root_public = root_key.public_key();
-        let work: Vec<_> = batch.items.iter().zip(serials).collect();
-        let certs = pipeline(
-            work,
-            |((csr, _, evaluation), serial)| {
-                let draft = draft_intermediate(
-                    &batch.root,
-                    root_public,
-                    csr.public_key(),
+    let signed = vault.ledger().and_then(|mut ledger| {
+        auth.with_session(vault, operator, |session, attestor| {
+            let root_key = find_root_key(session, &batch.root)?;
+            let serials = batch
+                .items
+                .iter()
+                .map(|_| fresh_serial(&ledger, session))
+                .collect::<Result<Vec<_>>>()?;
+            let root_public = root_key.public_key();
+            let work: Vec<_> = batch.items.iter().zip(serials).collect();
+            let certs = pipeline(
+                work,
+                |((csr, _, evaluation), serial)| {
+                    let draft = draft_intermediate(
+                        &batch.root,
+                        root_public,
+                        csr.public_key(),
+                        &evaluation.profile,
+                        serial,
+                    )?;
+                    let linted = x509::lint(draft)?;
+                    crate::fault::point("sign.after_lint");
+                    Ok(linted)
+                },
+                |linted| {
+                    let signed = x509::sign_tbs(linted, &root_key)?;
+                    crate::fault::point("sign.after_token_sign");
+                    Ok(signed)
+                },
+                |signed| {
+                    let draft = signed.draft().clone();
+                    Ok((draft, signed.verify()?))
+                },
+            )?;
+            let mut issued = Vec::with_capacity(certs.len());
+            let mut events = Vec::with_capacity(certs.len());
+            for ((csr, cluster, evaluation), (draft, cert)) in batch.items.iter().zip(certs) {
+                let record = record_of(&draft, &cert);
+                events.push(issued_event(
+                    cluster,
+                    &record,
+                    "csr",
+                    Some(csr.sha256_hex()),
                     &evaluation.profile,
-                    serial,
-                )?;
-                let linted = x509::lint(draft)?;
-                crate::fault::point("sign.after_lint");
-                Ok(linted)
-            },
-            |linted| {
-                let signed = x509::sign_tbs(linted, &root_key)?;
-                crate::fault::point("sign.after_token_sign");
-                Ok(signed)
-            },
-            |signed| {
-                let draft = signed.draft().clone();
-                Ok((draft, signed.verify()?))
-            },
-        )?;
-        let mut issued = Vec::with_capacity(certs.len());
-        let mut events = Vec::with_capacity(certs.len());
-        for ((csr, cluster, evaluation), (draft, cert)) in batch.items.iter().zip(certs) {
-            let record = record_of(&draft, &cert);
-            events.push(issued_event(
-                cluster,
-                &record,
-                "csr",
-                Some(csr.sha256_hex()),
-                &evaluation.profile,
-            ));
-            issued.push(Issued {
-                certificate: CertInfo::from_record(&record, Some(cluster.to_string())),
-                pem: cert.pem(),
-            });
+                ));
+                issued.push(Issued {
+                    certificate: CertInfo::from_record(&record, Some(cluster.to_string())),
+                    pem: cert.pem(),
+                });
+            }
+            record_issue(&mut ledger, operator, &events, attestor)?;
+            Ok(issued)
+        })
+    });
+    let issued = match signed {
+        Ok(issued) => issued,
+        Err(e) => {
+            // Nothing was recorded: take back the reservations and a directory made for them.
+            drop(reserved);
+            if created_dir {
+                let _ = std::fs::remove_dir(out_dir);
+            }
+            return Err(e);
         }
-        record_issue(&mut ledger, operator, &events, attestor)?;
-        Ok(issued)
-    })?;
+    };
 
     let outputs = reserved
         .into_iter()
