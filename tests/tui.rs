@@ -703,6 +703,16 @@ fn verifying_a_large_ledger_shows_progress_and_keys_keep_working() {
         tx.commit().unwrap();
     }
     let total = events(&hsm).len();
+    // What feeds the bar: the count so far, every VERIFY_PROGRESS_STEP events, then the end.
+    let mut reported = Vec::new();
+    rootvault::ledger::Ledger::open(&hsm.vault().join("ledger.sqlite"))
+        .unwrap()
+        .verify_with_progress(|n| reported.push(n))
+        .unwrap();
+    let step = rootvault::ledger::VERIFY_PROGRESS_STEP;
+    let mut expected: Vec<u64> = (1..=total as u64 / step).map(|k| k * step).collect();
+    expected.push(total as u64);
+    assert_eq!(reported, expected);
     let mut app = open_app(&hsm, None);
     press(&mut app, KeyCode::Char('6'));
     press(&mut app, KeyCode::Char('v'));

@@ -247,5 +247,18 @@ pub fn token_report(vault: &Vault) -> Result<TokenReport> {
 
 /// Recomputes the ledger's hash chain and derived tables.
 pub fn verify_ledger(vault: &Vault) -> Result<VerifyReport> {
-    Ok(vault.ledger()?.verify()?)
+    verify_ledger_with_progress(vault, |_| {}, |_| {})
+}
+
+/// [`verify_ledger`] for a face that shows progress: `total` is told how many events the
+/// ledger holds before the chain is walked, `done` how many have been checked as it goes.
+pub fn verify_ledger_with_progress(
+    vault: &Vault,
+    total: impl FnOnce(u64),
+    done: impl FnMut(u64),
+) -> Result<VerifyReport> {
+    let ledger = vault.ledger()?;
+    let (events, _) = ledger.head()?;
+    total(events.max(0) as u64);
+    Ok(ledger.verify_with_progress(done)?)
 }

@@ -29,6 +29,9 @@ pub use rows::{CrlRow, ExportRow, RevocationRow};
 /// How long a writer waits for another process's transaction before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// How many events `verify_with_progress` checks between two reports.
+pub const VERIFY_PROGRESS_STEP: u64 = 4096;
+
 /// What went wrong with the ledger database.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -370,6 +373,15 @@ impl Ledger {
     /// Recomputes the hash chain from the first event and checks that every derived table
     /// holds exactly the rows the events imply. Memory use does not grow with the ledger.
     pub fn verify(&self) -> Result<VerifyReport, LedgerError> {
+        self.verify_with_progress(|_| {})
+    }
+
+    /// [`Ledger::verify`], calling `progress` with the number of events checked so far every
+    /// [`VERIFY_PROGRESS_STEP`] events (and once at the end of the chain).
+    pub fn verify_with_progress(
+        &self,
+        mut progress: impl FnMut(u64),
+    ) -> Result<VerifyReport, LedgerError> {
         let mut report = VerifyReport {
             ok: true,
             events: 0,
@@ -387,6 +399,9 @@ impl Ledger {
         let mut last_crl_number = 0i64;
         self.for_each_event(i64::MIN, |ev| {
             report.events += 1;
+            if (report.events as u64).is_multiple_of(VERIFY_PROGRESS_STEP) {
+                progress(report.events as u64);
+            }
             let seq = ev.seq;
             if seq != expected_seq {
                 let text = if seq > expected_seq {
@@ -458,6 +473,7 @@ impl Ledger {
             expected_seq = seq + 1;
             Ok(())
         })?;
+        progress(report.events as u64);
         let count = |table: &str| -> Result<i64, LedgerError> {
             self.conn
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))

@@ -894,6 +894,11 @@ impl App {
                     job.total = Some(n);
                 }
             }
+            Msg::Progress(n) => {
+                if let Some(job) = self.job.as_mut() {
+                    job.done = n;
+                }
+            }
             Msg::Done(outcome, session) => {
                 self.job = None;
                 self.unlocked_lent = false;
@@ -1672,11 +1677,11 @@ impl App {
                     "verifying the ledger",
                     false,
                     Box::new(|vault, _, progress: &Progress| {
-                        // Count first, so the bar knows how far it has to go.
-                        if let Ok((n, _)) = vault.ledger().and_then(|l| Ok(l.head()?)) {
-                            progress.total(n.max(0) as u64);
-                        }
-                        Outcome::Verify(ceremony::verify_ledger(vault))
+                        Outcome::Verify(ceremony::verify_ledger_with_progress(
+                            vault,
+                            |n| progress.total(n),
+                            |n| progress.done(n),
+                        ))
                     }),
                 );
             }

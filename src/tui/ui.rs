@@ -398,6 +398,18 @@ pub(crate) fn progress_bar(elapsed: Duration, width: u16, t: Theme) -> Line<'sta
     Line::styled(bar, t.title())
 }
 
+/// A bar filled to `done / total` of `width`.
+pub(crate) fn fraction_bar(done: u64, total: u64, width: u16, t: Theme) -> Line<'static> {
+    let w = (width as usize).clamp(10, 200);
+    let filled = if total == 0 {
+        w
+    } else {
+        ((done.min(total) as u128 * w as u128) / total as u128) as usize
+    };
+    let bar: String = (0..w).map(|i| if i < filled { '█' } else { '░' }).collect();
+    Line::styled(bar, t.title())
+}
+
 fn modal_block(title: String, t: Theme) -> Block<'static> {
     Block::bordered().title(Line::styled(format!(" {title} "), t.title()))
 }
@@ -835,4 +847,26 @@ fn render_quit(app: &App, what: &str, area: Rect, buf: &mut Buffer) {
     Paragraph::new(lines)
         .block(modal_block("Quit?".into(), t))
         .render(r, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled(line: &Line<'_>) -> usize {
+        line.spans
+            .iter()
+            .map(|s| s.content.matches('█').count())
+            .sum()
+    }
+
+    #[test]
+    fn the_fraction_bar_fills_in_proportion_and_never_overflows() {
+        let t = Theme::new(false);
+        assert_eq!(filled(&fraction_bar(0, 100, 20, t)), 0);
+        assert_eq!(filled(&fraction_bar(50, 100, 20, t)), 10);
+        assert_eq!(filled(&fraction_bar(100, 100, 20, t)), 20);
+        assert_eq!(filled(&fraction_bar(250, 100, 20, t)), 20);
+        assert_eq!(filled(&fraction_bar(0, 0, 20, t)), 20);
+    }
 }

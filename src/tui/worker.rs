@@ -41,8 +41,10 @@ pub(crate) enum Outcome {
 
 /// A message from a job's thread.
 pub(crate) enum Msg {
-    /// How far along the job is: `total` units of work, when known.
+    /// How much work the job has: `total` units, when known.
     Total(u64),
+    /// How many units of work are done.
+    Progress(u64),
     /// The job is done; the session it borrowed comes back with it.
     Done(Box<Outcome>, Option<Unlocked>),
 }
@@ -55,6 +57,8 @@ pub(crate) struct Job {
     pub started: Instant,
     /// Units of work announced by the job (events to verify), if any.
     pub total: Option<u64>,
+    /// Units of work done so far, as last reported.
+    pub done: u64,
     rx: Receiver<Msg>,
 }
 
@@ -65,6 +69,11 @@ impl Progress {
     /// Announces how many units of work there are.
     pub fn total(&self, n: u64) {
         let _ = self.0.send(Msg::Total(n));
+    }
+
+    /// Reports how many units of work are done.
+    pub fn done(&self, n: u64) {
+        let _ = self.0.send(Msg::Progress(n));
     }
 }
 
@@ -93,6 +102,7 @@ impl Job {
             label,
             started: Instant::now(),
             total: None,
+            done: 0,
             rx,
         }
     }

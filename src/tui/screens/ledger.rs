@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, 
 use crate::vault::Vault;
 
 use super::super::app::{Action, App, Modal};
-use super::super::ui::progress_bar;
+use super::super::ui::{fraction_bar, progress_bar};
 
 /// One event, without its payload (read on demand for the details).
 #[derive(Debug, Clone)]
@@ -131,14 +131,19 @@ pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .filter(|j| j.label == "verifying the ledger");
     let lines: Vec<Line> = if let Some(job) = verifying {
         let secs = job.started.elapsed().as_secs();
-        let what = match job.total {
-            Some(n) => format!("verifying {n} events… {secs}s"),
-            None => format!("counting events… {secs}s"),
-        };
-        vec![
-            Line::styled(what, t.title()),
-            progress_bar(job.started.elapsed(), verify_area.width, t),
-        ]
+        match job.total {
+            Some(n) => vec![
+                Line::styled(
+                    format!("verifying: {} of {n} events… {secs}s", job.done.min(n)),
+                    t.title(),
+                ),
+                fraction_bar(job.done, n, verify_area.width, t),
+            ],
+            None => vec![
+                Line::styled(format!("counting events… {secs}s"), t.title()),
+                progress_bar(job.started.elapsed(), verify_area.width, t),
+            ],
+        }
     } else {
         match &app.last_verify {
             None => vec![Line::styled(
