@@ -1134,3 +1134,398 @@ fn a_manifest_with_a_bad_line_shows_every_problem_and_signs_nothing() {
     assert_eq!(new.len(), 1, "{new:?}");
     assert_eq!(new[0]["kind"], "signing_rejected");
 }
+
+/// An age recipient and an SSH recipient (public keys only; nothing is decrypted with them),
+/// fixed so that the snapshots hold the same text on every run.
+const FIXED_AGE: &str = "age1hsfdq2j0rwm959aq8m7q34kf4z53ak3ahk204akfe3t3czau055qzq4fe9";
+const FIXED_SSH: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPwnEsodOA4/EkkGxKOuJLLw1teazCeqlNF82hYzfSc+ team@gen";
+
+/// The SHA-256 of `lines`, one per line, sorted: `printf '%s\n' R… | sort | sha256sum`.
+fn sorted_lines_sha256(lines: &[&str]) -> String {
+    let mut sorted = lines.to_vec();
+    sorted.sort_unstable();
+    let text: String = sorted.iter().map(|l| format!("{l}\n")).collect();
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// A hex string in groups of eight, as the modals show it.
+fn grouped(hex: &str) -> Vec<&str> {
+    hex.as_bytes()
+        .chunks(8)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect()
+}
+
+/// From the inbox: `n`, then the form filled in: `cluster`, key type and format as offered
+/// (ecdsa-p256, istio-secret), `out` in place of the suggested path, and each recipient
+/// added with Enter. The focus is left on the (empty) recipient field.
+fn fill_generate_form(app: &mut App, cluster: &str, out: &Path, recipients: &[&str]) {
+    press(app, KeyCode::Char('3'));
+    press(app, KeyCode::Char('n'));
+    typing(app, cluster);
+    for _ in 0..4 {
+        press(app, KeyCode::Tab);
+    }
+    for _ in 0..format!("{cluster}-cacerts.yaml.age").len() {
+        press(app, KeyCode::Backspace);
+    }
+    typing(app, out.to_str().unwrap());
+    press(app, KeyCode::Tab);
+    for r in recipients {
+        typing(app, r);
+        press(app, KeyCode::Enter);
+    }
+}
+
+#[test]
+fn a_key_generated_by_keys_is_signed_and_written_only_age_encrypted() {
+    let _turn = serial();
+    let hsm = ceremony("tui-generate");
+    let identity = hsm.path("age.key");
+    run(Command::new("age-keygen").arg("-o").arg(&identity)).expect(0);
+    let age_pub = run(Command::new("age-keygen").arg("-y").arg(&identity)).expect(0);
+    let age_pub = age_pub.stdout.trim().to_owned();
+    let ssh_key = hsm.path("team_ed25519");
+    run(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "team@east", "-f"])
+        .arg(&ssh_key))
+    .expect(0);
+    let ssh_pub = std::fs::read_to_string(hsm.path("team_ed25519.pub")).unwrap();
+    let ssh_pub = ssh_pub.trim().to_owned();
+    let fingerprint = sorted_lines_sha256(&[&age_pub, &ssh_pub]);
+    let out = hsm.path("gen-east.pem.age");
+    let before = events(&hsm).len();
+
+    // Locked: `n` says where to unlock, and opens nothing.
+    let mut app = open_app(&hsm, None);
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Char('n'));
+    assert!(app.message().unwrap().contains("unlock it first"));
+    assert!(!screen(&app, 80, 24).contains("Generate a key and sign"));
+    unlock(&mut app);
+
+    // The form: the suggested output follows cluster and format until it is edited.
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Char('n'));
+    shows(
+        &app,
+        &[
+            "Generate a key and sign",
+            "cluster",
+            "ecdsa-p256",
+            "rsa-4096",
+            "istio-secret",
+            "pem-bundle",
+            "age recipient",
+        ],
+    );
+    typing(&mut app, "gen-east");
+    shows(&app, &["gen-east-cacerts.yaml.age"]);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Right); // ecdsa-p384
+    press(&mut app, KeyCode::Tab);
+    typing(&mut app, "30");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Right);
+    press(&mut app, KeyCode::Right); // pem-bundle
+    shows(&app, &["gen-east-chain.pem.age"]);
+    press(&mut app, KeyCode::Tab);
+    for _ in 0.."gen-east-chain.pem.age".len() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    typing(&mut app, out.to_str().unwrap());
+    press(&mut app, KeyCode::Tab);
+    typing(&mut app, &age_pub);
+    press(&mut app, KeyCode::Enter); // adds it
+    typing(&mut app, &ssh_pub); // taken as it is on Enter
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter);
+
+    // The confirmation: everything, and the recipients' SHA-256 (sorted lines).
+    let g = grouped(&fingerprint);
+    shows(
+        &app,
+        &[
+            "Confirm: generate a key and sign",
+            "gen-east",
+            "ecdsa-p384",
+            "pem-bundle",
+            "gen-east.pem.age",
+            "recipients SHA-256",
+            &age_pub[..40],
+            "ssh-ed25519",
+            g[0],
+            g[7],
+        ],
+    );
+    assert_eq!(
+        events(&hsm).len(),
+        before,
+        "nothing happens before the confirmation"
+    );
+    typing(&mut app, &fingerprint[..10].to_uppercase());
+    press(&mut app, KeyCode::Enter);
+    assert!(app.busy());
+    settle(&mut app);
+    assert!(app.error_shown().is_none(), "{:?}", app.error_shown());
+
+    // The result: serial and path; the ledger has it, generated by the vault.
+    let certs = list(&hsm);
+    let cert = certs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cluster"] == "gen-east")
+        .unwrap_or_else(|| panic!("{certs}"))
+        .clone();
+    let serial = cert["serial"].as_str().unwrap();
+    assert_eq!(cert["key_type"], "ecdsa-p384", "{cert}");
+    let message = format!(
+        "signed: cluster gen-east serial {serial}; key and chain written encrypted to {}",
+        out.display()
+    );
+    assert_eq!(app.message(), Some(message.as_str()));
+    shows(&app, &["Generated and signed", serial, "gen-east.pem.age"]);
+    let new: Vec<_> = events(&hsm).into_iter().skip(before).collect();
+    assert_eq!(new.len(), 2, "an issue and an export: {new:?}");
+    assert_eq!(new[0]["kind"], "certificate_issued");
+    assert_eq!(new[0]["payload"]["key_source"], "generated", "{}", new[0]);
+    assert_eq!(new[0]["actor"], "tui-test");
+    assert_eq!(new[1]["kind"], "bundle_exported");
+    assert_eq!(
+        new[1]["payload"]["contains_generated_key"], true,
+        "{}",
+        new[1]
+    );
+    assert_eq!(new[1]["payload"]["serial"], serial);
+
+    // Only encrypted on disk; it decrypts with the age identity to a chain that verifies and
+    // a key that is the certificate's.
+    let sealed = std::fs::read(&out).unwrap();
+    assert!(!sealed.windows(10).any(|w| w == b"-----BEGIN"));
+    let plain = hsm.path("gen-east.pem");
+    run(Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(&identity)
+        .arg("-o")
+        .arg(&plain)
+        .arg(&out))
+    .expect(0);
+    let plain_s = plain.to_str().unwrap();
+    let root = hsm.root_pem();
+    let v = openssl(&[
+        "verify",
+        "-x509_strict",
+        "-CAfile",
+        root.to_str().unwrap(),
+        plain_s,
+    ])
+    .expect(0);
+    assert!(v.stdout.contains(": OK"), "{v:?}");
+    let der = hsm.path("gen-east.der");
+    openssl(&[
+        "x509",
+        "-in",
+        plain_s,
+        "-outform",
+        "DER",
+        "-out",
+        der.to_str().unwrap(),
+    ])
+    .expect(0);
+    assert_eq!(
+        hex::encode(Sha256::digest(std::fs::read(&der).unwrap())),
+        cert["sha256"].as_str().unwrap(),
+        "the bundle's certificate is the recorded one"
+    );
+    let key_pub = openssl(&["pkey", "-in", plain_s, "-pubout"])
+        .expect(0)
+        .stdout;
+    let cert_pub = openssl(&["x509", "-in", plain_s, "-pubkey", "-noout"])
+        .expect(0)
+        .stdout;
+    assert!(key_pub.contains("PUBLIC KEY"), "{key_pub}");
+    assert_eq!(key_pub, cert_pub, "the key is the certificate's");
+
+    // The certificate list followed.
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char('4'));
+    shows(&app, &["gen-east", "valid"]);
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.should_quit());
+}
+
+#[test]
+fn a_wrong_recipients_prefix_or_esc_generates_nothing_and_says_what_the_cli_says() {
+    let _turn = serial();
+    let hsm = ceremony("tui-generate-wrong");
+    let fingerprint = sorted_lines_sha256(&[FIXED_AGE, FIXED_SSH]);
+    let wrong = if fingerprint.starts_with("00") {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    let out = hsm.path("gen-west.yaml.age");
+    let before = (list(&hsm), events(&hsm));
+
+    // The command line's words for the same mistake.
+    let cli = run(hsm
+        .rv_pin()
+        .args([
+            "sign",
+            "--generate-key",
+            "--key-type",
+            "ecdsa-p256",
+            "--cluster",
+            "gen-west",
+            "--age-recipient",
+            FIXED_AGE,
+            "--age-recipient",
+            FIXED_SSH,
+            "--confirm",
+            wrong,
+            "--out",
+        ])
+        .arg(&out))
+    .expect(6);
+    let cli_error = cli
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("rootvault: error: "))
+        .unwrap()
+        .to_owned();
+    assert!(!out.exists());
+
+    let mut app = open_app(&hsm, None);
+    unlock(&mut app);
+    // Esc in the form: nothing.
+    fill_generate_form(&mut app, "gen-west", &out, &[FIXED_AGE]);
+    insta::assert_snapshot!("generate_form_80x24", redact(&screen(&app, 80, 24), &hsm));
+    press(&mut app, KeyCode::Esc);
+    shows(&app, &["cancelled; nothing was generated or signed"]);
+
+    // A wrong prefix: ceremony refuses, in the CLI's words.
+    fill_generate_form(&mut app, "gen-west", &out, &[FIXED_SSH, FIXED_AGE]);
+    press(&mut app, KeyCode::Enter);
+    shows(
+        &app,
+        &[
+            "Confirm: generate a key and sign",
+            "istio-secret",
+            "team@gen",
+            grouped(&fingerprint)[3],
+        ],
+    );
+    insta::assert_snapshot!(
+        "confirm_generate_80x24",
+        redact(&screen(&app, 80, 24), &hsm)
+    );
+    typing(&mut app, wrong);
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    assert_eq!(app.error_shown(), Some(cli_error.as_str()));
+    shows(
+        &app,
+        &[
+            "Not signed",
+            "does not match the SHA-256 of the age recipients",
+        ],
+    );
+    press(&mut app, KeyCode::Enter);
+
+    // The right prefix typed, then Esc: nothing.
+    fill_generate_form(&mut app, "gen-west", &out, &[FIXED_AGE, FIXED_SSH]);
+    press(&mut app, KeyCode::Enter);
+    typing(&mut app, &fingerprint[..8]);
+    press(&mut app, KeyCode::Esc);
+    shows(&app, &["not confirmed; nothing was generated or signed"]);
+
+    // Quitting from the form asks first, then leaves the vault as it was.
+    fill_generate_form(&mut app, "gen-west", &out, &[FIXED_AGE]);
+    press(&mut app, KeyCode::Char('q'));
+    assert!(!app.should_quit(), "q is typed into the recipient field");
+    ctrl(&mut app, 'c');
+    shows(
+        &app,
+        &["Quit in the middle of generating a key for a cluster?"],
+    );
+    press(&mut app, KeyCode::Char('y'));
+    assert!(app.should_quit());
+    drop(app);
+
+    assert_eq!((list(&hsm), events(&hsm)), before);
+    assert!(!out.exists(), "no output");
+}
+
+#[test]
+fn a_bad_recipient_is_refused_in_the_cli_words_and_nothing_is_generated() {
+    let _turn = serial();
+    let hsm = ceremony("tui-generate-bad");
+    // Cut short: its checksum fails.
+    let bad = &FIXED_AGE[..FIXED_AGE.len() - 4];
+    let out = hsm.path("gen-north.yaml.age");
+    let before = (list(&hsm), events(&hsm));
+
+    let cli = run(hsm
+        .rv_pin()
+        .args([
+            "sign",
+            "--generate-key",
+            "--key-type",
+            "ecdsa-p256",
+            "--cluster",
+            "gen-north",
+            "--age-recipient",
+            FIXED_SSH,
+            "--age-recipient",
+            bad,
+            "--confirm",
+            "00000000",
+            "--out",
+        ])
+        .arg(&out))
+    .expect(3);
+    let cli_error = cli
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("rootvault: error: "))
+        .unwrap()
+        .to_owned();
+    assert!(cli_error.contains("age recipient 2"), "{cli_error}");
+
+    let mut app = open_app(&hsm, None);
+    unlock(&mut app);
+    fill_generate_form(&mut app, "gen-north", &out, &[FIXED_SSH, bad]);
+    press(&mut app, KeyCode::Enter);
+    // Refused before any confirmation, in the words the command line printed.
+    assert_eq!(app.message(), Some(format!("error: {cli_error}").as_str()));
+    shows(
+        &app,
+        &[
+            "Generate a key and sign",
+            "age recipient 2",
+            "is not usable",
+        ],
+    );
+    assert!(!screen(&app, 80, 24).contains("Confirm:"));
+    assert!(!app.busy());
+
+    // No recipient at all: refused too.
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Enter);
+    shows(&app, &["no age recipient was given"]);
+
+    // Fixed, it goes on to the confirmation; Esc there leaves everything as it was.
+    typing(&mut app, FIXED_AGE);
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Enter);
+    shows(&app, &["Confirm: generate a key and sign"]);
+    press(&mut app, KeyCode::Esc);
+    drop(app);
+
+    assert_eq!((list(&hsm), events(&hsm)), before);
+    assert!(!out.exists(), "no output");
+}

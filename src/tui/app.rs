@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::ceremony::{
-    self, Answer, Auth, CertInfo, Operator, RootInfo, Scripted, TokenReport, Unlocked,
+    self, Answer, Auth, CertInfo, ExportReport, Operator, RootInfo, Scripted, TokenReport, Unlocked,
 };
 use crate::export::Format;
 use crate::keys::KeyType;
@@ -26,6 +26,7 @@ use crate::x509::{Dn, RevocationReason};
 
 use super::screens::batch::BatchForm;
 use super::screens::certs::CertsView;
+use super::screens::generate::{GenerateForm, GenerateSpec};
 use super::screens::inbox::Inbox;
 use super::screens::ledger::LedgerView;
 use super::theme::Theme;
@@ -158,6 +159,8 @@ pub enum Action {
     Verify,
     /// `b`: open a batch (a manifest of CSRs) to sign, or change the open one's paths.
     Batch,
+    /// `n` on the inbox: sign a key the vault generates (`sign --generate-key`).
+    Generate,
     /// Time passes: collect results from the worker.
     Tick,
 }
@@ -249,19 +252,25 @@ impl ExportForm {
         if self.out_edited {
             return;
         }
-        let c = self.cluster.as_str();
-        let base = match self.format() {
-            Format::Istio => format!("{c}-cacerts"),
-            Format::IstioSecret => format!("{c}-cacerts.yaml"),
-            Format::TlsSecret => format!("{c}-tls-secret.yaml"),
-            Format::PemBundle => format!("{c}-chain.pem"),
-        };
         let encrypted = !self.recipients.is_empty() || !self.recipient.trim().is_empty();
-        self.out = if encrypted && !self.format().is_directory() {
-            format!("{base}.age")
-        } else {
-            base
-        };
+        self.out = default_export_name(self.cluster.as_str(), self.format(), encrypted);
+    }
+}
+
+/// The output path suggested for an export of `cluster` in `format` (relative to the current
+/// directory): `.age` on a one-file export that is encrypted.
+pub(crate) fn default_export_name(cluster: &str, format: Format, encrypted: bool) -> String {
+    let c = cluster;
+    let base = match format {
+        Format::Istio => format!("{c}-cacerts"),
+        Format::IstioSecret => format!("{c}-cacerts.yaml"),
+        Format::TlsSecret => format!("{c}-tls-secret.yaml"),
+        Format::PemBundle => format!("{c}-chain.pem"),
+    };
+    if encrypted && !format.is_directory() {
+        format!("{base}.age")
+    } else {
+        base
     }
 }
 
@@ -326,6 +335,18 @@ pub(crate) enum Modal {
     BatchForm(BatchForm),
     /// The manifest's SHA-256 typed to confirm signing the checked batch.
     ConfirmBatch { typed: String },
+    /// `sign --generate-key`: cluster, key type, days, format, output, recipients.
+    GenerateForm(GenerateForm),
+    /// The recipients' SHA-256 typed to confirm generating, signing and writing.
+    ConfirmGenerate {
+        spec: Box<GenerateSpec>,
+        typed: String,
+    },
+    /// A generated key was signed and written encrypted.
+    Generated {
+        spec: Box<GenerateSpec>,
+        report: Box<ExportReport>,
+    },
     /// Read-only details (a certificate, an event), scrollable.
     Details {
         title: String,
@@ -343,12 +364,15 @@ impl Modal {
             | Modal::ConfirmRevoke { .. }
             | Modal::IssueCrl { .. }
             | Modal::BatchForm(_)
-            | Modal::ConfirmBatch { .. } => true,
+            | Modal::ConfirmBatch { .. }
+            | Modal::ConfirmGenerate { .. } => true,
+            Modal::GenerateForm(f) => f.takes_text(),
             Modal::Export(f) => f.focus != 0,
             Modal::CreateRoot(f) => f.focus != 1,
             Modal::Error { .. }
             | Modal::RevokeReason { .. }
             | Modal::Signed(_)
+            | Modal::Generated { .. }
             | Modal::Details { .. } => false,
         }
     }
@@ -356,7 +380,10 @@ impl Modal {
     /// What the operator is in the middle of, if closing this modal abandons something.
     fn flow(&self) -> Option<&'static str> {
         match self {
-            Modal::Error { .. } | Modal::Details { .. } | Modal::Signed(_) => None,
+            Modal::Error { .. }
+            | Modal::Details { .. }
+            | Modal::Signed(_)
+            | Modal::Generated { .. } => None,
             Modal::Prompt { .. } => Some("answering a question"),
             Modal::ConfirmSign { .. } => Some("confirming a signature"),
             Modal::RevokeReason { .. } | Modal::ConfirmRevoke { .. } => {
@@ -367,6 +394,8 @@ impl Modal {
             Modal::CreateRoot(_) => Some("creating the root"),
             Modal::BatchForm(_) => Some("opening a batch"),
             Modal::ConfirmBatch { .. } => Some("confirming a batch"),
+            Modal::GenerateForm(_) => Some("generating a key for a cluster"),
+            Modal::ConfirmGenerate { .. } => Some("confirming a generated key"),
         }
     }
 }
@@ -630,6 +659,8 @@ impl App {
                 (Modal::Export(_), KeyCode::BackTab) => Some(Action::PrevField),
                 (Modal::CreateRoot(_), KeyCode::Tab) => Some(Action::NextField),
                 (Modal::CreateRoot(_), KeyCode::BackTab) => Some(Action::PrevField),
+                (Modal::GenerateForm(_), KeyCode::Tab) => Some(Action::NextField),
+                (Modal::GenerateForm(_), KeyCode::BackTab) => Some(Action::PrevField),
                 _ => None,
             });
         }
@@ -642,6 +673,7 @@ impl App {
             }
             KeyCode::Char('u') => Some(Action::Unlock),
             KeyCode::Char('l') => Some(Action::Lock),
+            KeyCode::Char('n') if self.screen == Screen::Inbox => Some(Action::Generate),
             KeyCode::Char('n') => Some(Action::CreateRoot),
             KeyCode::Char('o') => Some(Action::OpenPath),
             KeyCode::Char('c') => Some(Action::SetCluster),
@@ -1032,6 +1064,7 @@ impl App {
             },
             Outcome::CheckBatch(spec, r) => self.on_batch_checked(spec, r),
             Outcome::SignBatch(done) => self.on_batch_signed(*done),
+            Outcome::Generate(spec, r) => self.on_generated(spec, r),
             Outcome::CreateRoot(r) => {
                 self.reload();
                 match r {
@@ -1207,6 +1240,14 @@ impl App {
             Modal::Export(form) => self.export_form_action(form, action),
             Modal::CreateRoot(form) => self.root_form_action(form, action),
             Modal::BatchForm(form) => self.batch_form_action(form, action),
+            Modal::GenerateForm(form) => self.generate_form_action(form, action),
+            Modal::ConfirmGenerate { spec, typed } => {
+                self.confirm_generate_action(spec, typed, action)
+            }
+            Modal::Generated { spec, report } => match action {
+                Action::Enter | Action::Back => None,
+                _ => Some(Modal::Generated { spec, report }),
+            },
             Modal::ConfirmBatch { mut typed } => match action {
                 Action::Type(c) => {
                     typed.push(c);

@@ -437,3 +437,72 @@ fn a_batch_that_ceremony_refuses_is_shown_with_its_words_and_cannot_be_signed() 
     assert!(app.inbox.batch.is_none());
     assert!(text(&app, 80, 24).contains("No requests"));
 }
+
+#[test]
+fn the_generate_form_follows_cluster_and_format_until_edited_and_parses_as_the_cli_does() {
+    use super::screens::generate::GenerateForm;
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), true);
+    // Locked: `n` on the inbox says where to unlock and opens nothing.
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Char('n'));
+    assert!(app.modal.is_none());
+    assert!(app.message().unwrap().contains("unlock it first"));
+
+    // The form itself (opening it needs an unlocked token).
+    app.modal = Some(Modal::GenerateForm(GenerateForm::new()));
+    typing(&mut app, "edge-1");
+    let form = |app: &App| match &app.modal {
+        Some(Modal::GenerateForm(f)) => f.clone(),
+        _ => panic!("the form is open"),
+    };
+    assert_eq!(form(&app).out, "edge-1-cacerts.yaml.age");
+    press(&mut app, KeyCode::Tab); // key type
+    press(&mut app, KeyCode::Left); // rsa-4096
+    press(&mut app, KeyCode::Tab); // days
+    typing(&mut app, "ten");
+    press(&mut app, KeyCode::Tab); // format
+    press(&mut app, KeyCode::Left); // istio: a directory, no .age
+    assert_eq!(form(&app).out, "edge-1-cacerts");
+    press(&mut app, KeyCode::Enter);
+    assert!(!app.busy());
+    assert!(text(&app, 80, 24).contains("days: \"ten\" is not a whole number of days"));
+    press(&mut app, KeyCode::BackTab);
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Backspace);
+    // Edited, the output stays as typed whatever the cluster becomes.
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    typing(&mut app, "-here");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab); // round to the cluster
+    typing(&mut app, "2");
+    assert_eq!(form(&app).cluster, "edge-12");
+    assert_eq!(form(&app).out, "edge-1-cacerts-here");
+
+    // The parsed request: the recipients' SHA-256 is ceremony's, whatever their order.
+    let a = "age1hsfdq2j0rwm959aq8m7q34kf4z53ak3ahk204akfe3t3czau055qzq4fe9";
+    let b = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPwnEsodOA4/EkkGxKOuJLLw1teazCeqlNF82hYzfSc+ t@x";
+    let mut f = form(&app);
+    f.recipients = vec![format!("  {b} "), a.to_owned()];
+    let spec = f.spec().unwrap();
+    assert_eq!(spec.key.name(), "rsa-4096");
+    assert_eq!(spec.format, crate::export::Format::Istio);
+    assert_eq!(spec.days, None);
+    assert_eq!(spec.recipients, [b, a]);
+    assert_eq!(
+        spec.fingerprint,
+        crate::ceremony::recipients_fingerprint(&[a.to_owned(), b.to_owned()])
+    );
+    f.cluster = "Not A Name".into();
+    assert!(f.spec().unwrap_err().starts_with("cluster: "));
+
+    // Esc cancels; nothing ran.
+    press(&mut app, KeyCode::Esc);
+    assert!(app.modal.is_none());
+    assert_eq!(
+        app.message(),
+        Some("cancelled; nothing was generated or signed")
+    );
+}

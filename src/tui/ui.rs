@@ -187,6 +187,19 @@ pub(crate) fn footer_keys(app: &App) -> Vec<(&'static str, &'static str)> {
                 ("Esc", "cancel"),
                 ("Ctrl-C", "quit"),
             ],
+            Modal::GenerateForm(_) => vec![
+                ("Tab", "field"),
+                ("←→", "pick"),
+                ("Enter", "add recipient / review"),
+                ("Esc", "cancel"),
+            ],
+            Modal::ConfirmGenerate { .. } => vec![
+                ("hex digits", "of the recipients' SHA-256"),
+                ("Enter", "generate and sign"),
+                ("Esc", "cancel"),
+                ("Ctrl-C", "quit"),
+            ],
+            Modal::Generated { .. } => vec![("Enter", "close")],
             Modal::Details { .. } => vec![("↑↓ PgUp PgDn", "scroll"), ("Enter/Esc", "close")],
         };
     }
@@ -237,8 +250,9 @@ pub(crate) fn footer_keys(app: &App) -> Vec<(&'static str, &'static str)> {
     };
     keys.extend([("q", "quit"), ("?", "help"), ("Tab", "screens")]);
     if app.screen == Screen::Inbox && app.inbox.batch.is_none() && !app.inbox.reviewing {
-        // Last, where it fits (a wider terminal; the help lists it at any size).
+        // Last, where they fit (a wider terminal; the help lists them at any size).
         keys.push(("b", "batch"));
+        keys.push(("n", "generate a key"));
     }
     keys
 }
@@ -569,6 +583,117 @@ fn render_modal(app: &App, modal: &Modal, area: Rect, buf: &mut Buffer) {
             lines.push(input_line(typed, t));
             boxed("Confirm: sign the batch".into(), lines, area, buf, t);
         }
+        Modal::GenerateForm(f) => {
+            let picker = |label: &str, names: &[&str], selected: usize, focused: bool| {
+                let mut spans = vec![Span::styled(
+                    format!("{label:<16}"),
+                    if focused { t.key() } else { t.dim() },
+                )];
+                for (i, name) in names.iter().enumerate() {
+                    if i > 0 {
+                        spans.push(Span::raw(" "));
+                    }
+                    let style = if i == selected {
+                        t.selected()
+                    } else {
+                        t.text()
+                    };
+                    spans.push(Span::styled(format!(" {name} "), style));
+                }
+                Line::from(spans)
+            };
+            let formats: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+            let mut lines = text_lines(
+                "For a cluster without a CSR: the vault generates the key in memory, the token signs, and key and chain are written only age-encrypted.",
+                inner_w,
+                t.text(),
+            );
+            lines.extend([
+                Line::raw(""),
+                field_line("cluster", &f.cluster, f.focus == 0, t),
+                picker(
+                    "key type",
+                    &screens::generate::KEY_TYPES,
+                    f.key_type,
+                    f.focus == 1,
+                ),
+                field_line("days", &f.days, f.focus == 2, t),
+                Line::styled(format!("{:<17}empty: the policy's default", ""), t.dim()),
+                picker("format", &formats, f.format, f.focus == 3),
+                field_line("write to", &f.out, f.focus == 4, t),
+            ]);
+            if !std::path::Path::new(f.out.trim()).is_absolute() {
+                if let Ok(cwd) = std::env::current_dir() {
+                    lines.push(Line::styled(
+                        format!("{:<17}relative to {}", "", cwd.display()),
+                        t.dim(),
+                    ));
+                }
+            }
+            lines.push(field_line("age recipient", &f.recipient, f.focus == 5, t));
+            for r in &f.recipients {
+                for piece in wrap(r, (inner_w as usize).saturating_sub(17)) {
+                    lines.push(Line::raw(format!("{:<17}{piece}", "")));
+                }
+            }
+            lines.push(Line::raw(""));
+            // The problem, in its words, in place of the hint.
+            match &f.problem {
+                Some(p) => lines.extend(text_lines(p, inner_w, t.error())),
+                None => lines.extend(text_lines(
+                    "age1… or an SSH public key line. Enter on a recipient adds it, Backspace on an empty field removes the last; Enter elsewhere shows what to confirm.",
+                    inner_w,
+                    t.dim(),
+                )),
+            }
+            boxed("Generate a key and sign".into(), lines, area, buf, t);
+        }
+        Modal::ConfirmGenerate { spec, typed } => {
+            let mut lines = text_lines(
+                "The vault generates the key in memory and the token signs; key and chain are written only encrypted to these recipients.",
+                inner_w,
+                t.text(),
+            );
+            lines.push(Line::raw(""));
+            lines.extend(kv_lines(
+                &screens::generate::confirm_pairs(spec),
+                inner_w,
+                t,
+            ));
+            lines.push(Line::raw(""));
+            lines.extend(text_lines(
+                "Check it with the cluster team: printf '%s\\n' RECIPIENTS | sort | sha256sum. Type at least 8 hex digits of it to generate and sign:",
+                inner_w,
+                t.text(),
+            ));
+            lines.push(input_line(typed, t));
+            boxed(
+                "Confirm: generate a key and sign".into(),
+                lines,
+                area,
+                buf,
+                t,
+            );
+        }
+        Modal::Generated { spec, report } => {
+            let mut lines = text_lines(
+                "The token signed the generated key's certificate; it is in the ledger. The key is only in the encrypted file: send it to the cluster team.",
+                inner_w,
+                t.ok(),
+            );
+            lines.push(Line::raw(""));
+            lines.extend(kv_lines(
+                &screens::generate::result_pairs(spec, report),
+                inner_w,
+                t,
+            ));
+            lines.push(Line::raw(""));
+            lines.push(Line::from(vec![
+                Span::styled("Enter", t.key()),
+                Span::raw(" closes."),
+            ]));
+            boxed("Generated and signed".into(), lines, area, buf, t);
+        }
         Modal::RevokeReason { serial, selected } => {
             let mut lines = vec![
                 Line::raw(format!("Revoke certificate {serial}")),
@@ -774,7 +899,7 @@ fn render_modal(app: &App, modal: &Modal, area: Rect, buf: &mut Buffer) {
 
 fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
-    let rows: [(&str, &str); 18] = [
+    let rows: [(&str, &str); 19] = [
         ("Tab / Shift-Tab", "next / previous screen"),
         (
             "1 … 6",
@@ -793,6 +918,7 @@ fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
             "Enter review, s sign, c cluster, d days, o add a path",
         ),
         ("", "b sign a batch: a manifest of CSRs, confirmed once"),
+        ("", "n generate a cluster's key and sign it (no CSR)"),
         (
             "Certificates",
             "/ filter, f status, Enter details, r revoke, e export",

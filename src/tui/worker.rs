@@ -14,6 +14,7 @@ use crate::ledger::VerifyReport;
 use crate::vault::Vault;
 
 use super::screens::batch::{BatchSigned, BatchSpec};
+use super::screens::generate::GenerateSpec;
 
 /// What a finished job produced.
 pub(crate) enum Outcome {
@@ -37,6 +38,8 @@ pub(crate) enum Outcome {
     CheckBatch(BatchSpec, Result<crate::ceremony::CheckedBatch>),
     /// `sign_batch` of a checked manifest.
     SignBatch(Box<BatchSigned>),
+    /// `sign_generated` of what the operator confirmed.
+    Generate(Box<GenerateSpec>, Result<ExportReport>),
 }
 
 /// A message from a job's thread.

@@ -246,6 +246,10 @@ impl Inbox {
 
 impl App {
     pub(crate) fn inbox_action(&mut self, action: Action) {
+        if action == Action::Generate {
+            self.open_generate_form();
+            return;
+        }
         if self.inbox.batch.is_some() {
             self.batch_action(action);
             return;
