@@ -116,30 +116,26 @@ impl Vault {
     /// (A disk that fills up later still fails cleanly: the ledger transaction rolls back.)
     pub fn check_writable(&self) -> Result<()> {
         let dir = &self.dir;
-        let st = rustix::fs::statvfs(dir)
-            .map_err(|e| Error::io("cannot inspect the filesystem of", dir, e.into()))?;
-        if st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
-            return Err(Error::Config(format!(
+        let obstacle = write_obstacle(dir)
+            .map_err(|e| Error::io("cannot inspect the filesystem of", dir, e))?;
+        let why = match obstacle {
+            None => return Ok(()),
+            Some(Obstacle::ReadOnly) => format!(
                 "the vault {} is on a read-only filesystem, and every token action is recorded in its ledger, so nothing was done. Reading it works as it is (`list`, `ledger verify`); remount it read-write and run the command again",
                 dir.display()
-            )));
-        }
-        if rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_err() {
-            return Err(Error::Config(format!(
+            ),
+            Some(Obstacle::NotWritable(_)) => format!(
                 "the vault {} is not writable by this user, and every token action is recorded in its ledger, so nothing was done. Run as the vault's owner",
                 dir.display()
-            )));
-        }
-        let free = st.f_bavail.saturating_mul(st.f_frsize);
-        if free < MIN_FREE_BYTES {
-            return Err(Error::Config(format!(
+            ),
+            Some(Obstacle::Full { free }) => format!(
                 "the vault's filesystem ({}) has {} KiB free, less than the {} KiB a token action needs to be recorded, so nothing was done. Free space and run the command again",
                 dir.display(),
                 free / 1024,
                 MIN_FREE_BYTES / 1024
-            )));
-        }
-        Ok(())
+            ),
+        };
+        Err(Error::Config(why))
     }
 
     /// Opens the ledger.
@@ -231,20 +227,57 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
 /// less than [`MIN_FREE_BYTES`] free. For outputs that cannot be reserved as one file (a
 /// directory of files written after the token signed).
 pub fn check_output_dir(dir: &Path) -> Result<()> {
-    use rustix::io::Errno;
     let no_room = |source: std::io::Error| Error::NoRoom {
         path: dir.to_owned(),
         source,
     };
-    let st = rustix::fs::statvfs(dir).map_err(|e| no_room(e.into()))?;
+    match write_obstacle(dir).map_err(no_room)? {
+        None => Ok(()),
+        Some(o) => Err(no_room(o.into_io_error())),
+    }
+}
+
+/// What would stop a directory from taking a token action's writes.
+enum Obstacle {
+    /// Its filesystem is mounted read-only.
+    ReadOnly,
+    /// This user may not write to it.
+    NotWritable(std::io::Error),
+    /// Less than [`MIN_FREE_BYTES`] are free.
+    Full { free: u64 },
+}
+
+impl Obstacle {
+    /// The error a write would meet.
+    fn into_io_error(self) -> std::io::Error {
+        use rustix::io::Errno;
+        match self {
+            Obstacle::ReadOnly => Errno::ROFS.into(),
+            Obstacle::NotWritable(e) => e,
+            Obstacle::Full { .. } => Errno::NOSPC.into(),
+        }
+    }
+}
+
+/// Checks `dir`'s filesystem (one `statvfs`) and permission (one `access`).
+fn write_obstacle(dir: &Path) -> std::io::Result<Option<Obstacle>> {
+    let st = rustix::fs::statvfs(dir)?;
     if st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
-        return Err(no_room(Errno::ROFS.into()));
+        return Ok(Some(Obstacle::ReadOnly));
     }
-    rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).map_err(|e| no_room(e.into()))?;
-    if st.f_bavail.saturating_mul(st.f_frsize) < MIN_FREE_BYTES {
-        return Err(no_room(Errno::NOSPC.into()));
+    if let Err(e) = rustix::fs::access(dir, rustix::fs::Access::WRITE_OK) {
+        return Ok(Some(Obstacle::NotWritable(e.into())));
     }
-    Ok(())
+    let free = st.f_bavail.saturating_mul(st.f_frsize);
+    Ok((free < MIN_FREE_BYTES).then_some(Obstacle::Full { free }))
+}
+
+/// The directory `path` is in (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// Space reserved for one certificate's PEM: a few times what a P-384 or RSA-4096
@@ -271,10 +304,7 @@ impl ReservedFile {
         if !force && path.exists() {
             return Err(Error::OutputExists(path.to_owned()));
         }
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-            _ => PathBuf::from("."),
-        };
+        let dir = parent_dir(path);
         // tempfile wraps OS errors with the temporary path; report the plain OS error.
         let no_room = |e: std::io::Error| Error::NoRoom {
             path: path.to_owned(),

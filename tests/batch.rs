@@ -53,14 +53,7 @@ fn a_batch_signs_every_cluster_after_one_confirmation_each_its_own_event() {
     let root = h.root_pem();
     for c in ["prod-eu", "prod-us", "staging"] {
         let pem = h.path("out").join(format!("{c}.pem"));
-        openssl(&[
-            "verify",
-            "-x509_strict",
-            "-CAfile",
-            root.to_str().unwrap(),
-            pem.to_str().unwrap(),
-        ])
-        .expect(0);
+        verify_strict(&root, &pem).expect(0);
     }
     let shown = run(h.rv().args(["ledger", "show", "--json"]))
         .expect(0)

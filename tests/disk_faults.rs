@@ -129,24 +129,13 @@ fn setup(label: &str) -> Setup {
         &east.spki_sha256[..12],
     ]))
     .expect(0);
-    let mut manifest = String::new();
-    for c in ["west", "north"] {
-        let csr = make_cluster_csr(h.dir.path(), c, P256);
-        manifest += &format!("{c}  {}  {}\n", csr.spki_sha256, csr.csr.display());
-    }
-    let path = h.path("manifest");
-    std::fs::write(&path, &manifest).unwrap();
-    run(Command::new("age-keygen").arg("-o").arg(h.path("age.key"))).expect(0);
-    let age_recipient = run(Command::new("age-keygen").arg("-y").arg(h.path("age.key")))
-        .expect(0)
-        .stdout
-        .trim()
-        .to_owned();
+    let (manifest, manifest_sha256) = h.batch_manifest(&["west", "north"]);
+    let age_recipient = age_identity(&h.path("age.key"));
     Setup {
-        manifest_sha256: rootvault::keys::sha256_hex(manifest.as_bytes()),
+        manifest_sha256,
         h,
         east,
-        manifest: path,
+        manifest,
         age_recipient,
     }
 }
@@ -283,14 +272,7 @@ fn outputs_on_a_bad_disk(
         fs.dir.join("batch/north.pem"),
         fs.dir.join("istio/ca-cert.pem"),
     ] {
-        openssl(&[
-            "verify",
-            "-x509_strict",
-            "-CAfile",
-            root.to_str().unwrap(),
-            cert.to_str().unwrap(),
-        ])
-        .expect(0);
+        verify_strict(&root, &cert).expect(0);
     }
     openssl(&[
         "crl",
@@ -466,42 +448,6 @@ fn a_nearly_full_vault_disk_refuses_token_actions_before_signing() {
     run(&mut sign()).expect(0);
     let listed = run(on(h.rv()).args(["list", "--json"])).expect(0).json();
     assert_eq!(listed.as_array().unwrap().len(), 2);
-}
-
-/// Runs `cmd` with `ROOTVAULT_FAULT=POINT:wait`, lets `meanwhile` change the world once the
-/// process has reached the point, then lets it go on and returns how it ended.
-#[cfg(feature = "fault-injection")]
-fn with_pause(mut cmd: Command, point: &str, meanwhile: impl FnOnce()) -> Run {
-    use std::io::{BufRead, BufReader, Read};
-    use std::process::Stdio;
-    let mut child = cmd
-        .env("ROOTVAULT_FAULT", format!("{point}:wait"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        if stderr.read_line(&mut line).unwrap() == 0 {
-            panic!("{point} was never reached:\n{seen}");
-        }
-        seen += &line;
-        if line.trim() == format!("paused at {point}") {
-            break;
-        }
-    }
-    meanwhile();
-    writeln!(child.stdin.take().unwrap()).unwrap();
-    stderr.read_to_string(&mut seen).unwrap();
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: seen,
-    }
 }
 
 #[cfg(feature = "fault-injection")]

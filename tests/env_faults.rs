@@ -73,8 +73,7 @@ fn a_vanished_token_directory_is_reported_and_changes_nothing() {
     h.vault_with_root("ecdsa-p256").expect(0);
     let (csr, fp) = csr(&h);
     let before = snapshot(&h.vault());
-    std::fs::rename(h.path("hsm/tokens"), h.path("hsm/tokens-away")).unwrap();
-    std::fs::create_dir(h.path("hsm/tokens")).unwrap();
+    h.hide_token();
     let r =
         run(h
             .rv_pin()
@@ -88,8 +87,7 @@ fn a_vanished_token_directory_is_reported_and_changes_nothing() {
         r.stderr
     );
     assert_eq!(snapshot(&h.vault()), before);
-    std::fs::remove_dir(h.path("hsm/tokens")).unwrap();
-    std::fs::rename(h.path("hsm/tokens-away"), h.path("hsm/tokens")).unwrap();
+    h.restore_token();
     run(h
         .rv_pin()
         .arg("sign")

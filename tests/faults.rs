@@ -318,14 +318,7 @@ fn kill_9_while_the_token_has_signed_leaves_no_certificate_outside_the_ledger() 
 fn a_crash_in_a_batch_records_all_of_it_or_none_of_it() {
     let h = Hsm::new("fault-batch");
     h.vault_with_root("ecdsa-p256").expect(0);
-    let mut manifest = String::new();
-    for c in ["a1", "a2", "a3"] {
-        let (csr, fp) = make_csr(h.dir.path(), c);
-        manifest += &format!("{c}  {fp}  {}\n", csr.display());
-    }
-    let m = h.path("manifest");
-    std::fs::write(&m, &manifest).unwrap();
-    let sha = rootvault::keys::sha256_hex(manifest.as_bytes());
+    let (m, sha) = h.batch_manifest(&["a1", "a2", "a3"]);
     let out = h.path("out");
     // (fault point, certificates recorded after the crash, certificate files on disk)
     for (point, recorded, files) in [
@@ -378,12 +371,7 @@ fn a_crash_while_generating_a_key_never_leaves_a_certificate_outside_the_ledger(
     let h = Hsm::new("fault-gen");
     h.vault_with_root("ecdsa-p256").expect(0);
     let identity = h.path("age.key");
-    run(Command::new("age-keygen").arg("-o").arg(&identity)).expect(0);
-    let recipient = run(Command::new("age-keygen").arg("-y").arg(&identity))
-        .expect(0)
-        .stdout
-        .trim()
-        .to_owned();
+    let recipient = age_identity(&identity);
     let confirm = rootvault::keys::sha256_hex(format!("{recipient}\n").as_bytes());
     let out = h.path("out");
     std::fs::create_dir_all(&out).unwrap();
@@ -480,12 +468,7 @@ fn a_crash_during_backup_or_restore_leaves_no_partial_backup_and_no_half_restore
         .args(["--cluster", "east", "--confirm", &fp[..12]]))
     .expect(0);
     let identity = h.path("age.key");
-    run(Command::new("age-keygen").arg("-o").arg(&identity)).expect(0);
-    let recipient = run(Command::new("age-keygen").arg("-y").arg(&identity))
-        .expect(0)
-        .stdout
-        .trim()
-        .to_owned();
+    let recipient = age_identity(&identity);
     let vault_files =
         || ["vault.toml", "ledger.sqlite"].map(|f| std::fs::read(h.vault().join(f)).unwrap());
     let before = vault_files();
@@ -543,41 +526,6 @@ fn a_crash_during_backup_or_restore_leaves_no_partial_backup_and_no_half_restore
     assert_eq!(head(&restored), head(&h.vault()));
 }
 
-/// Runs `cmd` with `ROOTVAULT_FAULT=POINT:wait`, runs `meanwhile` once the process has
-/// reached the point, then lets it go on; returns how it ended.
-fn with_pause(mut cmd: Command, point: &str, meanwhile: impl FnOnce()) -> Run {
-    use std::io::{Read, Write};
-    let mut child = cmd
-        .env("ROOTVAULT_FAULT", format!("{point}:wait"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "{point} was never reached:\n{seen}"
-        );
-        seen += &line;
-        if line.trim() == format!("paused at {point}") {
-            break;
-        }
-    }
-    meanwhile();
-    writeln!(child.stdin.take().unwrap()).unwrap();
-    stderr.read_to_string(&mut seen).unwrap();
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: seen,
-    }
-}
-
 #[test]
 fn a_token_directory_that_vanishes_mid_ceremony_leaves_no_certificate_outside_the_ledger() {
     let h = Hsm::new("fault-vanish");
@@ -585,8 +533,6 @@ fn a_token_directory_that_vanishes_mid_ceremony_leaves_no_certificate_outside_th
     let out = h.path("out");
     std::fs::create_dir_all(&out).unwrap();
     let (csr, fp) = make_csr(h.dir.path(), "east");
-    let tokens = h.path("hsm/tokens");
-    let away = h.path("hsm/tokens-away");
     for point in [
         "sign.after_lint",
         "sign.after_token_sign",
@@ -605,12 +551,8 @@ fn a_token_directory_that_vanishes_mid_ceremony_leaves_no_certificate_outside_th
                 "--out",
             ])
             .arg(out.join("east.pem"));
-        let r = with_pause(sign, point, || {
-            std::fs::rename(&tokens, &away).unwrap();
-            std::fs::create_dir(&tokens).unwrap();
-        });
-        std::fs::remove_dir(&tokens).unwrap();
-        std::fs::rename(&away, &tokens).unwrap();
+        let r = with_pause(sign, point, || h.hide_token());
+        h.restore_token();
         let after = run(h.rv().args(["list", "--json"])).expect(0).json();
         let added = after.as_array().unwrap().len() - before.as_array().unwrap().len();
         // SoftHSM may still sign from what it loaded; either way the outcome is whole.
@@ -646,17 +588,8 @@ fn a_token_directory_that_vanishes_mid_ceremony_leaves_no_certificate_outside_th
 fn a_batch_whose_token_fails_midway_records_nothing_and_leaves_no_output_directory() {
     let h = Hsm::new("fault-batch-token");
     h.vault_with_root("ecdsa-p256").expect(0);
-    let mut manifest = String::new();
-    for c in ["b1", "b2", "b3"] {
-        let (csr, fp) = make_csr(h.dir.path(), c);
-        manifest += &format!("{c}  {fp}  {}\n", csr.display());
-    }
-    let m = h.path("manifest");
-    std::fs::write(&m, &manifest).unwrap();
-    let sha = rootvault::keys::sha256_hex(manifest.as_bytes());
+    let (m, sha) = h.batch_manifest(&["b1", "b2", "b3"]);
     let out = h.path("signed");
-    let tokens = h.path("hsm/tokens");
-    let away = h.path("hsm/tokens-away");
     let mut batch = h.rv_pin();
     batch
         .arg("sign-batch")
@@ -664,12 +597,8 @@ fn a_batch_whose_token_fails_midway_records_nothing_and_leaves_no_output_directo
         .args(["--confirm", &sha[..8], "--out-dir"])
         .arg(&out);
     // The first certificate is linted; then the token's objects disappear.
-    let r = with_pause(batch, "sign.after_lint", || {
-        std::fs::rename(&tokens, &away).unwrap();
-        std::fs::create_dir(&tokens).unwrap();
-    });
-    std::fs::remove_dir(&tokens).unwrap();
-    std::fs::rename(&away, &tokens).unwrap();
+    let r = with_pause(batch, "sign.after_lint", || h.hide_token());
+    h.restore_token();
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("nothing was recorded"), "{}", r.stderr);
     assert!(

@@ -168,12 +168,7 @@ fn backup_seed() -> &'static BackupSeed {
         ]))
         .expect(0);
         let identity = h.path("age.key");
-        common::run(Command::new("age-keygen").arg("-o").arg(&identity)).expect(0);
-        let recipient = common::run(Command::new("age-keygen").arg("-y").arg(&identity))
-            .expect(0)
-            .stdout
-            .trim()
-            .to_owned();
+        let recipient = common::age_identity(&identity);
         let file = h.path("vault.backup");
         common::run(
             h.rv()

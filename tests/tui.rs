@@ -973,14 +973,7 @@ fn a_batch_is_signed_by_keys_after_one_confirmation_of_the_manifest() {
         let cert = certs.iter().find(|x| x["cluster"] == c).expect(c);
         shows(&app, &[cert["serial"].as_str().unwrap()]);
         let pem = out.join(format!("{c}.pem"));
-        let v = openssl(&[
-            "verify",
-            "-x509_strict",
-            "-CAfile",
-            root.to_str().unwrap(),
-            pem.to_str().unwrap(),
-        ])
-        .expect(0);
+        let v = verify_strict(&root, &pem).expect(0);
         assert!(v.stdout.contains(": OK"), "{v:?}");
         // The file is the certificate the ledger recorded.
         let der = hsm.path(&format!("{c}.der"));
@@ -1183,9 +1176,7 @@ fn a_key_generated_by_keys_is_signed_and_written_only_age_encrypted() {
     let _turn = serial();
     let hsm = ceremony("tui-generate");
     let identity = hsm.path("age.key");
-    run(Command::new("age-keygen").arg("-o").arg(&identity)).expect(0);
-    let age_pub = run(Command::new("age-keygen").arg("-y").arg(&identity)).expect(0);
-    let age_pub = age_pub.stdout.trim().to_owned();
+    let age_pub = age_identity(&identity);
     let ssh_key = hsm.path("team_ed25519");
     run(Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "team@east", "-f"])
@@ -1315,14 +1306,7 @@ fn a_key_generated_by_keys_is_signed_and_written_only_age_encrypted() {
     .expect(0);
     let plain_s = plain.to_str().unwrap();
     let root = hsm.root_pem();
-    let v = openssl(&[
-        "verify",
-        "-x509_strict",
-        "-CAfile",
-        root.to_str().unwrap(),
-        plain_s,
-    ])
-    .expect(0);
+    let v = verify_strict(&root, &plain).expect(0);
     assert!(v.stdout.contains(": OK"), "{v:?}");
     let der = hsm.path("gen-east.der");
     openssl(&[

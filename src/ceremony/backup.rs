@@ -231,10 +231,7 @@ pub fn backup(
     let mut manifest_json = serde_json::to_vec_pretty(&manifest).expect("the manifest serializes");
     manifest_json.push(b'\n');
 
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
+    let dir = vault::parent_dir(out);
     let tmp = tempfile::Builder::new()
         .prefix(".rootvault-")
         .tempfile_in(&dir)
@@ -365,10 +362,7 @@ pub fn restore(from: &Path, identity_file: &Path, into: &Path) -> Result<Restore
         })?
         .to_string_lossy()
         .into_owned();
-    let parent = match into.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
+    let parent = vault::parent_dir(into);
     if !parent.is_dir() {
         return Err(Error::Config(format!(
             "{} does not exist (or is not a directory); restore creates only the vault directory itself, so create its parent first",

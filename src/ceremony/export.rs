@@ -115,7 +115,7 @@ pub fn export_cluster(
 }
 
 /// What `sign --generate-key` asks for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GenerateRequest {
     /// The cluster.
     pub cluster: ClusterName,
@@ -155,12 +155,8 @@ pub fn sign_generated(
     if !req.force && req.out.exists() {
         return Err(Error::OutputExists(req.out.clone()));
     }
-    let out_dir = match req.out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => std::path::Path::new("."),
-    };
     // The key exists only in memory until it is written: make sure it can be, first.
-    crate::vault::check_output_dir(out_dir)?;
+    crate::vault::check_output_dir(&crate::vault::parent_dir(&req.out))?;
     let mut ledger = vault.ledger()?;
     let root = require_root(&ledger)?;
     let recipients = Recipients::parse(&req.recipients)?;

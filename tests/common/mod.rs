@@ -294,3 +294,87 @@ pub fn make_cluster_csr(dir: &Path, name: &str, keyargs: &[&str]) -> ClusterCsr 
         spki_sha256,
     }
 }
+
+/// Makes an age identity at `path` with `age-keygen` and returns its recipient (`age1…`).
+pub fn age_identity(path: &Path) -> String {
+    run(Command::new("age-keygen").arg("-o").arg(path)).expect(0);
+    run(Command::new("age-keygen").arg("-y").arg(path))
+        .expect(0)
+        .stdout
+        .trim()
+        .to_owned()
+}
+
+/// `openssl verify -x509_strict -CAfile ROOT CERT`.
+pub fn verify_strict(root: &Path, cert: &Path) -> Run {
+    openssl(&[
+        "verify",
+        "-x509_strict",
+        "-CAfile",
+        root.to_str().unwrap(),
+        cert.to_str().unwrap(),
+    ])
+}
+
+impl Hsm {
+    /// Moves SoftHSM's token directory aside and leaves an empty one, as if the token's
+    /// objects had vanished; [`Hsm::restore_token`] puts them back.
+    pub fn hide_token(&self) {
+        std::fs::rename(self.path("hsm/tokens"), self.path("hsm/tokens-away")).unwrap();
+        std::fs::create_dir(self.path("hsm/tokens")).unwrap();
+    }
+
+    /// Undoes [`Hsm::hide_token`].
+    pub fn restore_token(&self) {
+        std::fs::remove_dir(self.path("hsm/tokens")).unwrap();
+        std::fs::rename(self.path("hsm/tokens-away"), self.path("hsm/tokens")).unwrap();
+    }
+
+    /// A P-256 CSR for each of `clusters` and a `sign-batch` manifest naming them, at
+    /// `manifest`; returns the manifest's path and SHA-256.
+    pub fn batch_manifest(&self, clusters: &[&str]) -> (PathBuf, String) {
+        let mut manifest = String::new();
+        for c in clusters {
+            let csr = make_cluster_csr(self.dir.path(), c, P256);
+            manifest += &format!("{c}  {}  {}\n", csr.spki_sha256, csr.csr.display());
+        }
+        let path = self.path("manifest");
+        std::fs::write(&path, &manifest).unwrap();
+        (path, rootvault::keys::sha256_hex(manifest.as_bytes()))
+    }
+}
+
+/// Runs `cmd` with `ROOTVAULT_FAULT=POINT:wait` (a `fault-injection` build), runs `meanwhile`
+/// once the process has reached the point, then lets it go on; returns how it ended.
+pub fn with_pause(mut cmd: Command, point: &str, meanwhile: impl FnOnce()) -> Run {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut child = cmd
+        .env("ROOTVAULT_FAULT", format!("{point}:wait"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "{point} was never reached:\n{seen}"
+        );
+        seen += &line;
+        if line.trim() == format!("paused at {point}") {
+            break;
+        }
+    }
+    meanwhile();
+    writeln!(child.stdin.take().unwrap()).unwrap();
+    stderr.read_to_string(&mut seen).unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: seen,
+    }
+}

@@ -27,20 +27,13 @@ pub(crate) const KEY_TYPES: [&str; 5] = [
     "rsa-4096",
 ];
 
-/// What the operator asked for, parsed: the CLI's `sign --generate-key --cluster C
-/// --key-type T [--days N] --format F --out PATH --age-recipient R…`, and the SHA-256 the
-/// confirmation is a prefix of.
+/// What the operator asked for, parsed as the CLI's `sign --generate-key` flags parse
+/// (recipients as `export::Recipients` describes them, which is what ceremony fingerprints
+/// and records), and the SHA-256 the confirmation is a prefix of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct GenerateSpec {
-    pub cluster: ClusterName,
-    pub key: KeyAlg,
-    pub days: Option<u32>,
-    pub format: Format,
-    pub out: PathBuf,
-    /// The recipients as `export::Recipients` describes them (what ceremony fingerprints
-    /// and records).
-    pub recipients: Vec<String>,
-    /// `ceremony::recipients_fingerprint` of `recipients`.
+    pub request: ceremony::GenerateRequest,
+    /// `ceremony::recipients_fingerprint` of the request's recipients.
     pub fingerprint: String,
 }
 
@@ -147,12 +140,15 @@ impl GenerateForm {
             .describe();
         let fingerprint = ceremony::recipients_fingerprint(&recipients);
         Ok(GenerateSpec {
-            cluster,
-            key,
-            days,
-            format: self.format(),
-            out: PathBuf::from(out),
-            recipients,
+            request: ceremony::GenerateRequest {
+                cluster,
+                key,
+                days,
+                format: self.format(),
+                out: PathBuf::from(out),
+                recipients,
+                force: false,
+            },
             fingerprint,
         })
     }
@@ -269,7 +265,7 @@ impl App {
     /// ceremony as the operator's answer, and ceremony decides whether it matches.
     fn start_generate(&mut self, spec: GenerateSpec, typed: String) {
         let operator = self.operator.clone();
-        let label = match spec.key {
+        let label = match spec.request.key {
             KeyAlg::Rsa { .. } => "generating the key and signing (RSA takes a while)",
             _ => "generating the key and signing",
         };
@@ -278,21 +274,12 @@ impl App {
             true,
             Box::new(move |vault, session, _| {
                 let session = session.expect("the key is generated only with the session");
-                let req = ceremony::GenerateRequest {
-                    cluster: spec.cluster.clone(),
-                    key: spec.key,
-                    days: spec.days,
-                    format: spec.format,
-                    out: spec.out.clone(),
-                    recipients: spec.recipients.clone(),
-                    force: false,
-                };
                 // Exactly what the operator typed: ceremony decides whether it matches.
                 let mut confirm = Scripted(Answer::Typed(typed));
                 let r = ceremony::sign_generated(
                     vault,
                     &Auth::Unlocked(session),
-                    &req,
+                    &spec.request,
                     &operator,
                     &mut confirm,
                 );
@@ -312,7 +299,7 @@ impl App {
                 // The command line's words.
                 self.success(format!(
                     "signed: cluster {} serial {}; key and chain written encrypted to {}",
-                    spec.cluster,
+                    spec.request.cluster,
                     report.certificate.serial,
                     report.path.display()
                 ));
@@ -335,13 +322,16 @@ fn days_text(days: Option<u32>) -> String {
 /// The lines of the confirmation modal: everything the operator confirms.
 pub(crate) fn confirm_pairs(spec: &GenerateSpec) -> Vec<(String, String)> {
     let mut pairs = vec![
-        ("cluster".to_owned(), spec.cluster.to_string()),
-        ("key type".to_owned(), spec.key.name()),
-        ("days".to_owned(), days_text(spec.days)),
-        ("format".to_owned(), spec.format.name().to_owned()),
-        ("write to".to_owned(), spec.out.display().to_string()),
+        ("cluster".to_owned(), spec.request.cluster.to_string()),
+        ("key type".to_owned(), spec.request.key.name()),
+        ("days".to_owned(), days_text(spec.request.days)),
+        ("format".to_owned(), spec.request.format.name().to_owned()),
+        (
+            "write to".to_owned(),
+            spec.request.out.display().to_string(),
+        ),
     ];
-    for r in &spec.recipients {
+    for r in &spec.request.recipients {
         pairs.push(("age recipient".to_owned(), r.clone()));
     }
     pairs.push((
@@ -355,10 +345,10 @@ pub(crate) fn confirm_pairs(spec: &GenerateSpec) -> Vec<(String, String)> {
 pub(crate) fn result_pairs(spec: &GenerateSpec, report: &ExportReport) -> Vec<(String, String)> {
     let c = &report.certificate;
     let mut pairs = vec![
-        ("cluster".to_owned(), spec.cluster.to_string()),
+        ("cluster".to_owned(), spec.request.cluster.to_string()),
         ("serial".to_owned(), c.serial.clone()),
         ("SHA-256".to_owned(), group_hex(&c.sha256)),
-        ("key type".to_owned(), spec.key.name()),
+        ("key type".to_owned(), spec.request.key.name()),
         ("not after".to_owned(), c.not_after.clone()),
         ("format".to_owned(), report.format.clone()),
         ("written to".to_owned(), report.path.display().to_string()),
