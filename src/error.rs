@@ -1,14 +1,18 @@
 //! The error a use case returns, and the exit code each kind of failure maps to.
 //!
-//! Each layer has its own error type ([`HsmError`], [`LedgerError`], [`CertError`]); this enum
-//! is what the ceremony functions return and what both faces (CLI, TUI) show. The exit codes
-//! are the contract of `shared/cli.md` and must not drift: `Error::exit_code` is the only
-//! place that maps failures to them.
+//! Each layer has its own error type ([`HsmError`], [`LedgerError`], [`CertError`],
+//! [`FsError`], [`ExportError`], [`BackupError`]); this enum is what the ceremony functions
+//! return and what both faces (CLI, TUI) show. Every distinct failure is a variant of its own,
+//! so the exit code follows from the type. The exit codes are the contract of
+//! `shared/cli.md` and must not drift: [`Error::exit_code`] is the only place that maps
+//! failures to them.
 
 use std::path::PathBuf;
 
+use crate::ceremony::BackupError;
 use crate::export::ExportError;
-use crate::hsm::HsmError;
+use crate::fsio::{FsError, Obstacle};
+use crate::hsm::{HsmError, KeyProtection};
 use crate::ledger::LedgerError;
 use crate::x509::CertError;
 
@@ -36,11 +40,11 @@ pub enum ExitCode {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The command line or its values are wrong.
+    /// The command line or its values are wrong (the message is the argument's own check).
     #[error("{0}")]
     Usage(String),
-    /// A file could not be read or written.
-    #[error("{context} {path}: {source}")]
+    /// A file could not be read.
+    #[error("{context} {}: {source}", path.display())]
     Io {
         /// What was being done.
         context: &'static str,
@@ -50,22 +54,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The vault's configuration is missing, unreadable or inconsistent.
-    #[error("{0}")]
-    Config(String),
-    /// An output file exists and `--force` was not given.
-    #[error("{} already exists; choose another path or pass --force to overwrite it", .0.display())]
-    OutputExists(PathBuf),
-    /// An output file could not be started (no space, read-only, no permission); checked
-    /// before any token action, so nothing was done.
-    #[error("cannot write {}: {source}. Nothing was changed: free space on that filesystem or make it writable (or choose another output path), then run the command again", path.display())]
-    NoRoom {
-        /// The output file.
-        path: PathBuf,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// An output could not be written (it exists, no room, …); nothing was left behind.
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    /// The vault directory or its configuration is missing, unusable or busy.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
     /// The token or its module failed.
     #[error(transparent)]
     Hsm(#[from] HsmError),
@@ -75,15 +69,69 @@ pub enum Error {
     /// Building, linting or verifying a certificate failed.
     #[error(transparent)]
     Cert(#[from] CertError),
-    /// Writing an export failed or its inputs were refused.
+    /// An export's inputs were refused or its encryption failed.
     #[error(transparent)]
     Export(#[from] ExportError),
+    /// age recipients were refused, or encryption failed.
+    #[error(transparent)]
+    Recipients(#[from] crate::recipients::RecipientError),
+    /// A backup could not be made or restored.
+    #[error(transparent)]
+    Backup(#[from] BackupError),
+    /// The token made a key without the protection a vault key needs.
+    #[error("the token created the {what} without the required protection ({protection:?}); refusing to use it")]
+    KeyNotLockedIn {
+        /// Which key: `root key`, `audit key`.
+        what: &'static str,
+        /// What the token reports.
+        protection: KeyProtection,
+    },
+    /// The token's RNG gave a serial the vault already issued.
+    #[error("serial {0} was drawn twice from the token's RNG; nothing was recorded, run the command again")]
+    SerialCollision(String),
+    /// The token's RNG keeps repeating itself.
+    #[error(
+        "the token's RNG returned already-issued serials four times; do not trust this token's RNG"
+    )]
+    RngRepeats,
+    /// Another process changed the vault between this action's check and its commit.
+    #[error("{0}; nothing was recorded, run the command again")]
+    Raced(&'static str),
+    /// A key for a cluster could not be generated in memory (the library's message).
+    #[error("cannot generate the {key} key: {detail}")]
+    KeyGeneration {
+        /// The key type.
+        key: String,
+        /// Why.
+        detail: String,
+    },
+    /// `sign --generate-key` wrote the key and chain (the only copy of the key), but the
+    /// export could not be recorded; the certificate itself is recorded.
+    #[error("certificate {serial} is recorded and its key and chain were written to {}, but the export could not be recorded: {source}. Keep the files; the certificate is valid", path.display())]
+    WrittenNotRecorded {
+        /// The certificate's serial.
+        serial: String,
+        /// Where the export is.
+        path: PathBuf,
+        /// Why recording failed.
+        source: Box<Error>,
+    },
+    /// The root key on the token is not the key of the root certificate the ledger holds: the
+    /// ledger's root was replaced, or this is not the vault's token (exit 4).
+    #[error("the key labelled {0:?} on the token is not the key of the vault's root certificate, so the ledger's root was altered (or this is another vault's token); refusing to sign")]
+    RootKeyMismatch(String),
+    /// A step of `rootvault demo` failed (the message names the step and what it saw).
+    #[error("demo: {0}")]
+    Demo(String),
+    /// The terminal could not be used.
+    #[error("the terminal failed: {0}")]
+    Terminal(#[source] std::io::Error),
     /// The request is refused: bad input or a state the vault forbids.
-    #[error("{0}")]
-    Rejected(String),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     /// The operator did not confirm.
-    #[error("{0}")]
-    NotConfirmed(String),
+    #[error(transparent)]
+    NotConfirmed(#[from] NotConfirmed),
     /// The token acted and the ledger recorded it, but the output file could not be written
     /// afterwards (space for it is reserved before signing, so this is rare). The one case
     /// where a failing command has changed something: the message says what is recorded and
@@ -99,25 +147,231 @@ pub enum Error {
     },
 }
 
+/// The vault directory, its configuration or its token lock stops the command (exit 1).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// No `vault.toml` in the directory.
+    #[error("no vault at {}: vault.toml is missing; create one with `rootvault init`, or point --vault / ROOTVAULT_DIR at an existing vault", .0.display())]
+    Missing(PathBuf),
+    /// `vault.toml` does not parse or breaks a rule (the message is the parser's, naming the
+    /// field).
+    #[error("{} is not a valid vault configuration: {why}", path.display())]
+    BadConfig {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// The vault has a configuration but no ledger.
+    #[error("the vault at {} has no ledger.sqlite; restore it from a backup", .0.display())]
+    NoLedger(PathBuf),
+    /// The vault could not record a token action.
+    #[error("{}", cannot_record(dir, obstacle))]
+    CannotRecord {
+        /// The vault directory.
+        dir: PathBuf,
+        /// What is in the way.
+        obstacle: Obstacle,
+    },
+    /// Another process held the token lock too long.
+    #[error("another rootvault process has been using the token for over {0}s; let it finish and try again")]
+    TokenBusy(u64),
+    /// `init` or `restore` found a vault where it would create one.
+    #[error("a vault already exists at {}; a new vault is never written over one (choose another --vault)", .0.display())]
+    Exists(PathBuf),
+    /// `init` or `restore` found a non-empty directory where it would create a vault.
+    #[error("{} exists and is not empty; a vault is created only in a new or empty directory", .0.display())]
+    NotEmpty(PathBuf),
+    /// `init` or `restore` found something that is not a directory where it would create one.
+    #[error("{} exists and is not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    /// `restore` found something where it would create the vault.
+    #[error("{} already exists; restore only creates a new vault directory and never writes into an existing one. Choose another --vault, or move the existing one aside first", .0.display())]
+    RestoreTargetExists(PathBuf),
+    /// `restore` needs the new vault's parent directory to exist.
+    #[error("{} does not exist (or is not a directory); restore creates only the vault directory itself, so create its parent first", .0.display())]
+    NoParent(PathBuf),
+    /// The token has no user PIN yet.
+    #[error("the token {0:?} has no user PIN yet; initialise it first (softhsm2-util --init-token, or hsm-test/make-token.sh)")]
+    TokenUninitialised(String),
+}
+
+fn cannot_record(dir: &std::path::Path, obstacle: &Obstacle) -> String {
+    let dir = dir.display();
+    match obstacle {
+        Obstacle::ReadOnly => format!("the vault {dir} is on a read-only filesystem, and every token action is recorded in its ledger, so nothing was done. Reading it works as it is (`list`, `ledger verify`); remount it read-write and run the command again"),
+        Obstacle::NotWritable(_) => format!("the vault {dir} is not writable by this user, and every token action is recorded in its ledger, so nothing was done. Run as the vault's owner"),
+        Obstacle::Full { free } => format!(
+            "the vault's filesystem ({dir}) has {} KiB free, less than the {} KiB a token action needs to be recorded, so nothing was done. Free space and run the command again",
+            free / 1024,
+            crate::fsio::MIN_FREE_BYTES / 1024
+        ),
+    }
+}
+
+/// A request the vault's state or its input forbids (exit 3). Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The vault has no root yet.
+    #[error("this vault has no root yet; create it with `rootvault root create`")]
+    NoRoot,
+    /// `root create` on a vault that has one.
+    #[error("this vault already has a root; a vault holds exactly one root (`rootvault root show` describes it)")]
+    RootExists,
+    /// The root's serial was given to `revoke`.
+    #[error("that is the root's serial; the root cannot revoke itself (retire it by rotating to a new root)")]
+    RootSerial,
+    /// No certificate with this serial.
+    #[error("no certificate with serial {0} was issued by this vault; `rootvault list` shows the serials")]
+    UnknownSerial(String),
+    /// No certificate was ever issued for this cluster.
+    #[error("no certificate was ever issued for cluster {0}; `rootvault list` shows the clusters")]
+    UnknownCluster(String),
+    /// The certificate is already revoked.
+    #[error("certificate {serial} was already revoked at {revoked_at} ({reason})")]
+    AlreadyRevoked {
+        /// Its serial.
+        serial: String,
+        /// When.
+        revoked_at: String,
+        /// Why.
+        reason: String,
+    },
+    /// Every certificate of the cluster is revoked.
+    #[error("every certificate of cluster {0} is already revoked")]
+    ClusterAllRevoked(String),
+    /// The cluster has no certificate to export.
+    #[error(
+        "cluster {0} has no valid certificate (all are revoked or expired); sign a new one first"
+    )]
+    NoValidCertificate(String),
+    /// An input file could not be read.
+    #[error("cannot read the {what} {}: {source}", path.display())]
+    Unreadable {
+        /// `request`, `receipt`, `manifest`, `backup`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input file is not what it must be (the message names the line or field).
+    #[error("the {what} {}: {why}", path.display())]
+    Malformed {
+        /// `manifest`, `receipt`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A `sign-batch` manifest was refused: every problem of every line; the refusal was
+    /// recorded.
+    #[error("{}", Refusal::batch_text(problems, not_recorded))]
+    Batch {
+        /// Every problem, naming its line.
+        problems: Vec<String>,
+        /// Why recording the refusal failed, if it did.
+        not_recorded: Option<String>,
+    },
+    /// The signing request was refused by intake or policy; the refusal was recorded.
+    #[error("request refused, {nothing}: {}{}", reasons.join("; "), not_recorded.as_ref().map(|e| format!(" (the refusal could not be recorded in the ledger: {e})")).unwrap_or_default())]
+    Request {
+        /// What did not happen: `nothing was signed`, `nothing was generated or signed`.
+        nothing: &'static str,
+        /// Why, one sentence each.
+        reasons: Vec<String>,
+        /// Why recording the refusal failed, if it did.
+        not_recorded: Option<String>,
+    },
+}
+
+impl Refusal {
+    fn batch_text(problems: &[String], not_recorded: &Option<String>) -> String {
+        let mut text = format!(
+            "batch refused, nothing was signed:\n  {}",
+            problems.join("\n  ")
+        );
+        if let Some(e) = not_recorded {
+            text += &format!("\n(the refusal could not be recorded: {e})");
+        }
+        text
+    }
+}
+
+/// The operator did not confirm (exit 6). Nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotConfirmed {
+    /// The operator declined.
+    #[error("the operator declined; {nothing}")]
+    Declined {
+        /// What did not happen, e.g. `nothing was signed`.
+        nothing: &'static str,
+    },
+    /// No terminal to ask on and no `--confirm`.
+    #[error("no terminal to confirm on; pass --confirm with at least {min} hex digits of {subject}; {nothing}")]
+    NoTerminal {
+        /// What the operator types a prefix of.
+        subject: &'static str,
+        /// The fewest digits.
+        min: usize,
+        /// What did not happen.
+        nothing: &'static str,
+    },
+    /// Too few digits, or not hex.
+    #[error("the confirmation must be at least {min} hex digits of {subject}; {nothing}")]
+    TooShort {
+        /// What the operator types a prefix of.
+        subject: &'static str,
+        /// The fewest digits.
+        min: usize,
+        /// What did not happen.
+        nothing: &'static str,
+    },
+    /// The digits typed are not a prefix of the expected value.
+    #[error("the confirmation does not match {subject}; {nothing}")]
+    Mismatch {
+        /// What the operator types a prefix of.
+        subject: &'static str,
+        /// What did not happen.
+        nothing: &'static str,
+    },
+}
+
 impl Error {
     /// The exit code the command-line contract assigns to this failure.
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage(_) => ExitCode::Usage,
             Error::Io { .. }
-            | Error::Config(_)
-            | Error::OutputExists(_)
-            | Error::NoRoom { .. }
+            | Error::Fs(_)
+            | Error::Vault(_)
+            | Error::KeyNotLockedIn { .. }
+            | Error::SerialCollision(_)
+            | Error::RngRepeats
+            | Error::Raced(_)
+            | Error::Terminal(_)
+            | Error::KeyGeneration { .. }
+            | Error::Demo(_)
+            | Error::WrittenNotRecorded { .. }
             | Error::RecordedNotWritten { .. } => ExitCode::Failed,
             Error::Hsm(e) if e.is_login_failure() => ExitCode::Login,
             Error::Hsm(_) => ExitCode::Failed,
             Error::Ledger(e) if e.is_integrity_failure() => ExitCode::Integrity,
+            Error::RootKeyMismatch(_) => ExitCode::Integrity,
             Error::Ledger(_) => ExitCode::Failed,
             Error::Cert(e) if e.is_input_rejection() => ExitCode::Rejected,
             Error::Cert(_) => ExitCode::Failed,
             Error::Export(e) if e.is_input_rejection() => ExitCode::Rejected,
             Error::Export(_) => ExitCode::Failed,
-            Error::Rejected(_) => ExitCode::Rejected,
+            Error::Backup(e) => e.exit_code(),
+            Error::Recipients(e) if e.is_input_rejection() => ExitCode::Rejected,
+            Error::Recipients(_) => ExitCode::Failed,
+            Error::Refused(_) => ExitCode::Rejected,
             Error::NotConfirmed(_) => ExitCode::NotConfirmed,
         }
     }
@@ -129,6 +383,12 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+impl From<crate::recipients::IdentityError> for Error {
+    fn from(e: crate::recipients::IdentityError) -> Error {
+        Error::Backup(e.into())
     }
 }
 

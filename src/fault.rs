@@ -33,6 +33,55 @@ pub fn point(name: &'static str) {
     let _ = name;
 }
 
+/// A point where a write can fail: [`point`], and then, in tests, a failure injected with
+/// [`fail_at`] is returned as an I/O error (the process goes on, as after a real failed
+/// write). Without the feature and outside unit tests it is [`point`] and `Ok(())`.
+#[inline]
+pub fn check(name: &'static str) -> std::io::Result<()> {
+    point(name);
+    #[cfg(any(test, feature = "fault-injection"))]
+    if injected::take(name) {
+        return Err(std::io::Error::other(format!("injected failure at {name}")));
+    }
+    Ok(())
+}
+
+/// Makes the `nth` (from 0) [`check`] of `name` on this thread fail, once.
+#[cfg(any(test, feature = "fault-injection"))]
+pub fn fail_at(name: &'static str, nth: u32) {
+    injected::FAIL_AT.with(|f| f.set(Some((name, nth))));
+}
+
+/// Cancels a failure injected with [`fail_at`] that has not happened.
+#[cfg(any(test, feature = "fault-injection"))]
+pub fn clear() {
+    injected::FAIL_AT.with(|f| f.set(None));
+}
+
+#[cfg(any(test, feature = "fault-injection"))]
+mod injected {
+    thread_local! {
+        /// A failure to inject: at the n-th (from 0) check of this name.
+        pub(super) static FAIL_AT: std::cell::Cell<Option<(&'static str, u32)>> =
+            const { std::cell::Cell::new(None) };
+    }
+
+    /// Whether this check of `name` is the one to fail.
+    pub(super) fn take(name: &str) -> bool {
+        FAIL_AT.with(|f| match f.get() {
+            Some((n, 0)) if n == name => {
+                f.set(None);
+                true
+            }
+            Some((n, k)) if n == name => {
+                f.set(Some((n, k - 1)));
+                false
+            }
+            _ => false,
+        })
+    }
+}
+
 /// Every fault point, for tests that walk them all.
 pub const POINTS: &[&str] = &[
     "sign.after_lint",

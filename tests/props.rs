@@ -210,7 +210,8 @@ fn restore_is_clean_or_correct(bytes: &[u8]) -> Result<(), TestCaseError> {
     let from = dir.path().join("mutated.backup");
     std::fs::write(&from, bytes).unwrap();
     let into = dir.path().join("restored");
-    match rootvault::ceremony::restore(&from, &seed.identity, &into) {
+    let identities = rootvault::recipients::Identities::read(&seed.identity).unwrap();
+    match rootvault::ceremony::restore(&from, &identities, &into) {
         Ok(report) => {
             prop_assert_eq!(&report.head, &seed.head);
             let ledger = rootvault::ledger::Ledger::open(&into.join("ledger.sqlite")).unwrap();

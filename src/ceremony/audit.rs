@@ -4,11 +4,11 @@
 
 use base64::Engine as _;
 
-use super::Operator;
-use crate::error::{Error, Result};
+use super::{Operator, Output};
+use crate::error::{Error, Refusal, Result};
 use crate::hsm::{TokenKey, UserSession};
 use crate::keys::{KeyType, RawSigner};
-use crate::ledger::{Appender, AuditKeyCreated, Checkpoint, Event, Ledger, Receipt};
+use crate::ledger::{Appender, AuditKeyCreated, Checkpoint, Event, Ledger, Receipt, StoredEvent};
 use crate::vault::Vault;
 
 /// CKA_LABEL of the audit key pair.
@@ -38,16 +38,9 @@ pub(crate) fn attestor<'s>(
         Some(a) => a,
         None => return create_audit_key(vault, &mut ledger, session, operator),
     };
-    let id = hex::decode(&audit.key_id).map_err(|_| {
-        Error::Config(format!(
-            "the ledger's audit key id {:?} is not hex",
-            audit.key_id
-        ))
-    })?;
+    let id = audit.key_id_bytes()?;
     let key = session.find_key_pair(KeyType::EcdsaP256, &audit.key_label, &id)?;
-    let recorded = base64::engine::general_purpose::STANDARD
-        .decode(&audit.public_key_der_base64)
-        .map_err(|e| Error::Config(format!("the ledger's audit key is not base64: {e}")))?;
+    let recorded = audit.public_key_der()?;
     if key.public_key().spki_der() != recorded {
         return Err(Error::Ledger(crate::ledger::LedgerError::Integrity(format!(
             "the key labelled {:?} on the token is not the audit key the ledger records, so the ledger was altered; refusing to sign checkpoints over it",
@@ -86,14 +79,15 @@ fn create_audit_key<'s>(
     let recorded = (|| -> Result<()> {
         let protection = session.protection(&key)?;
         if !protection.is_locked_in() {
-            return Err(Error::Config(format!(
-                "the token created the audit key without the required protection ({protection:?})"
-            )));
+            return Err(Error::KeyNotLockedIn {
+                what: "audit key",
+                protection,
+            });
         }
         let tx = ledger.begin()?;
         if tx.audit_key()?.is_some() {
-            return Err(Error::Config(
-                "another process created the audit key meanwhile; run the action again".into(),
+            return Err(Error::Raced(
+                "another process created the audit key meanwhile",
             ));
         }
         tx.append(&operator.0, &Event::AuditKeyCreated(payload.clone()))?;
@@ -114,9 +108,7 @@ pub(crate) fn receipt_json(ledger: &Ledger) -> Result<Option<String>> {
     let (Some(cp), Some(audit)) = (ledger.latest_checkpoint()?, ledger.audit_key()?) else {
         return Ok(None);
     };
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(&audit.public_key_der_base64)
-        .map_err(|e| Error::Config(format!("the ledger's audit key is not base64: {e}")))?;
+    let der = audit.public_key_der()?;
     let receipt = Receipt::new(&cp, &der);
     Ok(Some(
         serde_json::to_string_pretty(&receipt).expect("receipts serialize") + "\n",
@@ -128,10 +120,8 @@ pub fn audit_public_key_pem(vault: &Vault) -> Result<Option<String>> {
     let Some(audit) = vault.ledger()?.audit_key()? else {
         return Ok(None);
     };
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(&audit.public_key_der_base64)
-        .map_err(|e| Error::Config(format!("the ledger's audit key is not base64: {e}")))?;
-    Ok(Some(pem::encode(&pem::Pem::new("PUBLIC KEY", der))))
+    let der = audit.public_key_der()?;
+    Ok(Some(crate::x509::to_pem("PUBLIC KEY", &der)))
 }
 
 /// `ledger verify --receipt`: the receipt is genuine and the ledger still contains its head.
@@ -141,4 +131,59 @@ pub fn check_receipt(vault: &Vault, text: &str) -> Result<Vec<String>> {
         Err(e) => return Ok(vec![format!("the receipt is not valid: {e}")]),
     };
     Ok(vault.ledger()?.check_receipt(&receipt)?)
+}
+
+/// `ledger verify --receipt FILE`: [`check_receipt`] on a receipt file; an unreadable file is
+/// a rejected input (exit 3).
+pub fn check_receipt_file(vault: &Vault, path: &std::path::Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Refusal::Unreadable {
+        what: "receipt",
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(check_receipt(vault, &text)?
+        .into_iter()
+        .map(|p| format!("receipt {}: {p}", path.display()))
+        .collect())
+}
+
+/// The events from `since` on, as stored.
+pub fn ledger_events(vault: &Vault, since: i64) -> Result<Vec<StoredEvent>> {
+    let mut events = Vec::new();
+    vault.ledger()?.for_each_event(since, |e| {
+        events.push(e);
+        Ok(())
+    })?;
+    Ok(events)
+}
+
+/// `ledger export`: every event as a JSON line with its hashes, then every checkpoint (one per
+/// line under a `checkpoint` key), then the audit key (so an auditor can check the
+/// checkpoints; pin it out of band: `root show` and the ceremony transcript print it).
+/// Returns the number of events written.
+pub fn export_ledger(vault: &Vault, out: &Output) -> Result<i64> {
+    let ledger = vault.ledger()?;
+    let mut lines = Vec::new();
+    let mut count = 0;
+    ledger.for_each_event(1, |e| {
+        serde_json::to_writer(&mut lines, &e).expect("events serialize");
+        lines.push(b'\n');
+        count += 1;
+        Ok(())
+    })?;
+    for cp in ledger.checkpoints()? {
+        serde_json::to_writer(&mut lines, &serde_json::json!({ "checkpoint": cp }))
+            .expect("checkpoints serialize");
+        lines.push(b'\n');
+    }
+    if let Some(pem) = audit_public_key_pem(vault)? {
+        serde_json::to_writer(
+            &mut lines,
+            &serde_json::json!({ "audit_public_key_pem": pem }),
+        )
+        .expect("strings serialize");
+        lines.push(b'\n');
+    }
+    crate::fsio::write_file(&out.path, &lines, out.force)?;
+    Ok(count)
 }

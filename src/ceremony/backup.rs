@@ -44,12 +44,12 @@ use base64::Engine as _;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
 
 use super::rfc3339;
-use crate::error::{Error, Result};
-use crate::export::Recipients;
+use crate::error::{Error, Result, VaultError};
+use crate::fsio::{self, ReservedFile, StagedDir};
 use crate::ledger::{Event, Ledger, LedgerError};
+use crate::recipients::{Identities, Recipients};
 use crate::vault::{self, Vault, CONFIG_FILE, LEDGER_FILE};
 
 /// The `format` of a backup's manifest.
@@ -61,10 +61,109 @@ pub const BACKUP_ENTRIES: [&str; 3] = [MANIFEST_FILE, CONFIG_FILE, LEDGER_FILE];
 
 /// Largest manifest or configuration restore accepts.
 const MAX_SMALL_ENTRY: u64 = 1 << 20;
-/// Largest identity file restore reads.
-const MAX_IDENTITY_FILE: u64 = 1 << 20;
 /// What a private key looks like in the clear: PEM armour, an age secret key.
 const SECRET_MARKERS: [&[u8]; 2] = [b"PRIVATE KEY-----", b"AGE-SECRET-KEY-1"];
+
+/// Why a backup was not written, or not restored. Nothing was left behind in any case.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackupError {
+    /// `--out` names a directory (exit 1).
+    #[error("{} is a directory; name the backup file to create, such as {}", .0.display(), .0.join("vault-backup.age").display())]
+    OutIsDirectory(PathBuf),
+    /// The vault holds what looks like a private key in the clear (exit 1).
+    #[error("the vault's {0} holds what looks like a private key in the clear; rootvault never stores one, so the vault was changed by something else. Nothing was written: investigate before taking a backup")]
+    SecretInVault(&'static str),
+    /// The identity file cannot decrypt (exit 3).
+    #[error(transparent)]
+    Identity(#[from] crate::recipients::IdentityError),
+    /// The backup cannot be decrypted or unpacked, or does not match its manifest (exit 3).
+    #[error("{}: {why}; nothing was restored", from.display())]
+    Refused {
+        /// The backup file.
+        from: PathBuf,
+        /// What is wrong with it.
+        why: BackupProblem,
+    },
+}
+
+impl BackupError {
+    /// The exit code of the contract: a bad backup or identity is rejected input (3).
+    pub fn exit_code(&self) -> crate::ExitCode {
+        match self {
+            BackupError::OutIsDirectory(_) | BackupError::SecretInVault(_) => {
+                crate::ExitCode::Failed
+            }
+            BackupError::Identity(_) | BackupError::Refused { .. } => crate::ExitCode::Rejected,
+        }
+    }
+}
+
+/// What is wrong with a backup file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackupProblem {
+    /// It cannot be read.
+    #[error("cannot be read: {0}")]
+    Unreadable(#[source] io::Error),
+    /// The identity is not among its recipients.
+    #[error("the identity in {} cannot decrypt it: it was encrypted to other recipients (or its header was altered)", .0.display())]
+    NotForThisIdentity(PathBuf),
+    /// Not an age file.
+    #[error("it is not an age-encrypted backup, or its header is damaged")]
+    NotAge,
+    /// Its authentication fails.
+    #[error("it was altered or damaged: its authentication fails")]
+    Altered,
+    /// The identity could not be unlocked.
+    #[error("the identity in {} could not be unlocked", .0.display())]
+    IdentityLocked(PathBuf),
+    /// Passphrase-encrypted rather than to recipients.
+    #[error("it is passphrase-encrypted, but rootvault backups are encrypted to recipients")]
+    Passphrase,
+    /// Cut short or damaged.
+    #[error("it is cut short, altered or damaged ({0})")]
+    Damaged(#[source] io::Error),
+    /// An entry that is not one of the three.
+    #[error("it holds an unexpected entry {0:?}; a backup holds only backup.json, vault.toml, ledger.sqlite")]
+    UnexpectedEntry(String),
+    /// An entry that is not a regular file.
+    #[error("entry {0} is not a regular file")]
+    NotRegular(&'static str),
+    /// An entry twice.
+    #[error("entry {0} appears twice")]
+    Duplicate(&'static str),
+    /// An entry far larger than it can be.
+    #[error("entry {0} is {1} bytes, far larger than it can be")]
+    Oversized(&'static str, u64),
+    /// An entry is missing.
+    #[error("it has no {0}; it is not a complete rootvault backup")]
+    Missing(&'static str),
+    /// The manifest does not parse (the parser's message).
+    #[error("its backup.json does not parse ({0})")]
+    BadManifest(String),
+    /// Another backup format.
+    #[error("backup format {0:?} is not {BACKUP_FORMAT}, the one this rootvault reads")]
+    Format(String),
+    /// The files do not match the manifest.
+    #[error("its files do not match the sizes and SHA-256 digests its backup.json lists; the backup was altered")]
+    FilesMismatch,
+    /// The ledger inside does not match the manifest.
+    #[error("its manifest names a ledger of {listed_events} events with head {listed_head}, but the ledger inside has {events} events with head {head}; the backup was altered")]
+    HeadMismatch {
+        /// Events the manifest lists.
+        listed_events: i64,
+        /// Head the manifest lists.
+        listed_head: String,
+        /// Events found.
+        events: i64,
+        /// Head found.
+        head: String,
+    },
+    /// The configuration inside does not parse (the parser's message).
+    #[error("its vault.toml is not a valid vault configuration: {0}")]
+    BadConfig(String),
+}
 
 /// `backup.json`: what the archive holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,27 +253,21 @@ pub fn backup(
     recipients: &Recipients,
     force: bool,
 ) -> Result<BackupReport> {
-    match fs::symlink_metadata(out) {
-        Ok(m) if m.is_dir() => {
-            return Err(Error::Config(format!(
-                "{} is a directory; name the backup file to create, such as {}",
-                out.display(),
-                out.join("vault-backup.age").display()
-            )))
-        }
-        Ok(_) if !force => return Err(Error::OutputExists(out.to_owned())),
-        _ => {}
+    if fsio::Existing::at(out)? == fsio::Existing::Dir {
+        return Err(BackupError::OutIsDirectory(out.to_owned()).into());
     }
+    // Reserved before anything else: an existing output is refused here, and the file is
+    // filled (streamed) only once everything checked out.
+    let mut reserved = ReservedFile::reserve(out, force, 0)?;
     let config_path = vault.dir().join(CONFIG_FILE);
     let config = fs::read(&config_path).map_err(|e| Error::io("cannot read", &config_path, e))?;
-    let text = std::str::from_utf8(&config)
-        .map_err(|e| Error::Config(format!("{} is not UTF-8: {e}", config_path.display())))?;
-    vault::parse_config(text).map_err(|why| {
-        Error::Config(format!(
-            "{} is not a valid vault configuration: {why}",
-            config_path.display()
-        ))
-    })?;
+    std::str::from_utf8(&config)
+        .map_err(|e| e.to_string())
+        .and_then(vault::parse_config)
+        .map_err(|why| VaultError::BadConfig {
+            path: config_path.clone(),
+            why,
+        })?;
 
     // The snapshot is plaintext: it is made inside the vault directory, where the ledger
     // already is, never beside the (perhaps removable) output.
@@ -231,14 +324,9 @@ pub fn backup(
     let mut manifest_json = serde_json::to_vec_pretty(&manifest).expect("the manifest serializes");
     manifest_json.push(b'\n');
 
-    let dir = vault::parent_dir(out);
-    let tmp = tempfile::Builder::new()
-        .prefix(".rootvault-")
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io("cannot create a temporary file in", &dir, e))?;
-    let write_err = |e: io::Error| Error::io("cannot write", tmp.path().to_owned(), e);
+    let write_err = |e: io::Error| Error::io("cannot write", out, e);
     let (sha256, bytes) = {
-        let hashing = HashingWriter::new(BufWriter::new(tmp.as_file()));
+        let hashing = HashingWriter::new(BufWriter::new(reserved.writer()?));
         let mut archive = tar::Builder::new(recipients.wrap_output(hashing)?);
         let mtime = Utc::now().timestamp().max(0) as u64;
         append(
@@ -272,22 +360,7 @@ pub fn backup(
             .map_err(|e| write_err(e.into_error()))?;
         (sha256, bytes)
     };
-    tmp.as_file().sync_all().map_err(write_err)?;
-    crate::fault::point("file.before_rename");
-    if force {
-        tmp.persist(out)
-            .map_err(|e| Error::io("cannot write", out, e.error))?;
-    } else {
-        tmp.persist_noclobber(out).map_err(|e| {
-            if e.error.kind() == io::ErrorKind::AlreadyExists {
-                Error::OutputExists(out.to_owned())
-            } else {
-                Error::io("cannot write", out, e.error)
-            }
-        })?;
-    }
-    vault::sync_dir(&dir)?;
-    crate::fault::point("file.after_rename");
+    reserved.commit_written()?;
     Ok(BackupReport {
         path: out.to_owned(),
         bytes,
@@ -320,7 +393,7 @@ fn append<W: Write>(
 
 /// Refuses to back up anything that shows a private key in the clear. Nothing rootvault
 /// writes ever holds one; this guards against that changing unnoticed.
-fn refuse_secrets(name: &str, data: &mut impl Read) -> Result<()> {
+fn refuse_secrets(name: &'static str, data: &mut impl Read) -> Result<()> {
     let longest = SECRET_MARKERS.iter().map(|m| m.len()).max().unwrap_or(0);
     let mut window: Vec<u8> = Vec::with_capacity(64 * 1024 + longest);
     let mut buf = vec![0u8; 64 * 1024];
@@ -336,9 +409,7 @@ fn refuse_secrets(name: &str, data: &mut impl Read) -> Result<()> {
             .iter()
             .any(|m| window.windows(m.len()).any(|w| w == *m))
         {
-            return Err(Error::Config(format!(
-                "the vault's {name} holds what looks like a private key in the clear; rootvault never stores one, so the vault was changed by something else. Nothing was written: investigate before taking a backup"
-            )));
+            return Err(BackupError::SecretInVault(name).into());
         }
         let keep = window.len().saturating_sub(longest - 1);
         window.drain(..keep);
@@ -349,57 +420,35 @@ fn refuse_secrets(name: &str, data: &mut impl Read) -> Result<()> {
 /// directory `into` (which must not exist: exit 1). Nothing is left behind unless the
 /// restored vault verifies: a wrong identity, a cut, altered or malformed backup is exit 3,
 /// a ledger that fails verification exit 4.
-pub fn restore(from: &Path, identity_file: &Path, into: &Path) -> Result<RestoreReport> {
+pub fn restore(from: &Path, identities: &Identities, into: &Path) -> Result<RestoreReport> {
     refuse_existing_target(into)?;
-    let name = into
-        .file_name()
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "--vault {}: name the new vault directory to create, such as ./vault-restored",
-                into.display()
-            ))
-        })?
-        .to_string_lossy()
-        .into_owned();
-    let parent = vault::parent_dir(into);
+    let parent = fsio::parent_dir(into);
     if !parent.is_dir() {
-        return Err(Error::Config(format!(
-            "{} does not exist (or is not a directory); restore creates only the vault directory itself, so create its parent first",
-            parent.display()
-        )));
+        return Err(VaultError::NoParent(parent).into());
     }
-    let identities = read_identities(identity_file)?;
-    let file = fs::File::open(from)
-        .map_err(|e| Error::Rejected(format!("cannot read the backup {}: {e}", from.display())))?;
+    let refused = |why| BackupError::Refused {
+        from: from.to_owned(),
+        why,
+    };
+    let file = fs::File::open(from).map_err(|e| refused(BackupProblem::Unreadable(e)))?;
 
     // Dropped on any early return, which removes it and everything in it.
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".{name}.restore-"))
-        .tempdir_in(&parent)
-        .map_err(|e| Error::io("cannot create a staging directory in", &parent, e))?;
-    let manifest = unpack(file, &identities, staging.path(), from, identity_file)?;
+    let staging = StagedDir::new(into, "restore", 0o755)?;
+    let manifest = unpack(file, identities, staging.path(), from)?;
     crate::fault::point("restore.after_unpack");
-    let checked = check_restored(staging.path())?;
+    let checked = check_restored(staging.path(), from)?;
     if manifest.events != checked.events || manifest.head != checked.head {
-        return Err(Error::Rejected(format!(
-            "{}: its manifest names a ledger of {} events with head {}, but the ledger inside has {} events with head {}; the backup was altered",
-            from.display(),
-            manifest.events,
-            manifest.head,
-            checked.events,
-            checked.head
-        )));
+        return Err(refused(BackupProblem::HeadMismatch {
+            listed_events: manifest.events,
+            listed_head: manifest.head.clone(),
+            events: checked.events,
+            head: checked.head.clone(),
+        })
+        .into());
     }
-    vault::sync_dir(staging.path())?;
     crate::fault::point("restore.before_rename");
     refuse_existing_target(into)?;
-    let staged = staging.keep();
-    if let Err(e) = fs::rename(&staged, into) {
-        let _ = fs::remove_dir_all(&staged);
-        return Err(Error::io("cannot move the restored vault into", into, e));
-    }
-    vault::sync_dir(&parent)?;
+    staging.commit()?;
     Ok(RestoreReport {
         vault: into.to_owned(),
         from: from.to_owned(),
@@ -416,98 +465,50 @@ pub fn restore(from: &Path, identity_file: &Path, into: &Path) -> Result<Restore
 }
 
 fn refuse_existing_target(into: &Path) -> Result<()> {
-    match fs::symlink_metadata(into) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io("cannot inspect", into, e)),
-        Ok(_) => Err(Error::Config(format!(
-            "{} already exists; restore only creates a new vault directory and never writes into an existing one. Choose another --vault, or move the existing one aside first",
-            into.display()
-        ))),
-    }
-}
-
-/// The identities in an age identity file (`AGE-SECRET-KEY-1…` lines, as `age-keygen`
-/// writes) or an unencrypted SSH private key (ed25519 or RSA).
-fn read_identities(path: &Path) -> Result<Vec<Box<dyn age::Identity>>> {
-    let reject =
-        |why: String| Error::Rejected(format!("the identity file {} {why}", path.display()));
-    let file = fs::File::open(path).map_err(|e| reject(format!("cannot be read: {e}")))?;
-    let mut text = Zeroizing::new(Vec::new());
-    file.take(MAX_IDENTITY_FILE + 1)
-        .read_to_end(&mut text)
-        .map_err(|e| reject(format!("cannot be read: {e}")))?;
-    if text.len() as u64 > MAX_IDENTITY_FILE {
-        return Err(reject("is far larger than any identity file".into()));
-    }
-    if let Ok(file) = age::IdentityFile::from_buffer(&text[..]) {
-        let identities = file
-            .into_identities()
-            .map_err(|e| reject(format!("is not usable: {e}")))?;
-        if !identities.is_empty() {
-            return Ok(identities);
-        }
-    }
-    match age::ssh::Identity::from_buffer(&text[..], None) {
-        Ok(id @ age::ssh::Identity::Unencrypted(_)) => Ok(vec![Box::new(id)]),
-        Ok(age::ssh::Identity::Encrypted(_)) => Err(reject(
-            "is a passphrase-protected SSH key, which restore cannot unlock; decrypt a copy on the offline machine (ssh-keygen -p) or use an age identity".into(),
-        )),
-        Ok(age::ssh::Identity::Unsupported(_)) => Err(reject(
-            "is an SSH key of a type age cannot decrypt with; use an ed25519 or RSA key, or an age identity".into(),
-        )),
-        Err(_) => Err(reject(
-            "holds neither an age identity (AGE-SECRET-KEY-1… lines, as age-keygen writes) nor an unencrypted SSH private key".into(),
-        )),
+    match fsio::Existing::at(into)? {
+        fsio::Existing::Nothing => Ok(()),
+        _ => Err(VaultError::RestoreTargetExists(into.to_owned()).into()),
     }
 }
 
 fn decrypt_error(from: &Path, identity: &Path, e: age::DecryptError) -> Error {
     use age::DecryptError as D;
-    let shown = from.display();
-    Error::Rejected(match e {
-        D::NoMatchingKeys => format!(
-            "the identity in {} cannot decrypt {shown}: it was encrypted to other recipients (or its header was altered); nothing was restored",
-            identity.display()
-        ),
-        D::InvalidHeader | D::UnknownFormat => format!(
-            "{shown} is not an age-encrypted backup, or its header is damaged; nothing was restored"
-        ),
-        D::InvalidMac | D::DecryptionFailed => format!(
-            "{shown} was altered or damaged: its authentication fails; nothing was restored"
-        ),
-        D::KeyDecryptionFailed => format!(
-            "the identity in {} could not be unlocked; nothing was restored",
-            identity.display()
-        ),
-        D::ExcessiveWork { .. } => format!(
-            "{shown} is passphrase-encrypted, but rootvault backups are encrypted to recipients; nothing was restored"
-        ),
-        D::Io(e) => damaged(from, e),
-    })
-}
-
-fn damaged(from: &Path, e: io::Error) -> String {
-    format!(
-        "{} is cut short, altered or damaged ({e}); nothing was restored",
-        from.display()
-    )
+    let why = match e {
+        D::NoMatchingKeys => BackupProblem::NotForThisIdentity(identity.to_owned()),
+        D::InvalidHeader | D::UnknownFormat => BackupProblem::NotAge,
+        D::InvalidMac | D::DecryptionFailed => BackupProblem::Altered,
+        D::KeyDecryptionFailed => BackupProblem::IdentityLocked(identity.to_owned()),
+        D::ExcessiveWork { .. } => BackupProblem::Passphrase,
+        D::Io(e) => BackupProblem::Damaged(e),
+    };
+    BackupError::Refused {
+        from: from.to_owned(),
+        why,
+    }
+    .into()
 }
 
 /// Decrypts and unpacks the three expected entries into `dest`, refusing anything else.
 /// Returns the manifest after checking every file against it.
 fn unpack(
     file: fs::File,
-    identities: &[Box<dyn age::Identity>],
+    identities: &Identities,
     dest: &Path,
     from: &Path,
-    identity_file: &Path,
 ) -> Result<BackupManifest> {
-    let rejected = |e: io::Error| Error::Rejected(damaged(from, e));
+    let refused = |why| -> Error {
+        BackupError::Refused {
+            from: from.to_owned(),
+            why,
+        }
+        .into()
+    };
+    let rejected = |e: io::Error| refused(BackupProblem::Damaged(e));
     let decryptor = age::Decryptor::new_buffered(BufReader::new(file))
-        .map_err(|e| decrypt_error(from, identity_file, e))?;
+        .map_err(|e| decrypt_error(from, identities.path(), e))?;
     let reader = decryptor
-        .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
-        .map_err(|e| decrypt_error(from, identity_file, e))?;
+        .decrypt(identities.iter())
+        .map_err(|e| decrypt_error(from, identities.path(), e))?;
     let mut archive = tar::Archive::new(reader);
     let mut found: BTreeMap<&'static str, (u64, String)> = BTreeMap::new();
     let mut manifest_bytes = Vec::new();
@@ -518,31 +519,19 @@ fn unpack(
             .into_iter()
             .find(|n| n.as_bytes() == path.as_slice())
         else {
-            return Err(Error::Rejected(format!(
-                "{} holds an unexpected entry {:?}; a backup holds only {}; nothing was restored",
-                from.display(),
-                String::from_utf8_lossy(&path),
-                BACKUP_ENTRIES.join(", ")
+            return Err(refused(BackupProblem::UnexpectedEntry(
+                String::from_utf8_lossy(&path).into_owned(),
             )));
         };
         if entry.header().entry_type() != tar::EntryType::Regular {
-            return Err(Error::Rejected(format!(
-                "{}: entry {name} is not a regular file; nothing was restored",
-                from.display()
-            )));
+            return Err(refused(BackupProblem::NotRegular(name)));
         }
         if found.contains_key(name) {
-            return Err(Error::Rejected(format!(
-                "{}: entry {name} appears twice; nothing was restored",
-                from.display()
-            )));
+            return Err(refused(BackupProblem::Duplicate(name)));
         }
         let size = entry.header().size().map_err(rejected)?;
         if name != LEDGER_FILE && size > MAX_SMALL_ENTRY {
-            return Err(Error::Rejected(format!(
-                "{}: entry {name} is {size} bytes, far larger than it can be; nothing was restored",
-                from.display()
-            )));
+            return Err(refused(BackupProblem::Oversized(name, size)));
         }
         let digest = if name == MANIFEST_FILE {
             entry.read_to_end(&mut manifest_bytes).map_err(rejected)?;
@@ -584,24 +573,13 @@ fn unpack(
 
     for name in BACKUP_ENTRIES {
         if !found.contains_key(name) {
-            return Err(Error::Rejected(format!(
-                "{} has no {name}; it is not a complete rootvault backup; nothing was restored",
-                from.display()
-            )));
+            return Err(refused(BackupProblem::Missing(name)));
         }
     }
-    let manifest: BackupManifest = serde_json::from_slice(&manifest_bytes).map_err(|e| {
-        Error::Rejected(format!(
-            "{}: its {MANIFEST_FILE} does not parse ({e}); nothing was restored",
-            from.display()
-        ))
-    })?;
+    let manifest: BackupManifest = serde_json::from_slice(&manifest_bytes)
+        .map_err(|e| refused(BackupProblem::BadManifest(e.to_string())))?;
     if manifest.format != BACKUP_FORMAT {
-        return Err(Error::Rejected(format!(
-            "{}: backup format {:?} is not {BACKUP_FORMAT}, the one this rootvault reads; nothing was restored",
-            from.display(),
-            manifest.format
-        )));
+        return Err(refused(BackupProblem::Format(manifest.format)));
     }
     let listed: BTreeMap<&str, (u64, String)> = manifest
         .files
@@ -613,10 +591,7 @@ fn unpack(
         .filter(|(n, _)| *n != MANIFEST_FILE)
         .collect();
     if listed != unpacked || listed.len() != manifest.files.len() {
-        return Err(Error::Rejected(format!(
-            "{}: its files do not match the sizes and SHA-256 digests its {MANIFEST_FILE} lists; the backup was altered; nothing was restored",
-            from.display()
-        )));
+        return Err(refused(BackupProblem::FilesMismatch));
     }
     Ok(manifest)
 }
@@ -635,16 +610,15 @@ struct Checked {
 
 /// The configuration parses, the ledger opens and verifies, and it was made for the token
 /// the configuration names.
-fn check_restored(dir: &Path) -> Result<Checked> {
+fn check_restored(dir: &Path, from: &Path) -> Result<Checked> {
     let config_path = dir.join(CONFIG_FILE);
     let text = fs::read(&config_path).map_err(|e| Error::io("cannot read", &config_path, e))?;
     let config = std::str::from_utf8(&text)
         .map_err(|e| e.to_string())
         .and_then(vault::parse_config)
-        .map_err(|why| {
-            Error::Rejected(format!(
-                "the backup's {CONFIG_FILE} is not a valid vault configuration: {why}; nothing was restored"
-            ))
+        .map_err(|why| BackupError::Refused {
+            from: from.to_owned(),
+            why: BackupProblem::BadConfig(why),
         })?;
     let integrity = |why: String| Error::Ledger(LedgerError::Integrity(why));
     let ledger = match Ledger::open(&dir.join(LEDGER_FILE)) {

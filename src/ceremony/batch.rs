@@ -12,12 +12,13 @@ use super::sign::{
     draft_intermediate, evaluate, find_root_key, fresh_serial, issued_event, record_issue,
     record_of,
 };
-use super::{Auth, CertInfo, Issued, Operator};
-use crate::error::{Error, Result};
+use super::{CertInfo, Ctx, Issued};
+use crate::error::{Error, Refusal, Result};
+use crate::fsio;
 use crate::keys::{sha256_hex, RawSigner as _};
 use crate::ledger::{Event, Ledger, RootRecord, SigningRejected};
 use crate::policy::{ClusterName, Evaluation};
-use crate::vault::{self, Vault};
+use crate::vault::Vault;
 use crate::x509::{self, Csr};
 
 /// One checked line of a manifest.
@@ -54,24 +55,20 @@ pub struct CheckedBatch {
 /// (all 64 hex digits), and policy must accept it; clusters may not repeat. Every problem
 /// of every line is reported, and none is signed if any line fails.
 pub fn check_batch(vault: &Vault, manifest: &Path, days: Option<u32>) -> Result<CheckedBatch> {
-    let text = std::fs::read(manifest).map_err(|e| {
-        Error::Rejected(format!(
-            "cannot read the manifest {}: {e}",
-            manifest.display()
-        ))
+    let text = std::fs::read(manifest).map_err(|source| Refusal::Unreadable {
+        what: "manifest",
+        path: manifest.to_owned(),
+        source,
     })?;
     let manifest_sha256 = sha256_hex(&text);
-    let text = String::from_utf8(text).map_err(|_| {
-        Error::Rejected(format!(
-            "the manifest {} is not UTF-8 text",
-            manifest.display()
-        ))
+    let text = String::from_utf8(text).map_err(|_| Refusal::Malformed {
+        what: "manifest",
+        path: manifest.to_owned(),
+        why: "it is not UTF-8 text".to_owned(),
     })?;
     let base = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
     let ledger = vault.ledger()?;
-    let root = ledger.root()?.ok_or_else(|| {
-        Error::Rejected("this vault has no root yet; create it with `rootvault root create`".into())
-    })?;
+    let root = super::require_root(&ledger)?;
 
     let mut problems = Vec::new();
     let mut lines = Vec::new();
@@ -164,10 +161,6 @@ pub fn check_batch(vault: &Vault, manifest: &Path, days: Option<u32>) -> Result<
 /// Records the refused batch (one `signing_rejected` event, no token needed) and returns
 /// the error to report.
 fn reject(vault: &Vault, manifest_sha256: &str, problems: Vec<String>) -> Error {
-    let message = format!(
-        "batch refused, nothing was signed:\n  {}",
-        problems.join("\n  ")
-    );
     let recorded = vault.ledger().and_then(|mut l: Ledger| {
         let tx = l.begin()?;
         tx.append(
@@ -175,17 +168,16 @@ fn reject(vault: &Vault, manifest_sha256: &str, problems: Vec<String>) -> Error 
             &Event::SigningRejected(SigningRejected {
                 cluster: None,
                 input_sha256: manifest_sha256.to_owned(),
-                reasons: problems,
+                reasons: problems.clone(),
             }),
         )?;
         Ok(tx.commit()?)
     });
-    match recorded {
-        Ok(()) => Error::Rejected(message),
-        Err(e) => Error::Rejected(format!(
-            "{message}\n(the refusal could not be recorded: {e})"
-        )),
+    Refusal::Batch {
+        problems,
+        not_recorded: recorded.err().map(|e: Error| e.to_string()),
     }
+    .into()
 }
 
 /// Signs every line of a checked batch after one confirmation of the manifest's SHA-256 and
@@ -198,34 +190,40 @@ fn reject(vault: &Vault, manifest_sha256: &str, problems: Vec<String>) -> Error 
 /// disk; the manifest can simply be signed again. Only then are the files written, synced
 /// once and renamed into place.
 pub fn sign_batch(
-    vault: &Vault,
+    ctx: &Ctx<'_>,
     batch: CheckedBatch,
     out_dir: &Path,
-    auth: &Auth<'_>,
-    operator: &Operator,
     confirmer: &mut dyn Confirm,
 ) -> Result<Vec<Issued>> {
+    let (vault, operator) = (ctx.vault, ctx.operator);
     let paths: Vec<PathBuf> = batch
         .lines
         .iter()
         .map(|l| out_dir.join(format!("{}.pem", l.cluster)))
         .collect();
-    if let Some(p) = paths.iter().find(|p| p.exists()) {
-        return Err(Error::OutputExists(p.clone()));
+    for p in &paths {
+        if fsio::Existing::at(p)? != fsio::Existing::Nothing {
+            return Err(fsio::FsError::OutputExists(p.clone()).into());
+        }
     }
     let request = confirmation_request(&batch);
     confirm::check(&request, confirmer.ask(&request), "nothing was signed")?;
 
     let created_dir = !out_dir.exists();
     let reserved = std::fs::create_dir_all(out_dir)
-        .map_err(|source| Error::NoRoom {
-            path: out_dir.to_owned(),
-            source,
+        .map_err(|source| {
+            Error::from(fsio::FsError::NoRoom {
+                path: out_dir.to_owned(),
+                source,
+            })
         })
         .and_then(|()| {
             paths
                 .iter()
-                .map(|p| vault::ReservedFile::reserve(p, false, vault::CERT_RESERVATION))
+                .map(|p| {
+                    fsio::ReservedFile::reserve(p, false, fsio::CERT_RESERVATION)
+                        .map_err(Error::from)
+                })
                 .collect::<Result<Vec<_>>>()
         });
     let reserved = match reserved {
@@ -239,7 +237,7 @@ pub fn sign_batch(
     };
 
     let signed = vault.ledger().and_then(|mut ledger| {
-        auth.with_session(vault, operator, |session, attestor| {
+        ctx.with_session(|session, attestor| {
             let root_key = find_root_key(session, &batch.root)?;
             let serials = batch
                 .items
@@ -286,6 +284,7 @@ pub fn sign_batch(
                 issued.push(Issued {
                     certificate: CertInfo::from_record(&record, Some(cluster.to_string())),
                     pem: cert.pem(),
+                    written: Some(out_dir.join(format!("{cluster}.pem"))),
                 });
             }
             record_issue(&mut ledger, operator, &events, attestor)?;
@@ -309,13 +308,13 @@ pub fn sign_batch(
         .zip(&issued)
         .map(|(r, i)| (r, i.pem.as_bytes()))
         .collect();
-    vault::commit_all(outputs).map_err(|e| Error::RecordedNotWritten {
+    fsio::commit_all(outputs).map_err(|e| Error::RecordedNotWritten {
         done: format!("{} certificates were signed", issued.len()),
         remedy: format!(
             "Free space or fix {}, then write each again with `rootvault export --cluster NAME --format pem-bundle --out FILE`.",
             out_dir.display()
         ),
-        source: Box::new(e),
+        source: Box::new(e.into()),
     })?;
     Ok(issued)
 }
@@ -382,9 +381,9 @@ where
         match (stopped, finished) {
             (Some(e), _) | (None, Err(e)) => Err(e),
             (None, Ok(done)) if done.len() == n => Ok(done),
-            (None, Ok(_)) => Err(Error::Config(
-                "the batch pipeline stopped early without an error; nothing was recorded".into(),
-            )),
+            (None, Ok(_)) => unreachable!(
+                "every stage either passes each item on or stops the pipeline with an error"
+            ),
         }
     })
 }
@@ -418,7 +417,7 @@ mod tests {
     use super::*;
 
     fn fail(what: &str, i: u32) -> Error {
-        Error::Config(format!("{what} failed at {i}"))
+        Error::Usage(format!("{what} failed at {i}"))
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! tests (a scripted answer). The face only collects what the operator typed; whether it
 //! matches is decided here, once.
 
-use crate::error::{Error, Result};
+use crate::error::{NotConfirmed, Result};
 
 /// The fewest hex digits of a fingerprint or serial the operator must type.
 pub const MIN_CONFIRM_DIGITS: usize = 8;
@@ -49,17 +49,18 @@ impl Confirm for Scripted {
 
 /// Accepts the answer if it is at least [`MIN_CONFIRM_DIGITS`] hex digits and a prefix of
 /// `expected`; colons, spaces and case are ignored.
-pub fn check(request: &ConfirmRequest, answer: Answer, action: &str) -> Result<()> {
+pub fn check(request: &ConfirmRequest, answer: Answer, nothing: &'static str) -> Result<()> {
+    let subject = request.subject;
     let typed = match answer {
         Answer::Typed(t) => t,
-        Answer::Declined => {
-            return Err(Error::NotConfirmed(format!("the operator declined; {action}")))
-        }
+        Answer::Declined => return Err(NotConfirmed::Declined { nothing }.into()),
         Answer::Unavailable => {
-            return Err(Error::NotConfirmed(format!(
-                "no terminal to confirm on; pass --confirm with at least {MIN_CONFIRM_DIGITS} hex digits of {}; {action}",
-                request.subject
-            )))
+            return Err(NotConfirmed::NoTerminal {
+                subject,
+                min: MIN_CONFIRM_DIGITS,
+                nothing,
+            }
+            .into())
         }
     };
     let norm: String = typed
@@ -68,16 +69,15 @@ pub fn check(request: &ConfirmRequest, answer: Answer, action: &str) -> Result<(
         .flat_map(char::to_lowercase)
         .collect();
     if norm.len() < MIN_CONFIRM_DIGITS || !norm.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(Error::NotConfirmed(format!(
-            "the confirmation must be at least {MIN_CONFIRM_DIGITS} hex digits of {}; {action}",
-            request.subject
-        )));
+        return Err(NotConfirmed::TooShort {
+            subject,
+            min: MIN_CONFIRM_DIGITS,
+            nothing,
+        }
+        .into());
     }
     if !request.expected.to_ascii_lowercase().starts_with(&norm) {
-        return Err(Error::NotConfirmed(format!(
-            "the confirmation does not match {}; {action}",
-            request.subject
-        )));
+        return Err(NotConfirmed::Mismatch { subject, nothing }.into());
     }
     Ok(())
 }
@@ -112,7 +112,8 @@ mod tests {
         ] {
             let e = check(&req(), a.clone(), "nothing was signed").unwrap_err();
             assert!(
-                matches!(e, Error::NotConfirmed(ref m) if m.ends_with("nothing was signed")),
+                matches!(e, crate::Error::NotConfirmed(_))
+                    && e.to_string().ends_with("nothing was signed"),
                 "{a:?}: {e}"
             );
         }

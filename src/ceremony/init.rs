@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{audit, Operator};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, VaultError};
+use crate::fsio::{self, StagedDir};
 use crate::hsm::{Module, TokenSelector};
 use crate::ledger::{Event, Ledger, VaultInitialised};
 use crate::pin::PinSource;
@@ -41,10 +42,7 @@ pub fn init(
     let token_handle = module.open_token(&selector)?;
     let summary = token_handle.summary().clone();
     if !summary.pin.initialized {
-        return Err(Error::Config(format!(
-            "the token {:?} has no user PIN yet; initialise it first (softhsm2-util --init-token, or hsm-test/make-token.sh)",
-            summary.label
-        )));
+        return Err(VaultError::TokenUninitialised(summary.label).into());
     }
     let pin = pins.read()?;
     let session = token_handle.login(&pin)?;
@@ -52,15 +50,9 @@ pub fn init(
     let module_path =
         fs::canonicalize(module_path).map_err(|e| Error::io("cannot resolve", module_path, e))?;
 
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
+    let parent = fsio::parent_dir(dir);
     fs::create_dir_all(&parent).map_err(|e| Error::io("cannot create", &parent, e))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".rootvault-init-")
-        .tempdir_in(&parent)
-        .map_err(|e| Error::io("cannot create a staging directory in", &parent, e))?;
+    let staging = StagedDir::new(dir, "init", 0o755)?;
 
     let config = Config {
         format: CONFIG_FORMAT,
@@ -71,12 +63,12 @@ pub fn init(
         },
         policy: crate::policy::Policy::default(),
     };
-    let text = toml::to_string(&config).map_err(|e| Error::Config(e.to_string()))?;
+    let text = toml::to_string(&config).expect("a vault configuration serializes");
     let text = format!(
         "# rootvault vault configuration. The token serial binds this vault to its token.\n{text}"
     );
-    vault::write_file_atomic(&staging.path().join(CONFIG_FILE), text.as_bytes(), false)?;
-    vault::write_file_atomic(&staging.path().join(vault::TOKEN_LOCK_FILE), b"", false)?;
+    fsio::write_file(&staging.path().join(CONFIG_FILE), text.as_bytes(), false)?;
+    fsio::write_file(&staging.path().join(vault::TOKEN_LOCK_FILE), b"", false)?;
 
     let head = {
         let mut ledger = Ledger::create(&staging.path().join(LEDGER_FILE))?;
@@ -98,14 +90,8 @@ pub fn init(
 
     let staged_vault = Vault::open(staging.path())?;
     audit::attestor(&staged_vault, &session, operator)?;
-    vault::sync_dir(staging.path())?;
     refuse_existing(dir)?;
-    let staged = staging.keep();
-    if let Err(e) = fs::rename(&staged, dir) {
-        let _ = fs::remove_dir_all(&staged);
-        return Err(Error::io("cannot move the new vault into", dir, e));
-    }
-    vault::sync_dir(&parent)?;
+    staging.commit()?;
     Ok(InitReport {
         vault: dir.to_owned(),
         token_label: summary.label,
@@ -114,25 +100,20 @@ pub fn init(
     })
 }
 
-fn refuse_existing(dir: &Path) -> Result<()> {
+/// Refuses a target that holds a vault, anything else, or is not a directory; a missing or
+/// empty directory is fine (`rename(2)` replaces an empty directory in one step). Shared by
+/// `init` and `restore`.
+pub(super) fn refuse_existing(dir: &Path) -> Result<()> {
     if dir.join(CONFIG_FILE).exists() {
-        return Err(Error::Config(format!(
-            "a vault already exists at {}; init never overwrites one (choose another --vault)",
-            dir.display()
-        )));
+        return Err(VaultError::Exists(dir.to_owned()).into());
     }
     match fs::read_dir(dir).map(|mut entries| entries.next().is_some()) {
-        Ok(true) => Err(Error::Config(format!(
-            "{} exists and is not empty; init creates a vault only in a new or empty directory",
-            dir.display()
-        ))),
-        // rename(2) replaces an empty directory in one step.
+        Ok(true) => Err(VaultError::NotEmpty(dir.to_owned()).into()),
         Ok(false) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Err(Error::Config(format!(
-            "{} exists and is not a directory",
-            dir.display()
-        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            Err(VaultError::NotADirectory(dir.to_owned()).into())
+        }
         Err(e) => Err(Error::io("cannot inspect", dir, e)),
     }
 }

@@ -4,8 +4,8 @@
 mod audit;
 mod backup;
 mod batch;
+mod bundle;
 mod confirm;
-mod export;
 mod init;
 mod revoke;
 mod root;
@@ -14,18 +14,21 @@ mod transcript;
 
 use serde::Serialize;
 
-pub use audit::{audit_public_key_pem, check_receipt, AUDIT_KEY_LABEL};
+pub use audit::{
+    audit_public_key_pem, check_receipt, check_receipt_file, export_ledger, ledger_events,
+    AUDIT_KEY_LABEL,
+};
 pub use backup::{
-    backup, restore, BackupFile, BackupManifest, BackupReport, RestoreReport, BACKUP_ENTRIES,
-    BACKUP_FORMAT, MANIFEST_FILE,
+    backup, restore, BackupError, BackupFile, BackupManifest, BackupProblem, BackupReport,
+    RestoreReport, BACKUP_ENTRIES, BACKUP_FORMAT, MANIFEST_FILE,
 };
 pub use batch::{check_batch, sign_batch, BatchLine, CheckedBatch};
-pub use confirm::{
-    check as check_confirmation, Answer, Confirm, ConfirmRequest, Scripted, MIN_CONFIRM_DIGITS,
-};
-pub use export::{
+pub use bundle::{
     export_cluster, recipients_fingerprint, sign_generated, ExportReport, ExportRequest,
     GenerateRequest,
+};
+pub use confirm::{
+    check as check_confirmation, Answer, Confirm, ConfirmRequest, Scripted, MIN_CONFIRM_DIGITS,
 };
 pub use init::{init, InitReport};
 pub use revoke::{
@@ -44,6 +47,13 @@ use crate::hsm::{KeyProtection, PinState};
 use crate::ledger::VerifyReport;
 use crate::pin::PinSource;
 use crate::vault::Vault;
+
+/// The vault's root, or the refusal every use case that needs one gives.
+pub(crate) fn require_root(ledger: &crate::ledger::Ledger) -> Result<crate::ledger::RootRecord> {
+    ledger
+        .root()?
+        .ok_or_else(|| crate::error::Refusal::NoRoot.into())
+}
 
 /// A certificate with the stable JSON keys of the CLI contract.
 #[derive(Debug, Clone, Serialize)]
@@ -130,21 +140,41 @@ pub fn unlock(vault: &Vault, pins: &PinSource) -> Result<Unlocked> {
     Ok(Unlocked { session, open })
 }
 
-impl Auth<'_> {
+/// What every use case that acts on the token works with: the vault, how to log in, and who
+/// is acting. Use cases take it first, then their request, then the confirmer.
+pub struct Ctx<'a> {
+    /// The vault.
+    pub vault: &'a Vault,
+    /// How to get a logged-in session.
+    pub auth: Auth<'a>,
+    /// Who is acting, recorded in every event.
+    pub operator: &'a Operator,
+}
+
+/// An output file a use case writes: reserved before the token is touched, so a full or
+/// read-only disk stops the action before anything is signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// Where.
+    pub path: std::path::PathBuf,
+    /// Replace what is there.
+    pub force: bool,
+}
+
+impl Ctx<'_> {
     /// Runs the ceremony action `f` with a logged-in session and the audit key, which `f`
     /// uses to commit its events together with a signed checkpoint.
     pub(crate) fn with_session<T>(
         &self,
-        vault: &Vault,
-        operator: &Operator,
         f: impl FnOnce(&crate::hsm::UserSession, &audit::Attestor<'_>) -> Result<T>,
     ) -> Result<T> {
+        let (vault, operator) = (self.vault, self.operator);
         vault.check_writable()?;
         let run = |session: &crate::hsm::UserSession| {
             let attestor = audit::attestor(vault, session, operator)?;
             f(session, &attestor)
         };
-        match self {
+        match &self.auth {
             Auth::Pin(pins) => {
                 let pin = pins.read()?;
                 let open = vault.token()?;

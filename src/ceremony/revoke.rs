@@ -7,12 +7,14 @@ use serde::Serialize;
 
 use super::confirm::{self, Confirm, ConfirmRequest};
 use super::sign::find_root_key;
-use super::{rfc3339, Auth, CertInfo, Operator};
-use crate::error::{Error, Result};
+use super::{rfc3339, CertInfo, Ctx, Output};
+use crate::error::{Error, Refusal, Result};
+use crate::fsio;
 use crate::keys::{sha256_hex, RawSigner};
-use crate::ledger::{CertificateRevoked, CertificateRow, CrlIssued, Event, Ledger, RootRecord};
+use crate::ledger::{
+    CertificateRevoked, CertificateRow, CrlIssued, Event, Ledger, LedgerError, RootRecord,
+};
 use crate::policy::ClusterName;
-use crate::vault::Vault;
 use crate::x509::{self, CrlDraft, CrlEntry, RevocationReason};
 
 /// Default CRL validity (nextUpdate - thisUpdate) in days.
@@ -32,32 +34,28 @@ pub enum RevokeTarget {
 /// Revokes the target after the operator confirms, one `certificate_revoked` event per
 /// certificate, all in one transaction. Returns the certificates revoked.
 pub fn revoke(
-    vault: &Vault,
+    ctx: &Ctx<'_>,
     target: &RevokeTarget,
     reason: RevocationReason,
-    auth: &Auth<'_>,
-    operator: &Operator,
     confirmer: &mut dyn Confirm,
 ) -> Result<Vec<CertInfo>> {
+    let (vault, operator) = (ctx.vault, ctx.operator);
     let mut ledger = vault.ledger()?;
-    let root = ledger.root()?.ok_or_else(|| {
-        Error::Rejected("this vault has no root and so no certificates to revoke".into())
-    })?;
+    let root = super::require_root(&ledger)?;
     let targets = find_targets(&ledger, &root, target)?;
     let request = confirmation(&targets, reason);
     confirm::check(&request, confirmer.ask(&request), "nothing was revoked")?;
 
-    auth.with_session(vault, operator, |_session, attestor| {
+    ctx.with_session(|_session, attestor| {
         let revoked_at =
             rfc3339(DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("now is in range"));
         let tx = ledger.begin()?;
         for row in &targets {
             // Checked again under the write lock: another process may have revoked it meanwhile.
             if tx.is_revoked(&row.record.serial)? {
-                return Err(Error::Rejected(format!(
-                    "certificate {} is already revoked; nothing was revoked",
-                    row.record.serial
-                )));
+                return Err(Error::Raced(
+                    "another process revoked one of these certificates meanwhile",
+                ));
             }
             tx.append(
                 &operator.0,
@@ -95,29 +93,25 @@ fn find_targets(
         RevokeTarget::Serial(typed) => {
             let serial = normalize_serial(typed);
             if serial == root.certificate.serial {
-                return Err(Error::Rejected(
-                    "that is the root's serial; the root cannot revoke itself (retire it by rotating to a new root)".into(),
-                ));
+                return Err(Refusal::RootSerial.into());
             }
-            let row = ledger.certificate(&serial)?.ok_or_else(|| {
-                Error::Rejected(format!(
-                    "no certificate with serial {serial} was issued by this vault; `rootvault list` shows the serials"
-                ))
-            })?;
+            let row = ledger
+                .certificate(&serial)?
+                .ok_or_else(|| Refusal::UnknownSerial(serial.clone()))?;
             if let Some(r) = ledger.revocation(&serial)? {
-                return Err(Error::Rejected(format!(
-                    "certificate {serial} was already revoked at {} ({})",
-                    r.revoked_at, r.reason
-                )));
+                return Err(Refusal::AlreadyRevoked {
+                    serial,
+                    revoked_at: r.revoked_at,
+                    reason: r.reason,
+                }
+                .into());
             }
             Ok(vec![row])
         }
         RevokeTarget::Cluster(cluster) => {
             let all = ledger.intermediates(Some(cluster.as_str()))?;
             if all.is_empty() {
-                return Err(Error::Rejected(format!(
-                    "no certificate was ever issued for cluster {cluster}; `rootvault list` shows the clusters"
-                )));
+                return Err(Refusal::UnknownCluster(cluster.to_string()).into());
             }
             let mut live = Vec::new();
             for row in all {
@@ -126,9 +120,7 @@ fn find_targets(
                 }
             }
             if live.is_empty() {
-                return Err(Error::Rejected(format!(
-                    "every certificate of cluster {cluster} is already revoked"
-                )));
+                return Err(Refusal::ClusterAllRevoked(cluster.to_string()).into());
             }
             Ok(live)
         }
@@ -189,15 +181,13 @@ pub struct CrlInfo {
     pub sha256: String,
     /// The PEM CRL.
     pub pem: String,
+    /// Where it was written, if it was.
+    pub written: Option<std::path::PathBuf>,
 }
 
 /// Issues the next CRL: every revocation in the ledger, signed by the root key on the token.
-pub fn issue_crl(
-    vault: &Vault,
-    auth: &Auth<'_>,
-    days: Option<u32>,
-    operator: &Operator,
-) -> Result<CrlInfo> {
+pub fn issue_crl(ctx: &Ctx<'_>, days: Option<u32>, out: Option<&Output>) -> Result<CrlInfo> {
+    let (vault, operator) = (ctx.vault, ctx.operator);
     let days = days.unwrap_or(DEFAULT_CRL_DAYS);
     if days == 0 || days > MAX_CRL_DAYS {
         return Err(Error::Usage(format!(
@@ -205,26 +195,20 @@ pub fn issue_crl(
         )));
     }
     let mut ledger = vault.ledger()?;
-    let root = ledger.root()?.ok_or_else(|| {
-        Error::Rejected("this vault has no root yet; create it with `rootvault root create`".into())
-    })?;
+    let root = super::require_root(&ledger)?;
     let number = ledger.last_crl()?.map_or(1, |c| c.number + 1);
     let mut entries = Vec::new();
     let mut serials = Vec::new();
     for r in ledger.revocations()? {
-        let serial = hex::decode(&r.serial).map_err(|_| {
-            Error::Config(format!(
-                "the ledger holds a serial that is not hex: {:?}",
-                r.serial
-            ))
-        })?;
+        let serial =
+            hex::decode(&r.serial).map_err(|e| LedgerError::malformed("a revoked serial", e))?;
         let revoked_at = DateTime::parse_from_rfc3339(&r.revoked_at)
-            .map_err(|e| Error::Config(format!("revocation time {:?}: {e}", r.revoked_at)))?
+            .map_err(|e| LedgerError::malformed("a revocation time", e))?
             .with_timezone(&Utc);
         let reason = r
             .reason
             .parse::<RevocationReason>()
-            .map_err(Error::Config)?;
+            .map_err(|e| LedgerError::malformed("a revocation reason", e))?;
         entries.push(CrlEntry {
             serial,
             revoked_at,
@@ -233,46 +217,66 @@ pub fn issue_crl(
         serials.push(r.serial);
     }
 
-    auth.with_session(vault, operator, |session, attestor| {
-    let root_key = find_root_key(session, &root)?;
-    let now = Utc::now();
-    let draft = CrlDraft::new(
-        number as u64,
-        now,
-        now + Duration::days(i64::from(days)),
-        entries,
-        root.der.clone(),
-        root_key.public_key().clone(),
-    )?;
-    let linted = x509::lint_crl(draft)?;
-    let (this_update, next_update) = (linted.draft().this_update(), linted.draft().next_update());
-            let issued = x509::sign_crl(linted, &root_key)?;
+    // Reserved before the token is touched: a full or read-only disk stops here.
+    let reserved = out
+        .map(|o| fsio::ReservedFile::reserve(&o.path, o.force, fsio::CRL_RESERVATION))
+        .transpose()?;
+    let info = ctx.with_session(|session, attestor| {
+        let root_key = find_root_key(session, &root)?;
+        let now = Utc::now();
+        let draft = CrlDraft::new(
+            number as u64,
+            now,
+            now + Duration::days(i64::from(days)),
+            entries,
+            root.der.clone(),
+            root_key.public_key().clone(),
+        )?;
+        let linted = x509::lint_crl(draft)?;
+        let (this_update, next_update) =
+            (linted.draft().this_update(), linted.draft().next_update());
+        let issued = x509::sign_crl(linted, &root_key)?;
         crate::fault::point("crl.after_sign");
 
-    let payload = CrlIssued {
-        number,
-        this_update: rfc3339(this_update),
-        next_update: rfc3339(next_update),
-        serials,
-        sha256: sha256_hex(issued.der()),
-        der_base64: base64::engine::general_purpose::STANDARD.encode(issued.der()),
-    };
-    let tx = ledger.begin()?;
-    // Numbers strictly increase: if another process issued a CRL meanwhile, stop.
-    if tx.last_crl()?.map_or(0, |c| c.number) != number - 1 {
-        return Err(Error::Rejected(
-            "another CRL was issued while this one was being signed; nothing was recorded, run crl again".into(),
-        ));
-    }
+        let payload = CrlIssued {
+            number,
+            this_update: rfc3339(this_update),
+            next_update: rfc3339(next_update),
+            serials,
+            sha256: sha256_hex(issued.der()),
+            der_base64: base64::engine::general_purpose::STANDARD.encode(issued.der()),
+        };
+        let tx = ledger.begin()?;
+        // Numbers strictly increase: if another process issued a CRL meanwhile, stop.
+        if tx.last_crl()?.map_or(0, |c| c.number) != number - 1 {
+            return Err(Error::Raced(
+                "another CRL was issued while this one was being signed",
+            ));
+        }
         tx.append(&operator.0, &Event::CrlIssued(payload.clone()))?;
-    attestor.commit(tx)?;
-    Ok(CrlInfo {
-        number,
-        this_update: payload.this_update,
-        next_update: payload.next_update,
-        entries: payload.serials.len() as i64,
-        sha256: payload.sha256,
-        pem: issued.pem(),
-    })
-    })
+        attestor.commit(tx)?;
+        Ok(CrlInfo {
+            number,
+            this_update: payload.this_update,
+            next_update: payload.next_update,
+            entries: payload.serials.len() as i64,
+            sha256: payload.sha256,
+            pem: issued.pem(),
+            written: None,
+        })
+    })?;
+    if let Some(r) = reserved {
+        let path = r.path().to_owned();
+        r.commit(info.pem.as_bytes())
+            .map_err(|e| Error::RecordedNotWritten {
+                done: format!("CRL {} was signed", info.number),
+                remedy: "Free space or fix the directory, then issue a fresh CRL with `rootvault crl --out FILE`.".to_owned(),
+                source: Box::new(e.into()),
+            })?;
+        return Ok(CrlInfo {
+            written: Some(path),
+            ..info
+        });
+    }
+    Ok(info)
 }

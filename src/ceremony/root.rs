@@ -5,11 +5,11 @@ use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use super::{Auth, CertInfo, Operator};
-use crate::error::{Error, Result};
+use super::{CertInfo, Ctx, Operator};
+use crate::error::{Error, Refusal, Result};
 use crate::hsm::{TokenKey, UserSession};
 use crate::keys::{sha256_hex, KeyType, RawSigner};
-use crate::ledger::{CertificateRecord, Event, RootCreated, RootRecord};
+use crate::ledger::{CertificateRecord, Event, LedgerError, RootCreated, RootRecord};
 use crate::vault::Vault;
 use crate::x509::{self, CaProfile, Dn, Draft, Issuing, Serial};
 
@@ -63,17 +63,13 @@ pub struct TokenObject {
 
 /// Generates the root key on the token and self-signs the root certificate. Refuses if the
 /// vault has a root. If anything fails after the key was generated, the key is destroyed.
-pub fn create_root(
-    vault: &Vault,
-    auth: &Auth<'_>,
-    req: &RootRequest,
-    operator: &Operator,
-) -> Result<RootInfo> {
+pub fn create_root(ctx: &Ctx<'_>, req: &RootRequest) -> Result<RootInfo> {
+    let (vault, operator) = (ctx.vault, ctx.operator);
     let mut ledger = vault.ledger()?;
     if ledger.root()?.is_some() {
         return Err(refuse_second_root());
     }
-    auth.with_session(vault, operator, |session, attestor| {
+    ctx.with_session(|session, attestor| {
         let key = session.generate_key_pair(req.key_type, &req.key_label)?;
         let result = certify_and_record(vault, &mut ledger, session, attestor, &key, req, operator);
         if result.is_err() {
@@ -85,9 +81,7 @@ pub fn create_root(
 }
 
 fn refuse_second_root() -> Error {
-    Error::Rejected(
-        "this vault already has a root; a vault holds exactly one root (`rootvault root show` describes it)".into(),
-    )
+    Refusal::RootExists.into()
 }
 
 fn certify_and_record(
@@ -101,9 +95,10 @@ fn certify_and_record(
 ) -> Result<RootInfo> {
     let protection = session.protection(key)?;
     if !protection.is_locked_in() {
-        return Err(Error::Config(format!(
-            "the token created the key without the required protection ({protection:?}); refusing to use it"
-        )));
+        return Err(Error::KeyNotLockedIn {
+            what: "root key",
+            protection,
+        });
     }
     let serial = Serial::from_random(
         session
@@ -152,17 +147,15 @@ fn certify_and_record(
     tx.append(&operator.0, &event)?;
     attestor.commit(tx)?;
     drop(draft);
-    let root = ledger
-        .root()?
-        .ok_or_else(|| Error::Config("the root just recorded cannot be read back".into()))?;
+    let root = ledger.root()?.ok_or(LedgerError::Integrity(
+        "the root just recorded cannot be read back".to_owned(),
+    ))?;
     describe(vault, &root)
 }
 
 /// The vault's root.
 pub fn root_info(vault: &Vault) -> Result<RootInfo> {
-    let root = vault.ledger()?.root()?.ok_or_else(|| {
-        Error::Rejected("this vault has no root yet; create it with `rootvault root create`".into())
-    })?;
+    let root = super::require_root(&vault.ledger()?)?;
     describe(vault, &root)
 }
 
@@ -176,7 +169,7 @@ fn describe(vault: &Vault, root: &RootRecord) -> Result<RootInfo> {
             id: root.key_id.clone(),
             token_serial: token_serial.to_owned(),
         },
-        pem: pem::encode(&pem::Pem::new("CERTIFICATE", root.der.clone())),
+        pem: crate::x509::certificate_pem(&root.der),
         audit_public_key_pem: super::audit_public_key_pem(vault)?,
     })
 }

@@ -9,13 +9,14 @@ use serde::Serialize;
 
 use super::audit::Attestor;
 use super::confirm::{self, Confirm, ConfirmRequest};
-use super::{rfc3339, Auth, CertInfo, Operator};
-use crate::error::{Error, Result};
+use super::{rfc3339, CertInfo, Ctx, Operator, Output};
+use crate::error::{Error, Refusal, Result};
+use crate::fsio;
 use crate::hsm::TokenKey;
 use crate::keys::{sha256_hex, KeyAlg, KeyType, PublicKey, RawSigner};
 use crate::ledger::{
     ApprovedProfile, CertificateIssued, CertificateRecord, CertificateRow, Event, Ledger,
-    RootRecord, SigningRejected,
+    LedgerError, RootRecord, SigningRejected,
 };
 use crate::policy::{ClusterName, Evaluation, IntermediateProfile};
 use crate::vault::Vault;
@@ -66,7 +67,7 @@ pub fn inspect_csr(
     cluster: Option<&ClusterName>,
     days: Option<u32>,
 ) -> Result<Inspection> {
-    let root = require_root(&vault.ledger()?)?;
+    let root = super::require_root(&vault.ledger()?)?;
     let csr = match Csr::intake(input) {
         Ok(csr) => csr,
         Err(e) => {
@@ -123,16 +124,10 @@ fn describe(
     }
 }
 
-fn require_root(ledger: &Ledger) -> Result<RootRecord> {
-    ledger.root()?.ok_or_else(|| {
-        Error::Rejected("this vault has no root yet; create it with `rootvault root create`".into())
-    })
-}
-
 fn root_not_after(root: &RootRecord) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(&root.certificate.not_after)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| Error::Config(format!("the ledger's root notAfter does not parse: {e}")))
+        .map_err(|e| LedgerError::malformed("the root's notAfter", e).into())
 }
 
 pub(super) fn evaluate(
@@ -143,7 +138,7 @@ pub(super) fn evaluate(
     root: &RootRecord,
 ) -> Result<Evaluation> {
     let root_subject = Dn::parse(&root.certificate.subject)
-        .map_err(|e| Error::Config(format!("the ledger's root subject does not parse: {e}")))?;
+        .map_err(|e| LedgerError::malformed("the root's subject", e))?;
     Ok(vault.config().policy.for_root(&root_subject).evaluate(
         cluster,
         key,
@@ -157,8 +152,10 @@ pub(super) fn evaluate(
 /// intake without being loaded). An unreadable file is a rejected input (exit 3).
 pub fn read_request(path: &std::path::Path) -> Result<Vec<u8>> {
     use std::io::Read;
-    let fail = |e: std::io::Error| {
-        Error::Rejected(format!("cannot read the request {}: {e}", path.display()))
+    let fail = |source| Refusal::Unreadable {
+        what: "request",
+        path: path.to_owned(),
+        source,
     };
     let file = std::fs::File::open(path).map_err(fail)?;
     let mut buf = Vec::new();
@@ -177,6 +174,8 @@ pub struct SignRequest<'a> {
     pub cluster: ClusterName,
     /// Validity the operator asked for, if any.
     pub days: Option<u32>,
+    /// Where to write the certificate's PEM (reserved before the token signs), if anywhere.
+    pub out: Option<Output>,
 }
 
 /// A signed intermediate.
@@ -187,21 +186,29 @@ pub struct Issued {
     pub certificate: CertInfo,
     /// The PEM certificate.
     pub pem: String,
+    /// Where it was written, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written: Option<std::path::PathBuf>,
 }
 
 /// Signs a cluster's CSR as its intermediate CA, after the operator confirms the SPKI
 /// fingerprint. A refused request is recorded as a `signing_rejected` event and consumes
 /// nothing; a declined confirmation changes nothing at all.
 pub fn sign_csr(
-    vault: &Vault,
-    auth: &Auth<'_>,
+    ctx: &Ctx<'_>,
     req: &SignRequest<'_>,
-    operator: &Operator,
     confirmer: &mut dyn Confirm,
 ) -> Result<Issued> {
+    let (vault, operator) = (ctx.vault, ctx.operator);
+    // Reserved first: a full or read-only disk stops here, before anything is signed.
+    let reserved = req
+        .out
+        .as_ref()
+        .map(|o| fsio::ReservedFile::reserve(&o.path, o.force, fsio::CERT_RESERVATION))
+        .transpose()?;
     let mut ledger = vault.ledger()?;
-    let root = require_root(&ledger)?;
-    let judged = match judge(vault, req, root) {
+    let root = super::require_root(&ledger)?;
+    let judged = match judge(vault, req, root)? {
         Ok(j) => j,
         Err(reasons) => return Err(reject(&mut ledger, operator, req, reasons)),
     };
@@ -209,7 +216,7 @@ pub fn sign_csr(
     confirm::check(&request, confirmer.ask(&request), "nothing was signed")?;
 
     let profile = &judged.evaluation.profile;
-    auth.with_session(vault, operator, |session, attestor| {
+    let issued = ctx.with_session(|session, attestor| {
         let (issued, record) = certify(
             session,
             &ledger,
@@ -228,8 +235,32 @@ pub fn sign_csr(
         Ok(Issued {
             certificate: CertInfo::from_record(&record, Some(judged.cluster.to_string())),
             pem: issued.pem(),
+            written: None,
         })
-    })
+    })?;
+    match reserved {
+        None => Ok(issued),
+        Some(r) => {
+            let path = r.path().to_owned();
+            let cluster = &judged.cluster;
+            r.commit(issued.pem.as_bytes())
+                .map_err(|e| Error::RecordedNotWritten {
+                    done: format!(
+                        "certificate {} for cluster {cluster} was signed",
+                        issued.certificate.serial
+                    ),
+                    remedy: format!(
+                        "Free space or fix the directory, then write it again with `rootvault export --cluster {cluster} --format pem-bundle --out {}`.",
+                        path.display()
+                    ),
+                    source: Box::new(e.into()),
+                })?;
+            Ok(Issued {
+                written: Some(path),
+                ..issued
+            })
+        }
+    }
 }
 
 /// Logs in, finds the root key, drafts, lints, has the token sign and verifies: the
@@ -331,10 +362,7 @@ pub(super) fn record_issue(
     for event in events {
         if let Event::CertificateIssued(c) = event {
             if tx.serial_exists(&c.certificate.serial)? {
-                return Err(Error::Config(format!(
-                    "serial {} was drawn twice from the token's RNG; nothing was recorded, run sign again",
-                    c.certificate.serial
-                )));
+                return Err(Error::SerialCollision(c.certificate.serial.clone()));
             }
         }
         tx.append(&operator.0, event)?;
@@ -343,23 +371,28 @@ pub(super) fn record_issue(
     Ok(())
 }
 
+/// The request judged: `Ok(Err(reasons))` is a refusal of the request (recorded, exit 3);
+/// `Err` is a failure to judge it at all (an unreadable ledger value, say), which is not the
+/// request's fault and is never recorded as a refusal.
 fn judge(
     vault: &Vault,
     req: &SignRequest<'_>,
     root: RootRecord,
-) -> std::result::Result<Judged, Vec<String>> {
-    let csr = Csr::intake(req.input).map_err(|e| vec![e.to_string()])?;
-    let evaluation = evaluate(vault, csr.public_key().alg(), &req.cluster, req.days, &root)
-        .map_err(|e| vec![e.to_string()])?;
+) -> Result<std::result::Result<Judged, Vec<String>>> {
+    let csr = match Csr::intake(req.input) {
+        Ok(csr) => csr,
+        Err(e) => return Ok(Err(vec![e.to_string()])),
+    };
+    let evaluation = evaluate(vault, csr.public_key().alg(), &req.cluster, req.days, &root)?;
     if !evaluation.acceptable {
-        return Err(evaluation.reasons);
+        return Ok(Err(evaluation.reasons));
     }
-    Ok(Judged {
+    Ok(Ok(Judged {
         csr,
         cluster: req.cluster.clone(),
         evaluation,
         root,
-    })
+    }))
 }
 
 /// Records the refusal and returns the error to report (exit 3).
@@ -369,25 +402,21 @@ fn reject(
     req: &SignRequest<'_>,
     reasons: Vec<String>,
 ) -> Error {
-    let message = format!(
-        "request refused, nothing was signed: {}",
-        reasons.join("; ")
-    );
     let event = Event::SigningRejected(SigningRejected {
         cluster: Some(req.cluster.to_string()),
         input_sha256: sha256_hex(req.input),
-        reasons,
+        reasons: reasons.clone(),
     });
     let recorded = ledger.begin().and_then(|tx| {
         tx.append(&operator.0, &event)?;
         tx.commit()
     });
-    match recorded {
-        Ok(()) => Error::Rejected(message),
-        Err(e) => Error::Rejected(format!(
-            "{message} (the refusal could not be recorded in the ledger: {e})"
-        )),
+    Refusal::Request {
+        nothing: "nothing was signed",
+        reasons,
+        not_recorded: recorded.err().map(|e| e.to_string()),
     }
+    .into()
 }
 
 fn confirmation_request(j: &Judged) -> ConfirmRequest {
@@ -536,19 +565,13 @@ pub(super) fn find_root_key<'s>(
     session: &'s crate::hsm::UserSession,
     root: &RootRecord,
 ) -> Result<TokenKey<'s>> {
-    let key_type = KeyType::from_str(&root.certificate.key_type).map_err(Error::Config)?;
-    let id = hex::decode(&root.key_id).map_err(|_| {
-        Error::Config(format!(
-            "the ledger's root key id {:?} is not hex",
-            root.key_id
-        ))
-    })?;
+    let key_type = KeyType::from_str(&root.certificate.key_type)
+        .map_err(|e| LedgerError::malformed("the root's key type", e))?;
+    let id =
+        hex::decode(&root.key_id).map_err(|e| LedgerError::malformed("the root's key id", e))?;
     let key = session.find_key_pair(key_type, &root.key_label, &id)?;
     if key.public_key().spki_sha256_hex() != root.certificate.spki_sha256 {
-        return Err(Error::Config(format!(
-            "the key labelled {:?} on the token is not the key of the vault's root certificate; refusing to sign",
-            root.key_label
-        )));
+        return Err(Error::RootKeyMismatch(root.key_label.clone()));
     }
     Ok(key)
 }
@@ -565,10 +588,7 @@ pub(super) fn fresh_serial(ledger: &Ledger, session: &crate::hsm::UserSession) -
             return Ok(serial);
         }
     }
-    Err(Error::Config(
-        "the token's RNG returned already-issued serials four times; do not trust this token's RNG"
-            .into(),
-    ))
+    Err(Error::RngRepeats)
 }
 
 /// The vault's intermediates, optionally of one cluster, with their status.

@@ -369,7 +369,7 @@ fn audit_pem(der_base64: &str) -> Option<String> {
     base64::engine::general_purpose::STANDARD
         .decode(der_base64)
         .ok()
-        .map(|der| pem::encode(&pem::Pem::new("PUBLIC KEY", der)))
+        .map(|der| crate::x509::to_pem("PUBLIC KEY", &der))
 }
 
 /// The text being laid out.

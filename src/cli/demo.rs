@@ -26,7 +26,7 @@ struct Demo {
 }
 
 fn fail(what: String) -> Error {
-    Error::Config(format!("demo: {what}"))
+    Error::Demo(what)
 }
 
 fn random_hex(n: usize) -> Result<String> {
@@ -47,7 +47,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<()> {
                     .map(|mut e| e.next().is_some())
                     .unwrap_or(true)
             {
-                return Err(Error::OutputExists(d));
+                return Err(rootvault::fsio::FsError::OutputExists(d).into());
             }
             std::fs::create_dir_all(&d).map_err(|e| Error::io("cannot create", &d, e))?;
             d

@@ -95,10 +95,10 @@ impl Receipt {
             time: checkpoint.time.clone(),
             message: Checkpoint::message(checkpoint.seq, &checkpoint.hash, &checkpoint.time),
             signature: checkpoint.signature.clone(),
-            audit_public_key_pem: pem::encode(&pem::Pem::new(
-                "PUBLIC KEY",
-                audit_spki_der.to_vec(),
-            )),
+            audit_public_key_pem: pem::encode_config(
+                &pem::Pem::new("PUBLIC KEY", audit_spki_der.to_vec()),
+                pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+            ),
         }
     }
 

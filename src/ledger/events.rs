@@ -43,6 +43,21 @@ pub struct AuditKeyCreated {
     pub token_serial: String,
 }
 
+impl AuditKeyCreated {
+    /// The public key's DER SubjectPublicKeyInfo.
+    pub fn public_key_der(&self) -> Result<Vec<u8>, super::LedgerError> {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.public_key_der_base64)
+            .map_err(|e| super::LedgerError::malformed("the audit key", e))
+    }
+
+    /// CKA_ID, bytes.
+    pub fn key_id_bytes(&self) -> Result<Vec<u8>, super::LedgerError> {
+        hex::decode(&self.key_id).map_err(|e| super::LedgerError::malformed("the audit key id", e))
+    }
+}
+
 /// Payload of `certificate_revoked`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -84,15 +84,35 @@ pub enum LedgerError {
     /// The audit key could not sign a checkpoint; nothing was committed.
     #[error("the audit key on the token could not sign the checkpoint, nothing was recorded: {0}")]
     Signing(String),
+    /// A value the ledger holds does not parse (exit 4): rootvault wrote it well-formed, so
+    /// something else changed it.
+    #[error("ledger integrity failure: {what} does not parse ({detail}); run `rootvault ledger verify` for the full report")]
+    Malformed {
+        /// Which value, e.g. `the root's subject`.
+        what: &'static str,
+        /// The parser's complaint.
+        detail: String,
+    },
     /// A stored event or row contradicts the chain (exit 4).
     #[error("ledger integrity failure: {0}; run `rootvault ledger verify` for the full report")]
     Integrity(String),
 }
 
 impl LedgerError {
+    /// A value the ledger holds that does not parse.
+    pub fn malformed(what: &'static str, detail: impl std::fmt::Display) -> LedgerError {
+        LedgerError::Malformed {
+            what,
+            detail: detail.to_string(),
+        }
+    }
+
     /// Whether this is an integrity failure (exit code 4).
     pub fn is_integrity_failure(&self) -> bool {
-        matches!(self, LedgerError::Integrity(_))
+        matches!(
+            self,
+            LedgerError::Integrity(_) | LedgerError::Malformed { .. }
+        )
     }
 }
 

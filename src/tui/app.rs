@@ -14,7 +14,8 @@ use secrecy::SecretString;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::ceremony::{
-    self, Answer, Auth, CertInfo, ExportReport, Operator, RootInfo, Scripted, TokenReport, Unlocked,
+    self, Answer, Auth, CertInfo, Ctx, ExportReport, Operator, RootInfo, Scripted, TokenReport,
+    Unlocked,
 };
 use crate::export::Format;
 use crate::keys::KeyType;
@@ -1340,16 +1341,19 @@ impl App {
                     input: &input,
                     cluster,
                     days,
+                    out: None,
                 };
                 // Exactly what the operator typed: ceremony decides whether it matches.
                 let mut confirm = Scripted(Answer::Typed(typed));
                 Outcome::Sign(
                     path,
                     ceremony::sign_csr(
-                        vault,
-                        &Auth::Unlocked(session),
+                        &Ctx {
+                            vault,
+                            auth: Auth::Unlocked(session),
+                            operator: &operator,
+                        },
                         &req,
-                        &operator,
                         &mut confirm,
                     ),
                 )
@@ -1368,11 +1372,13 @@ impl App {
                 Outcome::Revoke(
                     reason,
                     ceremony::revoke(
-                        vault,
+                        &Ctx {
+                            vault,
+                            auth: Auth::Unlocked(session),
+                            operator: &operator,
+                        },
                         &ceremony::RevokeTarget::Serial(serial),
                         reason,
-                        &Auth::Unlocked(session),
-                        &operator,
                         &mut confirm,
                     ),
                 )
@@ -1403,10 +1409,13 @@ impl App {
             Box::new(move |vault, session, _| {
                 let session = session.expect("the CRL is started only with the session");
                 Outcome::Crl(ceremony::issue_crl(
-                    vault,
-                    &Auth::Unlocked(session),
+                    &Ctx {
+                        vault,
+                        auth: Auth::Unlocked(session),
+                        operator: &operator,
+                    },
                     days,
-                    &operator,
+                    None,
                 ))
             }),
         );
@@ -1418,8 +1427,8 @@ impl App {
             Ok(Some(c)) if c.number == number => c,
             _ => return,
         };
-        let pem = pem::encode(&pem::Pem::new("X509 CRL", crl.der.clone()));
-        match crate::vault::write_file_atomic(path, pem.as_bytes(), false) {
+        let pem = crate::x509::to_pem("X509 CRL", &crl.der);
+        match crate::fsio::write_file(path, pem.as_bytes(), false) {
             Ok(()) => self.success(format!("wrote CRL {number} to {}", path.display())),
             Err(e) => self.show_error("Not written", &e),
         }
@@ -1478,10 +1487,21 @@ impl App {
         if !f.recipient.trim().is_empty() {
             f.recipients.push(f.recipient.trim().to_owned());
         }
+        let recipients = if f.recipients.is_empty() {
+            None
+        } else {
+            match crate::recipients::Recipients::parse(&f.recipients) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    self.show_error("Not exported", &crate::Error::from(e));
+                    return;
+                }
+            }
+        };
         let operator = self.operator.clone();
         let format = f.format();
         let out = PathBuf::from(f.out.trim());
-        let (cluster, recipients) = (f.cluster, f.recipients);
+        let cluster = f.cluster;
         self.start(
             "exporting",
             true,
@@ -1495,10 +1515,12 @@ impl App {
                     force: false,
                 };
                 Outcome::Export(ceremony::export_cluster(
-                    vault,
+                    &Ctx {
+                        vault,
+                        auth: Auth::Unlocked(session),
+                        operator: &operator,
+                    },
                     &req,
-                    &Auth::Unlocked(session),
-                    &operator,
                 ))
             }),
         );
@@ -1587,10 +1609,12 @@ impl App {
             Box::new(move |vault, session, _| {
                 let session = session.expect("root creation is started only with the session");
                 Outcome::CreateRoot(ceremony::create_root(
-                    vault,
-                    &Auth::Unlocked(session),
+                    &Ctx {
+                        vault,
+                        auth: Auth::Unlocked(session),
+                        operator: &operator,
+                    },
                     &req,
-                    &operator,
                 ))
             }),
         );

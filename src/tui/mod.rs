@@ -112,13 +112,12 @@ pub fn run(vault_dir: &Path, options: Options) -> Result<ExitCode> {
     let vault = Vault::open(vault_dir)?;
     let mut app = App::new(vault, options);
     let result = {
-        let mut guard = TerminalGuard::enter()
-            .map_err(|e| Error::Config(format!("cannot set up the terminal: {e}")))?;
+        let mut guard = TerminalGuard::enter().map_err(Error::Terminal)?;
         run_loop(&mut guard.terminal, &mut app, &mut TerminalEvents)
     };
-    result.map_err(|e| Error::Config(format!("the terminal failed: {e}")))?;
+    result.map_err(Error::Terminal)?;
     if let Some(fatal) = app.fatal() {
-        return Err(Error::Config(fatal.to_owned()));
+        return Err(Error::Terminal(std::io::Error::other(fatal.to_owned())));
     }
     Ok(ExitCode::Ok)
 }

@@ -490,7 +490,7 @@ fn the_generate_form_follows_cluster_and_format_until_edited_and_parses_as_the_c
     assert_eq!(spec.request.key.name(), "rsa-4096");
     assert_eq!(spec.request.format, crate::export::Format::Istio);
     assert_eq!(spec.request.days, None);
-    assert_eq!(spec.request.recipients, [b, a]);
+    assert_eq!(spec.request.recipients.given(), [b, a]);
     assert_eq!(
         spec.fingerprint,
         crate::ceremony::recipients_fingerprint(&[a.to_owned(), b.to_owned()])

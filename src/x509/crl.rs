@@ -194,7 +194,7 @@ impl IssuedCrl {
 
     /// The PEM CRL (`X509 CRL`, as OpenSSL and Istio's `ca-crl.pem` expect).
     pub fn pem(&self) -> String {
-        ::pem::encode(&::pem::Pem::new("X509 CRL", self.der.clone()))
+        super::to_pem("X509 CRL", &self.der)
     }
 }
 

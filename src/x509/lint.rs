@@ -45,7 +45,7 @@ impl IssuedCertificate {
 
     /// The PEM certificate.
     pub fn pem(&self) -> String {
-        ::pem::encode(&::pem::Pem::new("CERTIFICATE", self.der.clone()))
+        super::certificate_pem(&self.der)
     }
 }
 

@@ -10,6 +10,7 @@ mod crl;
 mod csr;
 mod dn;
 mod lint;
+pub mod material;
 mod profile;
 
 pub use crl::{lint_crl, sign_crl, CrlDraft, CrlEntry, IssuedCrl, LintedCrl, RevocationReason};
@@ -17,6 +18,20 @@ pub use csr::{Csr, CsrError, RequestedExtension, MAX_CSR_BYTES};
 pub use dn::{Attr, Dn};
 pub use lint::{lint, sign, sign_tbs, IssuedCertificate, LintedTbs, SignedTbs};
 pub use profile::{CaProfile, Draft, Issuing, NameConstraintsSpec, Serial};
+
+/// DER as one PEM block labelled `tag`: 64-column base64 and `\n` line endings, byte for byte
+/// what OpenSSL writes. The one place rootvault makes PEM.
+pub fn to_pem(tag: &str, der: &[u8]) -> String {
+    pem::encode_config(
+        &pem::Pem::new(tag, der.to_vec()),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
+}
+
+/// A DER certificate as PEM ([`to_pem`]).
+pub fn certificate_pem(der: &[u8]) -> String {
+    to_pem("CERTIFICATE", der)
+}
 
 /// What went wrong building, linting, signing or verifying a certificate.
 #[derive(Debug, thiserror::Error)]

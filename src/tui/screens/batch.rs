@@ -343,11 +343,13 @@ impl App {
                 // Exactly what the operator typed: ceremony decides whether it matches.
                 let mut confirm = Scripted(Answer::Typed(typed));
                 let r = ceremony::sign_batch(
-                    vault,
+                    &ceremony::Ctx {
+                        vault,
+                        auth: Auth::Unlocked(session),
+                        operator: &operator,
+                    },
                     *checked,
                     &spec.out_dir,
-                    &Auth::Unlocked(session),
-                    &operator,
                     &mut confirm,
                 );
                 Outcome::SignBatch(Box::new(BatchSigned {

@@ -10,9 +10,10 @@
 use std::path::PathBuf;
 
 use crate::ceremony::{self, Answer, Auth, ExportReport, Scripted};
-use crate::export::{Format, Recipients};
+use crate::export::Format;
 use crate::keys::KeyAlg;
 use crate::policy::ClusterName;
+use crate::recipients::Recipients;
 
 use super::super::app::{default_export_name, Action, App, Message, MessageKind, Modal};
 use super::super::ui::group_hex;
@@ -136,9 +137,8 @@ impl GenerateForm {
             return Err("write to: type the path for the encrypted key and chain".to_owned());
         }
         let recipients = Recipients::parse(&self.all_recipients())
-            .map_err(|e| crate::Error::from(e).to_string())?
-            .describe();
-        let fingerprint = ceremony::recipients_fingerprint(&recipients);
+            .map_err(|e| crate::Error::from(e).to_string())?;
+        let fingerprint = ceremony::recipients_fingerprint(recipients.given());
         Ok(GenerateSpec {
             request: ceremony::GenerateRequest {
                 cluster,
@@ -277,10 +277,12 @@ impl App {
                 // Exactly what the operator typed: ceremony decides whether it matches.
                 let mut confirm = Scripted(Answer::Typed(typed));
                 let r = ceremony::sign_generated(
-                    vault,
-                    &Auth::Unlocked(session),
+                    &ceremony::Ctx {
+                        vault,
+                        auth: Auth::Unlocked(session),
+                        operator: &operator,
+                    },
                     &spec.request,
-                    &operator,
                     &mut confirm,
                 );
                 Outcome::Generate(Box::new(spec), r)
@@ -331,7 +333,7 @@ pub(crate) fn confirm_pairs(spec: &GenerateSpec) -> Vec<(String, String)> {
             spec.request.out.display().to_string(),
         ),
     ];
-    for r in &spec.request.recipients {
+    for r in spec.request.recipients.given() {
         pairs.push(("age recipient".to_owned(), r.clone()));
     }
     pairs.push((

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Widget};
 
 use crate::ceremony::{self, Inspection};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::policy::ClusterName;
 use crate::vault::Vault;
 
@@ -183,11 +183,13 @@ impl Inbox {
 
     /// Adds a file or a directory the operator typed.
     pub fn add_path(&mut self, vault: &Vault, path: &Path) -> Result<()> {
-        if let Err(e) = std::fs::metadata(path) {
-            return Err(Error::Rejected(format!(
-                "cannot read the request {}: {e}",
-                path.display()
-            )));
+        if let Err(source) = std::fs::metadata(path) {
+            return Err(crate::error::Refusal::Unreadable {
+                what: "request",
+                path: path.to_owned(),
+                source,
+            }
+            .into());
         }
         if !self.extra.iter().any(|p| p == path) {
             self.extra.push(path.to_owned());

@@ -9,13 +9,13 @@ use zeroize::Zeroizing;
 use super::audit::receipt_json;
 use super::confirm::{self, Confirm, ConfirmRequest};
 use super::sign::{certify, evaluate, issued_event, profile_summary, record_issue};
-use super::{Auth, CertInfo, Operator};
-use crate::error::{Error, Result};
-use crate::export::{self, Format, Material, Recipients, Written};
+use super::{CertInfo, Ctx};
+use crate::error::{Error, Refusal, Result};
+use crate::export::{self, Format, Material, Written};
 use crate::keys::{sha256_hex, KeyAlg, PublicKey};
-use crate::ledger::{BundleExported, CertificateRow, Event, ExportedFile, Ledger, RootRecord};
+use crate::ledger::{BundleExported, CertificateRow, Event, ExportedFile, Ledger};
 use crate::policy::ClusterName;
-use crate::vault::Vault;
+use crate::recipients::Recipients;
 
 /// What was exported.
 #[derive(Debug, Clone, Serialize)]
@@ -43,20 +43,16 @@ pub struct ExportRequest {
     pub format: Format,
     /// Where to write.
     pub out: PathBuf,
-    /// age recipients; empty for a plain export.
-    pub recipients: Vec<String>,
+    /// age recipients, parsed where they were given; none for a plain export.
+    pub recipients: Option<Recipients>,
     /// Replace `out` if it exists.
     pub force: bool,
 }
 
 /// Exports `cluster`'s current intermediate (its newest certificate that is neither revoked
 /// nor expired) to `out`.
-pub fn export_cluster(
-    vault: &Vault,
-    req: &ExportRequest,
-    auth: &Auth<'_>,
-    operator: &Operator,
-) -> Result<ExportReport> {
+pub fn export_cluster(ctx: &Ctx<'_>, req: &ExportRequest) -> Result<ExportReport> {
+    let (vault, operator) = (ctx.vault, ctx.operator);
     let ExportRequest {
         cluster,
         format,
@@ -66,23 +62,23 @@ pub fn export_cluster(
     } = req;
     let (format, force) = (*format, *force);
     let mut ledger = vault.ledger()?;
-    let root = require_root(&ledger)?;
-    let recipients = parse_recipients(recipients)?;
+    let root = super::require_root(&ledger)?;
+    let recipients = recipients.as_ref();
     let current = current_certificate(&ledger, cluster)?;
-    let intermediate_pem = pem_of(&current.der);
-    let root_pem = pem_of(&root.der);
+    let intermediate_pem = crate::x509::certificate_pem(&current.der);
+    let root_pem = crate::x509::certificate_pem(&root.der);
     let material = Material {
         cluster: cluster.as_str(),
         intermediate_pem: &intermediate_pem,
         root_pem: &root_pem,
         key_pem: None,
     };
-    auth.with_session(vault, operator, |_session, attestor| {
+    ctx.with_session(|_session, attestor| {
         let receipt = receipt_json(&ledger)?;
         let written = export::export_with_receipt(
             format,
             &material,
-            recipients.as_ref(),
+            recipients,
             receipt.as_deref(),
             out,
             force,
@@ -93,7 +89,7 @@ pub fn export_cluster(
             &current.record.serial,
             format,
             &written,
-            recipients.as_ref(),
+            recipients,
             false,
         );
         record_or_undo(&written, || {
@@ -109,7 +105,7 @@ pub fn export_cluster(
             CertInfo::from_row(&current, None),
             format,
             written,
-            recipients.as_ref(),
+            recipients,
         )
     })
 }
@@ -127,8 +123,8 @@ pub struct GenerateRequest {
     pub format: Format,
     /// Where to write it.
     pub out: PathBuf,
-    /// age recipients (at least one).
-    pub recipients: Vec<String>,
+    /// age recipients (at least one), parsed where they were given.
+    pub recipients: Recipients,
     /// Overwrite `out`.
     pub force: bool,
 }
@@ -141,31 +137,27 @@ pub struct GenerateRequest {
 /// the cluster's CA key to the wrong person. The fingerprint is the SHA-256 of the recipients,
 /// one per line, sorted (`printf '%s\n' R1 R2 | sort | sha256sum`).
 pub fn sign_generated(
-    vault: &Vault,
-    auth: &Auth<'_>,
+    ctx: &Ctx<'_>,
     req: &GenerateRequest,
-    operator: &Operator,
     confirmer: &mut dyn Confirm,
 ) -> Result<ExportReport> {
-    if req.recipients.is_empty() {
-        return Err(Error::Rejected(
-            "--generate-key needs at least one --age-recipient: the generated key is only ever written encrypted".into(),
-        ));
-    }
-    if !req.force && req.out.exists() {
-        return Err(Error::OutputExists(req.out.clone()));
+    let (vault, operator) = (ctx.vault, ctx.operator);
+    if !req.force && crate::fsio::Existing::at(&req.out)? != crate::fsio::Existing::Nothing {
+        return Err(crate::fsio::FsError::OutputExists(req.out.clone()).into());
     }
     // The key exists only in memory until it is written: make sure it can be, first.
-    crate::vault::check_output_dir(&crate::vault::parent_dir(&req.out))?;
+    crate::fsio::check_output_dir(&crate::fsio::parent_dir(&req.out))?;
     let mut ledger = vault.ledger()?;
-    let root = require_root(&ledger)?;
-    let recipients = Recipients::parse(&req.recipients)?;
+    let root = super::require_root(&ledger)?;
+    let recipients = &req.recipients;
     let evaluation = evaluate(vault, req.key, &req.cluster, req.days, &root)?;
     if !evaluation.acceptable {
-        return Err(Error::Rejected(format!(
-            "request refused, nothing was generated or signed: {}",
-            evaluation.reasons.join("; ")
-        )));
+        return Err(Refusal::Request {
+            nothing: "nothing was generated or signed",
+            reasons: evaluation.reasons,
+            not_recorded: None,
+        }
+        .into());
     }
 
     let (key_pem, public_key) = generate_key(req.key)?;
@@ -195,7 +187,7 @@ pub fn sign_generated(
     // leaves a recorded certificate whose key was lost (revoke it), never a certificate
     // outside the ledger.
     let profile = &evaluation.profile;
-    auth.with_session(vault, operator, |session, attestor| {
+    ctx.with_session(|session, attestor| {
         let (issued, record) = certify(session, &ledger, &root, &public_key, profile)?;
         let issue = issued_event(&req.cluster, &record, "generated", None, profile);
         record_issue(&mut ledger, operator, &[issue], attestor)?;
@@ -211,7 +203,7 @@ pub fn sign_generated(
             source: Box::new(e),
         };
         let intermediate_pem = issued.pem();
-        let root_pem = pem_of(&root.der);
+        let root_pem = crate::x509::certificate_pem(&root.der);
         let material = Material {
             cluster: req.cluster.as_str(),
             intermediate_pem: &intermediate_pem,
@@ -222,7 +214,7 @@ pub fn sign_generated(
         let written = export::export_with_receipt(
             req.format,
             &material,
-            Some(&recipients),
+            Some(recipients),
             receipt.as_deref(),
             &req.out,
             req.force,
@@ -235,7 +227,7 @@ pub fn sign_generated(
             &record.serial,
             req.format,
             &written,
-            Some(&recipients),
+            Some(recipients),
             true,
         );
         // The files hold the only copy of the key: keep them even if this fails.
@@ -243,13 +235,11 @@ pub fn sign_generated(
             tx.append(&operator.0, &exported)?;
             attestor.commit(tx)
         });
-        recorded.map_err(|e| {
-                Error::Config(format!(
-                    "certificate {} is recorded and its key and chain were written to {}, but the export could not be recorded: {e}. Keep the files; the certificate is valid.",
-                    record.serial,
-                    written.path.display()
-                ))
-            })?;
+        recorded.map_err(|e| Error::WrittenNotRecorded {
+            serial: record.serial.clone(),
+            path: written.path.clone(),
+            source: Box::new(e),
+        })?;
         Ok((record, written))
     })
     .map(|(record, written)| {
@@ -257,7 +247,7 @@ pub fn sign_generated(
             CertInfo::from_record(&record, Some(req.cluster.to_string())),
             req.format,
             written,
-            Some(&recipients),
+            Some(recipients),
         )
     })
 }
@@ -272,7 +262,10 @@ pub fn recipients_fingerprint(recipients: &[String]) -> String {
 
 /// A PKCS#8 private key (zeroized on drop) and its public half.
 fn generate_key(alg: KeyAlg) -> Result<(Zeroizing<String>, PublicKey)> {
-    let fail = |e: String| Error::Config(format!("cannot generate the {alg} key: {e}"));
+    let fail = |detail: String| Error::KeyGeneration {
+        key: alg.name(),
+        detail,
+    };
     let key = match alg {
         KeyAlg::EcP256 | KeyAlg::EcP384 => rcgen::KeyPair::generate_for(alg.signature_algorithm())
             .map_err(|e| fail(e.to_string()))?,
@@ -292,27 +285,11 @@ fn generate_key(alg: KeyAlg) -> Result<(Zeroizing<String>, PublicKey)> {
     Ok((Zeroizing::new(key.serialize_pem()), public))
 }
 
-fn require_root(ledger: &Ledger) -> Result<RootRecord> {
-    ledger.root()?.ok_or_else(|| {
-        Error::Rejected("this vault has no root yet; create it with `rootvault root create`".into())
-    })
-}
-
-fn parse_recipients(list: &[String]) -> Result<Option<Recipients>> {
-    if list.is_empty() {
-        Ok(None)
-    } else {
-        Ok(Some(Recipients::parse(list)?))
-    }
-}
-
 /// The cluster's newest certificate that is neither revoked nor expired.
 fn current_certificate(ledger: &Ledger, cluster: &ClusterName) -> Result<CertificateRow> {
     let all = ledger.intermediates(Some(cluster.as_str()))?;
     if all.is_empty() {
-        return Err(Error::Rejected(format!(
-            "no certificate was ever issued for cluster {cluster}; `rootvault list` shows the clusters"
-        )));
+        return Err(Refusal::UnknownCluster(cluster.to_string()).into());
     }
     for row in all.into_iter().rev() {
         let live = ledger.revocation(&row.record.serial)?.is_none();
@@ -321,13 +298,7 @@ fn current_certificate(ledger: &Ledger, cluster: &ClusterName) -> Result<Certifi
             return Ok(row);
         }
     }
-    Err(Error::Rejected(format!(
-        "cluster {cluster} has no valid certificate (all are revoked or expired); sign a new one first"
-    )))
-}
-
-fn pem_of(der: &[u8]) -> String {
-    pem::encode(&pem::Pem::new("CERTIFICATE", der.to_vec()))
+    Err(Refusal::NoValidCertificate(cluster.to_string()).into())
 }
 
 fn exported_event(

@@ -1,0 +1,384 @@
+//! The command line as clap parses it, and the one fallible step that turns it into the
+//! modes the dispatcher runs: values become domain types while parsing (`Dn`, `KeyType`,
+//! `ClusterName`, `Format`, `RevocationReason`), and flags that choose a mode become an enum,
+//! so no arm of the dispatcher relies on clap having checked a combination.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use rootvault::ceremony;
+use rootvault::export::Format;
+use rootvault::keys::{KeyAlg, KeyType};
+use rootvault::policy::ClusterName;
+use rootvault::x509::{Dn, RevocationReason};
+
+/// An offline root CA for service meshes, with its key on a PKCS#11 token.
+#[derive(Debug, Parser)]
+#[command(name = "rootvault", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// The vault directory.
+    #[arg(
+        long,
+        global = true,
+        env = "ROOTVAULT_DIR",
+        default_value = "./vault",
+        value_name = "DIR"
+    )]
+    pub vault: PathBuf,
+    /// Read the user PIN from the first line of FILE (else ROOTVAULT_PIN, else a prompt).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
+    /// The operator recorded in the ledger (default: the login name).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub operator: Option<String>,
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Without a command, on a terminal, the ceremony TUI starts.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a vault bound to an existing, initialised token.
+    Init {
+        /// Path of the PKCS#11 module.
+        #[arg(long, value_name = "PATH")]
+        module: PathBuf,
+        /// The token's label, or an RFC 7512 pkcs11: URI.
+        #[arg(long, value_name = "LABEL|URI")]
+        token: String,
+    },
+    /// Show the token and the vault's key objects on it.
+    Token,
+    /// Check CSRs before signing.
+    #[command(subcommand)]
+    Csr(CsrCommand),
+    /// Sign a cluster's CSR as its intermediate CA, after confirmation.
+    ///
+    /// With --generate-key (for clusters that cannot make a CSR), the vault generates the
+    /// intermediate key in memory instead and writes it only inside an age-encrypted export.
+    Sign(SignArgs),
+    /// Revoke an intermediate by serial, or every valid one of a cluster.
+    Revoke {
+        /// The certificate's serial (hex).
+        #[arg(
+            long,
+            value_name = "HEX",
+            conflicts_with = "cluster",
+            required_unless_present = "cluster"
+        )]
+        serial: Option<String>,
+        /// Revoke every unrevoked certificate of this cluster.
+        #[arg(long, value_name = "NAME", value_parser = parse_cluster)]
+        cluster: Option<ClusterName>,
+        /// RFC 5280 reason: keyCompromise, cACompromise, affiliationChanged, superseded,
+        /// cessationOfOperation, privilegeWithdrawn, unspecified.
+        #[arg(long, value_name = "REASON", value_parser = parse_reason)]
+        reason: RevocationReason,
+        /// Confirm without a prompt: at least 8 hex digits of the serial (or, for several
+        /// certificates, of the SHA-256 of their sorted serials, one per line).
+        #[arg(long, value_name = "HEX")]
+        confirm: Option<String>,
+    },
+    /// Issue the next CRL, signed by the root key.
+    Crl {
+        /// Days until nextUpdate (1 to 365).
+        #[arg(long, value_name = "N", default_value_t = ceremony::DEFAULT_CRL_DAYS, value_parser = clap::value_parser!(u32).range(1..=365))]
+        days: u32,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Export a cluster's current intermediate in the form its software loads.
+    Export {
+        /// The cluster.
+        #[arg(long, value_name = "NAME", value_parser = parse_cluster)]
+        cluster: ClusterName,
+        /// istio (directory), istio-secret, tls-secret or pem-bundle.
+        #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+        format: Format,
+        /// Where to write (a directory for istio).
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        /// Encrypt to this age recipient (age1… or an SSH public key); repeatable.
+        #[arg(long = "age-recipient", value_name = "R")]
+        age_recipients: Vec<String>,
+        /// Replace PATH if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write an age-encrypted backup of the vault: its configuration and a consistent
+    /// snapshot of its ledger (never a private key: those stay on the token).
+    Backup {
+        /// The backup file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Encrypt to this age recipient (age1… or an SSH public key); repeatable.
+        #[arg(long = "age-recipient", value_name = "R", required = true)]
+        age_recipients: Vec<String>,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Restore a backup into a new vault directory (--vault DIR, which must not exist); the
+    /// restored ledger is verified before it is kept.
+    Restore {
+        /// The backup file.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// An age identity file (as age-keygen writes) or an unencrypted SSH private key.
+        #[arg(long, value_name = "KEYFILE")]
+        identity: PathBuf,
+    },
+    /// Sign many clusters in one ceremony: every line of MANIFEST (`cluster  spki-sha256
+    /// csr-path`) is checked before any is signed; one confirmation of the manifest's SHA-256.
+    SignBatch {
+        /// The manifest.
+        manifest: PathBuf,
+        /// Validity in days for every certificate (default and maximum from the policy).
+        #[arg(long, value_name = "N")]
+        days: Option<u32>,
+        /// Confirm without a prompt: at least 8 hex digits of the manifest's SHA-256.
+        #[arg(long, value_name = "HEX")]
+        confirm: Option<String>,
+        /// Directory for the certificates, one CLUSTER.pem each (created if missing; existing
+        /// files are never overwritten).
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+    },
+    /// List issued intermediate certificates with their status.
+    List {
+        /// Only this cluster's.
+        #[arg(long, value_name = "NAME", value_parser = parse_cluster)]
+        cluster: Option<ClusterName>,
+    },
+    /// Create and inspect the root.
+    #[command(subcommand)]
+    Root(RootCommand),
+    /// Check and read the ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// A complete ceremony on a throwaway SoftHSM2 token: root, two clusters, revocation,
+    /// CRL, exports in every format, each output checked.
+    Demo {
+        /// Where to put the demo (a new or empty directory; default: a new temporary one).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// The ceremony terminal UI over the same vault (also `rootvault` alone, on a terminal).
+    Tui,
+    /// Print a shell completion script on stdout (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The CSR, PEM or DER (not with --generate-key).
+    #[arg(
+        required_unless_present = "generate_key",
+        conflicts_with = "generate_key"
+    )]
+    pub file: Option<PathBuf>,
+    /// The cluster the intermediate is for (a DNS label).
+    #[arg(long, value_name = "NAME", value_parser = parse_cluster)]
+    pub cluster: ClusterName,
+    /// Validity in days (default and maximum from the vault's policy).
+    #[arg(long, value_name = "N")]
+    pub days: Option<u32>,
+    /// Confirm without a prompt: at least 8 hex digits of the CSR's SPKI SHA-256 (with
+    /// --generate-key: of the SHA-256 of the sorted recipients, one per line).
+    #[arg(long, value_name = "HEX")]
+    pub confirm: Option<String>,
+    /// Generate the cluster's key in the vault instead of reading a CSR.
+    #[arg(long, requires_all = ["key_type", "age_recipients", "out"])]
+    pub generate_key: bool,
+    /// With --generate-key: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072 or rsa-4096.
+    #[arg(long, value_name = "TYPE", value_parser = parse_key_alg, requires = "generate_key")]
+    pub key_type: Option<KeyAlg>,
+    /// With --generate-key: the age recipient(s) the key is encrypted to; repeatable.
+    #[arg(long = "age-recipient", value_name = "R", requires = "generate_key")]
+    pub age_recipients: Vec<String>,
+    /// With --generate-key: the export format holding key and chain.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format, default_value = "istio-secret", requires = "generate_key")]
+    pub format: Format,
+    #[command(flatten)]
+    pub out: OutArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CsrCommand {
+    /// What would be signed for FILE, and the policy verdict (exit 0 acceptable, 3 not).
+    Inspect {
+        /// The CSR, PEM or DER.
+        file: PathBuf,
+        /// The cluster to judge it for (default: the file name, if it is a valid cluster name).
+        #[arg(long, value_name = "NAME", value_parser = parse_cluster)]
+        cluster: Option<ClusterName>,
+        /// Validity in days to judge.
+        #[arg(long, value_name = "N")]
+        days: Option<u32>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RootCommand {
+    /// Generate the root key on the token and self-sign the root certificate.
+    Create(RootCreateArgs),
+    /// Describe the root.
+    Show,
+    /// Print (or write) the root certificate as PEM.
+    Cert(OutArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RootCreateArgs {
+    /// Subject, e.g. "CN=Example Root CA,O=Example,C=GB" or "/C=GB/O=Example/CN=Example Root CA".
+    #[arg(long, value_name = "DN", value_parser = parse_dn)]
+    pub subject: Dn,
+    /// Key type generated on the token.
+    #[arg(long, value_name = "TYPE", default_value = "ecdsa-p384", value_parser = parse_key_type)]
+    pub key_type: KeyType,
+    /// Validity in days.
+    #[arg(long, value_name = "N", default_value_t = ceremony::DEFAULT_ROOT_DAYS, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub days: u32,
+    /// basicConstraints pathLenConstraint (default: none).
+    #[arg(long, value_name = "N")]
+    pub path_len: Option<u8>,
+    /// CKA_LABEL of the key pair on the token.
+    #[arg(long, value_name = "LABEL", default_value = ceremony::DEFAULT_ROOT_LABEL)]
+    pub key_label: String,
+}
+
+#[derive(Debug, Args)]
+pub struct OutArgs {
+    /// Write to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Overwrite FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Recompute the hash chain and cross-check the derived tables (exit 4 if broken).
+    Verify {
+        /// Also prove the ledger still contains the head recorded in this receipt
+        /// (`ledger-receipt.json` from an export).
+        #[arg(long, value_name = "FILE")]
+        receipt: Option<PathBuf>,
+    },
+    /// Print events.
+    Show {
+        /// First event to show.
+        #[arg(long, value_name = "SEQ", default_value_t = 1)]
+        since: i64,
+    },
+    /// Write every event, with its hashes, as JSON lines.
+    Export {
+        /// The file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Overwrite FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// A printable record of a ceremony (events, fingerprints, hashes, the closing signed
+    /// checkpoint) with lines for the operator's and the witness's signatures.
+    Transcript {
+        /// The ceremony's first event (default: the whole ledger).
+        #[arg(long, value_name = "SEQ", default_value_t = 1)]
+        since: i64,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+}
+
+fn parse_dn(s: &str) -> std::result::Result<Dn, String> {
+    Dn::parse(s)
+}
+
+fn parse_reason(s: &str) -> std::result::Result<RevocationReason, String> {
+    s.parse()
+}
+
+fn parse_format(s: &str) -> std::result::Result<Format, String> {
+    s.parse()
+        .map_err(|e: rootvault::export::ParseFormatError| e.0)
+}
+
+fn parse_key_alg(s: &str) -> std::result::Result<KeyAlg, String> {
+    s.parse()
+}
+
+fn parse_cluster(s: &str) -> std::result::Result<ClusterName, String> {
+    s.parse()
+}
+
+fn parse_key_type(s: &str) -> std::result::Result<KeyType, String> {
+    s.parse()
+}
+
+impl OutArgs {
+    /// The output file, if one was named.
+    pub fn output(&self) -> Option<ceremony::Output> {
+        self.out.as_ref().map(|path| ceremony::Output {
+            path: path.clone(),
+            force: self.force,
+        })
+    }
+}
+
+/// What `sign` is asked to do: the two modes its flags choose between.
+pub enum SignMode {
+    /// Sign a CSR file.
+    Csr {
+        /// The CSR.
+        file: PathBuf,
+        /// Where to write the certificate, if not stdout.
+        out: Option<ceremony::Output>,
+    },
+    /// Generate the cluster's key in the vault, sign it, write both encrypted.
+    Generate {
+        /// The key to generate.
+        key: KeyAlg,
+        /// The age recipients, as given (parsed by the dispatcher: a bad one is exit 3).
+        recipients: Vec<String>,
+        /// The export format.
+        format: Format,
+        /// Where to write.
+        out: ceremony::Output,
+    },
+}
+
+impl SignArgs {
+    /// The mode the flags choose; a combination clap let through but that names no mode is a
+    /// usage error, never a panic.
+    pub fn mode(&self) -> Result<SignMode, String> {
+        match (self.generate_key, &self.file, self.key_type, &self.out.out) {
+            (false, Some(file), _, _) => Ok(SignMode::Csr {
+                file: file.clone(),
+                out: self.out.output(),
+            }),
+            (true, None, Some(key), Some(out)) => Ok(SignMode::Generate {
+                key,
+                recipients: self.age_recipients.clone(),
+                format: self.format,
+                out: ceremony::Output {
+                    path: out.clone(),
+                    force: self.out.force,
+                },
+            }),
+            (true, Some(_), _, _) => Err("--generate-key signs no CSR: drop FILE".into()),
+            (true, None, _, _) => Err("--generate-key needs --key-type and --out".into()),
+            (false, None, _, _) => Err("name the CSR file to sign (or use --generate-key)".into()),
+        }
+    }
+}
