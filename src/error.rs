@@ -360,6 +360,7 @@ impl Error {
             | Error::WrittenNotRecorded { .. }
             | Error::RecordedNotWritten { .. } => ExitCode::Failed,
             Error::Hsm(e) if e.is_login_failure() => ExitCode::Login,
+            Error::Hsm(e) if e.is_unsupported_request() => ExitCode::Rejected,
             Error::Hsm(_) => ExitCode::Failed,
             Error::Ledger(e) if e.is_integrity_failure() => ExitCode::Integrity,
             Error::RootKeyMismatch(_) => ExitCode::Integrity,

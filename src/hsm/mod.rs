@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
-use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType as CkKeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
@@ -91,6 +91,30 @@ pub enum HsmError {
     /// The token does not offer a mechanism the vault needs.
     #[error("the token does not support {0}")]
     Unsupported(String),
+    /// The token cannot generate or sign with keys of this type; found before any key was
+    /// generated (or when the generation was refused), so nothing was changed.
+    #[error("the token cannot hold {key_type} keys: {}; choose a key type it supports (`rootvault token check` lists them)", missing.join(", "))]
+    KeyTypeUnsupported {
+        /// The key type asked for.
+        key_type: KeyType,
+        /// What the module lacks, e.g. `CKM_RSA_PKCS_KEY_PAIR_GEN for 4096-bit keys`.
+        missing: Vec<String>,
+    },
+    /// The module refused to store a private data object (the vault's token-held state).
+    #[error("the token cannot store private data objects: {detail}; without them the token cannot protect the ledger's head (see `rootvault token check`)")]
+    DataObjectsUnsupported {
+        /// What the module answered.
+        detail: String,
+    },
+    /// More than one of the vault's private data objects carries this label: a replacement
+    /// was interrupted, or someone with the PIN added one.
+    #[error("the token holds {count} private data objects labelled {label:?} (application \"rootvault\"), where there must be one; an interrupted update leaves two. Inspect them with `pkcs11-tool --login --list-objects --type data` and delete the stale one")]
+    DataObjectDuplicate {
+        /// The label.
+        label: String,
+        /// How many there are.
+        count: usize,
+    },
     /// A PKCS#11 call failed.
     #[error("token operation {op} failed: {detail}")]
     Pkcs11 {
@@ -128,6 +152,12 @@ impl HsmError {
             self,
             HsmError::PinIncorrect { .. } | HsmError::PinLocked | HsmError::NoPin(_)
         )
+    }
+
+    /// Whether this is a request the token cannot fulfil, found before anything changed
+    /// (exit code 3, like a request the vault's state forbids).
+    pub fn is_unsupported_request(&self) -> bool {
+        matches!(self, HsmError::KeyTypeUnsupported { .. })
     }
 
     fn call(op: &'static str) -> impl FnOnce(CkError) -> HsmError {
@@ -281,10 +311,10 @@ fn summarize(ctx: &Pkcs11, slot: Slot) -> Result<TokenSummary, HsmError> {
         .map_err(HsmError::call("C_GetTokenInfo"))?;
     Ok(TokenSummary {
         slot_id: slot.id(),
-        label: info.label().trim_end().to_owned(),
-        serial: info.serial_number().trim_end().to_owned(),
-        model: info.model().trim_end().to_owned(),
-        manufacturer: info.manufacturer_id().trim_end().to_owned(),
+        label: padded(info.label()),
+        serial: padded(info.serial_number()),
+        model: padded(info.model()),
+        manufacturer: padded(info.manufacturer_id()),
         pin: PinState {
             initialized: info.user_pin_initialized(),
             count_low: info.user_pin_count_low(),
@@ -293,6 +323,12 @@ fn summarize(ctx: &Pkcs11, slot: Slot) -> Result<TokenSummary, HsmError> {
             to_be_changed: info.user_pin_to_be_changed(),
         },
     })
+}
+
+/// A fixed-width CK_UTF8CHAR field without its padding: the standard pads with spaces, some
+/// modules (tpm2-pkcs11's model) with NUL bytes.
+fn padded(field: &str) -> String {
+    field.trim_end_matches([' ', '\0']).to_owned()
 }
 
 /// A token found on a module.
@@ -351,8 +387,105 @@ impl Token {
             Err(CkError::Pkcs11(RvError::PinLocked, _)) => return Err(HsmError::PinLocked),
             Err(e) => return Err(HsmError::call("C_Login")(e)),
         }
-        Ok(UserSession { session })
+        Ok(UserSession {
+            session,
+            token: Box::new((self.ctx.clone(), self.slot)),
+        })
     }
+
+    /// What is missing, according to the module's own mechanism list (C_GetMechanismInfo), for
+    /// the vault to generate and sign with keys of `key_type` here; empty when nothing is.
+    /// A curve the module lacks shows only when a generation is tried (PKCS#11 lists no
+    /// curves), which [`UserSession::generate_key_pair`] reports as
+    /// [`HsmError::KeyTypeUnsupported`].
+    pub fn missing_mechanisms(&self, key_type: KeyType) -> Result<Vec<String>, HsmError> {
+        Ok(plan(&self.ctx, self.slot, key_type)?
+            .err()
+            .unwrap_or_default())
+    }
+}
+
+/// How the token signs for one key type, chosen from what the module offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignMech {
+    /// CKM_ECDSA over a digest made here (SoftHSM 2.6 has no CKM_ECDSA_SHA256).
+    EcdsaPrehashed,
+    /// CKM_ECDSA_SHA256 / CKM_ECDSA_SHA384: the token hashes.
+    EcdsaHashing,
+    /// CKM_SHA256_RSA_PKCS: the token hashes and pads.
+    Sha256RsaPkcs,
+    /// CKM_RSA_PKCS over a DigestInfo made here (modules that only offer the raw mechanism).
+    RsaPkcsDigestInfo,
+}
+
+/// The mechanisms to generate and sign with, or what is missing.
+fn plan(
+    ctx: &Pkcs11,
+    slot: Slot,
+    key_type: KeyType,
+) -> Result<Result<SignMech, Vec<String>>, HsmError> {
+    let offered = ctx
+        .get_mechanism_list(slot)
+        .map_err(HsmError::call("C_GetMechanismList"))?;
+    let info = |m: MechanismType| -> Result<Option<cryptoki::mechanism::MechanismInfo>, HsmError> {
+        if !offered.contains(&m) {
+            return Ok(None);
+        }
+        match ctx.get_mechanism_info(slot, m) {
+            Ok(i) => Ok(Some(i)),
+            Err(CkError::Pkcs11(RvError::MechanismInvalid, _)) => Ok(None),
+            Err(e) => Err(HsmError::call("C_GetMechanismInfo")(e)),
+        }
+    };
+    let can_sign = |m| -> Result<bool, HsmError> { Ok(info(m)?.is_some_and(|i| i.sign())) };
+    let mut missing = Vec::new();
+    let sign = match key_type.rsa_bits() {
+        None => {
+            match info(MechanismType::ECC_KEY_PAIR_GEN)? {
+                Some(i) if i.generate_key_pair() => {}
+                _ => missing.push("CKM_EC_KEY_PAIR_GEN".to_owned()),
+            }
+            let hashing = if key_type == KeyType::EcdsaP384 {
+                MechanismType::ECDSA_SHA384
+            } else {
+                MechanismType::ECDSA_SHA256
+            };
+            if can_sign(MechanismType::ECDSA)? {
+                Some(SignMech::EcdsaPrehashed)
+            } else if can_sign(hashing)? {
+                Some(SignMech::EcdsaHashing)
+            } else {
+                missing.push(format!("CKM_ECDSA or {hashing} for signing"));
+                None
+            }
+        }
+        Some(bits) => {
+            match info(MechanismType::RSA_PKCS_KEY_PAIR_GEN)? {
+                Some(i)
+                    if i.generate_key_pair()
+                        && (i.max_key_size() == 0
+                            || (i.min_key_size()..=i.max_key_size()).contains(&bits)) => {}
+                Some(i) if i.generate_key_pair() => missing.push(format!(
+                    "CKM_RSA_PKCS_KEY_PAIR_GEN for {bits}-bit keys (the module makes {}..{} bits)",
+                    i.min_key_size(),
+                    i.max_key_size()
+                )),
+                _ => missing.push("CKM_RSA_PKCS_KEY_PAIR_GEN".to_owned()),
+            }
+            if can_sign(MechanismType::SHA256_RSA_PKCS)? {
+                Some(SignMech::Sha256RsaPkcs)
+            } else if can_sign(MechanismType::RSA_PKCS)? {
+                Some(SignMech::RsaPkcsDigestInfo)
+            } else {
+                missing.push("CKM_SHA256_RSA_PKCS or CKM_RSA_PKCS for signing".to_owned());
+                None
+            }
+        }
+    };
+    Ok(match sign {
+        Some(m) if missing.is_empty() => Ok(m),
+        _ => Err(missing),
+    })
 }
 
 /// A session without login.
@@ -361,6 +494,19 @@ pub struct PublicSession {
 }
 
 impl PublicSession {
+    /// Whether any data object labelled `label` is visible in this session (without login a
+    /// module must hide private objects).
+    pub fn sees_data_object(&self, label: &str) -> Result<bool, HsmError> {
+        let found = self
+            .session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::DATA),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
+            .map_err(HsmError::call("C_FindObjects"))?;
+        Ok(!found.is_empty())
+    }
+
     /// Whether a public key with this id is on the token.
     pub fn has_public_key(&self, id: &[u8]) -> Result<bool, HsmError> {
         let found = self
@@ -377,6 +523,24 @@ impl PublicSession {
 /// A logged-in session.
 pub struct UserSession {
     session: Session,
+    // Boxed: sessions travel inside the TUI's messages, which stay small.
+    token: Box<(Pkcs11, Slot)>,
+}
+
+/// CKA_APPLICATION of every data object the vault keeps on a token.
+pub const DATA_APPLICATION: &str = "rootvault";
+
+/// The attributes that identify one of the vault's data objects. CKA_PRIVATE is part of the
+/// search: anyone can create a *public* object with the same label without the PIN, and such
+/// a look-alike must never be read as the vault's state.
+fn data_object_template(label: &str) -> Vec<Attribute> {
+    vec![
+        Attribute::Class(ObjectClass::DATA),
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Application(DATA_APPLICATION.as_bytes().to_vec()),
+        Attribute::Label(label.as_bytes().to_vec()),
+    ]
 }
 
 /// How a private key on the token is protected, as the token reports it.
@@ -438,11 +602,13 @@ impl UserSession {
             return Err(HsmError::LabelExists(label.to_owned()));
         }
         let id = self.random(16)?;
+        let mech = self.plan(key_type)?;
+        // No CKA_VERIFY or CKA_ENCRYPT: the vault verifies in software, and tpm2-pkcs11 maps
+        // them onto the TPM key's own flags and refuses a template that disagrees with them
+        // ("attr mismatch"). The private half's protection is what matters, and is checked.
         let common_pub = vec![
             Attribute::Token(true),
             Attribute::Private(false),
-            Attribute::Verify(true),
-            Attribute::Encrypt(false),
             Attribute::Wrap(false),
             Attribute::Label(label.as_bytes().to_vec()),
             Attribute::Id(id.clone()),
@@ -476,7 +642,21 @@ impl UserSession {
         let (public, private) = self
             .session
             .generate_key_pair(&mechanism, &pub_template, &priv_template)
-            .map_err(HsmError::call("C_GenerateKeyPair"))?;
+            .map_err(|e| match e {
+                // What modules answer for a curve or size they lack (nothing was made).
+                CkError::Pkcs11(
+                    rv @ (RvError::CurveNotSupported
+                    | RvError::DomainParamsInvalid
+                    | RvError::KeySizeRange
+                    | RvError::MechanismInvalid
+                    | RvError::AttributeValueInvalid),
+                    _,
+                ) => HsmError::KeyTypeUnsupported {
+                    key_type,
+                    missing: vec![format!("C_GenerateKeyPair refused the key ({rv:?})")],
+                },
+                e => HsmError::call("C_GenerateKeyPair")(e),
+            })?;
         let key = TokenKey {
             session: &self.session,
             private,
@@ -484,6 +664,7 @@ impl UserSession {
             label: label.to_owned(),
             id,
             key_type,
+            mech,
             public_key: PublicKey::new(key_type.alg(), Vec::new()),
         };
         match self.read_public_key(public, key_type) {
@@ -521,6 +702,7 @@ impl UserSession {
         let private = pick(ObjectClass::PRIVATE_KEY)?;
         let public = pick(ObjectClass::PUBLIC_KEY)?;
         let public_key = self.read_public_key(public, key_type)?;
+        let mech = self.plan(key_type)?;
         Ok(TokenKey {
             session: &self.session,
             private,
@@ -528,8 +710,129 @@ impl UserSession {
             label: label.to_owned(),
             id: id.to_vec(),
             key_type,
+            mech,
             public_key,
         })
+    }
+
+    /// The signing mechanism for `key_type`, or [`HsmError::KeyTypeUnsupported`] naming what
+    /// the module lacks.
+    fn plan(&self, key_type: KeyType) -> Result<SignMech, HsmError> {
+        let (ctx, slot) = &*self.token;
+        plan(ctx, *slot, key_type)?
+            .map_err(|missing| HsmError::KeyTypeUnsupported { key_type, missing })
+    }
+
+    /// Logs the user out of the token (every session of this process loses its login).
+    pub fn logout(self) -> Result<(), HsmError> {
+        self.session.logout().map_err(HsmError::call("C_Logout"))
+    }
+
+    /// The value of the vault's private data object labelled `label` (CKO_DATA, CKA_TOKEN,
+    /// CKA_PRIVATE, CKA_APPLICATION "rootvault"), or `None` if the token has none. Public
+    /// objects with the same label are ignored; two private ones are an error.
+    pub fn read_data_object(&self, label: &str) -> Result<Option<Vec<u8>>, HsmError> {
+        let Some(handle) = self.find_data_object(label)? else {
+            return Ok(None);
+        };
+        self.data_value(handle).map(Some)
+    }
+
+    /// Stores `value` in the private data object labelled `label`: creates it if absent,
+    /// else replaces its CKA_VALUE. A module that refuses to modify the value gets a new
+    /// object first and the old one destroyed after, so an interruption leaves two objects
+    /// (reported as [`HsmError::DataObjectDuplicate`]) and never none. The value is read
+    /// back before this returns.
+    pub fn write_data_object(&self, label: &str, value: &[u8]) -> Result<(), HsmError> {
+        let handle = match self.find_data_object(label)? {
+            None => self.create_data_object(label, value)?,
+            Some(old) => match self
+                .session
+                .update_attributes(old, &[Attribute::Value(value.to_vec())])
+            {
+                Ok(()) => old,
+                Err(CkError::Pkcs11(
+                    RvError::AttributeReadOnly
+                    | RvError::ActionProhibited
+                    | RvError::FunctionNotSupported
+                    | RvError::TemplateInconsistent,
+                    _,
+                )) => {
+                    let new = self.create_data_object(label, value)?;
+                    if let Err(e) = self.session.destroy_object(old) {
+                        let _ = self.session.destroy_object(new);
+                        return Err(HsmError::call("C_DestroyObject")(e));
+                    }
+                    new
+                }
+                Err(e) => return Err(HsmError::call("C_SetAttributeValue")(e)),
+            },
+        };
+        if self.data_value(handle)? != value {
+            return Err(HsmError::Pkcs11 {
+                op: "writing a data object",
+                detail: format!("the token kept another value than was written to {label:?}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Destroys the private data object(s) labelled `label`; whether there was any.
+    pub fn destroy_data_object(&self, label: &str) -> Result<bool, HsmError> {
+        let found = self.find(&data_object_template(label))?;
+        for handle in &found {
+            self.session
+                .destroy_object(*handle)
+                .map_err(HsmError::call("C_DestroyObject"))?;
+        }
+        Ok(!found.is_empty())
+    }
+
+    fn find_data_object(&self, label: &str) -> Result<Option<ObjectHandle>, HsmError> {
+        match self.find(&data_object_template(label))?.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(*one)),
+            many => Err(HsmError::DataObjectDuplicate {
+                label: label.to_owned(),
+                count: many.len(),
+            }),
+        }
+    }
+
+    fn create_data_object(&self, label: &str, value: &[u8]) -> Result<ObjectHandle, HsmError> {
+        let mut template = data_object_template(label);
+        template.push(Attribute::Modifiable(true));
+        template.push(Attribute::Value(value.to_vec()));
+        self.session.create_object(&template).map_err(|e| match e {
+            CkError::Pkcs11(
+                rv @ (RvError::TemplateInconsistent
+                | RvError::TemplateIncomplete
+                | RvError::AttributeTypeInvalid
+                | RvError::AttributeValueInvalid
+                | RvError::FunctionNotSupported),
+                _,
+            ) => HsmError::DataObjectsUnsupported {
+                detail: format!("C_CreateObject of a private CKO_DATA object answered {rv:?}"),
+            },
+            e => HsmError::call("C_CreateObject")(e),
+        })
+    }
+
+    fn data_value(&self, handle: ObjectHandle) -> Result<Vec<u8>, HsmError> {
+        let attrs = self
+            .session
+            .get_attributes(handle, &[AttributeType::Value])
+            .map_err(HsmError::call("C_GetAttributeValue"))?;
+        attrs
+            .into_iter()
+            .find_map(|a| match a {
+                Attribute::Value(v) => Some(v),
+                _ => None,
+            })
+            .ok_or_else(|| HsmError::Pkcs11 {
+                op: "reading a data object",
+                detail: "the module returned no CKA_VALUE".into(),
+            })
     }
 
     /// Removes a key pair from the token (used to undo a key generation whose ceremony failed).
@@ -687,6 +990,7 @@ pub struct TokenKey<'s> {
     label: String,
     id: Vec<u8>,
     key_type: KeyType,
+    mech: SignMech,
     public_key: PublicKey,
 }
 
@@ -714,28 +1018,48 @@ impl RawSigner for TokenKey<'_> {
 
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignFailure> {
         let fail = |e: CkError| SignFailure(format!("the token could not sign: {}", describe(&e)));
-        match self.key_type {
-            KeyType::EcdsaP256 | KeyType::EcdsaP384 => {
-                // SoftHSM 2.6 has CKM_ECDSA but not CKM_ECDSA_SHA256/384: hash here.
-                let digest = if self.key_type == KeyType::EcdsaP384 {
+        let p384 = self.key_type == KeyType::EcdsaP384;
+        let sign = |mechanism: &Mechanism, data: &[u8]| {
+            self.session
+                .sign(mechanism, self.private, data)
+                .map_err(fail)
+        };
+        let ecdsa = |rs: Vec<u8>| {
+            let half = self.key_type.ec_field_len().unwrap_or_default();
+            ecdsa_rs_to_der(&rs, half)
+        };
+        match self.mech {
+            SignMech::EcdsaPrehashed => {
+                let digest = if p384 {
                     Sha384::digest(msg).to_vec()
                 } else {
                     Sha256::digest(msg).to_vec()
                 };
-                let rs = self
-                    .session
-                    .sign(&Mechanism::Ecdsa, self.private, &digest)
-                    .map_err(fail)?;
-                let half = self.key_type.ec_field_len().unwrap_or_default();
-                ecdsa_rs_to_der(&rs, half)
+                ecdsa(sign(&Mechanism::Ecdsa, &digest)?)
             }
-            KeyType::Rsa3072 | KeyType::Rsa4096 => self
-                .session
-                .sign(&Mechanism::Sha256RsaPkcs, self.private, msg)
-                .map_err(fail),
+            SignMech::EcdsaHashing => {
+                let mechanism = if p384 {
+                    Mechanism::EcdsaSha384
+                } else {
+                    Mechanism::EcdsaSha256
+                };
+                ecdsa(sign(&mechanism, msg)?)
+            }
+            SignMech::Sha256RsaPkcs => sign(&Mechanism::Sha256RsaPkcs, msg),
+            SignMech::RsaPkcsDigestInfo => {
+                let mut info = SHA256_DIGEST_INFO_PREFIX.to_vec();
+                info.extend_from_slice(&Sha256::digest(msg));
+                sign(&Mechanism::RsaPkcs, &info)
+            }
         }
     }
 }
+
+/// DER `DigestInfo { sha256, NULL }` up to the digest (RFC 8017 §9.2 note 1).
+const SHA256_DIGEST_INFO_PREFIX: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
 
 /// PKCS#11 returns ECDSA signatures as fixed-width `r || s`; X.509 wants
 /// `Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` (RFC 3279 §2.2.3).
