@@ -123,6 +123,9 @@ pub enum Error {
     /// A step of `rootvault demo` failed (the message names the step and what it saw).
     #[error("demo: {0}")]
     Demo(String),
+    /// The ledger disagrees with the state the token holds (exit 4).
+    #[error(transparent)]
+    State(#[from] crate::ceremony::Mismatch),
     /// The terminal could not be used.
     #[error("the terminal failed: {0}")]
     Terminal(#[source] std::io::Error),
@@ -192,9 +195,40 @@ pub enum VaultError {
     /// `restore` needs the new vault's parent directory to exist.
     #[error("{} does not exist (or is not a directory); restore creates only the vault directory itself, so create its parent first", .0.display())]
     NoParent(PathBuf),
+    /// The module `vault.toml` names is not one the operator approved for this vault.
+    #[error("{}", module_not_approved(path, sha256, approved))]
+    ModuleNotApproved {
+        /// The module path in vault.toml.
+        path: PathBuf,
+        /// Its SHA-256 now.
+        sha256: String,
+        /// The approved `(path, sha256)` pairs.
+        approved: Vec<(String, String)>,
+    },
     /// The token has no user PIN yet.
     #[error("the token {0:?} has no user PIN yet; initialise it first (softhsm2-util --init-token, or hsm-test/make-token.sh)")]
     TokenUninitialised(String),
+}
+
+fn module_not_approved(
+    path: &std::path::Path,
+    sha256: &str,
+    approved: &[(String, String)],
+) -> String {
+    let list = if approved.is_empty() {
+        "none: the vault was made before modules were recorded".to_owned()
+    } else {
+        approved
+            .iter()
+            .map(|(p, s)| format!("{p} (SHA-256 {s})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "the PKCS#11 module {} (SHA-256 {sha256}) is not approved for this vault, so it was not loaded and no PIN was given to it; approved: {list}. If vault.toml was edited, restore it. If the module was updated on purpose, check that SHA-256 against its publisher's, then approve it with `rootvault token approve-module --confirm {}`",
+        path.display(),
+        &sha256[..16]
+    )
 }
 
 fn cannot_record(dir: &std::path::Path, obstacle: &Obstacle) -> String {
@@ -217,6 +251,9 @@ pub enum Refusal {
     /// The vault has no root yet.
     #[error("this vault has no root yet; create it with `rootvault root create`")]
     NoRoot,
+    /// `ledger recover` on a ledger that is not behind its token.
+    #[error("the ledger is not behind the token, so there is nothing to recover; `rootvault ledger verify --with-token` compares them")]
+    NothingToRecover,
     /// `root create` on a vault that has one.
     #[error("this vault already has a root; a vault holds exactly one root (`rootvault root show` describes it)")]
     RootExists,
@@ -363,7 +400,7 @@ impl Error {
             Error::Hsm(e) if e.is_unsupported_request() => ExitCode::Rejected,
             Error::Hsm(_) => ExitCode::Failed,
             Error::Ledger(e) if e.is_integrity_failure() => ExitCode::Integrity,
-            Error::RootKeyMismatch(_) => ExitCode::Integrity,
+            Error::RootKeyMismatch(_) | Error::State(_) => ExitCode::Integrity,
             Error::Ledger(_) => ExitCode::Failed,
             Error::Cert(e) if e.is_input_rejection() => ExitCode::Rejected,
             Error::Cert(_) => ExitCode::Failed,

@@ -96,4 +96,5 @@ pub const POINTS: &[&str] = &[
     "backup.after_snapshot",
     "restore.after_unpack",
     "restore.before_rename",
+    "state.before_token_write",
 ];

@@ -132,6 +132,27 @@ impl Vault {
     /// once, and an HSM ceremony has one operator anyway: rootvault processes on one vault take
     /// turns at the token, waiting at most [`TOKEN_LOCK_WAIT`].
     pub fn token(&self) -> Result<OpenToken> {
+        self.token_approving(None)
+    }
+
+    /// [`Vault::token`], loading the module only if its path and SHA-256 are approved in the
+    /// ledger, or its SHA-256 is `approving` (which the operator has just confirmed, to be
+    /// recorded by `token approve-module`).
+    pub(crate) fn token_approving(&self, approving: Option<&str>) -> Result<OpenToken> {
+        let file = self.module_file()?;
+        let approved = self.ledger()?.approved_modules()?;
+        let path = self.config.token.module.display().to_string();
+        let known = approved
+            .iter()
+            .any(|(p, sha)| *p == path && *sha == file.sha256);
+        if !known && approving != Some(file.sha256.as_str()) {
+            return Err(VaultError::ModuleNotApproved {
+                path: self.config.token.module.clone(),
+                sha256: file.sha256,
+                approved,
+            }
+            .into());
+        }
         let lock = self.lock_token()?;
         let module = Module::load(&self.config.token.module)?;
         let selector = TokenSelector::parse(&self.config.token.selector)?;
@@ -142,6 +163,11 @@ impl Vault {
             module,
             _lock: lock,
         })
+    }
+
+    /// The module `vault.toml` names, inspected (permissions, SHA-256) but not loaded.
+    pub fn module_file(&self) -> Result<crate::hsm::ModuleFile> {
+        Ok(crate::hsm::ModuleFile::inspect(&self.config.token.module)?)
     }
 
     fn lock_token(&self) -> Result<fs::File> {

@@ -21,12 +21,23 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// What an attacker drops before editing: the append-only triggers of migrations 0001/0003.
+/// What an attacker drops before editing: the append-only triggers of migrations 0001, 0003
+/// and 0004.
 const DROP_TRIGGERS: &str = "
 DROP TRIGGER events_append_only_update;
 DROP TRIGGER events_append_only_delete;
 DROP TRIGGER checkpoints_append_only_update;
 DROP TRIGGER checkpoints_append_only_delete;
+DROP TRIGGER token_keys_append_only_update;
+DROP TRIGGER token_keys_append_only_delete;
+DROP TRIGGER certificates_append_only_update;
+DROP TRIGGER certificates_append_only_delete;
+DROP TRIGGER revocations_append_only_update;
+DROP TRIGGER revocations_append_only_delete;
+DROP TRIGGER crls_append_only_update;
+DROP TRIGGER crls_append_only_delete;
+DROP TRIGGER exports_append_only_update;
+DROP TRIGGER exports_append_only_delete;
 ";
 
 /// ... and puts back afterwards, so that a missing trigger does not give the edit away and
@@ -40,6 +51,26 @@ CREATE TRIGGER checkpoints_append_only_update BEFORE UPDATE ON checkpoints
 BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
 CREATE TRIGGER checkpoints_append_only_delete BEFORE DELETE ON checkpoints
 BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER token_keys_append_only_update BEFORE UPDATE ON token_keys
+BEGIN SELECT RAISE(ABORT, 'derived rows are append-only'); END;
+CREATE TRIGGER token_keys_append_only_delete BEFORE DELETE ON token_keys
+BEGIN SELECT RAISE(ABORT, 'derived rows are append-only'); END;
+CREATE TRIGGER certificates_append_only_update BEFORE UPDATE ON certificates
+BEGIN SELECT RAISE(ABORT, 'derived rows are append-only'); END;
+CREATE TRIGGER certificates_append_only_delete BEFORE DELETE ON certificates
+BEGIN SELECT RAISE(ABORT, 'derived rows are append-only'); END;
+CREATE TRIGGER revocations_append_only_update BEFORE UPDATE ON revocations
+BEGIN SELECT RAISE(ABORT, 'derived rows are append-only'); END;
+CREATE TRIGGER revocations_append_only_delete BEFORE DELETE ON revocations
+BEGIN SELECT RAISE(ABORT, 'derived rows are append-only'); END;
+CREATE TRIGGER crls_append_only_update BEFORE UPDATE ON crls
+BEGIN SELECT RAISE(ABORT, 'derived rows are append-only'); END;
+CREATE TRIGGER crls_append_only_delete BEFORE DELETE ON crls
+BEGIN SELECT RAISE(ABORT, 'derived rows are append-only'); END;
+CREATE TRIGGER exports_append_only_update BEFORE UPDATE ON exports
+BEGIN SELECT RAISE(ABORT, 'derived rows are append-only'); END;
+CREATE TRIGGER exports_append_only_delete BEFORE DELETE ON exports
+BEGIN SELECT RAISE(ABORT, 'derived rows are append-only'); END;
 ";
 
 /// The events of [`ceremony`], in order (seq = index + 1).

@@ -472,10 +472,11 @@ fn ledger_verify_passes_on_a_fresh_vault_with_the_stable_json_keys() {
 }
 
 fn tampered(h: &Hsm, sql: &str) -> serde_json::Value {
-    h.sqlite(&format!(
-        "DROP TRIGGER events_append_only_update; DROP TRIGGER events_append_only_delete; {sql}"
-    ))
-    .expect(0);
+    let drops = h
+        .sqlite("SELECT 'DROP TRIGGER ' || name || ';' FROM sqlite_master WHERE type = 'trigger'")
+        .expect(0)
+        .stdout;
+    h.sqlite(&format!("{drops} {sql}")).expect(0);
     let r = run(h.rv().args(["ledger", "verify", "--json"])).expect(4);
     r.json()
 }

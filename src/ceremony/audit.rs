@@ -4,6 +4,9 @@
 
 use base64::Engine as _;
 
+use std::cell::RefCell;
+
+use super::state::{self, TokenState};
 use super::{Operator, Output};
 use crate::error::{Error, Refusal, Result};
 use crate::hsm::{TokenKey, UserSession};
@@ -14,25 +17,91 @@ use crate::vault::Vault;
 /// CKA_LABEL of the audit key pair.
 pub const AUDIT_KEY_LABEL: &str = "rootvault-audit";
 
-/// The audit key on the token, ready to sign checkpoints.
+/// The audit key on the token, ready to sign checkpoints, and the ledger state the token
+/// holds (`state.rs`), checked against the ledger when the attestor was made.
 pub(crate) struct Attestor<'s> {
     key: TokenKey<'s>,
+    session: &'s UserSession,
+    state: RefCell<TokenState>,
 }
 
 impl Attestor<'_> {
-    /// Commits `tx` together with a checkpoint of the head it reaches.
+    /// Commits `tx` together with a checkpoint of the head it reaches, then brings the
+    /// token's state up to that head. The events folded in are this transaction's and any
+    /// refusal another process recorded since the check (the only events that need no token);
+    /// an event that needed the token but is not this transaction's is refused.
     pub(crate) fn commit(&self, tx: Appender<'_>) -> Result<Checkpoint> {
-        Ok(tx.commit_attested(&self.key, self.key.label())?)
+        let mut state = self.state.borrow().clone();
+        let ours = tx.first_appended();
+        for ev in tx.events_after(state.seq)? {
+            let broken = |detail: &str| state::Mismatch::Broken {
+                seq: ev.seq,
+                detail: detail.to_owned(),
+            };
+            if ev.prev_hash != state.hash || ev.recomputed_hash() != ev.hash {
+                return Err(broken("it does not chain from the head the token attested").into());
+            }
+            let event = Event::parse(&ev.kind, &ev.payload).map_err(|e| broken(&e.to_string()))?;
+            if event.requires_token() && ours.is_none_or(|first| ev.seq < first) {
+                return Err(broken(
+                    "it needed the token but was appended by another process without it",
+                )
+                .into());
+            }
+            state.apply(ev.seq, &ev.hash, &event);
+        }
+        let cp = tx.commit_attested(&self.key, self.key.label())?;
+        crate::fault::point("state.before_token_write");
+        // The action is complete: recorded and attested. Should the token fail to take the new
+        // head now (removed, say), the next check finds this tail chained from the head it
+        // holds and covered by a checkpoint of its audit key, and folds it in then; so this
+        // failure delays the token's state by one action and is not the action's failure.
+        if state::write(self.session, &state).is_ok() {
+            *self.state.borrow_mut() = state;
+        }
+        Ok(cp)
+    }
+
+    /// The token's state, as of the last check or commit.
+    pub(crate) fn state(&self) -> TokenState {
+        self.state.borrow().clone()
+    }
+
+    /// The audit key's public key (DER SubjectPublicKeyInfo), as the token has it.
+    pub(crate) fn public_key_der(&self) -> Vec<u8> {
+        self.key.public_key().spki_der()
+    }
+
+    /// Signs `message` with the audit key (ECDSA, DER).
+    pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+        self.key
+            .sign(message)
+            .map_err(|e| crate::ledger::LedgerError::Signing(e.0).into())
     }
 }
 
-/// The vault's audit key on the token, checked against the ledger; for a vault that has none
+/// The vault's audit key on the token, checked against the ledger, and the ledger checked
+/// against the state the token holds ([`state::check`]); for a vault that has no audit key
 /// (made before audit keys existed), generates it and records it with its first checkpoint.
 pub(crate) fn attestor<'s>(
     vault: &Vault,
     session: &'s UserSession,
     operator: &Operator,
 ) -> Result<Attestor<'s>> {
+    let key = audit_key(vault, session, operator)?;
+    let checked = state::check(&vault.ledger()?, session, &key.public_key().spki_der())?;
+    Ok(Attestor {
+        key,
+        session,
+        state: RefCell::new(checked.state),
+    })
+}
+
+fn audit_key<'s>(
+    vault: &Vault,
+    session: &'s UserSession,
+    operator: &Operator,
+) -> Result<TokenKey<'s>> {
     let mut ledger = vault.ledger()?;
     let audit = match ledger.audit_key()? {
         Some(a) => a,
@@ -47,7 +116,7 @@ pub(crate) fn attestor<'s>(
             audit.key_label
         ))));
     }
-    Ok(Attestor { key })
+    Ok(key)
 }
 
 fn create_audit_key<'s>(
@@ -55,7 +124,7 @@ fn create_audit_key<'s>(
     ledger: &mut Ledger,
     session: &'s UserSession,
     operator: &Operator,
-) -> Result<Attestor<'s>> {
+) -> Result<TokenKey<'s>> {
     let key = match session.generate_key_pair(KeyType::EcdsaP256, AUDIT_KEY_LABEL) {
         Ok(k) => k,
         // The ledger records no audit key, yet the token holds one: the ledger was stripped
@@ -95,7 +164,7 @@ fn create_audit_key<'s>(
         Ok(())
     })();
     match recorded {
-        Ok(()) => Ok(Attestor { key }),
+        Ok(()) => Ok(key),
         Err(e) => {
             let _ = session.destroy_key_pair(key);
             Err(e)

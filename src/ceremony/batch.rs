@@ -238,7 +238,7 @@ pub fn sign_batch(
 
     let signed = vault.ledger().and_then(|mut ledger| {
         ctx.with_session(|session, attestor| {
-            let root_key = find_root_key(session, &batch.root)?;
+            let root_key = find_root_key(session, &batch.root, attestor)?;
             let serials = batch
                 .items
                 .iter()

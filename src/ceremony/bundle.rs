@@ -13,7 +13,7 @@ use super::{CertInfo, Ctx};
 use crate::error::{Error, Refusal, Result};
 use crate::export::{self, Format, Material, Written};
 use crate::keys::{sha256_hex, KeyAlg, PublicKey};
-use crate::ledger::{BundleExported, CertificateRow, Event, ExportedFile, Ledger};
+use crate::ledger::{BundleExported, CertificateRow, Event, ExportedFile};
 use crate::policy::ClusterName;
 use crate::recipients::Recipients;
 
@@ -64,16 +64,26 @@ pub fn export_cluster(ctx: &Ctx<'_>, req: &ExportRequest) -> Result<ExportReport
     let mut ledger = vault.ledger()?;
     let root = super::require_root(&ledger)?;
     let recipients = recipients.as_ref();
-    let current = current_certificate(&ledger, cluster)?;
-    let intermediate_pem = crate::x509::certificate_pem(&current.der);
-    let root_pem = crate::x509::certificate_pem(&root.der);
-    let material = Material {
-        cluster: cluster.as_str(),
-        intermediate_pem: &intermediate_pem,
-        root_pem: &root_pem,
-        key_pem: None,
-    };
-    ctx.with_session(|_session, attestor| {
+    let rows = ledger.intermediates(Some(cluster.as_str()))?;
+    if rows.is_empty() {
+        return Err(Refusal::UnknownCluster(cluster.to_string()).into());
+    }
+    ctx.with_session(|session, attestor| {
+        // The anchor and the certificate come from what the token attested: the root key on
+        // the token, the root certificate it attested, the revocations it counted.
+        super::sign::find_root_key(session, &root, attestor)?;
+        let state = attestor.state();
+        let revoked = super::verified::revoked_serials(&ledger, &state)?;
+        let current = current_certificate(rows, &revoked, cluster)?;
+        super::verified::intermediate(&current, &root)?;
+        let intermediate_pem = crate::x509::certificate_pem(&current.der);
+        let root_pem = crate::x509::certificate_pem(&root.der);
+        let material = Material {
+            cluster: cluster.as_str(),
+            intermediate_pem: &intermediate_pem,
+            root_pem: &root_pem,
+            key_pem: None,
+        };
         let receipt = receipt_json(&ledger)?;
         let written = export::export_with_receipt(
             format,
@@ -98,9 +108,9 @@ pub fn export_cluster(ctx: &Ctx<'_>, req: &ExportRequest) -> Result<ExportReport
             attestor.commit(tx)?;
             Ok(())
         })?;
-        Ok(written)
+        Ok((current, written))
     })
-    .map(|written| {
+    .map(|(current, written)| {
         report(
             CertInfo::from_row(&current, None),
             format,
@@ -188,7 +198,7 @@ pub fn sign_generated(
     // outside the ledger.
     let profile = &evaluation.profile;
     ctx.with_session(|session, attestor| {
-        let (issued, record) = certify(session, &ledger, &root, &public_key, profile)?;
+        let (issued, record) = certify(session, attestor, &ledger, &root, &public_key, profile)?;
         let issue = issued_event(&req.cluster, &record, "generated", None, profile);
         record_issue(&mut ledger, operator, &[issue], attestor)?;
         let lost = |e: Error| Error::RecordedNotWritten {
@@ -285,20 +295,19 @@ fn generate_key(alg: KeyAlg) -> Result<(Zeroizing<String>, PublicKey)> {
     Ok((Zeroizing::new(key.serialize_pem()), public))
 }
 
-/// The cluster's newest certificate that is neither revoked nor expired.
-fn current_certificate(ledger: &Ledger, cluster: &ClusterName) -> Result<CertificateRow> {
-    let all = ledger.intermediates(Some(cluster.as_str()))?;
-    if all.is_empty() {
-        return Err(Refusal::UnknownCluster(cluster.to_string()).into());
-    }
-    for row in all.into_iter().rev() {
-        let live = ledger.revocation(&row.record.serial)?.is_none();
-        let info = CertInfo::from_row(&row, None);
-        if live && info.status == "valid" {
-            return Ok(row);
-        }
-    }
-    Err(Refusal::NoValidCertificate(cluster.to_string()).into())
+/// The cluster's newest certificate (of `rows`, oldest first) that is neither revoked nor
+/// expired.
+fn current_certificate(
+    rows: Vec<CertificateRow>,
+    revoked: &std::collections::BTreeSet<String>,
+    cluster: &ClusterName,
+) -> Result<CertificateRow> {
+    rows.into_iter()
+        .rev()
+        .find(|row| {
+            !revoked.contains(&row.record.serial) && CertInfo::from_row(row, None).status == "valid"
+        })
+        .ok_or_else(|| Refusal::NoValidCertificate(cluster.to_string()).into())
 }
 
 fn exported_event(

@@ -38,6 +38,7 @@ pub fn init(
 ) -> Result<InitReport> {
     refuse_existing(dir)?;
     let selector = TokenSelector::parse(token)?;
+    let module_file = crate::hsm::ModuleFile::inspect(module_path)?;
     let module = Module::load(module_path)?;
     let token_handle = module.open_token(&selector)?;
     let summary = token_handle.summary().clone();
@@ -82,6 +83,7 @@ pub fn init(
                 token_serial: summary.serial.clone(),
                 token_model: summary.model.clone(),
                 rootvault_version: env!("CARGO_PKG_VERSION").to_owned(),
+                module_sha256: Some(module_file.sha256.clone()),
             }),
         )?;
         tx.commit()?;

@@ -7,10 +7,13 @@ mod batch;
 mod bundle;
 mod confirm;
 mod init;
+mod recover;
 mod revoke;
 mod root;
 mod sign;
+mod state;
 mod transcript;
+mod verified;
 
 use serde::Serialize;
 
@@ -31,6 +34,7 @@ pub use confirm::{
     check as check_confirmation, Answer, Confirm, ConfirmRequest, Scripted, MIN_CONFIRM_DIGITS,
 };
 pub use init::{init, InitReport};
+pub use recover::{recover_ledger, RecoverReport};
 pub use revoke::{
     issue_crl, normalize_serial, revoke, CrlInfo, RevokeTarget, DEFAULT_CRL_DAYS, MAX_CRL_DAYS,
 };
@@ -40,6 +44,7 @@ pub use root::{
 pub use sign::{
     inspect_csr, list_certificates, read_request, sign_csr, Inspection, Issued, SignRequest,
 };
+pub use state::{revocation_step, Mismatch, TokenState, STATE_LABEL};
 pub use transcript::{transcript, TRANSCRIPT_WIDTH};
 
 use crate::error::Result;
@@ -133,8 +138,8 @@ impl Unlocked {
 
 /// Logs in to the vault's token and keeps the session; the PIN is dropped right after login.
 pub fn unlock(vault: &Vault, pins: &PinSource) -> Result<Unlocked> {
-    let pin = pins.read()?;
     let open = vault.token()?;
+    let pin = pins.read()?;
     let session = open.token.login(&pin)?;
     drop(pin);
     Ok(Unlocked { session, open })
@@ -168,26 +173,99 @@ impl Ctx<'_> {
         &self,
         f: impl FnOnce(&crate::hsm::UserSession, &audit::Attestor<'_>) -> Result<T>,
     ) -> Result<T> {
-        let (vault, operator) = (self.vault, self.operator);
-        vault.check_writable()?;
-        let run = |session: &crate::hsm::UserSession| {
-            let attestor = audit::attestor(vault, session, operator)?;
+        self.with_session_approving(None, f)
+    }
+
+    /// [`Ctx::with_session`], loading the module also if its SHA-256 is `approving` (which
+    /// the operator has just confirmed, for `token approve-module`).
+    fn with_session_approving<T>(
+        &self,
+        approving: Option<&str>,
+        f: impl FnOnce(&crate::hsm::UserSession, &audit::Attestor<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.vault.check_writable()?;
+        self.logged_in_approving(approving, |session| {
+            let attestor = audit::attestor(self.vault, session, self.operator)?;
             f(session, &attestor)
-        };
+        })
+    }
+
+    /// Runs `f` with a logged-in session on the vault's token, nothing more.
+    pub(crate) fn logged_in<T>(
+        &self,
+        f: impl FnOnce(&crate::hsm::UserSession) -> Result<T>,
+    ) -> Result<T> {
+        self.logged_in_approving(None, f)
+    }
+
+    fn logged_in_approving<T>(
+        &self,
+        approving: Option<&str>,
+        f: impl FnOnce(&crate::hsm::UserSession) -> Result<T>,
+    ) -> Result<T> {
+        let vault = self.vault;
         match &self.auth {
             Auth::Pin(pins) => {
+                // The module is checked (approved, not writable by others) and loaded before
+                // the PIN is even read: a foreign module never sees it.
+                let open = vault.token_approving(approving)?;
                 let pin = pins.read()?;
-                let open = vault.token()?;
                 let session = open.token.login(&pin)?;
                 drop(pin);
-                run(&session)
+                f(&session)
             }
             Auth::Unlocked(u) => {
                 u.open.token.require_serial(&vault.config().token.serial)?;
-                run(&u.session)
+                f(&u.session)
             }
         }
     }
+}
+
+/// `token approve-module`: records the operator's approval of the module `vault.toml` names,
+/// after they confirm its SHA-256 (checked out of band against its publisher's, like a CSR's
+/// fingerprint). Returns the module's path and SHA-256, and whether it was approved already.
+pub fn approve_module(
+    ctx: &Ctx<'_>,
+    confirmer: &mut dyn Confirm,
+) -> Result<(String, String, bool)> {
+    let file = ctx.vault.module_file()?;
+    let path = ctx.vault.config().token.module.display().to_string();
+    let approved = ctx.vault.ledger()?.approved_modules()?;
+    if approved
+        .iter()
+        .any(|(p, s)| *p == path && *s == file.sha256)
+    {
+        return Ok((path, file.sha256, true));
+    }
+    let mut summary = vec![
+        ("module".to_owned(), path.clone()),
+        ("SHA-256".to_owned(), file.sha256.clone()),
+    ];
+    for (p, s) in &approved {
+        summary.push(("approved so far".to_owned(), format!("{p} (SHA-256 {s})")));
+    }
+    let request = ConfirmRequest {
+        action: "approve the PKCS#11 module",
+        summary,
+        subject: "the module's SHA-256",
+        expected: file.sha256.clone(),
+    };
+    confirm::check(&request, confirmer.ask(&request), "nothing was approved")?;
+    ctx.with_session_approving(Some(&file.sha256), |_session, attestor| {
+        let mut ledger = ctx.vault.ledger()?;
+        let tx = ledger.begin()?;
+        tx.append(
+            &ctx.operator.0,
+            &crate::ledger::Event::ModuleApproved(crate::ledger::ModuleApproved {
+                module: path.clone(),
+                sha256: file.sha256.clone(),
+            }),
+        )?;
+        attestor.commit(tx)?;
+        Ok(())
+    })?;
+    Ok((path, file.sha256, false))
 }
 
 /// Who is doing what, recorded in every event.
@@ -273,6 +351,52 @@ pub fn token_report(vault: &Vault) -> Result<TokenReport> {
         pin: s.pin,
         keys,
     })
+}
+
+/// `ledger verify --with-token`: [`verify_ledger`], then the ledger against the head the token
+/// attested (`state.rs`), read with a logged-in session and changed in nothing.
+pub fn verify_ledger_with_token(ctx: &Ctx<'_>) -> Result<VerifyReport> {
+    let mut report = verify_ledger(ctx.vault)?;
+    let ledger = ctx.vault.ledger()?;
+    let mut notes = Vec::new();
+    let (head, problem) = ctx.logged_in(|session| {
+        let audit = ledger
+            .audit_key()?
+            .ok_or(crate::ledger::LedgerError::Integrity(
+                "the ledger records no audit key".into(),
+            ))?;
+        let key = session.find_key_pair(
+            crate::keys::KeyType::EcdsaP256,
+            &audit.key_label,
+            &audit.key_id_bytes()?,
+        )?;
+        let spki = crate::keys::RawSigner::public_key(&key).spki_der();
+        if spki != audit.public_key_der()? {
+            return Ok((
+                None,
+                Some("the token's audit key is not the one the ledger records".to_owned()),
+            ));
+        }
+        let head = state::read(session)?.map(|s| crate::ledger::AttestedHead {
+            seq: s.seq,
+            hash: s.hash,
+        });
+        Ok(match state::compare(&ledger, session, &spki) {
+            Ok(c) => {
+                notes = c.notes;
+                (head, None)
+            }
+            Err(crate::Error::State(m)) => (head, Some(m.to_string())),
+            Err(e) => return Err(e),
+        })
+    })?;
+    report.token_head = head;
+    report.notes.extend(notes);
+    if let Some(p) = problem {
+        report.ok = false;
+        report.problems.push(format!("against the token: {p}"));
+    }
+    Ok(report)
 }
 
 /// Recomputes the ledger's hash chain and derived tables.

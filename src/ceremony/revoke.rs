@@ -196,33 +196,37 @@ pub fn issue_crl(ctx: &Ctx<'_>, days: Option<u32>, out: Option<&Output>) -> Resu
     }
     let mut ledger = vault.ledger()?;
     let root = super::require_root(&ledger)?;
-    let number = ledger.last_crl()?.map_or(1, |c| c.number + 1);
-    let mut entries = Vec::new();
-    let mut serials = Vec::new();
-    for r in ledger.revocations()? {
-        let serial =
-            hex::decode(&r.serial).map_err(|e| LedgerError::malformed("a revoked serial", e))?;
-        let revoked_at = DateTime::parse_from_rfc3339(&r.revoked_at)
-            .map_err(|e| LedgerError::malformed("a revocation time", e))?
-            .with_timezone(&Utc);
-        let reason = r
-            .reason
-            .parse::<RevocationReason>()
-            .map_err(|e| LedgerError::malformed("a revocation reason", e))?;
-        entries.push(CrlEntry {
-            serial,
-            revoked_at,
-            reason,
-        });
-        serials.push(r.serial);
-    }
-
     // Reserved before the token is touched: a full or read-only disk stops here.
     let reserved = out
         .map(|o| fsio::ReservedFile::reserve(&o.path, o.force, fsio::CRL_RESERVATION))
         .transpose()?;
     let info = ctx.with_session(|session, attestor| {
-        let root_key = find_root_key(session, &root)?;
+        let root_key = find_root_key(session, &root, attestor)?;
+        let state = attestor.state();
+        // What is signed comes from rows proven equal to what the token attested, and the
+        // number from the token's counter: a row removed from `revocations`, or an older
+        // ledger restored, cannot take a revocation off the CRL or reuse a number.
+        let revocations = super::verified::revocations(&ledger, &state)?;
+        let number = state.next_crl_number(1, ledger.last_crl()?.map_or(0, |c| c.number));
+        let mut entries = Vec::new();
+        let mut serials = Vec::new();
+        for r in revocations {
+            let serial = hex::decode(&r.serial)
+                .map_err(|e| LedgerError::malformed("a revoked serial", e))?;
+            let revoked_at = DateTime::parse_from_rfc3339(&r.revoked_at)
+                .map_err(|e| LedgerError::malformed("a revocation time", e))?
+                .with_timezone(&Utc);
+            let reason = r
+                .reason
+                .parse::<RevocationReason>()
+                .map_err(|e| LedgerError::malformed("a revocation reason", e))?;
+            entries.push(CrlEntry {
+                serial,
+                revoked_at,
+                reason,
+            });
+            serials.push(r.serial);
+        }
         let now = Utc::now();
         let draft = CrlDraft::new(
             number as u64,
@@ -248,7 +252,7 @@ pub fn issue_crl(ctx: &Ctx<'_>, days: Option<u32>, out: Option<&Output>) -> Resu
         };
         let tx = ledger.begin()?;
         // Numbers strictly increase: if another process issued a CRL meanwhile, stop.
-        if tx.last_crl()?.map_or(0, |c| c.number) != number - 1 {
+        if tx.last_crl()?.map_or(0, |c| c.number) >= number {
             return Err(Error::Raced(
                 "another CRL was issued while this one was being signed",
             ));

@@ -219,6 +219,7 @@ pub fn sign_csr(
     let issued = ctx.with_session(|session, attestor| {
         let (issued, record) = certify(
             session,
+            attestor,
             &ledger,
             &judged.root,
             judged.csr.public_key(),
@@ -267,12 +268,13 @@ pub fn sign_csr(
 /// certificate for `subject_key` under `profile`. Records nothing.
 pub(super) fn certify(
     session: &crate::hsm::UserSession,
+    attestor: &Attestor<'_>,
     ledger: &Ledger,
     root: &RootRecord,
     subject_key: &PublicKey,
     profile: &IntermediateProfile,
 ) -> Result<(IssuedCertificate, CertificateRecord)> {
-    let root_key = find_root_key(session, root)?;
+    let root_key = find_root_key(session, root, attestor)?;
     certify_with(session, &root_key, ledger, root, subject_key, profile)
 }
 
@@ -560,11 +562,15 @@ fn approved(p: &IntermediateProfile) -> ApprovedProfile {
     }
 }
 
-/// Finds the vault's root key on the token and checks it is the key of the root certificate.
+/// Finds the vault's root key on the token and checks it is the key of the root certificate,
+/// and that certificate the one the token attested (`attestor`'s state): whatever the token
+/// signs names as its issuer the root the token made, never one put into the ledger.
 pub(super) fn find_root_key<'s>(
     session: &'s crate::hsm::UserSession,
     root: &RootRecord,
+    attestor: &Attestor<'_>,
 ) -> Result<TokenKey<'s>> {
+    super::verified::root(root, &attestor.state())?;
     let key_type = KeyType::from_str(&root.certificate.key_type)
         .map_err(|e| LedgerError::malformed("the root's key type", e))?;
     let id =

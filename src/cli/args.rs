@@ -51,7 +51,10 @@ pub enum Command {
         token: String,
     },
     /// Show the token and the vault's key objects on it.
-    Token,
+    Token {
+        #[command(subcommand)]
+        check: Option<TokenCommand>,
+    },
     /// Check CSRs before signing.
     #[command(subcommand)]
     Csr(CsrCommand),
@@ -213,6 +216,18 @@ pub struct SignArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Approve the PKCS#11 module vault.toml names (after it was updated on purpose): its
+    /// path and SHA-256 are recorded, and from then on it is loaded. Check the SHA-256 shown
+    /// against its publisher's before confirming.
+    ApproveModule {
+        /// Confirm without a prompt: at least 16 hex digits of the module's SHA-256.
+        #[arg(long, value_name = "HEX")]
+        confirm: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum CsrCommand {
     /// What would be signed for FILE, and the policy verdict (exit 0 acceptable, 3 not).
     Inspect {
@@ -274,6 +289,17 @@ pub enum LedgerCommand {
         /// (`ledger-receipt.json` from an export).
         #[arg(long, value_name = "FILE")]
         receipt: Option<PathBuf>,
+        /// Also compare the ledger with the head the token attested (needs the PIN).
+        #[arg(long)]
+        with_token: bool,
+    },
+    /// Record that the ledger's tail is lost for good (the ledger is behind its token: the
+    /// disk died and the newest backup is older). Names what was lost; numbers go on.
+    Recover {
+        /// Confirm without a prompt: at least 16 hex digits of the lost head's hash (the
+        /// refused command printed it).
+        #[arg(long, value_name = "HEX")]
+        confirm: Option<String>,
     },
     /// Print events.
     Show {

@@ -13,7 +13,7 @@ use rootvault::vault::Vault;
 use rootvault::{Error, ExitCode, Result};
 
 pub use args::Cli;
-use args::{Command, CsrCommand, LedgerCommand, RootCommand, SignMode};
+use args::{Command, CsrCommand, LedgerCommand, RootCommand, SignMode, TokenCommand};
 use render::print_json;
 
 /// Runs one command.
@@ -71,7 +71,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
         }
-        Command::Token => {
+        Command::Token {
+            check: Some(TokenCommand::ApproveModule { confirm }),
+        } => {
+            let vault = open()?;
+            let mut confirmer = CliConfirm { given: confirm };
+            let (path, sha256, already) = ceremony::approve_module(&ctx(&vault), &mut confirmer)?;
+            if already {
+                eprintln!(
+                    "the module {path} (SHA-256 {sha256}) is already approved for this vault"
+                );
+            } else {
+                eprintln!("approved the module {path} (SHA-256 {sha256}) for this vault; recorded in the ledger");
+            }
+        }
+        Command::Token { check: None } => {
             let r = ceremony::token_report(&open()?)?;
             if json {
                 print_json(&r)?;
@@ -293,9 +307,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let info = ceremony::root_info(&open()?)?;
             render::write_output(o.out.as_deref(), info.pem.as_bytes(), o.force)?;
         }
-        Command::Ledger(LedgerCommand::Verify { receipt }) => {
+        Command::Ledger(LedgerCommand::Verify {
+            receipt,
+            with_token,
+        }) => {
             let vault = open()?;
-            let mut report = ceremony::verify_ledger(&vault)?;
+            let mut report = if with_token {
+                ceremony::verify_ledger_with_token(&ctx(&vault))?
+            } else {
+                ceremony::verify_ledger(&vault)?
+            };
             if let Some(path) = receipt {
                 let problems = ceremony::check_receipt_file(&vault, &path)?;
                 report.ok &= problems.is_empty();
@@ -308,6 +329,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     "ledger intact: {} events, head {}",
                     report.events, report.head
                 );
+                if let Some(t) = &report.token_head {
+                    eprintln!("the token attested event {} (hash {})", t.seq, t.hash);
+                }
             } else {
                 eprintln!(
                     "ledger integrity FAILED{}:",
@@ -327,6 +351,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             if !report.ok {
                 return Ok(ExitCode::Integrity);
+            }
+        }
+        Command::Ledger(LedgerCommand::Recover { confirm }) => {
+            let vault = open()?;
+            let mut confirmer = CliConfirm { given: confirm };
+            let r = ceremony::recover_ledger(&ctx(&vault), &mut confirmer)?;
+            eprintln!(
+                "recorded as event {}: events {}..{} are lost (head {}); {} revocation(s) went with them and must be made again; CRL numbers go on from the token's count",
+                r.recorded_seq, r.lost_from_seq, r.lost_to_seq, r.lost_head_hash, r.revocations_lost
+            );
+            if json {
+                print_json(&r)?;
             }
         }
         Command::Ledger(LedgerCommand::Show { since }) => {

@@ -4,6 +4,7 @@
 //! Nothing outside this module touches cryptoki. The rest of the vault sees a [`TokenKey`]
 //! through the [`RawSigner`] trait.
 
+mod module_file;
 mod uri;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use sha2::{Digest, Sha256, Sha384};
 
 use crate::keys::{KeyAlg, KeyType, PublicKey, RawSigner, SignFailure};
 
+pub use module_file::ModuleFile;
 pub use uri::{TokenSelector, TokenUri};
 
 /// What went wrong with the module, the token or a key on it.
@@ -32,6 +34,15 @@ pub enum HsmError {
         path: PathBuf,
         /// The loader's explanation.
         detail: String,
+    },
+    /// The module file could be changed by someone other than root or the vault's owner: it
+    /// receives the PIN, so it is not loaded.
+    #[error("refusing the PKCS#11 module {}: {why}. The module receives the PIN, so only root (or the vault's owner) may be able to change it: fix its permissions (chmod go-w) or install it where only root can write", path.display())]
+    ModuleUnsafe {
+        /// The module path.
+        path: PathBuf,
+        /// What is loose.
+        why: String,
     },
     /// No token matches the selector.
     #[error(
@@ -507,6 +518,31 @@ impl PublicSession {
         Ok(!found.is_empty())
     }
 
+    /// The public half of the key pair labelled `label` with CKA_ID `id`, readable without
+    /// login (the vault's public keys are public objects).
+    pub fn public_key(
+        &self,
+        key_type: KeyType,
+        label: &str,
+        id: &[u8],
+    ) -> Result<PublicKey, HsmError> {
+        let found = self
+            .session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PUBLIC_KEY),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Id(id.to_vec()),
+            ])
+            .map_err(HsmError::call("C_FindObjects"))?;
+        match found.as_slice() {
+            [one] => read_public_key(&self.session, *one, key_type),
+            _ => Err(HsmError::KeyNotFound {
+                label: label.to_owned(),
+                id: hex::encode(id),
+            }),
+        }
+    }
+
     /// Whether a public key with this id is on the token.
     pub fn has_public_key(&self, id: &[u8]) -> Result<bool, HsmError> {
         let found = self
@@ -885,72 +921,80 @@ impl UserSession {
         public: ObjectHandle,
         key_type: KeyType,
     ) -> Result<PublicKey, HsmError> {
-        let bad = |detail: String| HsmError::Pkcs11 {
-            op: "reading the public key",
-            detail,
-        };
-        let wanted = [
-            AttributeType::KeyType,
-            AttributeType::EcParams,
-            AttributeType::EcPoint,
-            AttributeType::Modulus,
-            AttributeType::PublicExponent,
-        ];
-        // Ask only for the attributes of the expected kind, so the module never answers
-        // "attribute type invalid".
-        let wanted: Vec<_> = match key_type.ec_params_der() {
-            Some(_) => wanted[..3].to_vec(),
-            None => vec![wanted[0], wanted[3], wanted[4]],
-        };
-        let attrs = self
-            .session
-            .get_attributes(public, &wanted)
-            .map_err(HsmError::call("C_GetAttributeValue"))?;
-        let (mut ck_type, mut params, mut point, mut modulus, mut exponent) =
-            (None, None, None, None, None);
-        for a in attrs {
-            match a {
-                Attribute::KeyType(t) => ck_type = Some(t),
-                Attribute::EcParams(v) => params = Some(v),
-                Attribute::EcPoint(v) => point = Some(v),
-                Attribute::Modulus(v) => modulus = Some(v),
-                Attribute::PublicExponent(v) => exponent = Some(v),
-                _ => {}
-            }
+        read_public_key(&self.session, public, key_type)
+    }
+}
+
+/// The public key of the object `public`, which must be a `key_type` key.
+fn read_public_key(
+    session: &Session,
+    public: ObjectHandle,
+    key_type: KeyType,
+) -> Result<PublicKey, HsmError> {
+    let bad = |detail: String| HsmError::Pkcs11 {
+        op: "reading the public key",
+        detail,
+    };
+    let wanted = [
+        AttributeType::KeyType,
+        AttributeType::EcParams,
+        AttributeType::EcPoint,
+        AttributeType::Modulus,
+        AttributeType::PublicExponent,
+    ];
+    // Ask only for the attributes of the expected kind, so the module never answers
+    // "attribute type invalid".
+    let wanted: Vec<_> = match key_type.ec_params_der() {
+        Some(_) => wanted[..3].to_vec(),
+        None => vec![wanted[0], wanted[3], wanted[4]],
+    };
+    let attrs = session
+        .get_attributes(public, &wanted)
+        .map_err(HsmError::call("C_GetAttributeValue"))?;
+    let (mut ck_type, mut params, mut point, mut modulus, mut exponent) =
+        (None, None, None, None, None);
+    for a in attrs {
+        match a {
+            Attribute::KeyType(t) => ck_type = Some(t),
+            Attribute::EcParams(v) => params = Some(v),
+            Attribute::EcPoint(v) => point = Some(v),
+            Attribute::Modulus(v) => modulus = Some(v),
+            Attribute::PublicExponent(v) => exponent = Some(v),
+            _ => {}
         }
-        match key_type.ec_params_der() {
-            Some(expected_params) => {
-                if ck_type != Some(CkKeyType::EC) || params.as_deref() != Some(expected_params) {
-                    return Err(bad(format!("the key is not a {key_type} key")));
-                }
-                let point = point.ok_or_else(|| bad("no CKA_EC_POINT".into()))?;
-                let field = key_type.ec_field_len().unwrap_or_default();
-                Ok(PublicKey::new(
-                    key_type.alg(),
-                    unwrap_ec_point(&point, field).map_err(bad)?,
-                ))
+    }
+    match key_type.ec_params_der() {
+        Some(expected_params) => {
+            if ck_type != Some(CkKeyType::EC) || params.as_deref() != Some(expected_params) {
+                return Err(bad(format!("the key is not a {key_type} key")));
             }
-            None => {
-                let (Some(n), Some(e)) = (modulus, exponent) else {
-                    return Err(bad("no CKA_MODULUS / CKA_PUBLIC_EXPONENT".into()));
-                };
-                if ck_type != Some(CkKeyType::RSA) {
-                    return Err(bad(format!("the key is not a {key_type} key")));
-                }
-                let bits = significant_bits(&n);
-                if Some(bits) != key_type.rsa_bits() {
-                    return Err(bad(format!(
-                        "the modulus has {bits} bits, not the {key_type} expected"
-                    )));
-                }
-                let der = yasna::construct_der(|w| {
-                    w.write_sequence(|w| {
-                        w.next().write_bigint_bytes(&n, true);
-                        w.next().write_bigint_bytes(&e, true);
-                    })
-                });
-                Ok(PublicKey::new(KeyAlg::Rsa { bits: bits as u32 }, der))
+            let point = point.ok_or_else(|| bad("no CKA_EC_POINT".into()))?;
+            let field = key_type.ec_field_len().unwrap_or_default();
+            Ok(PublicKey::new(
+                key_type.alg(),
+                unwrap_ec_point(&point, field).map_err(bad)?,
+            ))
+        }
+        None => {
+            let (Some(n), Some(e)) = (modulus, exponent) else {
+                return Err(bad("no CKA_MODULUS / CKA_PUBLIC_EXPONENT".into()));
+            };
+            if ck_type != Some(CkKeyType::RSA) {
+                return Err(bad(format!("the key is not a {key_type} key")));
             }
+            let bits = significant_bits(&n);
+            if Some(bits) != key_type.rsa_bits() {
+                return Err(bad(format!(
+                    "the modulus has {bits} bits, not the {key_type} expected"
+                )));
+            }
+            let der = yasna::construct_der(|w| {
+                w.write_sequence(|w| {
+                    w.next().write_bigint_bytes(&n, true);
+                    w.next().write_bigint_bytes(&e, true);
+                })
+            });
+            Ok(PublicKey::new(KeyAlg::Rsa { bits: bits as u32 }, der))
         }
     }
 }

@@ -25,6 +25,39 @@ pub enum Event {
     BundleExported(BundleExported),
     /// The audit key pair was generated on the token.
     AuditKeyCreated(AuditKeyCreated),
+    /// The operator approved a PKCS#11 module (its path and SHA-256) for this vault.
+    ModuleApproved(ModuleApproved),
+    /// The operator recorded that the ledger's tail after some event is lost for good (the
+    /// token had attested more than the ledger holds).
+    LedgerRecovered(LedgerRecovered),
+}
+
+/// Payload of `module_approved`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleApproved {
+    /// The module's path, as `vault.toml` names it.
+    pub module: String,
+    /// SHA-256 of the module file.
+    pub sha256: String,
+}
+
+/// Payload of `ledger_recovered`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerRecovered {
+    /// The first event lost (one past the ledger's head at the time).
+    pub lost_from_seq: i64,
+    /// The last event the token had attested.
+    pub lost_to_seq: i64,
+    /// Its hash, as the token held it.
+    pub lost_head_hash: String,
+    /// How many revocations the token had counted beyond those the ledger holds: they are
+    /// gone from the ledger and must be made again.
+    pub revocations_lost: u64,
+    /// Per root generation (decimal), the last CRL number the token had counted; numbers go
+    /// on from there.
+    pub crl_numbers: std::collections::BTreeMap<String, i64>,
 }
 
 /// Payload of `audit_key_created`.
@@ -190,6 +223,10 @@ pub struct VaultInitialised {
     pub token_model: String,
     /// The rootvault version that created the vault.
     pub rootvault_version: String,
+    /// SHA-256 of the module file: the module the operator approved by making the vault
+    /// (absent in vaults made before modules were checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module_sha256: Option<String>,
 }
 
 /// Payload of `root_created`.
@@ -339,6 +376,8 @@ impl Event {
             Event::CrlIssued(_) => "crl_issued",
             Event::BundleExported(_) => "bundle_exported",
             Event::AuditKeyCreated(_) => "audit_key_created",
+            Event::ModuleApproved(_) => "module_approved",
+            Event::LedgerRecovered(_) => "ledger_recovered",
         }
     }
 
@@ -353,6 +392,8 @@ impl Event {
             Event::CrlIssued(p) => serde_json::to_string(p),
             Event::BundleExported(p) => serde_json::to_string(p),
             Event::AuditKeyCreated(p) => serde_json::to_string(p),
+            Event::ModuleApproved(p) => serde_json::to_string(p),
+            Event::LedgerRecovered(p) => serde_json::to_string(p),
         };
         value.expect("event payloads are plain data and always serialize")
     }
@@ -374,6 +415,8 @@ impl Event {
             "crl_issued" => Event::CrlIssued(de(kind, payload)?),
             "bundle_exported" => Event::BundleExported(de(kind, payload)?),
             "audit_key_created" => Event::AuditKeyCreated(de(kind, payload)?),
+            "module_approved" => Event::ModuleApproved(de(kind, payload)?),
+            "ledger_recovered" => Event::LedgerRecovered(de(kind, payload)?),
             other => return Err(PayloadError::UnknownKind(other.to_owned())),
         })
     }
@@ -382,7 +425,10 @@ impl Event {
     pub fn project(&self, seq: i64) -> Result<Projection, PayloadError> {
         let mut p = Projection::default();
         match self {
-            Event::VaultInitialised(_) | Event::SigningRejected(_) => {}
+            Event::VaultInitialised(_)
+            | Event::SigningRejected(_)
+            | Event::ModuleApproved(_)
+            | Event::LedgerRecovered(_) => {}
             Event::CertificateIssued(c) => p.certificates.push(CertificateRow {
                 role: "intermediate",
                 cluster: Some(c.cluster.clone()),

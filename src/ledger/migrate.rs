@@ -22,7 +22,15 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_checkpoints.sql",
         include_str!("../../migrations/0003_checkpoints.sql"),
     ),
+    (
+        "0004_derived_append_only.sql",
+        include_str!("../../migrations/0004_derived_append_only.sql"),
+    ),
 ];
+
+/// The oldest schema a read-only ledger (an auditor's copy on write-protected media) can be
+/// read at without upgrading it: from version 3 on, later versions only add triggers.
+pub const OLDEST_READABLE_AS_IS: i64 = 3;
 
 /// The schema version this build writes.
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -35,6 +43,11 @@ pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<(), LedgerErro
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(err("reading the schema version"))?;
     if current == LATEST_VERSION {
+        return Ok(());
+    }
+    if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false)
+        && (OLDEST_READABLE_AS_IS..LATEST_VERSION).contains(&current)
+    {
         return Ok(());
     }
     let tx = conn

@@ -9,6 +9,7 @@ mod events;
 mod migrate;
 mod rows;
 mod snapshot;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,8 +20,9 @@ pub use canonical::{EventFields, DOMAIN, GENESIS};
 pub use checkpoint::{Checkpoint, Receipt, CHECKPOINT_DOMAIN, RECEIPT_FORMAT};
 pub use events::{
     ApprovedProfile, AuditKeyCreated, BundleExported, CertificateIssued, CertificateRecord,
-    CertificateRevoked, CertificateRow, CrlIssued, Event, ExportedFile, PayloadError, Projection,
-    RootCreated, SigningRejected, TokenKeyRow, VaultInitialised,
+    CertificateRevoked, CertificateRow, CrlIssued, Event, ExportedFile, LedgerRecovered,
+    ModuleApproved, PayloadError, Projection, RootCreated, SigningRejected, TokenKeyRow,
+    VaultInitialised,
 };
 pub use migrate::{LATEST_VERSION, MIGRATIONS};
 use rows::DerivedRow;
@@ -136,6 +138,11 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
+    /// The hash its fields give (what `hash` must be).
+    pub fn recomputed_hash(&self) -> String {
+        self.fields().hash_hex()
+    }
+
     fn fields(&self) -> EventFields<'_> {
         EventFields {
             seq: self.seq,
@@ -168,6 +175,18 @@ pub struct VerifyReport {
     /// Things worth knowing that are not failures (e.g. refusals recorded after the last
     /// checkpoint).
     pub notes: Vec<String>,
+    /// The head the token attested, when the token was asked (`ledger verify --with-token`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_head: Option<AttestedHead>,
+}
+
+/// A head the token attested.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AttestedHead {
+    /// Its seq.
+    pub seq: i64,
+    /// Its hash.
+    pub hash: String,
 }
 
 impl VerifyReport {
@@ -294,12 +313,52 @@ impl Ledger {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| sqlite_error(path, "starting a write transaction", e))?;
-        Ok(Appender { tx, path })
+        Ok(Appender {
+            tx,
+            path,
+            first_appended: std::cell::Cell::new(None),
+        })
     }
 
     /// The last event's seq (the event count of an intact ledger) and its hash.
     pub fn head(&self) -> Result<(i64, String), LedgerError> {
         head_of(&self.conn).map_err(self.err("reading the head"))
+    }
+
+    /// The PKCS#11 modules the operator approved, `(path, sha256)`, oldest first: the one the
+    /// vault was made with, then each `module_approved`.
+    pub fn approved_modules(&self) -> Result<Vec<(String, String)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, payload FROM events WHERE kind IN ('vault_initialised', 'module_approved') ORDER BY seq")
+            .map_err(self.err("reading events"))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(self.err("reading events"))?;
+        let mut approved = Vec::new();
+        for row in rows {
+            let (kind, payload) = row.map_err(self.err("reading events"))?;
+            match Event::parse(&kind, &payload) {
+                Ok(Event::VaultInitialised(v)) => {
+                    if let Some(sha) = v.module_sha256 {
+                        approved.push((v.module, sha));
+                    }
+                }
+                Ok(Event::ModuleApproved(m)) => approved.push((m.module, m.sha256)),
+                _ => {}
+            }
+        }
+        Ok(approved)
+    }
+
+    /// The stored hash of the event at `seq`, if the ledger has it.
+    pub fn event_hash(&self, seq: i64) -> Result<Option<String>, LedgerError> {
+        self.conn
+            .query_row("SELECT hash FROM events WHERE seq = ?1", [seq], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(self.err("reading events"))
     }
 
     /// The vault's root, if one was created.
@@ -372,240 +431,10 @@ impl Ledger {
             .prepare("SELECT seq, time, kind, actor, payload, prev_hash, hash FROM events WHERE seq >= ?1 ORDER BY seq")
             .map_err(self.err("reading events"))?;
         let rows = stmt
-            .query_map([since], |r| {
-                Ok(StoredEvent {
-                    seq: r.get(0)?,
-                    time: r.get(1)?,
-                    kind: r.get(2)?,
-                    actor: r.get(3)?,
-                    payload: r.get(4)?,
-                    prev_hash: r.get(5)?,
-                    hash: r.get(6)?,
-                })
-            })
+            .query_map([since], stored_event_from_row)
             .map_err(self.err("reading events"))?;
         for row in rows {
             f(row.map_err(self.err("reading an event"))?)?;
-        }
-        Ok(())
-    }
-
-    /// Recomputes the hash chain from the first event and checks that every derived table
-    /// holds exactly the rows the events imply. Memory use does not grow with the ledger.
-    pub fn verify(&self) -> Result<VerifyReport, LedgerError> {
-        self.verify_with_progress(|_| {})
-    }
-
-    /// [`Ledger::verify`], calling `progress` with the number of events checked so far every
-    /// [`VERIFY_PROGRESS_STEP`] events (and once at the end of the chain).
-    pub fn verify_with_progress(
-        &self,
-        mut progress: impl FnMut(u64),
-    ) -> Result<VerifyReport, LedgerError> {
-        let mut report = VerifyReport {
-            ok: true,
-            events: 0,
-            head: GENESIS.to_owned(),
-            first_bad_seq: None,
-            problems: Vec::new(),
-            checkpoints: 0,
-            attested_seq: None,
-            notes: Vec::new(),
-        };
-        let mut audit_key: Option<(i64, Vec<u8>)> = None;
-        let mut last_token_event: Option<i64> = None;
-        let mut expected_seq = 1;
-        let mut expected_rows = [0i64; 5];
-        let mut last_crl_number = 0i64;
-        self.for_each_event(i64::MIN, |ev| {
-            report.events += 1;
-            if (report.events as u64).is_multiple_of(VERIFY_PROGRESS_STEP) {
-                progress(report.events as u64);
-            }
-            let seq = ev.seq;
-            if seq != expected_seq {
-                let text = if seq > expected_seq {
-                    format!(
-                        "event {expected_seq} is missing: event {seq} follows event {}",
-                        expected_seq - 1
-                    )
-                } else {
-                    format!(
-                        "event {seq} is out of order after event {}",
-                        expected_seq - 1
-                    )
-                };
-                report.problem(Some(expected_seq), text);
-            }
-            if ev.prev_hash != report.head {
-                report.problem(
-                    Some(seq),
-                    format!(
-                        "event {seq}: prev_hash does not match the hash of the event before it"
-                    ),
-                );
-            }
-            if ev.fields().hash_hex() != ev.hash {
-                report.problem(
-                    Some(seq),
-                    format!(
-                        "event {seq} ({}): stored hash does not match its contents (edited?)",
-                        ev.kind
-                    ),
-                );
-            }
-            // Parsed once: the payload's JSON is most of verify's own cost.
-            let event = Event::parse(&ev.kind, &ev.payload);
-            if let Ok(event) = &event {
-                if event.requires_token() {
-                    last_token_event = Some(seq);
-                }
-                if let Event::AuditKeyCreated(a) = event {
-                    use base64::Engine as _;
-                    match (&audit_key, base64::engine::general_purpose::STANDARD.decode(&a.public_key_der_base64)) {
-                        (None, Ok(der)) => audit_key = Some((seq, der)),
-                        (Some(_), _) => report.problem(Some(seq), format!("event {seq}: a second audit key; a vault has one")),
-                        (_, Err(e)) => report.problem(Some(seq), format!("event {seq}: audit key is not base64: {e}")),
-                    }
-                }
-            }
-            match event.and_then(|e| e.project(seq)) {
-                Ok(projection) => {
-                    for (count, n) in expected_rows.iter_mut().zip(projection.counts()) {
-                        *count += n;
-                    }
-                    for crl in &projection.crls {
-                        if crl.number <= last_crl_number {
-                            report.problem(
-                                Some(seq),
-                                format!("event {seq}: CRL number {} does not increase on {last_crl_number}", crl.number),
-                            );
-                        }
-                        last_crl_number = crl.number;
-                    }
-                    for problem in self.check_projection(&projection)? {
-                        report.problem(Some(seq), format!("event {seq}: {problem}"));
-                    }
-                }
-                Err(e) => report.problem(Some(seq), format!("event {seq}: {e}")),
-            }
-            report.head = ev.hash;
-            expected_seq = seq + 1;
-            Ok(())
-        })?;
-        progress(report.events as u64);
-        let count = |table: &str| -> Result<i64, LedgerError> {
-            self.conn
-                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
-                .map_err(self.err("counting derived rows"))
-        };
-        for (table, expected) in Projection::TABLES.into_iter().zip(expected_rows) {
-            let found = count(table)?;
-            if found != expected {
-                report.problem(
-                    None,
-                    format!("table {table} has {found} rows but the events imply {expected}"),
-                );
-            }
-        }
-        self.verify_checkpoints(&mut report, audit_key.as_ref(), last_token_event)?;
-        for trigger in [
-            "events_append_only_update",
-            "events_append_only_delete",
-            "checkpoints_append_only_update",
-            "checkpoints_append_only_delete",
-        ] {
-            let present: bool = self
-                .conn
-                .query_row(
-                    "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
-                    [trigger],
-                    |r| r.get(0),
-                )
-                .map_err(self.err("reading the schema"))?;
-            if !present {
-                report.problem(
-                    None,
-                    format!("trigger {trigger} is missing: events are no longer append-only"),
-                );
-            }
-        }
-        Ok(report)
-    }
-
-    /// Every checkpoint must be signed by the ledger's audit key and name the hash of the
-    /// event at its seq; every event that needed the token must be covered by one.
-    fn verify_checkpoints(
-        &self,
-        report: &mut VerifyReport,
-        audit_key: Option<&(i64, Vec<u8>)>,
-        last_token_event: Option<i64>,
-    ) -> Result<(), LedgerError> {
-        let checkpoints = self.checkpoints()?;
-        for cp in &checkpoints {
-            report.checkpoints += 1;
-            let stored: Option<String> = self
-                .conn
-                .query_row("SELECT hash FROM events WHERE seq = ?1", [cp.seq], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(self.err("reading events"))?;
-            match stored {
-                None => report.problem(
-                    Some(cp.seq),
-                    format!("checkpoint at seq {} names an event that is not in the ledger (truncated?)", cp.seq),
-                ),
-                Some(h) if h != cp.hash => report.problem(
-                    Some(cp.seq),
-                    format!("checkpoint at seq {}: event {} no longer has the hash that was signed (rewritten?)", cp.seq, cp.seq),
-                ),
-                Some(_) => {}
-            }
-            match audit_key {
-                None => report.problem(
-                    Some(cp.seq),
-                    format!(
-                        "checkpoint at seq {} exists but the ledger has no audit key",
-                        cp.seq
-                    ),
-                ),
-                Some((key_seq, _)) if cp.seq < *key_seq => report.problem(
-                    Some(cp.seq),
-                    format!(
-                        "checkpoint at seq {} predates the audit key (event {key_seq})",
-                        cp.seq
-                    ),
-                ),
-                Some((_, key)) => {
-                    if let Err(e) = cp.verify(key) {
-                        report.problem(Some(cp.seq), format!("checkpoint at seq {}: {e}", cp.seq));
-                    }
-                }
-            }
-            report.attested_seq = Some(cp.seq);
-        }
-        match (audit_key, last_token_event, report.attested_seq) {
-                        (None, Some(_), _) => report.problem(
-                None,
-                "the ledger has no audit key and so no signed checkpoints: every vault gets one at init, so it was stripped out (restore from a backup and compare with a receipt)".into(),
-            ),
-            (Some(_), Some(last), attested) if attested.is_none_or(|a| a < last) => report.problem(
-                Some(last),
-                format!(
-                    "event {last} needed the token but no signed checkpoint covers it (checkpoints removed, or events appended without the token)"
-                ),
-            ),
-            _ => {}
-        }
-        if let Some(a) = report.attested_seq {
-            if report.events > a {
-                report.notes.push(format!(
-                    "events {}..{} (refusals recorded without the token) come after the last checkpoint",
-                    a + 1,
-                    report.events
-                ));
-            }
         }
         Ok(())
     }
@@ -682,23 +511,13 @@ impl Ledger {
         }
         Ok(problems)
     }
-
-    fn check_projection(&self, p: &Projection) -> Result<Vec<String>, LedgerError> {
-        let c = &self.conn;
-        let err = || self.err("reading derived rows");
-        let mut problems = rows::compare(c, &p.certificates).map_err(err())?;
-        problems.extend(rows::compare(c, &p.token_keys).map_err(err())?);
-        problems.extend(rows::compare(c, &p.revocations).map_err(err())?);
-        problems.extend(rows::compare(c, &p.crls).map_err(err())?);
-        problems.extend(rows::compare(c, &p.exports).map_err(err())?);
-        Ok(problems)
-    }
 }
 
 /// A write transaction on the ledger. Dropped without [`Appender::commit`], it rolls back.
 pub struct Appender<'l> {
     tx: rusqlite::Transaction<'l>,
     path: &'l Path,
+    first_appended: std::cell::Cell<Option<i64>>,
 }
 
 impl Appender<'_> {
@@ -724,6 +543,24 @@ impl Appender<'_> {
     /// The head (last seq and hash), read inside this transaction.
     pub fn head(&self) -> Result<(i64, String), LedgerError> {
         head_of(&self.tx).map_err(self.err("reading the head"))
+    }
+
+    /// The seq of the first event this transaction appended, if any.
+    pub fn first_appended(&self) -> Option<i64> {
+        self.first_appended.get()
+    }
+
+    /// The events after `seq`, as this transaction sees them.
+    pub fn events_after(&self, seq: i64) -> Result<Vec<StoredEvent>, LedgerError> {
+        let mut stmt = self
+            .tx
+            .prepare("SELECT seq, time, kind, actor, payload, prev_hash, hash FROM events WHERE seq > ?1 ORDER BY seq")
+            .map_err(self.err("reading events"))?;
+        let rows = stmt
+            .query_map([seq], stored_event_from_row)
+            .map_err(self.err("reading events"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("reading events"))
     }
 
     /// Whether a checkpoint exists at `seq`.
@@ -777,6 +614,9 @@ impl Appender<'_> {
             prev_hash: &prev_hash,
         };
         let hash = fields.hash_hex();
+        if self.first_appended.get().is_none() {
+            self.first_appended.set(Some(seq));
+        }
         self.tx
             .execute(
                 "INSERT INTO events (seq, time, kind, actor, payload, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -894,6 +734,18 @@ fn uri_path(path: &Path) -> String {
         }
     }
     out
+}
+
+fn stored_event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+    Ok(StoredEvent {
+        seq: r.get(0)?,
+        time: r.get(1)?,
+        kind: r.get(2)?,
+        actor: r.get(3)?,
+        payload: r.get(4)?,
+        prev_hash: r.get(5)?,
+        hash: r.get(6)?,
+    })
 }
 
 fn checkpoint_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Checkpoint> {
