@@ -35,8 +35,8 @@ fn world() -> &'static World {
             .expect(0);
             conf = Some(
                 out.stdout
-                    .trim()
-                    .strip_prefix("export SOFTHSM2_CONF=")
+                    .lines()
+                    .find_map(|l| l.strip_prefix("export SOFTHSM2_CONF="))
                     .expect("make-token.sh prints the SOFTHSM2_CONF line")
                     .to_owned(),
             );
