@@ -10,6 +10,7 @@ mod init;
 mod revoke;
 mod root;
 mod sign;
+mod token_check;
 mod transcript;
 
 use serde::Serialize;
@@ -39,6 +40,9 @@ pub use root::{
 };
 pub use sign::{
     inspect_csr, list_certificates, read_request, sign_csr, Inspection, Issued, SignRequest,
+};
+pub use token_check::{
+    token_check, DataObjectCheck, Hosting, KeyTypeCheck, TokenCheckReport, AUDIT_KEY_TYPE,
 };
 pub use transcript::{transcript, TRANSCRIPT_WIDTH};
 

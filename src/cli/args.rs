@@ -51,7 +51,10 @@ pub enum Command {
         token: String,
     },
     /// Show the token and the vault's key objects on it.
-    Token,
+    Token {
+        #[command(subcommand)]
+        check: Option<TokenCommand>,
+    },
     /// Check CSRs before signing.
     #[command(subcommand)]
     Csr(CsrCommand),
@@ -210,6 +213,15 @@ pub struct SignArgs {
     pub format: Format,
     #[command(flatten)]
     pub out: OutArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Before a ceremony (no vault needed): what this module can do for a vault. Generates
+    /// and signs with throwaway keys of every key type, reads back their protection, tries a
+    /// private data object, and removes everything it made. Exit 0 when the token can host a
+    /// vault, 3 when not, naming what is missing.
+    Check(super::token_check::CheckArgs),
 }
 
 #[derive(Debug, Subcommand)]

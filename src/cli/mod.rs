@@ -4,6 +4,7 @@
 mod args;
 mod demo;
 mod render;
+mod token_check;
 
 use clap::CommandFactory;
 use rootvault::ceremony::{self, Ctx, Operator, Output, RootRequest};
@@ -13,7 +14,7 @@ use rootvault::vault::Vault;
 use rootvault::{Error, ExitCode, Result};
 
 pub use args::Cli;
-use args::{Command, CsrCommand, LedgerCommand, RootCommand, SignMode};
+use args::{Command, CsrCommand, LedgerCommand, RootCommand, SignMode, TokenCommand};
 use render::print_json;
 
 /// Runs one command.
@@ -71,7 +72,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
         }
-        Command::Token => {
+        Command::Token {
+            check: Some(TokenCommand::Check(args)),
+        } => return token_check::run(&args, &pins, json),
+        Command::Token { check: None } => {
             let r = ceremony::token_report(&open()?)?;
             if json {
                 print_json(&r)?;

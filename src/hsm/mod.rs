@@ -392,16 +392,23 @@ impl Token {
             token: Box::new((self.ctx.clone(), self.slot)),
         })
     }
+}
 
-    /// What is missing, according to the module's own mechanism list (C_GetMechanismInfo), for
-    /// the vault to generate and sign with keys of `key_type` here; empty when nothing is.
-    /// A curve the module lacks shows only when a generation is tried (PKCS#11 lists no
-    /// curves), which [`UserSession::generate_key_pair`] reports as
-    /// [`HsmError::KeyTypeUnsupported`].
-    pub fn missing_mechanisms(&self, key_type: KeyType) -> Result<Vec<String>, HsmError> {
-        Ok(plan(&self.ctx, self.slot, key_type)?
-            .err()
-            .unwrap_or_default())
+/// A mechanism the vault needs for a key type and the module does not offer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MechanismGap {
+    /// What it would be used for: `generate` or `sign`.
+    pub capability: &'static str,
+    /// What is missing, e.g. `CKM_RSA_PKCS_KEY_PAIR_GEN for 4096-bit keys (...)`.
+    pub detail: String,
+}
+
+impl MechanismGap {
+    fn new(capability: &'static str, detail: impl Into<String>) -> Self {
+        MechanismGap {
+            capability,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -418,12 +425,23 @@ enum SignMech {
     RsaPkcsDigestInfo,
 }
 
+impl SignMech {
+    fn describe(self) -> &'static str {
+        match self {
+            SignMech::EcdsaPrehashed => "CKM_ECDSA (hashed by rootvault)",
+            SignMech::EcdsaHashing => "CKM_ECDSA_SHA256/384",
+            SignMech::Sha256RsaPkcs => "CKM_SHA256_RSA_PKCS",
+            SignMech::RsaPkcsDigestInfo => "CKM_RSA_PKCS (DigestInfo by rootvault)",
+        }
+    }
+}
+
 /// The mechanisms to generate and sign with, or what is missing.
 fn plan(
     ctx: &Pkcs11,
     slot: Slot,
     key_type: KeyType,
-) -> Result<Result<SignMech, Vec<String>>, HsmError> {
+) -> Result<Result<SignMech, Vec<MechanismGap>>, HsmError> {
     let offered = ctx
         .get_mechanism_list(slot)
         .map_err(HsmError::call("C_GetMechanismList"))?;
@@ -443,7 +461,7 @@ fn plan(
         None => {
             match info(MechanismType::ECC_KEY_PAIR_GEN)? {
                 Some(i) if i.generate_key_pair() => {}
-                _ => missing.push("CKM_EC_KEY_PAIR_GEN".to_owned()),
+                _ => missing.push(MechanismGap::new("generate", "CKM_EC_KEY_PAIR_GEN")),
             }
             let hashing = if key_type == KeyType::EcdsaP384 {
                 MechanismType::ECDSA_SHA384
@@ -455,7 +473,7 @@ fn plan(
             } else if can_sign(hashing)? {
                 Some(SignMech::EcdsaHashing)
             } else {
-                missing.push(format!("CKM_ECDSA or {hashing} for signing"));
+                missing.push(MechanismGap::new("sign", format!("CKM_ECDSA or {hashing}")));
                 None
             }
         }
@@ -465,19 +483,25 @@ fn plan(
                     if i.generate_key_pair()
                         && (i.max_key_size() == 0
                             || (i.min_key_size()..=i.max_key_size()).contains(&bits)) => {}
-                Some(i) if i.generate_key_pair() => missing.push(format!(
-                    "CKM_RSA_PKCS_KEY_PAIR_GEN for {bits}-bit keys (the module makes {}..{} bits)",
-                    i.min_key_size(),
-                    i.max_key_size()
+                Some(i) if i.generate_key_pair() => missing.push(MechanismGap::new(
+                    "generate",
+                    format!(
+                        "CKM_RSA_PKCS_KEY_PAIR_GEN for {bits}-bit keys (the module makes {} to {} bits)",
+                        i.min_key_size(),
+                        i.max_key_size()
+                    ),
                 )),
-                _ => missing.push("CKM_RSA_PKCS_KEY_PAIR_GEN".to_owned()),
+                _ => missing.push(MechanismGap::new("generate", "CKM_RSA_PKCS_KEY_PAIR_GEN")),
             }
             if can_sign(MechanismType::SHA256_RSA_PKCS)? {
                 Some(SignMech::Sha256RsaPkcs)
             } else if can_sign(MechanismType::RSA_PKCS)? {
                 Some(SignMech::RsaPkcsDigestInfo)
             } else {
-                missing.push("CKM_SHA256_RSA_PKCS or CKM_RSA_PKCS for signing".to_owned());
+                missing.push(MechanismGap::new(
+                    "sign",
+                    "CKM_SHA256_RSA_PKCS or CKM_RSA_PKCS",
+                ));
                 None
             }
         }
@@ -558,6 +582,9 @@ pub struct KeyProtection {
     pub always_sensitive: bool,
     /// CKA_NEVER_EXTRACTABLE: never extractable since creation.
     pub never_extractable: bool,
+    /// CKA_LOCAL: generated on the token (not imported). Reported, not required by
+    /// [`KeyProtection::is_locked_in`].
+    pub local: bool,
 }
 
 impl KeyProtection {
@@ -715,12 +742,27 @@ impl UserSession {
         })
     }
 
+    /// What is missing, according to the module's own mechanism list (C_GetMechanismInfo), for
+    /// the vault to generate and sign with keys of `key_type` here; empty when nothing is.
+    /// A curve the module lacks shows only when a generation is tried (PKCS#11 lists no
+    /// curves), which [`UserSession::generate_key_pair`] reports as
+    /// [`HsmError::KeyTypeUnsupported`].
+    pub fn missing_mechanisms(&self, key_type: KeyType) -> Result<Vec<MechanismGap>, HsmError> {
+        let (ctx, slot) = &*self.token;
+        Ok(plan(ctx, *slot, key_type)?.err().unwrap_or_default())
+    }
+
     /// The signing mechanism for `key_type`, or [`HsmError::KeyTypeUnsupported`] naming what
     /// the module lacks.
     fn plan(&self, key_type: KeyType) -> Result<SignMech, HsmError> {
         let (ctx, slot) = &*self.token;
-        plan(ctx, *slot, key_type)?
-            .map_err(|missing| HsmError::KeyTypeUnsupported { key_type, missing })
+        plan(ctx, *slot, key_type)?.map_err(|gaps| HsmError::KeyTypeUnsupported {
+            key_type,
+            missing: gaps
+                .into_iter()
+                .map(|g| format!("{} to {}", g.detail, g.capability))
+                .collect(),
+        })
     }
 
     /// Logs the user out of the token (every session of this process loses its login).
@@ -746,10 +788,17 @@ impl UserSession {
     pub fn write_data_object(&self, label: &str, value: &[u8]) -> Result<(), HsmError> {
         let handle = match self.find_data_object(label)? {
             None => self.create_data_object(label, value)?,
-            Some(old) => match self
-                .session
-                .update_attributes(old, &[Attribute::Value(value.to_vec())])
-            {
+            // In tests, an injected failure at `hsm.set_value` stands in for a module that
+            // refuses (none tested here does).
+            Some(old) => match if crate::fault::check("hsm.set_value").is_err() {
+                Err(CkError::Pkcs11(
+                    RvError::ActionProhibited,
+                    cryptoki::context::Function::SetAttributeValue,
+                ))
+            } else {
+                self.session
+                    .update_attributes(old, &[Attribute::Value(value.to_vec())])
+            } {
                 Ok(()) => old,
                 Err(CkError::Pkcs11(
                     RvError::AttributeReadOnly
@@ -855,6 +904,7 @@ impl UserSession {
                     AttributeType::Extractable,
                     AttributeType::AlwaysSensitive,
                     AttributeType::NeverExtractable,
+                    AttributeType::Local,
                 ],
             )
             .map_err(HsmError::call("C_GetAttributeValue"))?;
@@ -865,6 +915,7 @@ impl UserSession {
             extractable: true,
             always_sensitive: false,
             never_extractable: false,
+            local: false,
         };
         for a in attrs {
             match a {
@@ -874,6 +925,7 @@ impl UserSession {
                 Attribute::Extractable(v) => p.extractable = v,
                 Attribute::AlwaysSensitive(v) => p.always_sensitive = v,
                 Attribute::NeverExtractable(v) => p.never_extractable = v,
+                Attribute::Local(v) => p.local = v,
                 _ => {}
             }
         }
@@ -1008,6 +1060,11 @@ impl TokenKey<'_> {
     /// The key's type.
     pub fn key_type(&self) -> KeyType {
         self.key_type
+    }
+
+    /// The signing mechanism chosen for this module, e.g. `CKM_ECDSA (hashed by rootvault)`.
+    pub fn mechanism(&self) -> &'static str {
+        self.mech.describe()
     }
 }
 
