@@ -1118,21 +1118,40 @@ const SHA256_DIGEST_INFO_PREFIX: [u8; 19] = [
     0x00, 0x04, 0x20,
 ];
 
-/// PKCS#11 returns ECDSA signatures as fixed-width `r || s`; X.509 wants
-/// `Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` (RFC 3279 §2.2.3).
-fn ecdsa_rs_to_der(rs: &[u8], half: usize) -> Result<Vec<u8>, SignFailure> {
-    if rs.len() != 2 * half {
-        return Err(SignFailure(format!(
-            "the token returned a {}-byte ECDSA signature, expected {}",
-            rs.len(),
-            2 * half
-        )));
-    }
-    let (r, s) = rs.split_at(half);
+/// PKCS#11 returns ECDSA signatures as fixed-width `r || s` (v2.40 §2.3.1); X.509 wants
+/// `Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` (RFC 3279 §2.2.3). Some modules
+/// hand back that DER already: accepted too, once its integers are checked against the curve,
+/// and re-encoded minimally.
+fn ecdsa_rs_to_der(sig: &[u8], half: usize) -> Result<Vec<u8>, SignFailure> {
+    let (r, s) = if sig.len() == 2 * half {
+        let (r, s) = sig.split_at(half);
+        (r.to_vec(), s.to_vec())
+    } else {
+        let parsed = yasna::parse_der(sig, |rd| {
+            rd.read_sequence(|rd| {
+                let r = rd.next().read_bigint_bytes()?;
+                let s = rd.next().read_bigint_bytes()?;
+                Ok((r, s))
+            })
+        });
+        let fits = |(v, positive): &(Vec<u8>, bool)| {
+            *positive && v.iter().skip_while(|&&b| b == 0).count() <= half
+        };
+        match parsed {
+            Ok((r, s)) if fits(&r) && fits(&s) => (r.0, s.0),
+            _ => {
+                return Err(SignFailure(format!(
+                    "the token returned a {}-byte ECDSA signature that is neither r||s ({} bytes) nor a DER SEQUENCE of two {half}-byte integers",
+                    sig.len(),
+                    2 * half
+                )))
+            }
+        }
+    };
     Ok(yasna::construct_der(|w| {
         w.write_sequence(|w| {
-            w.next().write_bigint_bytes(r, true);
-            w.next().write_bigint_bytes(s, true);
+            w.next().write_bigint_bytes(&r, true);
+            w.next().write_bigint_bytes(&s, true);
         })
     }))
 }
@@ -1150,6 +1169,36 @@ mod tests {
         assert_eq!(&der[..5], &[0x30, 0x26, 0x02, 0x01, 0x01]);
         assert_eq!(&der[5..8], &[0x02, 0x21, 0x00]);
         assert!(ecdsa_rs_to_der(&rs[..63], 32).is_err());
+    }
+
+    #[test]
+    fn an_ecdsa_signature_already_in_der_is_accepted_and_made_minimal() {
+        let mut rs = vec![0u8; 64];
+        rs[31] = 1;
+        rs[32] = 0x80;
+        let minimal = ecdsa_rs_to_der(&rs, 32).unwrap();
+        // As a module might send it: the same SEQUENCE, already DER.
+        assert_eq!(ecdsa_rs_to_der(&minimal, 32).unwrap(), minimal);
+        // Non-minimal leading zeros are not DER: refused by the parser.
+        let padded = [0x30, 0x08, 0x02, 0x02, 0x00, 0x01, 0x02, 0x02, 0x00, 0x01];
+        assert!(ecdsa_rs_to_der(&padded, 32).is_err());
+        // Integers wider than the curve, or negative, are refused.
+        let wide = yasna::construct_der(|w| {
+            w.write_sequence(|w| {
+                w.next().write_bigint_bytes(&[0x7f; 33], true);
+                w.next().write_bigint_bytes(&[1], true);
+            })
+        });
+        let e = ecdsa_rs_to_der(&wide, 32).unwrap_err();
+        assert_eq!(
+            e.0,
+            format!(
+                "the token returned a {}-byte ECDSA signature that is neither r||s (64 bytes) nor a DER SEQUENCE of two 32-byte integers",
+                wide.len()
+            )
+        );
+        let negative = [0x30, 0x06, 0x02, 0x01, 0xff, 0x02, 0x01, 0x01];
+        assert!(ecdsa_rs_to_der(&negative, 32).is_err());
     }
 
     #[test]
