@@ -852,7 +852,17 @@ impl UserSession {
         let mut template = data_object_template(label);
         template.push(Attribute::Modifiable(true));
         template.push(Attribute::Value(value.to_vec()));
-        self.session.create_object(&template).map_err(|e| match e {
+        // In tests, an injected failure at `hsm.create_object` stands in for a module without
+        // private data objects (none tested here lacks them).
+        let created = if crate::fault::check("hsm.create_object").is_err() {
+            Err(CkError::Pkcs11(
+                RvError::TemplateInconsistent,
+                cryptoki::context::Function::CreateObject,
+            ))
+        } else {
+            self.session.create_object(&template)
+        };
+        created.map_err(|e| match e {
             CkError::Pkcs11(
                 rv @ (RvError::TemplateInconsistent
                 | RvError::TemplateIncomplete
