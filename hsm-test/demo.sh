@@ -7,7 +7,7 @@
 #   hsm-test/demo.sh [DIR]      (default: a new temporary directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-hsm-test/install-deps.sh
+hsm-test/install-deps.sh --demo
 cargo build --locked --release -q
 rv="${CARGO_TARGET_DIR:-$PWD/target}/release/rootvault"
 if [ "$#" -gt 0 ]; then

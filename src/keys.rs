@@ -198,6 +198,21 @@ impl PublicKey {
         hex::encode(Sha256::digest(self.spki_der()))
     }
 
+    /// Whether `sig` (an X.509 signature value, as [`RawSigner::sign`] returns it) is this
+    /// key's signature over `msg`: ECDSA with the curve's hash, or RSA PKCS#1 v1.5 with
+    /// SHA-256.
+    pub fn verifies(&self, msg: &[u8], sig: &[u8]) -> bool {
+        use ring::signature as rs;
+        let alg: &dyn rs::VerificationAlgorithm = match self.alg {
+            KeyAlg::EcP256 => &rs::ECDSA_P256_SHA256_ASN1,
+            KeyAlg::EcP384 => &rs::ECDSA_P384_SHA384_ASN1,
+            KeyAlg::Rsa { .. } => &rs::RSA_PKCS1_2048_8192_SHA256,
+        };
+        rs::UnparsedPublicKey::new(alg, &self.raw)
+            .verify(msg, sig)
+            .is_ok()
+    }
+
     /// The key identifier of RFC 7093 section 2, method 1: the leftmost 160 bits of the
     /// SHA-256 hash of the subjectPublicKey BIT STRING value.
     pub fn key_identifier(&self) -> Vec<u8> {

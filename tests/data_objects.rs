@@ -13,7 +13,14 @@ use common::{run, Run, PIN, SO_PIN};
 use rootvault::hsm::{HsmError, Module, TokenSelector, UserSession};
 use secrecy::SecretString;
 
-const TOKENS: &[&str] = &["do-cycle", "do-public", "do-dupes", "do-hidden", "do-empty"];
+const TOKENS: &[&str] = &[
+    "do-cycle",
+    "do-public",
+    "do-dupes",
+    "do-hidden",
+    "do-empty",
+    "do-refuse",
+];
 
 struct World {
     dir: PathBuf,
@@ -35,8 +42,8 @@ fn world() -> &'static World {
             .expect(0);
             conf = Some(
                 out.stdout
-                    .trim()
-                    .strip_prefix("export SOFTHSM2_CONF=")
+                    .lines()
+                    .find_map(|l| l.strip_prefix("export SOFTHSM2_CONF="))
                     .expect("make-token.sh prints the SOFTHSM2_CONF line")
                     .to_owned(),
             );
@@ -247,4 +254,27 @@ fn the_value_is_hidden_from_a_session_without_login() {
     );
     assert_ne!(read.code, 0, "read without login: {read:?}");
     assert!(!read.stdout.contains("head=abc"));
+}
+
+/// No module tested here refuses C_SetAttributeValue on a data object's CKA_VALUE, so a
+/// failure injected at `hsm.set_value` stands in for one that does: the value is replaced by
+/// a new object and the old one destroyed. Without that fallback the write would fail.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_module_that_refuses_to_modify_the_value_gets_a_new_object_instead() {
+    let _turn = turn();
+    let s = login("do-refuse");
+    s.write_data_object("state", b"seq=1").unwrap();
+    // On this thread only, the next C_SetAttributeValue is taken as refused.
+    rootvault::fault::fail_at("hsm.set_value", 0);
+    s.write_data_object("state", b"seq=2").unwrap();
+    rootvault::fault::clear();
+    assert_eq!(
+        s.read_data_object("state").unwrap(),
+        Some(b"seq=2".to_vec())
+    );
+    let listed = tool("do-refuse", true, &["--list-objects", "--type", "data"])
+        .expect(0)
+        .stdout;
+    assert_eq!(listed.matches("Data object").count(), 1, "{listed}");
 }

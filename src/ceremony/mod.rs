@@ -12,6 +12,7 @@ mod revoke;
 mod root;
 mod sign;
 mod state;
+mod token_check;
 mod transcript;
 mod verified;
 
@@ -45,6 +46,9 @@ pub use sign::{
     inspect_csr, list_certificates, read_request, sign_csr, Inspection, Issued, SignRequest,
 };
 pub use state::{revocation_step, Mismatch, TokenState, STATE_LABEL};
+pub use token_check::{
+    token_check, DataObjectCheck, Hosting, KeyTypeCheck, TokenCheckReport, AUDIT_KEY_TYPE,
+};
 pub use transcript::{transcript, TRANSCRIPT_WIDTH};
 
 use crate::error::Result;

@@ -225,6 +225,11 @@ pub enum TokenCommand {
         #[arg(long, value_name = "HEX")]
         confirm: Option<String>,
     },
+    /// Before a ceremony (no vault needed): what this module can do for a vault. Generates
+    /// and signs with throwaway keys of every key type, reads back their protection, tries a
+    /// private data object, and removes everything it made. Exit 0 when the token can host a
+    /// vault, 3 when not, naming what is missing.
+    Check(super::token_check::CheckArgs),
 }
 
 #[derive(Debug, Subcommand)]

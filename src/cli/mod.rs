@@ -4,6 +4,7 @@
 mod args;
 mod demo;
 mod render;
+mod token_check;
 
 use clap::CommandFactory;
 use rootvault::ceremony::{self, Ctx, Operator, Output, RootRequest};
@@ -85,6 +86,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("approved the module {path} (SHA-256 {sha256}) for this vault; recorded in the ledger");
             }
         }
+        Command::Token {
+            check: Some(TokenCommand::Check(args)),
+        } => return token_check::run(&args, &pins, json),
         Command::Token { check: None } => {
             let r = ceremony::token_report(&open()?)?;
             if json {

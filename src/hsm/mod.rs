@@ -403,16 +403,23 @@ impl Token {
             token: Box::new((self.ctx.clone(), self.slot)),
         })
     }
+}
 
-    /// What is missing, according to the module's own mechanism list (C_GetMechanismInfo), for
-    /// the vault to generate and sign with keys of `key_type` here; empty when nothing is.
-    /// A curve the module lacks shows only when a generation is tried (PKCS#11 lists no
-    /// curves), which [`UserSession::generate_key_pair`] reports as
-    /// [`HsmError::KeyTypeUnsupported`].
-    pub fn missing_mechanisms(&self, key_type: KeyType) -> Result<Vec<String>, HsmError> {
-        Ok(plan(&self.ctx, self.slot, key_type)?
-            .err()
-            .unwrap_or_default())
+/// A mechanism the vault needs for a key type and the module does not offer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MechanismGap {
+    /// What it would be used for: `generate` or `sign`.
+    pub capability: &'static str,
+    /// What is missing, e.g. `CKM_RSA_PKCS_KEY_PAIR_GEN for 4096-bit keys (...)`.
+    pub detail: String,
+}
+
+impl MechanismGap {
+    fn new(capability: &'static str, detail: impl Into<String>) -> Self {
+        MechanismGap {
+            capability,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -429,12 +436,23 @@ enum SignMech {
     RsaPkcsDigestInfo,
 }
 
+impl SignMech {
+    fn describe(self) -> &'static str {
+        match self {
+            SignMech::EcdsaPrehashed => "CKM_ECDSA (hashed by rootvault)",
+            SignMech::EcdsaHashing => "CKM_ECDSA_SHA256/384",
+            SignMech::Sha256RsaPkcs => "CKM_SHA256_RSA_PKCS",
+            SignMech::RsaPkcsDigestInfo => "CKM_RSA_PKCS (DigestInfo by rootvault)",
+        }
+    }
+}
+
 /// The mechanisms to generate and sign with, or what is missing.
 fn plan(
     ctx: &Pkcs11,
     slot: Slot,
     key_type: KeyType,
-) -> Result<Result<SignMech, Vec<String>>, HsmError> {
+) -> Result<Result<SignMech, Vec<MechanismGap>>, HsmError> {
     let offered = ctx
         .get_mechanism_list(slot)
         .map_err(HsmError::call("C_GetMechanismList"))?;
@@ -454,7 +472,7 @@ fn plan(
         None => {
             match info(MechanismType::ECC_KEY_PAIR_GEN)? {
                 Some(i) if i.generate_key_pair() => {}
-                _ => missing.push("CKM_EC_KEY_PAIR_GEN".to_owned()),
+                _ => missing.push(MechanismGap::new("generate", "CKM_EC_KEY_PAIR_GEN")),
             }
             let hashing = if key_type == KeyType::EcdsaP384 {
                 MechanismType::ECDSA_SHA384
@@ -466,7 +484,7 @@ fn plan(
             } else if can_sign(hashing)? {
                 Some(SignMech::EcdsaHashing)
             } else {
-                missing.push(format!("CKM_ECDSA or {hashing} for signing"));
+                missing.push(MechanismGap::new("sign", format!("CKM_ECDSA or {hashing}")));
                 None
             }
         }
@@ -476,19 +494,25 @@ fn plan(
                     if i.generate_key_pair()
                         && (i.max_key_size() == 0
                             || (i.min_key_size()..=i.max_key_size()).contains(&bits)) => {}
-                Some(i) if i.generate_key_pair() => missing.push(format!(
-                    "CKM_RSA_PKCS_KEY_PAIR_GEN for {bits}-bit keys (the module makes {}..{} bits)",
-                    i.min_key_size(),
-                    i.max_key_size()
+                Some(i) if i.generate_key_pair() => missing.push(MechanismGap::new(
+                    "generate",
+                    format!(
+                        "CKM_RSA_PKCS_KEY_PAIR_GEN for {bits}-bit keys (the module makes {} to {} bits)",
+                        i.min_key_size(),
+                        i.max_key_size()
+                    ),
                 )),
-                _ => missing.push("CKM_RSA_PKCS_KEY_PAIR_GEN".to_owned()),
+                _ => missing.push(MechanismGap::new("generate", "CKM_RSA_PKCS_KEY_PAIR_GEN")),
             }
             if can_sign(MechanismType::SHA256_RSA_PKCS)? {
                 Some(SignMech::Sha256RsaPkcs)
             } else if can_sign(MechanismType::RSA_PKCS)? {
                 Some(SignMech::RsaPkcsDigestInfo)
             } else {
-                missing.push("CKM_SHA256_RSA_PKCS or CKM_RSA_PKCS for signing".to_owned());
+                missing.push(MechanismGap::new(
+                    "sign",
+                    "CKM_SHA256_RSA_PKCS or CKM_RSA_PKCS",
+                ));
                 None
             }
         }
@@ -594,6 +618,9 @@ pub struct KeyProtection {
     pub always_sensitive: bool,
     /// CKA_NEVER_EXTRACTABLE: never extractable since creation.
     pub never_extractable: bool,
+    /// CKA_LOCAL: generated on the token (not imported). Reported, not required by
+    /// [`KeyProtection::is_locked_in`].
+    pub local: bool,
 }
 
 impl KeyProtection {
@@ -751,12 +778,27 @@ impl UserSession {
         })
     }
 
+    /// What is missing, according to the module's own mechanism list (C_GetMechanismInfo), for
+    /// the vault to generate and sign with keys of `key_type` here; empty when nothing is.
+    /// A curve the module lacks shows only when a generation is tried (PKCS#11 lists no
+    /// curves), which [`UserSession::generate_key_pair`] reports as
+    /// [`HsmError::KeyTypeUnsupported`].
+    pub fn missing_mechanisms(&self, key_type: KeyType) -> Result<Vec<MechanismGap>, HsmError> {
+        let (ctx, slot) = &*self.token;
+        Ok(plan(ctx, *slot, key_type)?.err().unwrap_or_default())
+    }
+
     /// The signing mechanism for `key_type`, or [`HsmError::KeyTypeUnsupported`] naming what
     /// the module lacks.
     fn plan(&self, key_type: KeyType) -> Result<SignMech, HsmError> {
         let (ctx, slot) = &*self.token;
-        plan(ctx, *slot, key_type)?
-            .map_err(|missing| HsmError::KeyTypeUnsupported { key_type, missing })
+        plan(ctx, *slot, key_type)?.map_err(|gaps| HsmError::KeyTypeUnsupported {
+            key_type,
+            missing: gaps
+                .into_iter()
+                .map(|g| format!("{} to {}", g.detail, g.capability))
+                .collect(),
+        })
     }
 
     /// Logs the user out of the token (every session of this process loses its login).
@@ -782,10 +824,17 @@ impl UserSession {
     pub fn write_data_object(&self, label: &str, value: &[u8]) -> Result<(), HsmError> {
         let handle = match self.find_data_object(label)? {
             None => self.create_data_object(label, value)?,
-            Some(old) => match self
-                .session
-                .update_attributes(old, &[Attribute::Value(value.to_vec())])
-            {
+            // In tests, an injected failure at `hsm.set_value` stands in for a module that
+            // refuses (none tested here does).
+            Some(old) => match if crate::fault::check("hsm.set_value").is_err() {
+                Err(CkError::Pkcs11(
+                    RvError::ActionProhibited,
+                    cryptoki::context::Function::SetAttributeValue,
+                ))
+            } else {
+                self.session
+                    .update_attributes(old, &[Attribute::Value(value.to_vec())])
+            } {
                 Ok(()) => old,
                 Err(CkError::Pkcs11(
                     RvError::AttributeReadOnly
@@ -839,7 +888,17 @@ impl UserSession {
         let mut template = data_object_template(label);
         template.push(Attribute::Modifiable(true));
         template.push(Attribute::Value(value.to_vec()));
-        self.session.create_object(&template).map_err(|e| match e {
+        // In tests, an injected failure at `hsm.create_object` stands in for a module without
+        // private data objects (none tested here lacks them).
+        let created = if crate::fault::check("hsm.create_object").is_err() {
+            Err(CkError::Pkcs11(
+                RvError::TemplateInconsistent,
+                cryptoki::context::Function::CreateObject,
+            ))
+        } else {
+            self.session.create_object(&template)
+        };
+        created.map_err(|e| match e {
             CkError::Pkcs11(
                 rv @ (RvError::TemplateInconsistent
                 | RvError::TemplateIncomplete
@@ -891,6 +950,7 @@ impl UserSession {
                     AttributeType::Extractable,
                     AttributeType::AlwaysSensitive,
                     AttributeType::NeverExtractable,
+                    AttributeType::Local,
                 ],
             )
             .map_err(HsmError::call("C_GetAttributeValue"))?;
@@ -901,6 +961,7 @@ impl UserSession {
             extractable: true,
             always_sensitive: false,
             never_extractable: false,
+            local: false,
         };
         for a in attrs {
             match a {
@@ -910,6 +971,7 @@ impl UserSession {
                 Attribute::Extractable(v) => p.extractable = v,
                 Attribute::AlwaysSensitive(v) => p.always_sensitive = v,
                 Attribute::NeverExtractable(v) => p.never_extractable = v,
+                Attribute::Local(v) => p.local = v,
                 _ => {}
             }
         }
@@ -1053,6 +1115,11 @@ impl TokenKey<'_> {
     pub fn key_type(&self) -> KeyType {
         self.key_type
     }
+
+    /// The signing mechanism chosen for this module, e.g. `CKM_ECDSA (hashed by rootvault)`.
+    pub fn mechanism(&self) -> &'static str {
+        self.mech.describe()
+    }
 }
 
 impl RawSigner for TokenKey<'_> {
@@ -1105,21 +1172,40 @@ const SHA256_DIGEST_INFO_PREFIX: [u8; 19] = [
     0x00, 0x04, 0x20,
 ];
 
-/// PKCS#11 returns ECDSA signatures as fixed-width `r || s`; X.509 wants
-/// `Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` (RFC 3279 §2.2.3).
-fn ecdsa_rs_to_der(rs: &[u8], half: usize) -> Result<Vec<u8>, SignFailure> {
-    if rs.len() != 2 * half {
-        return Err(SignFailure(format!(
-            "the token returned a {}-byte ECDSA signature, expected {}",
-            rs.len(),
-            2 * half
-        )));
-    }
-    let (r, s) = rs.split_at(half);
+/// PKCS#11 returns ECDSA signatures as fixed-width `r || s` (v2.40 §2.3.1); X.509 wants
+/// `Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` (RFC 3279 §2.2.3). Some modules
+/// hand back that DER already: accepted too, once its integers are checked against the curve,
+/// and re-encoded minimally.
+fn ecdsa_rs_to_der(sig: &[u8], half: usize) -> Result<Vec<u8>, SignFailure> {
+    let (r, s) = if sig.len() == 2 * half {
+        let (r, s) = sig.split_at(half);
+        (r.to_vec(), s.to_vec())
+    } else {
+        let parsed = yasna::parse_der(sig, |rd| {
+            rd.read_sequence(|rd| {
+                let r = rd.next().read_bigint_bytes()?;
+                let s = rd.next().read_bigint_bytes()?;
+                Ok((r, s))
+            })
+        });
+        let fits = |(v, positive): &(Vec<u8>, bool)| {
+            *positive && v.iter().skip_while(|&&b| b == 0).count() <= half
+        };
+        match parsed {
+            Ok((r, s)) if fits(&r) && fits(&s) => (r.0, s.0),
+            _ => {
+                return Err(SignFailure(format!(
+                    "the token returned a {}-byte ECDSA signature that is neither r||s ({} bytes) nor a DER SEQUENCE of two {half}-byte integers",
+                    sig.len(),
+                    2 * half
+                )))
+            }
+        }
+    };
     Ok(yasna::construct_der(|w| {
         w.write_sequence(|w| {
-            w.next().write_bigint_bytes(r, true);
-            w.next().write_bigint_bytes(s, true);
+            w.next().write_bigint_bytes(&r, true);
+            w.next().write_bigint_bytes(&s, true);
         })
     }))
 }
@@ -1137,6 +1223,36 @@ mod tests {
         assert_eq!(&der[..5], &[0x30, 0x26, 0x02, 0x01, 0x01]);
         assert_eq!(&der[5..8], &[0x02, 0x21, 0x00]);
         assert!(ecdsa_rs_to_der(&rs[..63], 32).is_err());
+    }
+
+    #[test]
+    fn an_ecdsa_signature_already_in_der_is_accepted_and_made_minimal() {
+        let mut rs = vec![0u8; 64];
+        rs[31] = 1;
+        rs[32] = 0x80;
+        let minimal = ecdsa_rs_to_der(&rs, 32).unwrap();
+        // As a module might send it: the same SEQUENCE, already DER.
+        assert_eq!(ecdsa_rs_to_der(&minimal, 32).unwrap(), minimal);
+        // Non-minimal leading zeros are not DER: refused by the parser.
+        let padded = [0x30, 0x08, 0x02, 0x02, 0x00, 0x01, 0x02, 0x02, 0x00, 0x01];
+        assert!(ecdsa_rs_to_der(&padded, 32).is_err());
+        // Integers wider than the curve, or negative, are refused.
+        let wide = yasna::construct_der(|w| {
+            w.write_sequence(|w| {
+                w.next().write_bigint_bytes(&[0x7f; 33], true);
+                w.next().write_bigint_bytes(&[1], true);
+            })
+        });
+        let e = ecdsa_rs_to_der(&wide, 32).unwrap_err();
+        assert_eq!(
+            e.0,
+            format!(
+                "the token returned a {}-byte ECDSA signature that is neither r||s (64 bytes) nor a DER SEQUENCE of two 32-byte integers",
+                wide.len()
+            )
+        );
+        let negative = [0x30, 0x06, 0x02, 0x01, 0xff, 0x02, 0x01, 0x01];
+        assert!(ecdsa_rs_to_der(&negative, 32).is_err());
     }
 
     #[test]

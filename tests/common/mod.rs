@@ -1,6 +1,7 @@
-//! Test helpers: every test gets its own SoftHSM2 token directory (made by
-//! `hsm-test/make-token.sh`) and runs the real `rootvault` binary as a child process with its
-//! own `SOFTHSM2_CONF`, because SoftHSM reads that variable once per process.
+//! Test helpers: every test gets its own token directory (made by `hsm-test/make-token.sh`,
+//! SoftHSM2 unless a test asks for another implementation) and runs the real `rootvault`
+//! binary as a child process with that token's environment, because SoftHSM (like the other
+//! modules) reads its configuration once per process.
 
 #![allow(dead_code)]
 
@@ -74,28 +75,75 @@ pub fn run(cmd: &mut Command) -> Run {
     }
 }
 
+/// Where [`Hsm::with_impl`] keeps what make-token.sh printed (the token's environment and
+/// `MODULE=`), relative to the test's directory. A file rather than a field, so that tests
+/// sharing one SoftHSM directory can still build an `Hsm` as a plain struct.
+const TOKEN_ENV: &str = "hsm/token.env";
+
+/// The PKCS#11 implementations `hsm-test/make-token.sh --list` can make.
+pub fn implementations() -> Vec<String> {
+    let r = run(Command::new(repo().join("hsm-test/make-token.sh")).arg("--list")).expect(0);
+    r.stdout.lines().map(str::to_owned).collect()
+}
+
 impl Hsm {
-    /// A fresh token labelled `label` in a directory of its own.
+    /// A fresh SoftHSM2 token labelled `label` in a directory of its own.
     pub fn new(label: &str) -> Hsm {
+        Hsm::with_impl("softhsm2", label)
+    }
+
+    /// A fresh token of implementation `implementation` (a name `make-token.sh --list`
+    /// prints) labelled `label`, in a directory of its own. Daemons it needs (swtpm,
+    /// tpm2-abrmd) run until the `Hsm` is dropped.
+    pub fn with_impl(implementation: &str, label: &str) -> Hsm {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = Command::new(repo().join("hsm-test/make-token.sh"))
+            .args(["--impl", implementation])
             .arg(dir.path().join("hsm"))
             .arg(label)
             .arg(SO_PIN)
             .arg(PIN)
             .output()
             .expect("run hsm-test/make-token.sh");
-        assert!(
-            out.status.success(),
-            "make-token.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::write(dir.path().join("pin"), format!("{PIN}\n")).unwrap();
-        Hsm {
+        let hsm = Hsm {
             conf: dir.path().join("hsm/softhsm2.conf"),
             label: label.to_owned(),
             dir,
+        };
+        // Written before the check, so that a half-made token's daemons are still stopped.
+        std::fs::write(hsm.path(TOKEN_ENV), &out.stdout).unwrap();
+        assert!(
+            out.status.success(),
+            "make-token.sh --impl {implementation} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(hsm.path("pin"), format!("{PIN}\n")).unwrap();
+        hsm
+    }
+
+    /// The token's environment: what make-token.sh printed, or SoftHSM's configuration for a
+    /// token made without [`Hsm::with_impl`].
+    pub fn token_env(&self) -> Vec<(String, String)> {
+        match std::fs::read_to_string(self.path(TOKEN_ENV)) {
+            Ok(text) => text
+                .lines()
+                .filter_map(|l| l.strip_prefix("export "))
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            Err(_) => vec![("SOFTHSM2_CONF".to_owned(), self.conf.display().to_string())],
         }
+    }
+
+    /// The token's PKCS#11 module.
+    pub fn module(&self) -> PathBuf {
+        std::fs::read_to_string(self.path(TOKEN_ENV))
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("MODULE=").map(PathBuf::from))
+            })
+            .unwrap_or_else(module)
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -113,7 +161,7 @@ impl Hsm {
     /// `rootvault` with this test's token configuration and vault, and no PIN.
     pub fn rv(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_rootvault"));
-        c.env("SOFTHSM2_CONF", &self.conf)
+        c.envs(self.token_env())
             .env("ROOTVAULT_DIR", self.vault())
             .env("USER", "test-operator")
             .env_remove("ROOTVAULT_PIN")
@@ -133,7 +181,7 @@ impl Hsm {
         run(self
             .rv_pin()
             .args(["init", "--module"])
-            .arg(module())
+            .arg(self.module())
             .args(["--token", &self.label]))
     }
 
@@ -160,9 +208,9 @@ impl Hsm {
     /// `pkcs11-tool` (OpenSC) against this test's token.
     pub fn pkcs11_tool(&self, args: &[&str]) -> Run {
         run(Command::new("pkcs11-tool")
-            .env("SOFTHSM2_CONF", &self.conf)
+            .envs(self.token_env())
             .arg("--module")
-            .arg(module())
+            .arg(self.module())
             .args(["--token-label", &self.label])
             .args(args))
     }
@@ -172,6 +220,18 @@ impl Hsm {
         run(Command::new("sqlite3")
             .arg(self.vault().join("ledger.sqlite"))
             .arg(sql))
+    }
+}
+
+impl Drop for Hsm {
+    /// Stops the daemons a TPM token runs (nothing to do for the soft tokens).
+    fn drop(&mut self) {
+        if self.path("hsm/swtpm.pid").exists() {
+            let _ = Command::new(repo().join("hsm-test/make-token.sh"))
+                .arg("--stop")
+                .arg(self.path("hsm"))
+                .status();
+        }
     }
 }
 
