@@ -211,9 +211,9 @@ fn a_revocation_deleted_from_the_derived_table_cannot_be_left_off_the_crl_or_exp
 
     // The row put back (as the attacker would, to hide the edit), everything works again and
     // the CRL still lists the revoked serial.
-    h.sqlite(&format!(
-        "INSERT INTO revocations SELECT json_extract(payload, '$.serial'), json_extract(payload, '$.reason'), json_extract(payload, '$.revoked_at'), seq FROM events WHERE kind = 'certificate_revoked'"
-    ))
+    h.sqlite(
+        "INSERT INTO revocations SELECT json_extract(payload, '$.serial'), json_extract(payload, '$.reason'), json_extract(payload, '$.revoked_at'), seq FROM events WHERE kind = 'certificate_revoked'",
+    )
     .expect(0);
     crl(&h).expect(0);
     let listed = openssl(&["crl", "-in", s(&h.path("next.crl")), "-noout", "-text"])
@@ -564,4 +564,120 @@ fn a_lost_tail_is_recovered_only_on_purpose_and_numbers_go_on() {
         .rv_pin()
         .args(["ledger", "recover", "--confirm", &token_hash[..16]]))
     .expect(3);
+}
+
+/// Decrypts `backup` with `id` into `dir` (age and tar, as an attacker holding a recipient's
+/// key would), lets `edit` change the files and the manifest, and packs and encrypts it again
+/// to `recipient` into `out`, with the manifest's sizes and digests made to match.
+fn forge_backup(
+    backup: &Path,
+    id: &Path,
+    recipient: &str,
+    dir: &Path,
+    out: &Path,
+    edit: impl FnOnce(&Path, &mut serde_json::Value),
+) {
+    std::fs::create_dir_all(dir).unwrap();
+    run(std::process::Command::new("bash")
+        .arg("-c")
+        .arg("age -d -i \"$1\" \"$2\" | tar xf - -C \"$3\"")
+        .args(["x", s(id), s(backup), s(dir)]))
+    .expect(0);
+    let manifest_path = dir.join("backup.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    edit(dir, &mut manifest);
+    for f in manifest["files"].as_array_mut().unwrap() {
+        let bytes = std::fs::read(dir.join(f["name"].as_str().unwrap())).unwrap();
+        f["size"] = bytes.len().into();
+        f["sha256"] = rootvault::keys::sha256_hex(&bytes).into();
+    }
+    std::fs::write(
+        &manifest_path,
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+    run(std::process::Command::new("bash")
+        .arg("-c")
+        .arg("tar cf - -C \"$1\" backup.json vault.toml ledger.sqlite | age -r \"$2\" -o \"$3\"")
+        .args(["x", s(dir), recipient, s(out)]))
+    .expect(0);
+}
+
+#[test]
+fn a_forged_backup_is_refused_and_a_genuine_one_is_checked_against_the_token() {
+    let h = Hsm::new("attack-backup");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    let id = h.path("backup.key");
+    let recipient = age_identity(&id);
+    let good = h.path("good.age");
+    // A backup is signed by the audit key: it needs the token and its PIN.
+    run(h
+        .rv()
+        .args(["backup", "--age-recipient", &recipient, "--out"])
+        .arg(&good))
+    .expect(5);
+    run(h
+        .rv_pin()
+        .args(["backup", "--age-recipient", &recipient, "--out"])
+        .arg(&good))
+    .expect(0);
+    let restore = |from: &Path, into: &str| {
+        run(h
+            .rv()
+            .arg("--vault")
+            .arg(h.path(into))
+            .args(["restore", "--json", "--from"])
+            .arg(from)
+            .arg("--identity")
+            .arg(&id))
+    };
+
+    // Its configuration pointed at another module (the forged-backup attack of the review).
+    let shim = h.path("shim.so");
+    let mut bytes = std::fs::read(module()).unwrap();
+    bytes.push(0);
+    std::fs::write(&shim, bytes).unwrap();
+    let forged = h.path("forged-module.age");
+    forge_backup(&good, &id, &recipient, &h.path("f1"), &forged, |dir, _| {
+        let config = dir.join("vault.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        let edited: String = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("module = ") {
+                    format!("module = {:?}\n", s(&shim))
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        std::fs::write(&config, edited).unwrap();
+    });
+    let r = restore(&forged, "r1").expect(3);
+    assert!(
+        r.stderr
+            .contains("which the backup's own ledger never approved"),
+        "{}",
+        r.stderr
+    );
+    assert!(!h.path("r1").exists());
+
+    // Its manifest altered (any field the signature covers).
+    let forged = h.path("forged-manifest.age");
+    forge_backup(&good, &id, &recipient, &h.path("f2"), &forged, |_, m| {
+        m["created"] = "2020-01-01T00:00:00Z".into();
+    });
+    let r = restore(&forged, "r2").expect(3);
+    assert!(
+        r.stderr
+            .contains("its signature does not verify with the vault's audit key"),
+        "{}",
+        r.stderr
+    );
+    assert!(!h.path("r2").exists());
+
+    // The genuine backup restores, its signature checked against the token's own audit key.
+    let r = restore(&good, "r3").expect(0);
+    assert_eq!(r.json()["signature"], "token", "{}", r.stdout);
 }

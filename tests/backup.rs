@@ -230,7 +230,7 @@ fn ceremony(label: &str) -> Ceremony {
 
 /// `backup --out OUT` to the given recipients.
 fn backup(h: &Hsm, out: &Path, recipients: &[&str], extra: &[&str]) -> Run {
-    let mut c = h.rv();
+    let mut c = h.rv_pin();
     c.arg("backup").arg("--out").arg(out).args(extra);
     for r in recipients {
         c.args(["--age-recipient", r]);

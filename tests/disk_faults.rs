@@ -194,7 +194,7 @@ fn writers(s: &Setup, out: &Path) -> Vec<(&'static str, Command)> {
             "--out",
         ])
         .arg(out.join("south"));
-    let mut backup = h.rv();
+    let mut backup = h.rv_pin();
     backup
         .args(["backup", "--age-recipient", &s.age_recipient, "--out"])
         .arg(out.join("vault.backup"));

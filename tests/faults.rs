@@ -474,7 +474,7 @@ fn a_crash_during_backup_or_restore_leaves_no_partial_backup_and_no_half_restore
     let before = vault_files();
     let backup = h.path("vault.backup");
     let take_backup = |point: Option<&str>| {
-        let mut c = h.rv();
+        let mut c = h.rv_pin();
         if let Some(p) = point {
             c.env("ROOTVAULT_FAULT", p);
         }

@@ -171,7 +171,7 @@ fn backup_seed() -> &'static BackupSeed {
         let recipient = common::age_identity(&identity);
         let file = h.path("vault.backup");
         common::run(
-            h.rv()
+            h.rv_pin()
                 .args(["backup", "--age-recipient", &recipient, "--out"])
                 .arg(&file),
         )

@@ -45,15 +45,17 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::rfc3339;
+use super::{rfc3339, Ctx};
 use crate::error::{Error, Result, VaultError};
 use crate::fsio::{self, ReservedFile, StagedDir};
 use crate::ledger::{Event, Ledger, LedgerError};
 use crate::recipients::{Identities, Recipients};
 use crate::vault::{self, Vault, CONFIG_FILE, LEDGER_FILE};
 
-/// The `format` of a backup's manifest.
-pub const BACKUP_FORMAT: &str = "rootvault-backup-v1";
+/// The `format` of a backup's manifest: v2 is signed by the vault's audit key.
+pub const BACKUP_FORMAT: &str = "rootvault-backup-v2";
+/// The format of backups made before they were signed, still restored (with a note).
+pub const BACKUP_FORMAT_V1: &str = "rootvault-backup-v1";
 /// The manifest's name inside the archive.
 pub const MANIFEST_FILE: &str = "backup.json";
 /// The archive's entries, in the order they are written.
@@ -163,6 +165,17 @@ pub enum BackupProblem {
     /// The configuration inside does not parse (the parser's message).
     #[error("its vault.toml is not a valid vault configuration: {0}")]
     BadConfig(String),
+    /// The manifest's signature does not verify with the audit key the ledger records.
+    #[error("its signature does not verify with the vault's audit key ({0}): it was not made by this vault's token, so it was forged or altered")]
+    BadSignature(String),
+    /// The configuration names a module the ledger never approved.
+    #[error("its vault.toml names the PKCS#11 module {module}, which the backup's own ledger never approved (approved: {approved}); a backup that would load another module is refused")]
+    ModuleNotApproved {
+        /// The module (path, and SHA-256 if the file is here).
+        module: String,
+        /// What the ledger approved.
+        approved: String,
+    },
 }
 
 /// `backup.json`: what the archive holds.
@@ -186,6 +199,33 @@ pub struct BackupManifest {
     pub attested_seq: Option<i64>,
     /// The other entries.
     pub files: Vec<BackupFile>,
+    /// The PKCS#11 module its configuration names (v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// SHA-256 of the audit public key (DER SubjectPublicKeyInfo) that signed it (v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_key_sha256: Option<String>,
+    /// Base64 of the DER ECDSA signature by the audit key over [`BackupManifest::signed_message`]
+    /// (v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+impl BackupManifest {
+    /// The exact text the audit key signs (ASCII, each line ending in `\n`): the format, the
+    /// time, the token, the ledger's size and head, and the SHA-256 of each other entry, so
+    /// that a backup with another configuration or ledger cannot carry the signature. Checked
+    /// with `openssl dgst -sha256 -verify audit.pem -signature sig.der message.txt`.
+    pub fn signed_message(&self) -> String {
+        let mut m = format!(
+            "{BACKUP_FORMAT}\ncreated={}\ntoken_serial={}\nevents={}\nhead={}\n",
+            self.created, self.token_serial, self.events, self.head
+        );
+        for f in &self.files {
+            m += &format!("{}={}\n", f.name, f.sha256);
+        }
+        m
+    }
 }
 
 /// One file of a backup.
@@ -241,6 +281,10 @@ pub struct RestoreReport {
     pub audit_key_sha256: Option<String>,
     /// Remarks from the verification that are not failures.
     pub notes: Vec<String>,
+    /// How the backup's signature was checked: `token` (against the audit key on the token
+    /// itself), `ledger` (against the audit key its own ledger records; the token was not
+    /// there), or `unsigned` (a v1 backup).
+    pub signature: &'static str,
 }
 
 /// Writes an age-encrypted backup of `vault` (its configuration and a consistent snapshot of
@@ -248,11 +292,12 @@ pub struct RestoreReport {
 /// verified before anything is written; a ledger that fails verification is not backed up
 /// (exit 4), because such a backup could not be restored.
 pub fn backup(
-    vault: &Vault,
+    ctx: &Ctx<'_>,
     out: &Path,
     recipients: &Recipients,
     force: bool,
 ) -> Result<BackupReport> {
+    let vault = ctx.vault;
     if fsio::Existing::at(out)? == fsio::Existing::Dir {
         return Err(BackupError::OutIsDirectory(out.to_owned()).into());
     }
@@ -308,6 +353,9 @@ pub fn backup(
         events: verified.events,
         head: verified.head.clone(),
         attested_seq: verified.attested_seq,
+        module: Some(vault.config().token.module.display().to_string()),
+        audit_key_sha256: None,
+        signature: None,
         files: vec![
             BackupFile {
                 name: CONFIG_FILE.to_owned(),
@@ -321,6 +369,17 @@ pub fn backup(
             },
         ],
     };
+    // Signed by the audit key on the token, after the token's check of the ledger: a backup
+    // is the vault's only if its token says so.
+    let manifest = ctx.with_session(|_session, attestor| {
+        use base64::Engine as _;
+        let signature = attestor.sign(manifest.signed_message().as_bytes())?;
+        Ok(BackupManifest {
+            audit_key_sha256: Some(hex::encode(Sha256::digest(attestor.public_key_der()))),
+            signature: Some(base64::engine::general_purpose::STANDARD.encode(signature)),
+            ..manifest.clone()
+        })
+    })?;
     let mut manifest_json = serde_json::to_vec_pretty(&manifest).expect("the manifest serializes");
     manifest_json.push(b'\n');
 
@@ -446,6 +505,8 @@ pub fn restore(from: &Path, identities: &Identities, into: &Path) -> Result<Rest
         })
         .into());
     }
+    let (signature, mut notes) = authenticate(staging.path(), &manifest, from)?;
+    notes.extend(checked.notes);
     crate::fault::point("restore.before_rename");
     refuse_existing_target(into)?;
     staging.commit()?;
@@ -460,8 +521,124 @@ pub fn restore(from: &Path, identities: &Identities, into: &Path) -> Result<Rest
         token_serial: checked.token_serial,
         root_sha256: checked.root_sha256,
         audit_key_sha256: checked.audit_key_sha256,
-        notes: checked.notes,
+        notes,
+        signature,
     })
+}
+
+/// A restored vault is the vault its token made: the manifest's signature verifies with the
+/// audit key the (verified) ledger records, the configuration names a module that ledger
+/// approved, and, when the token is here, the token's own audit key is that key. Returns how
+/// far the signature could be checked (`token`, `ledger` or `unsigned`) and notes saying so.
+fn authenticate(
+    dir: &Path,
+    manifest: &BackupManifest,
+    from: &Path,
+) -> Result<(&'static str, Vec<String>)> {
+    let refused = |why| -> Error {
+        BackupError::Refused {
+            from: from.to_owned(),
+            why,
+        }
+        .into()
+    };
+    let vault = Vault::open(dir)?;
+    let ledger = vault.ledger()?;
+    let mut notes = Vec::new();
+
+    // The module: approved by the ledger, and (if it is on this machine) the same file.
+    let config = &vault.config().token;
+    let path = config.module.display().to_string();
+    let approved = ledger.approved_modules()?;
+    let list = || {
+        approved
+            .iter()
+            .map(|(p, s)| format!("{p} (SHA-256 {s})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let here = match crate::hsm::ModuleFile::inspect(&config.module) {
+        Ok(f) => Some(f.sha256),
+        Err(crate::hsm::HsmError::ModuleLoad { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let approved_here = match &here {
+        Some(sha) => approved.iter().any(|(p, s)| *p == path && s == sha),
+        None => approved.iter().any(|(p, _)| *p == path),
+    };
+    if !approved.is_empty() && !approved_here {
+        return Err(refused(BackupProblem::ModuleNotApproved {
+            module: match &here {
+                Some(sha) => format!("{path} (SHA-256 {sha})"),
+                None => path.clone(),
+            },
+            approved: list(),
+        }));
+    }
+    notes.push(format!(
+        "the vault's token: serial {}, through the module {path}{}",
+        config.serial,
+        match &here {
+            Some(sha) => format!(" (SHA-256 {sha})"),
+            None => " (not on this machine)".to_owned(),
+        }
+    ));
+
+    let Some(signature) = &manifest.signature else {
+        notes.push(
+            "this backup was made before backups were signed (rootvault-backup-v1): nothing proves it was made by this vault's token; compare its ledger with a receipt (`ledger verify --receipt`) and with the token (`ledger verify --with-token`) before using it".into(),
+        );
+        return Ok(("unsigned", notes));
+    };
+    let audit = ledger.audit_key()?.ok_or_else(|| {
+        refused(BackupProblem::BadSignature(
+            "its ledger records no audit key".into(),
+        ))
+    })?;
+    let audit_der = audit.public_key_der()?;
+    let checkpoint = crate::ledger::Checkpoint {
+        seq: 0,
+        hash: String::new(),
+        time: String::new(),
+        key_label: String::new(),
+        signature: signature.clone(),
+    };
+    checkpoint
+        .verify_message(&audit_der, manifest.signed_message().as_bytes())
+        .map_err(|e| refused(BackupProblem::BadSignature(e)))?;
+
+    // The token, if it is here and its module is one this ledger approved: its audit key
+    // (a public object, read without the PIN) must be the ledger's.
+    if here.is_none() || approved.is_empty() {
+        notes.push("the signature verifies with the audit key the backup's own ledger records; the token's module is not here to confirm that key is the token's: run `rootvault ledger verify --with-token` once it is".into());
+        return Ok(("ledger", notes));
+    }
+    let on_token = (|| -> Result<Option<Vec<u8>>> {
+        let module = crate::hsm::Module::load(&config.module)?;
+        let selector = crate::hsm::TokenSelector::parse(&config.selector)?;
+        let token = match module.open_token(&selector) {
+            Ok(t) => t,
+            Err(crate::hsm::HsmError::TokenNotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        token.require_serial(&config.serial)?;
+        let key = token.public_session()?.public_key(
+            crate::keys::KeyType::EcdsaP256,
+            &audit.key_label,
+            &audit.key_id_bytes()?,
+        )?;
+        Ok(Some(key.spki_der()))
+    })()?;
+    match on_token {
+        None => {
+            notes.push("the signature verifies with the audit key the backup's own ledger records; the token is not attached, so that key could not be compared with the token's: run `rootvault ledger verify --with-token` once it is".into());
+            Ok(("ledger", notes))
+        }
+        Some(der) if der == audit_der => Ok(("token", notes)),
+        Some(_) => Err(refused(BackupProblem::BadSignature(
+            "the audit key on the token is not the one the backup's ledger records".into(),
+        ))),
+    }
 }
 
 fn refuse_existing_target(into: &Path) -> Result<()> {
@@ -578,7 +755,7 @@ fn unpack(
     }
     let manifest: BackupManifest = serde_json::from_slice(&manifest_bytes)
         .map_err(|e| refused(BackupProblem::BadManifest(e.to_string())))?;
-    if manifest.format != BACKUP_FORMAT {
+    if manifest.format != BACKUP_FORMAT && manifest.format != BACKUP_FORMAT_V1 {
         return Err(refused(BackupProblem::Format(manifest.format)));
     }
     let listed: BTreeMap<&str, (u64, String)> = manifest

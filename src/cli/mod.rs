@@ -399,7 +399,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let vault = open()?;
             let recipients = Recipients::parse(&age_recipients)?;
-            let report = ceremony::backup(&vault, &out, &recipients, force)?;
+            let report = ceremony::backup(&ctx(&vault), &out, &recipients, force)?;
             eprintln!(
                 "backup written to {} ({} bytes, SHA-256 {}): ledger of {} events, head {}, encrypted to {} recipient(s); it holds no private key",
                 report.path.display(),
@@ -417,13 +417,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let identities = Identities::read(&identity)?;
             let report = ceremony::restore(&from, &identities, &cli.vault)?;
             eprintln!(
-                "restored and verified {} events (head {}, {} signed checkpoints) into {}, from a backup taken {}; the vault is bound to token serial {}",
+                "restored and verified {} events (head {}, {} signed checkpoints) into {}, from a backup taken {}; the vault is bound to token serial {}; the backup's signature {}",
                 report.events,
                 report.head,
                 report.checkpoints,
                 report.vault.display(),
                 report.manifest.created,
-                report.token_serial
+                report.token_serial,
+                match report.signature {
+                    "token" => "verifies with the audit key on the token",
+                    "ledger" => "verifies with the audit key its ledger records (the token was not there to confirm it)",
+                    _ => "is missing: an unsigned (v1) backup",
+                }
             );
             if json {
                 print_json(&report)?;

@@ -44,15 +44,21 @@ impl Checkpoint {
     /// Whether the signature verifies with the audit key (DER SubjectPublicKeyInfo of a
     /// P-256 key).
     pub fn verify(&self, audit_spki_der: &[u8]) -> Result<(), String> {
+        self.verify_message(
+            audit_spki_der,
+            Self::message(self.seq, &self.hash, &self.time).as_bytes(),
+        )
+    }
+
+    /// Whether the signature is the audit key's over `message` (for other texts the audit
+    /// key signs, such as a backup's manifest).
+    pub fn verify_message(&self, audit_spki_der: &[u8], message: &[u8]) -> Result<(), String> {
         let sig = base64::engine::general_purpose::STANDARD
             .decode(&self.signature)
             .map_err(|e| format!("signature is not base64: {e}"))?;
         let point = ec_point_of(audit_spki_der)?;
         ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, point)
-            .verify(
-                Self::message(self.seq, &self.hash, &self.time).as_bytes(),
-                &sig,
-            )
+            .verify(message, &sig)
             .map_err(|_| "signature does not verify with the audit key".to_owned())
     }
 }
