@@ -5,7 +5,7 @@
 # docs/performance.md explains each figure.
 #
 #   benches/run.sh                 # everything (about 10-20 minutes on 2 cores)
-#   benches/run.sh issuance crl    # only some phases: build issuance append verify crl startup
+#   benches/run.sh issuance crl    # only some phases: build issuance append verify crl startup precheck
 #
 # Environment:
 #   BENCH_DIR     scratch directory (default /tmp/rootvault-bench; wiped). The ledger and the
@@ -26,7 +26,7 @@ N=${BENCH_N:-1000}
 APPENDS=${BENCH_APPENDS:-200}
 PIN=Bench-Pin-5521
 SO_PIN=Bench-SoPin-9902
-phases=${*:-build issuance append verify crl startup}
+phases=${*:-build issuance append verify crl startup precheck}
 has() { [[ " $phases " == *" $1 "* ]]; }
 
 mkdir -p "$BENCH_DIR"
@@ -57,10 +57,11 @@ fi
 
 # A vault with a root of KEY_TYPE on a fresh token, in $BENCH_DIR/vault-KEY_TYPE.
 make_vault() {
-  local kt=$1 d=$BENCH_DIR/vault-$1
+  local kt=$1 d=$BENCH_DIR/vault-${2:-$1}
   rm -rf "$d"
   mkdir -p "$d"
   "$repo/hsm-test/make-token.sh" "$d/hsm" "bench-$kt" "$SO_PIN" "$PIN" >/dev/null
+  chmod 600 "$BENCH_DIR/pin"
   export SOFTHSM2_CONF=$d/hsm/softhsm2.conf ROOTVAULT_DIR=$d/vault USER=bench-operator
   "$rv" --pin-file "$BENCH_DIR/pin" init --module "$module" --token "bench-$kt" >/dev/null
   "$rv" --pin-file "$BENCH_DIR/pin" root create --subject "CN=Bench Root CA,O=Example Org,C=GB" \
@@ -167,3 +168,32 @@ fi
 
 echo "machine_loadavg_at_end $(cut -d' ' -f1 /proc/loadavg)" | record
 log "results in $results"
+
+if has precheck; then
+  # Issue 12: the check of the ledger against the token's state before every token action is
+  # incremental. The same token action (crl, P-384 root) on a fresh vault and on a vault whose
+  # ledger holds 1,000,000 events; the ratio of the medians is the check's cost at that size.
+  log "pre-action check: crl on a fresh vault and on a 1,000,000-event vault (30 runs each)"
+  crl_loop() {
+    local name=$1 v=() i t0
+    "$rv" --pin-file "$BENCH_DIR/pin" crl --force --out "$BENCH_DIR/$name.crl" >/dev/null 2>&1
+    for i in $(seq 30); do
+      t0=$(now_ns)
+      "$rv" --pin-file "$BENCH_DIR/pin" crl --force --out "$BENCH_DIR/$name.crl" >/dev/null 2>&1
+      v+=($(( ($(now_ns) - t0) / 1000 )))
+    done
+    printf '%s\n' "${v[@]}" | sort -n | awk -v n="$name" '{a[NR]=$1} END {print n "_median_us " a[int((NR+1)/2)]}' | record
+  }
+  make_vault ecdsa-p384 fresh
+  crl_loop precheck_fresh_crl
+  make_vault ecdsa-p384 big
+  t0=$(now_ns)
+  "$lb" prefill "$ROOTVAULT_DIR/ledger.sqlite" 1000000 >/dev/null
+  echo "precheck_prefill_1m_s $(( ($(now_ns) - t0) / 1000000000 ))" | record
+  # The first action after a million refusals recorded without the token folds them in once.
+  t0=$(now_ns)
+  "$rv" --pin-file "$BENCH_DIR/pin" crl --force --out "$BENCH_DIR/catchup.crl" >/dev/null
+  echo "precheck_catchup_1m_us $(( ($(now_ns) - t0) / 1000 ))" | record
+  crl_loop precheck_1m_crl
+  awk '/^precheck_fresh_crl_median_us/{f=$2} /^precheck_1m_crl_median_us/{b=$2} END {if (f) printf "precheck_ratio %.2f\n", b/f}' "$results" | record
+fi

@@ -5,6 +5,7 @@
 //!   ledger_bench commit-floor DIR N            durable SQLite commit (WAL, synchronous=FULL)
 //!   ledger_bench token-sign MODULE LABEL PIN N raw C_Sign per signature: P-384, RSA-3072, P-256
 //!   ledger_bench append DIR SAMPLES            durable single-event append at 0, 100k, 1M events
+//!   ledger_bench prefill DB N                  grow a ledger to N events with refusals
 //!   ledger_bench verify DB                     Ledger::verify (run under /usr/bin/time -v)
 //!   ledger_bench sha DB                        raw SHA-256 over the same canonical bytes
 //!   ledger_bench crl N...                      CrlDraft → lint_crl → sign_crl, software P-384
@@ -335,6 +336,7 @@ fn main() {
                 .unwrap_or_else(|| vec![0, 100_000, 1_000_000]);
             append(&p(1), a[2].parse().unwrap(), &sizes)
         }
+        Some("prefill") => prefill(&p(1), a[2].parse().unwrap()),
         Some("verify") => verify(&p(1)),
         Some("sha") => sha(&p(1)),
         Some("crl") => crl(&a[1..]

@@ -292,11 +292,7 @@ pub fn compare(ledger: &Ledger, session: &UserSession, audit_spki: &[u8]) -> Res
 /// that every one that needed the token is covered by a checkpoint that verifies with
 /// `audit_spki`.
 fn fold_tail(ledger: &Ledger, state: &mut TokenState, audit_spki: &[u8]) -> Result<()> {
-    let checkpoints: Vec<Checkpoint> = ledger
-        .checkpoints()?
-        .into_iter()
-        .filter(|c| c.seq > state.seq)
-        .collect();
+    let checkpoints: Vec<Checkpoint> = ledger.checkpoints_after(state.seq)?;
     let mut events: Vec<StoredEvent> = Vec::new();
     ledger.for_each_event(state.seq + 1, |e| {
         events.push(e);

@@ -439,6 +439,19 @@ impl Ledger {
         Ok(())
     }
 
+    /// The checkpoints after `seq`, oldest first.
+    pub fn checkpoints_after(&self, seq: i64) -> Result<Vec<Checkpoint>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, hash, time, key_label, signature FROM checkpoints WHERE seq > ?1 ORDER BY seq")
+            .map_err(self.err("reading checkpoints"))?;
+        let rows = stmt
+            .query_map([seq], checkpoint_from_row)
+            .map_err(self.err("reading checkpoints"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("reading checkpoints"))
+    }
+
     /// Every checkpoint, oldest first.
     pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, LedgerError> {
         let mut stmt = self
