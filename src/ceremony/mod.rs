@@ -8,6 +8,7 @@ mod bundle;
 mod confirm;
 mod init;
 mod recover;
+mod restore;
 mod revoke;
 mod root;
 mod sign;
@@ -23,8 +24,8 @@ pub use audit::{
     AUDIT_KEY_LABEL,
 };
 pub use backup::{
-    backup, restore, BackupError, BackupFile, BackupManifest, BackupProblem, BackupReport,
-    RestoreReport, BACKUP_ENTRIES, BACKUP_FORMAT, MANIFEST_FILE,
+    backup, BackupError, BackupFile, BackupManifest, BackupProblem, BackupReport, BACKUP_ENTRIES,
+    BACKUP_FORMAT, MANIFEST_FILE,
 };
 pub use batch::{check_batch, sign_batch, BatchLine, CheckedBatch};
 pub use bundle::{
@@ -36,6 +37,7 @@ pub use confirm::{
 };
 pub use init::{init, InitReport};
 pub use recover::{recover_ledger, RecoverReport};
+pub use restore::{restore, RestoreReport};
 pub use revoke::{
     issue_crl, normalize_serial, revoke, CrlInfo, RevokeTarget, DEFAULT_CRL_DAYS, MAX_CRL_DAYS,
 };
