@@ -11,8 +11,10 @@ use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
 use ratatui::Terminal;
 
-use super::app::Modal;
-use super::ui::{group_hex, wrap};
+use super::modals::batch_form::BatchForm;
+use super::modals::generate::GenerateForm;
+use super::modals::prompt::Prompt;
+use super::widgets::{group_hex, wrap};
 use super::*;
 use crate::ceremony::Operator;
 
@@ -173,7 +175,7 @@ fn quitting_in_the_middle_of_a_flow_asks_first() {
     assert!(text(&app, 80, 24).contains("Quit in the middle of answering a question?"));
     press(&mut app, KeyCode::Char('n'));
     assert!(!app.should_quit());
-    assert!(matches!(app.modal, Some(Modal::Prompt { ref field, .. }) if field == "/media/usb"));
+    assert_eq!(app.modal_as::<Prompt>().unwrap().text(), "/media/usb");
     app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     press(&mut app, KeyCode::Char('y'));
     assert!(app.should_quit());
@@ -219,7 +221,7 @@ fn a_login_failure_wipes_the_typed_pin_and_shows_the_ceremony_error() {
     .err()
     .unwrap()
     .to_string();
-    assert_eq!(app.unlock_error.as_deref(), Some(expected.as_str()));
+    assert_eq!(app.screens.unlock.error(), Some(expected.as_str()));
     assert!(text(&app, 120, 40).contains("cannot load the PKCS#11 module"));
 }
 
@@ -258,8 +260,8 @@ fn a_bad_csr_in_the_inbox_is_listed_with_the_intake_verdict() {
     std::fs::write(dir.path().join("inbox/prod-eu1.csr"), "not a csr").unwrap();
     std::fs::write(dir.path().join("inbox/.hidden"), "x").unwrap();
     press(&mut app, KeyCode::Char('3'));
-    assert_eq!(app.inbox.entries.len(), 1);
-    let e = &app.inbox.entries[0];
+    assert_eq!(app.screens.inbox.entries.len(), 1);
+    let e = &app.screens.inbox.entries[0];
     assert_eq!(e.cluster.as_ref().unwrap().as_str(), "prod-eu1");
     // No root yet: ceremony refuses to judge, and says why.
     let s = text(&app, 120, 40);
@@ -356,7 +358,10 @@ fn the_batch_form_suggests_a_signed_directory_next_to_the_manifest_until_edited(
     let mut app = app(dir.path(), true);
     press(&mut app, KeyCode::Char('3'));
     press(&mut app, KeyCode::Char('b'));
-    assert!(matches!(app.modal, Some(Modal::BatchForm(ref f)) if f.out_dir == "signed"));
+    assert_eq!(
+        app.modal_as::<BatchForm>().unwrap().out_dir.text(),
+        "signed"
+    );
     typing(&mut app, "/media/usb/batch.txt");
     for (w, h) in [(80, 24), (120, 40)] {
         let s = text(&app, w, h);
@@ -372,11 +377,9 @@ fn the_batch_form_suggests_a_signed_directory_next_to_the_manifest_until_edited(
     typing(&mut app, "-here");
     press(&mut app, KeyCode::BackTab);
     typing(&mut app, ".bak");
-    let Some(Modal::BatchForm(f)) = &app.modal else {
-        panic!("the form is open")
-    };
-    assert_eq!(f.manifest, "/media/usb/batch.txt.bak");
-    assert_eq!(f.out_dir, "/media/usb/signe-here");
+    let f = app.modal_as::<BatchForm>().expect("the form is open");
+    assert_eq!(f.manifest.text(), "/media/usb/batch.txt.bak");
+    assert_eq!(f.out_dir.text(), "/media/usb/signe-here");
     // Days that are not a number are refused in the form, before anything runs.
     press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Tab);
@@ -391,7 +394,7 @@ fn the_batch_form_suggests_a_signed_directory_next_to_the_manifest_until_edited(
     assert!(text(&app, 80, 24).contains("Quit in the middle of opening a batch?"));
     press(&mut app, KeyCode::Char('n'));
     press(&mut app, KeyCode::Esc);
-    assert!(app.modal.is_none() && app.inbox.batch.is_none());
+    assert!(app.modal.is_none() && app.screens.inbox.batch.is_none());
     assert_eq!(app.message(), Some("cancelled; nothing was signed"));
 }
 
@@ -429,18 +432,16 @@ fn a_batch_that_ceremony_refuses_is_shown_with_its_words_and_cannot_be_signed() 
     );
     // `b` reopens the form as it was; Esc there, then Esc closes the batch.
     press(&mut app, KeyCode::Char('b'));
-    assert!(
-        matches!(app.modal, Some(Modal::BatchForm(ref f)) if f.manifest == manifest.to_str().unwrap() && !f.out_edited)
-    );
+    let f = app.modal_as::<BatchForm>().expect("the form is open");
+    assert!(f.manifest.text() == manifest.to_str().unwrap() && !f.out_edited);
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Esc);
-    assert!(app.inbox.batch.is_none());
+    assert!(app.screens.inbox.batch.is_none());
     assert!(text(&app, 80, 24).contains("No requests"));
 }
 
 #[test]
 fn the_generate_form_follows_cluster_and_format_until_edited_and_parses_as_the_cli_does() {
-    use super::screens::generate::GenerateForm;
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(dir.path(), true);
     // Locked: `n` on the inbox says where to unlock and opens nothing.
@@ -450,20 +451,21 @@ fn the_generate_form_follows_cluster_and_format_until_edited_and_parses_as_the_c
     assert!(app.message().unwrap().contains("unlock it first"));
 
     // The form itself (opening it needs an unlocked token).
-    app.modal = Some(Modal::GenerateForm(GenerateForm::new()));
+    app.modal = Some(Box::new(GenerateForm::new()));
     typing(&mut app, "edge-1");
-    let form = |app: &App| match &app.modal {
-        Some(Modal::GenerateForm(f)) => f.clone(),
-        _ => panic!("the form is open"),
+    let form = |app: &App| {
+        app.modal_as::<GenerateForm>()
+            .expect("the form is open")
+            .clone()
     };
-    assert_eq!(form(&app).out, "edge-1-cacerts.yaml.age");
+    assert_eq!(form(&app).out.text(), "edge-1-cacerts.yaml.age");
     press(&mut app, KeyCode::Tab); // key type
     press(&mut app, KeyCode::Left); // rsa-4096
     press(&mut app, KeyCode::Tab); // days
     typing(&mut app, "ten");
     press(&mut app, KeyCode::Tab); // format
     press(&mut app, KeyCode::Left); // istio: a directory, no .age
-    assert_eq!(form(&app).out, "edge-1-cacerts");
+    assert_eq!(form(&app).out.text(), "edge-1-cacerts");
     press(&mut app, KeyCode::Enter);
     assert!(!app.busy());
     assert!(text(&app, 80, 24).contains("days: \"ten\" is not a whole number of days"));
@@ -478,8 +480,8 @@ fn the_generate_form_follows_cluster_and_format_until_edited_and_parses_as_the_c
     press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Tab); // round to the cluster
     typing(&mut app, "2");
-    assert_eq!(form(&app).cluster, "edge-12");
-    assert_eq!(form(&app).out, "edge-1-cacerts-here");
+    assert_eq!(form(&app).cluster.text(), "edge-12");
+    assert_eq!(form(&app).out.text(), "edge-1-cacerts-here");
 
     // The parsed request: the recipients' SHA-256 is ceremony's, whatever their order.
     let a = "age1hsfdq2j0rwm959aq8m7q34kf4z53ak3ahk204akfe3t3czau055qzq4fe9";
@@ -495,7 +497,7 @@ fn the_generate_form_follows_cluster_and_format_until_edited_and_parses_as_the_c
         spec.fingerprint,
         crate::ceremony::recipients_fingerprint(&[a.to_owned(), b.to_owned()])
     );
-    f.cluster = "Not A Name".into();
+    f.cluster.set("Not A Name");
     assert!(f.spec().unwrap_err().starts_with("cluster: "));
 
     // Esc cancels; nothing ran.

@@ -7,8 +7,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Widget};
 
 use crate::ceremony::CertInfo;
+use crate::policy::ClusterName;
 
-use super::super::app::{Action, App, Modal};
+use super::super::field::TextField;
+use super::super::job::Outcome;
+use super::super::keys::{Action, Screen};
+use super::super::modals::export::{export_outcome, ExportForm};
+use super::super::modals::message::Details;
+use super::super::modals::revoke::RevokeReason;
+use super::super::view::{Ctx, Effect, Footer, ScreenView};
 
 /// Which statuses are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,17 +53,17 @@ impl StatusFilter {
 
 /// The certificates screen's state.
 #[derive(Debug, Default)]
-pub(crate) struct CertsView {
-    pub selected: usize,
-    pub filter: String,
-    pub editing_filter: bool,
-    pub status: StatusFilter,
+pub(crate) struct Certs {
+    selected: usize,
+    filter: TextField,
+    editing_filter: bool,
+    status: StatusFilter,
 }
 
-impl CertsView {
+impl Certs {
     /// The certificates the filters let through, newest first.
-    pub fn visible<'c>(&self, all: &'c [CertInfo]) -> Vec<&'c CertInfo> {
-        let needle = self.filter.to_lowercase();
+    fn visible<'c>(&self, all: &'c [CertInfo]) -> Vec<&'c CertInfo> {
+        let needle = self.filter.text().to_lowercase();
         all.iter()
             .rev()
             .filter(|c| self.status.admits(c.status))
@@ -73,68 +80,135 @@ impl CertsView {
             .collect()
     }
 
-    pub fn clamp(&mut self, all: &[CertInfo]) {
+    fn clamp(&mut self, all: &[CertInfo]) {
         let n = self.visible(all).len();
         self.selected = self.selected.min(n.saturating_sub(1));
     }
+
+    fn filter_action(&mut self, action: Action, ctx: &Ctx) -> Effect {
+        match action {
+            Action::Type(c) => self.filter.insert(c),
+            Action::Erase => {
+                self.filter.backspace();
+            }
+            Action::Enter => self.editing_filter = false,
+            Action::Back => {
+                self.filter.clear();
+                self.editing_filter = false;
+            }
+            _ => {}
+        }
+        self.clamp(ctx.data.certs());
+        Effect::None
+    }
 }
 
-impl App {
-    pub(crate) fn certs_action(&mut self, action: Action) {
-        let all: &[CertInfo] = self.data.certs.as_deref().unwrap_or(&[]);
-        if self.certs.editing_filter {
-            match action {
-                Action::Type(c) => self.certs.filter.push(c),
-                Action::Erase => {
-                    self.certs.filter.pop();
-                }
-                Action::Enter => self.certs.editing_filter = false,
-                Action::Back => {
-                    self.certs.filter.clear();
-                    self.certs.editing_filter = false;
-                }
-                _ => {}
-            }
-            let all: &[CertInfo] = self.data.certs.as_deref().unwrap_or(&[]);
-            self.certs.clamp(all);
-            return;
+impl ScreenView for Certs {
+    fn handle(&mut self, action: Action, ctx: &Ctx) -> Effect {
+        if self.editing_filter {
+            return self.filter_action(action, ctx);
         }
-        let visible = self.certs.visible(all);
+        let visible = self.visible(ctx.data.certs());
         let n = visible.len();
-        let selected = visible.get(self.certs.selected).map(|c| (*c).clone());
+        let selected = visible.get(self.selected).map(|c| (*c).clone());
         match action {
-            Action::Up => self.certs.selected = self.certs.selected.saturating_sub(1),
-            Action::Down => self.certs.selected = (self.certs.selected + 1).min(n.max(1) - 1),
-            Action::PageUp => self.certs.selected = self.certs.selected.saturating_sub(10),
-            Action::PageDown => self.certs.selected = (self.certs.selected + 10).min(n.max(1) - 1),
-            Action::Home => self.certs.selected = 0,
-            Action::End => self.certs.selected = n.saturating_sub(1),
-            Action::Filter => self.certs.editing_filter = true,
+            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::Down => self.selected = (self.selected + 1).min(n.max(1) - 1),
+            Action::PageUp => self.selected = self.selected.saturating_sub(10),
+            Action::PageDown => self.selected = (self.selected + 10).min(n.max(1) - 1),
+            Action::Home => self.selected = 0,
+            Action::End => self.selected = n.saturating_sub(1),
+            Action::Filter => self.editing_filter = true,
             Action::CycleStatus => {
-                self.certs.status = self.certs.status.next();
-                self.certs.selected = 0;
+                self.status = self.status.next();
+                self.selected = 0;
             }
             Action::Back => {
-                self.certs.filter.clear();
-                self.certs.status = StatusFilter::All;
+                self.filter.clear();
+                self.status = StatusFilter::All;
             }
             Action::Enter => {
                 if let Some(c) = selected {
-                    self.modal = Some(Modal::Details {
-                        title: format!("Certificate {}", c.serial),
-                        lines: details(&c),
-                        scroll: 0,
-                    });
+                    return Effect::open(Details::new(
+                        format!("Certificate {}", c.serial),
+                        details(&c),
+                    ));
                 }
             }
-            Action::Revoke => match selected {
-                Some(c) => self.open_revoke(&c.serial),
-                None => self.info("no certificate selected".to_owned()),
-            },
+            Action::Revoke => {
+                return match selected {
+                    Some(c) => Effect::open(RevokeReason::new(&c.serial)),
+                    None => Effect::info("no certificate selected"),
+                }
+            }
             Action::Export => {
-                self.open_export(selected.as_ref().and_then(|c| c.cluster.as_deref()))
+                return match selected
+                    .as_ref()
+                    .and_then(|c| c.cluster.as_deref())
+                    .map(str::parse::<ClusterName>)
+                {
+                    Some(Ok(c)) => Effect::open(ExportForm::new(c, Screen::Certificates)),
+                    _ => Effect::info("select a certificate of a cluster to export"),
+                }
             }
             _ => {}
+        }
+        Effect::None
+    }
+
+    fn render(&self, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
+        render(self, ctx, area, buf)
+    }
+
+    fn footer(&self, _ctx: &Ctx) -> Footer {
+        if self.editing_filter {
+            return Footer::only(vec![
+                ("Enter", "keep filter"),
+                ("Esc", "clear"),
+                ("Ctrl-C", "quit"),
+            ]);
+        }
+        Footer::with_global(vec![
+            ("Enter", "details"),
+            ("/", "filter"),
+            ("f", "status"),
+            ("r", "revoke"),
+            ("e", "export"),
+        ])
+    }
+
+    fn takes_text(&self) -> bool {
+        self.editing_filter
+    }
+
+    fn on_leave(&mut self) {
+        self.editing_filter = false;
+    }
+
+    fn on_reload(&mut self, ctx: &Ctx, _shown: bool) {
+        self.clamp(ctx.data.certs());
+    }
+
+    fn on_outcome(&mut self, outcome: Outcome, _ctx: &Ctx) -> Effect {
+        match outcome {
+            Outcome::Revoke(reason, Ok(revoked)) => {
+                let text = revoked
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "revoked: cluster {} serial {} ({})",
+                            c.cluster.as_deref().unwrap_or("-"),
+                            c.serial,
+                            reason.name()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                Effect::success(format!("{text}; issue a new CRL on screen 5 (CRL)"))
+            }
+            Outcome::Revoke(_, Err(e)) => Effect::error("Not revoked", &e),
+            Outcome::Export(r) => export_outcome(r),
+            _ => Effect::None,
         }
     }
 }
@@ -159,15 +233,14 @@ fn details(c: &CertInfo) -> Vec<(String, String)> {
     v
 }
 
-pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let t = app.theme;
-    let view = &app.certs;
+fn render(view: &Certs, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
     let filter = if view.editing_filter {
-        Span::styled(format!("/{}_", view.filter), t.input())
+        Span::styled(format!("/{}_", view.filter.text()), t.input())
     } else if view.filter.is_empty() {
         Span::styled("/ to filter", t.dim())
     } else {
-        Span::raw(format!("filter {:?}", view.filter))
+        Span::raw(format!("filter {:?}", view.filter.text()))
     };
     let block = Block::new().borders(Borders::TOP).title(Line::from(vec![
         Span::styled(" Certificates ", t.title()),
@@ -177,7 +250,7 @@ pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     ]));
     let inner = block.inner(area);
     block.render(area, buf);
-    let all = match &app.data.certs {
+    let all = match &ctx.data.certs {
         Ok(c) => c.as_slice(),
         Err(e) => {
             Paragraph::new(Line::styled(e.clone(), t.error())).render(inner, buf);
