@@ -13,13 +13,15 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::KeyEvent;
 
-use crate::ceremony::{self, Operator, Unlocked};
+use crate::ceremony::{self, Answer, Operator, Unlocked};
 use crate::pin::PIN_ENV;
 use crate::vault::Vault;
 
 use super::data::Data;
 use super::job::{Job, Msg as JobMsg, Outcome, Running};
 use super::keys::{self, Action, Mode, Screen};
+use super::modals::confirm::ConfirmDialog;
+use super::modals::operator::OperatorPrompt;
 use super::screens::certs::Certs;
 use super::screens::crl::Crl;
 use super::screens::inbox::Inbox;
@@ -32,8 +34,9 @@ use super::view::{Ctx, Effect, JobView, Modal, Msg, ScreenView, Session, Status}
 /// Options of one TUI session.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Recorded as the actor of every event.
-    pub operator: Operator,
+    /// Recorded as the actor of every event; `None` when the system gives no name, and the
+    /// TUI asks for one before anything else.
+    pub operator: Option<Operator>,
     /// `--pin-file`, used when the PIN field is left empty.
     pub pin_file: Option<PathBuf>,
     /// Colours (false under `NO_COLOR`).
@@ -46,6 +49,8 @@ pub(crate) struct Shared {
     vault: Arc<Vault>,
     data: Data,
     operator: Operator,
+    /// The operator typed their name in this session (the system gave none).
+    operator_typed: bool,
     theme: Theme,
     now: DateTime<Utc>,
     tick: Instant,
@@ -65,6 +70,7 @@ impl Shared {
             now: self.now,
             cwd: &self.cwd,
             operator: &self.operator,
+            operator_typed: self.operator_typed,
             session: match (&self.unlocked, self.lent) {
                 (Some(u), _) => Session::Unlocked(u.token()),
                 (None, true) => Session::Lent,
@@ -75,6 +81,7 @@ impl Shared {
                 elapsed: self.tick.saturating_duration_since(j.started),
                 total: j.total,
                 done: j.done,
+                asking: j.asking(),
             }),
         }
     }
@@ -114,29 +121,51 @@ impl Screens {
     }
 }
 
+/// Where an effect comes from: what its status line is about, and which modal `Close`
+/// means.
+#[derive(Clone)]
+enum Origin {
+    /// The screen shown.
+    Screen,
+    /// The modal at this place in the stack.
+    Modal(usize),
+    /// A job that `owner` started while on `item`.
+    Job { owner: Screen, item: Option<String> },
+}
+
+/// A status line, the screen it belongs to and the item it is about.
+struct Owned {
+    status: Status,
+    screen: Screen,
+    item: Option<String>,
+}
+
 /// The whole state of the TUI.
 pub struct App {
     pub(crate) shared: Shared,
     pub(crate) screens: Screens,
     pub(crate) screen: Screen,
-    pub(crate) modal: Option<Box<dyn Modal>>,
+    /// The open modals, the top one last: it has the keys.
+    pub(crate) modals: Vec<Box<dyn Modal>>,
     pub(crate) help: bool,
     pub(crate) quit_ask: Option<&'static str>,
     quit: bool,
     quit_after_job: bool,
-    pub(crate) message: Option<Status>,
+    /// One status line per screen, about one item of it.
+    statuses: Vec<Owned>,
     fatal: Option<String>,
 }
 
 impl App {
     /// An app over `vault`. Starts reading the token (on a worker) and the vault.
     pub fn new(vault: Vault, options: Options) -> App {
-        let inbox_dir = vault.dir().join("inbox");
+        let vault_dir = vault.dir().to_owned();
         let mut app = App {
             shared: Shared {
                 vault: Arc::new(vault),
                 data: Data::empty(),
-                operator: options.operator,
+                operator_typed: options.operator.is_none(),
+                operator: options.operator.clone().unwrap_or(Operator(String::new())),
                 theme: options.theme,
                 now: Utc::now(),
                 tick: Instant::now(),
@@ -148,22 +177,26 @@ impl App {
             screens: Screens {
                 overview: Overview,
                 unlock: Unlock::new(options.pin_file, std::env::var_os(PIN_ENV).is_some()),
-                inbox: Inbox::new(inbox_dir),
+                inbox: Inbox::new(&vault_dir),
                 certs: Certs::default(),
                 crl: Crl,
                 ledger: LedgerView::default(),
             },
             screen: Screen::Overview,
-            modal: None,
+            modals: Vec::new(),
             help: false,
             quit_ask: None,
             quit: false,
             quit_after_job: false,
-            message: None,
+            statuses: Vec::new(),
             fatal: None,
         };
         app.reload();
         app.read_token();
+        if options.operator.is_none() {
+            // Asked once, before anything is recorded.
+            app.modals.push(Box::new(OperatorPrompt::new()));
+        }
         app
     }
 
@@ -197,20 +230,39 @@ impl App {
         self.fatal.as_deref()
     }
 
+    /// The status line shown: the one of the screen shown, about the item it is on.
+    pub(crate) fn status(&self) -> Option<&Status> {
+        let item = self.screens.get(self.screen).item();
+        self.statuses
+            .iter()
+            .find(|o| o.screen == self.screen && o.item == item)
+            .map(|o| &o.status)
+    }
+
     /// The status line's text, if any.
     pub fn message(&self) -> Option<&str> {
-        self.message.as_ref().map(|m| m.text.as_str())
+        self.status().map(|s| s.text.as_str())
     }
 
-    /// The text of the error shown in a modal, if one is shown.
+    /// The failure the top modal shows (an error box, or a field's problem), if any.
     pub fn error_shown(&self) -> Option<&str> {
-        self.modal.as_deref().and_then(|m| m.error_text())
+        self.modals.last().and_then(|m| m.error_text())
     }
 
-    /// For tests: the open modal, if it is a `T`.
+    /// How many dialogs are open.
+    pub fn modals_open(&self) -> usize {
+        self.modals.len()
+    }
+
+    /// The operator recorded in the ledger.
+    pub fn operator(&self) -> &Operator {
+        &self.shared.operator
+    }
+
+    /// For tests: the top modal, if it is a `T`.
     #[cfg(test)]
     pub(crate) fn modal_as<T: 'static>(&self) -> Option<&T> {
-        self.modal.as_deref()?.as_any().downcast_ref()
+        self.modals.last()?.as_any().downcast_ref()
     }
 
     /// The context screens and modals see.
@@ -225,11 +277,15 @@ impl App {
         }
     }
 
-    /// Waits (at most `limit`) for the running job to finish and applies its outcome.
-    /// Returns false if it was still running at the limit. For tests and for quitting.
+    /// Waits (at most `limit`) for the running job to finish, or to ask the operator to
+    /// confirm, and applies what it sent. Returns false if it was still running at the limit.
+    /// For tests and for quitting.
     pub fn wait_for_job(&mut self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         while let Some(job) = self.shared.job.as_mut() {
+            if job.asking() {
+                return true;
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return false;
@@ -248,7 +304,7 @@ impl App {
 
     /// Whether a text field has the keys.
     fn text_mode(&self) -> bool {
-        match &self.modal {
+        match self.modals.last() {
             Some(m) => m.takes_text(),
             None => self.screens.get(self.screen).takes_text(),
         }
@@ -262,7 +318,7 @@ impl App {
             Mode::Help
         } else if self.text_mode() {
             Mode::Text
-        } else if self.modal.is_some() {
+        } else if !self.modals.is_empty() {
             Mode::Modal
         } else {
             Mode::Screen(self.screen)
@@ -271,13 +327,20 @@ impl App {
 
     /// What the operator is in the middle of, if quitting now abandons something.
     fn mid_flow(&self) -> Option<&'static str> {
+        let modal = self.modals.iter().rev().find_map(|m| m.flow());
         if let Some(job) = &self.shared.job {
-            return Some(job.label);
+            // A job waiting for a confirmation has done nothing yet: name the confirmation.
+            return Some(match modal {
+                Some(flow) if job.asking() => flow,
+                _ => job.label,
+            });
         }
-        if let Some(flow) = self.modal.as_ref().and_then(|m| m.flow()) {
-            return Some(flow);
-        }
-        self.screens.get(self.screen).flow()
+        modal.or_else(|| self.screens.get(self.screen).flow())
+    }
+
+    /// Whether the running job waits for the operator (nothing of it is done yet).
+    pub(crate) fn asking(&self) -> bool {
+        self.shared.job.as_ref().is_some_and(Running::asking)
     }
 
     /// The action a key stands for in the current state, if any.
@@ -297,18 +360,17 @@ impl App {
             self.poll_job();
             return;
         }
-        if action == Action::Quit {
-            self.ask_quit();
-            return;
-        }
         if let Some(what) = self.quit_ask {
             match action {
-                Action::Yes => {
+                // Ctrl-C again at the question quits too.
+                Action::Yes | Action::Quit => {
                     self.quit_ask = None;
-                    self.modal = None;
+                    self.modals.clear();
                     self.screens.unlock.wipe();
                     self.quit = true;
-                    if self.shared.job.is_some() {
+                    if let Some(job) = self.shared.job.as_mut() {
+                        // A question not answered is answered no.
+                        job.answer(Answer::Declined);
                         self.quit_after_job = true;
                         self.apply(Effect::info(format!("quitting when {what} is done")));
                     }
@@ -318,20 +380,26 @@ impl App {
             }
             return;
         }
+        if action == Action::Quit {
+            self.ask_quit();
+            return;
+        }
         if action == Action::Help {
             self.help = !self.help;
             return;
         }
-        if let Some(modal) = self.modal.as_mut() {
-            let effect = modal.handle(action, &self.shared.ctx());
-            self.apply(effect);
+        if let Some(top) = self.modals.len().checked_sub(1) {
+            let effect = self.modals[top].handle(action, &self.shared.ctx());
+            self.apply_from(effect, Origin::Modal(top));
+            self.prune_status();
             return;
         }
         match action {
             Action::NextScreen => self.go(self.screen.step(1)),
             Action::PrevScreen => self.go(self.screen.step(-1)),
             Action::Go(s) => self.go(s),
-            Action::Unlock => self.go(Screen::Unlock),
+            // Switching to Unlock never opens the PIN field; `u` on it does.
+            Action::Unlock if self.screen != Screen::Unlock => self.go(Screen::Unlock),
             Action::Reload => {
                 self.reload();
                 if self.screen == Screen::Inbox {
@@ -350,26 +418,78 @@ impl App {
                 self.apply(effect);
             }
         }
+        self.prune_status();
     }
 
-    /// Does what a screen or modal asked.
+    /// A status line goes when the screen's item changes.
+    fn prune_status(&mut self) {
+        let item = self.screens.get(self.screen).item();
+        let screen = self.screen;
+        self.statuses
+            .retain(|o| o.screen != screen || o.item == item);
+    }
+
+    /// Does what the screen shown asked.
     fn apply(&mut self, effect: Effect) {
+        self.apply_from(effect, Origin::Screen);
+    }
+
+    /// Does what a screen, a modal or a job's outcome asked.
+    fn apply_from(&mut self, effect: Effect, origin: Origin) {
         match effect {
             Effect::None => {}
-            Effect::Close => self.modal = None,
-            Effect::Open(m) => self.modal = Some(m),
-            Effect::Status(s) => self.message = Some(s),
-            Effect::Run(job) => self.start(job),
+            Effect::Close => match origin {
+                Origin::Modal(i) if i < self.modals.len() => {
+                    self.modals.remove(i);
+                }
+                _ => {
+                    self.modals.pop();
+                }
+            },
+            Effect::Open(m) => self.modals.push(m),
+            Effect::Replace(m) => match origin {
+                Origin::Modal(i) if i < self.modals.len() => self.modals[i] = m,
+                _ => {
+                    self.modals.pop();
+                    self.modals.push(m);
+                }
+            },
+            Effect::Status(status) => {
+                let (screen, item) = match origin {
+                    Origin::Job { owner, item } => (owner, item),
+                    Origin::Screen | Origin::Modal(_) => {
+                        (self.screen, self.screens.get(self.screen).item())
+                    }
+                };
+                self.statuses.retain(|o| o.screen != screen);
+                self.statuses.push(Owned {
+                    status,
+                    screen,
+                    item,
+                });
+            }
+            Effect::Run(job) => self.start(job, &origin),
             Effect::Send(Msg::Inbox(m)) => {
                 let e = self.screens.inbox.receive(m, &self.shared.ctx());
-                self.apply(e);
+                let next = match origin {
+                    Origin::Job { .. } => origin,
+                    _ => Origin::Screen,
+                };
+                self.apply_from(e, next);
             }
+            Effect::Answer(answer) => {
+                if let Some(job) = self.shared.job.as_mut() {
+                    job.answer(answer);
+                }
+            }
+            Effect::SetOperator(operator) => self.shared.operator = operator,
             Effect::Go(s) => self.go(s),
             Effect::ReadToken => self.read_token(),
             Effect::Lock => self.lock(),
             Effect::Many(effects) => {
+                // A modal that closes itself first must not shift what follows onto another.
                 for e in effects {
-                    self.apply(e);
+                    self.apply_from(e, origin.clone());
                 }
             }
         }
@@ -392,6 +512,10 @@ impl App {
     fn go(&mut self, to: Screen) {
         if self.screen != to {
             self.screens.get_mut(self.screen).on_leave();
+            // What was said there is stale once the operator has gone elsewhere (a job's
+            // outcome that arrives later is kept for when they come back).
+            let left = self.screen;
+            self.statuses.retain(|o| o.screen != left);
         }
         self.screen = to;
         let ctx = self.shared.ctx();
@@ -425,17 +549,18 @@ impl App {
         if self.is_unlocked() || self.shared.job.is_some() {
             return;
         }
-        self.start(Job::plain(
-            "reading the token",
-            Screen::Overview,
-            |vault, _| Outcome::Token(ceremony::token_report(vault)),
-        ));
+        self.start(
+            Job::plain("reading the token", Screen::Overview, |vault, _| {
+                Outcome::Token(ceremony::token_report(vault))
+            }),
+            &Origin::Screen,
+        );
     }
 
     // ---- jobs ----
 
     /// Starts a job, lending it the session if it needs it. Refuses while another runs.
-    fn start(&mut self, job: Job) {
+    fn start(&mut self, job: Job, origin: &Origin) {
         if let Some(running) = &self.shared.job {
             let text = format!("wait: {} is still running", running.label);
             self.apply(Effect::info(text));
@@ -450,8 +575,11 @@ impl App {
             None
         };
         let lent = session.is_some();
+        let owner = job.owner();
         match job.spawn(Arc::clone(&self.shared.vault), session) {
-            Ok(running) => {
+            Ok(mut running) => {
+                running.item = self.screens.get(owner).item();
+                running.from_modal = matches!(origin, Origin::Modal(_));
                 self.shared.lent = lent;
                 self.shared.job = Some(running);
             }
@@ -495,6 +623,16 @@ impl App {
                     job.done = n;
                 }
             }
+            JobMsg::Ask(question, reply) => match self.shared.job.as_mut() {
+                Some(job) if !self.quit => {
+                    job.asked(reply);
+                    self.modals.push(Box::new(ConfirmDialog::new(question)));
+                }
+                // Quitting: the answer is no.
+                _ => {
+                    let _ = reply.send(Answer::Declined);
+                }
+            },
             JobMsg::Done(outcome, session) => {
                 let Some(job) = self.shared.job.take() else {
                     return;
@@ -506,7 +644,7 @@ impl App {
                 if job.reload() {
                     self.reload();
                 }
-                self.on_outcome(job.owner, *outcome);
+                self.on_outcome(&job, *outcome);
                 if self.quit_after_job {
                     self.quit = true;
                 }
@@ -516,10 +654,10 @@ impl App {
 
     /// Keeps what belongs to the app (the token report, the session, the last verification)
     /// and hands the rest to the screen that started the job.
-    fn on_outcome(&mut self, owner: Screen, outcome: Outcome) {
+    fn on_outcome(&mut self, job: &Running, outcome: Outcome) {
         let outcome = match outcome {
             Outcome::Token(r) => {
-                self.shared.data.token = Some(r.map_err(|e| e.to_string()));
+                self.shared.data.token = Some(r.map_err(|e| super::words::say(&e)));
                 return;
             }
             Outcome::Unlock(Ok(u)) => {
@@ -540,8 +678,23 @@ impl App {
             }
             other => other,
         };
+        let origin = Origin::Job {
+            owner: job.owner,
+            item: job.item.clone(),
+        };
+        // The modal that started it gets it first, while it is open.
+        let mut outcome = outcome;
+        if job.from_modal {
+            for i in (0..self.modals.len()).rev() {
+                let ctx = self.shared.ctx();
+                match self.modals[i].on_outcome(outcome, &ctx) {
+                    Ok(effect) => return self.apply_from(effect, Origin::Modal(i)),
+                    Err(back) => outcome = *back,
+                }
+            }
+        }
         let ctx = self.shared.ctx();
-        let effect = self.screens.get_mut(owner).on_outcome(outcome, &ctx);
-        self.apply(effect);
+        let effect = self.screens.get_mut(job.owner).on_outcome(outcome, &ctx);
+        self.apply_from(effect, origin);
     }
 }

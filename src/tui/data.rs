@@ -4,6 +4,8 @@ use crate::ceremony::{self, CertInfo, RootInfo, TokenReport};
 use crate::ledger::{CrlRow, RevocationRow, VerifyReport};
 use crate::vault::Vault;
 
+use super::words::say;
+
 /// The vault as last read, the token as last read, and the last verification.
 pub(crate) struct Data {
     pub root: Option<Result<RootInfo, String>>,
@@ -35,17 +37,17 @@ impl Data {
 
     /// Reads root, certificates, ledger head, CRL and revocations again.
     pub fn reload(&mut self, v: &Vault) {
-        self.root = Some(ceremony::root_info(v).map_err(|e| e.to_string()));
+        self.root = Some(ceremony::root_info(v).map_err(|e| say(&e)));
         self.has_root = matches!(self.root, Some(Ok(_)));
-        self.certs = ceremony::list_certificates(v, None).map_err(|e| e.to_string());
+        self.certs = ceremony::list_certificates(v, None).map_err(|e| say(&e));
         match v.ledger() {
             Ok(l) => {
-                self.head = l.head().map_err(|e| e.to_string());
-                self.last_crl = l.last_crl().map_err(|e| e.to_string());
-                self.revocations = l.revocations().map_err(|e| e.to_string());
+                self.head = l.head().map_err(|e| say(&e.into()));
+                self.last_crl = l.last_crl().map_err(|e| say(&e.into()));
+                self.revocations = l.revocations().map_err(|e| say(&e.into()));
             }
             Err(e) => {
-                let e = e.to_string();
+                let e = say(&e);
                 self.head = Err(e.clone());
                 self.last_crl = Err(e.clone());
                 self.revocations = Err(e);

@@ -10,7 +10,10 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::ceremony::{CertInfo, CrlInfo, ExportReport, Issued, RootInfo, TokenReport, Unlocked};
+use crate::ceremony::{
+    Answer, CertInfo, Confirm, ConfirmRequest, CrlInfo, ExportReport, Issued, RootInfo,
+    TokenReport, Unlocked,
+};
 use crate::error::Result;
 use crate::ledger::VerifyReport;
 use crate::vault::Vault;
@@ -29,6 +32,9 @@ pub(crate) enum Outcome {
     LoggedIn(String),
     /// `sign_csr` for the inbox entry at this path.
     Sign(std::path::PathBuf, Result<Issued>),
+    /// `sign_csr` of a refused request, declined, so that ceremony records the refusal as
+    /// the CLI's `sign` does: its error, if any.
+    Recorded(std::path::PathBuf, Option<crate::error::Error>),
     /// `revoke`, with the reason given.
     Revoke(crate::x509::RevocationReason, Result<Vec<CertInfo>>),
     /// `issue_crl`.
@@ -47,10 +53,65 @@ pub(crate) enum Outcome {
     Generate(Box<GenerateSpec>, Result<ExportReport>),
 }
 
-/// A job's way of reporting progress.
+/// What a job asks the operator: ceremony's confirmation request, and what the TUI adds to
+/// it.
+pub(crate) struct Question {
+    /// Ceremony's request: the action, the summary, what to type a prefix of.
+    pub request: ConfirmRequest,
+    /// Where the operator gets the value from (not from this screen).
+    pub source: &'static str,
+    /// What the TUI knows that the summary does not say (where files go).
+    pub extra: Vec<(String, String)>,
+    /// What the operator must know before confirming (a key that already has a valid
+    /// certificate), already acknowledged.
+    pub warning: Vec<String>,
+}
+
+/// A job's way of reporting progress and asking the operator.
 pub(crate) struct Progress(Sender<Msg>);
 
+/// The TUI's [`Confirm`]: ceremony's question goes to the screen as a dialog, and the job
+/// waits for the answer. If the app goes away, the answer is no.
+pub(crate) struct Asker {
+    tx: Sender<Msg>,
+    source: &'static str,
+    extra: Vec<(String, String)>,
+    warning: Vec<String>,
+}
+
+impl Confirm for Asker {
+    fn ask(&mut self, request: &ConfirmRequest) -> Answer {
+        let (reply, answer) = mpsc::channel();
+        let question = Question {
+            request: request.clone(),
+            source: self.source,
+            extra: std::mem::take(&mut self.extra),
+            warning: std::mem::take(&mut self.warning),
+        };
+        if self.tx.send(Msg::Ask(Box::new(question), reply)).is_err() {
+            return Answer::Declined;
+        }
+        answer.recv().unwrap_or(Answer::Declined)
+    }
+}
+
 impl Progress {
+    /// The operator, through a dialog: `source` says where the value to type comes from,
+    /// `extra` and `warning` are shown with ceremony's summary.
+    pub fn asker(
+        &self,
+        source: &'static str,
+        extra: Vec<(String, String)>,
+        warning: Vec<String>,
+    ) -> Asker {
+        Asker {
+            tx: self.0.clone(),
+            source,
+            extra,
+            warning,
+        }
+    }
+
     /// Announces how many units of work there are.
     pub fn total(&self, n: u64) {
         let _ = self.0.send(Msg::Total(n));
@@ -108,6 +169,11 @@ impl Job {
         }
     }
 
+    /// The screen that gets its outcome.
+    pub fn owner(&self) -> Screen {
+        self.owner
+    }
+
     /// Whether it needs the session.
     pub fn needs_session(&self) -> bool {
         matches!(self.work, Work::WithSession(_))
@@ -144,6 +210,9 @@ impl Job {
             started: Instant::now(),
             total: None,
             done: 0,
+            item: None,
+            from_modal: false,
+            pending: None,
             rx,
         })
     }
@@ -155,6 +224,8 @@ pub(crate) enum Msg {
     Total(u64),
     /// How many units of work are done.
     Progress(u64),
+    /// The job waits for the operator's answer to this.
+    Ask(Box<Question>, Sender<Answer>),
     /// The job is done; the session it borrowed comes back with it.
     Done(Box<Outcome>, Option<Unlocked>),
 }
@@ -172,6 +243,12 @@ pub(crate) struct Running {
     pub total: Option<u64>,
     /// Units of work done so far, as last reported.
     pub done: u64,
+    /// The item of the owner's screen when it started: its status line belongs there.
+    pub item: Option<String>,
+    /// Whether a modal started it (its outcome goes to that modal while it is open).
+    pub from_modal: bool,
+    /// Where the answer to the question asked goes, while one is asked.
+    pending: Option<Sender<Answer>>,
     rx: Receiver<Msg>,
 }
 
@@ -192,6 +269,23 @@ impl Running {
             Ok(m) => Ok(Some(m)),
             Err(RecvTimeoutError::Timeout) => Ok(None),
             Err(RecvTimeoutError::Disconnected) => Err(()),
+        }
+    }
+
+    /// Keeps where the answer to the question asked goes.
+    pub fn asked(&mut self, reply: Sender<Answer>) {
+        self.pending = Some(reply);
+    }
+
+    /// Whether the job waits for the operator.
+    pub fn asking(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Gives the operator's answer to the question asked (none asked: nothing happens).
+    pub fn answer(&mut self, answer: Answer) {
+        if let Some(reply) = self.pending.take() {
+            let _ = reply.send(answer);
         }
     }
 

@@ -99,6 +99,12 @@ pub enum Action {
     Type(char),
     /// Backspace in the focused text field.
     Erase,
+    /// Delete in the focused text field.
+    Delete,
+    /// Ctrl-U in the focused text field: erase to its start.
+    KillLine,
+    /// Ctrl-W in the focused text field: erase the word before the cursor.
+    KillWord,
     /// Tab inside a form.
     NextField,
     /// Shift-Tab inside a form.
@@ -176,8 +182,15 @@ pub(crate) fn action_for(key: KeyEvent, mode: Mode) -> Option<Action> {
         Mode::Help => return Some(Action::Help),
         Mode::Text => {
             return match key.code {
+                KeyCode::Char('u') if ctrl => Some(Action::KillLine),
+                KeyCode::Char('w') if ctrl => Some(Action::KillWord),
+                KeyCode::Char('a') if ctrl => Some(Action::Home),
+                KeyCode::Char('e') if ctrl => Some(Action::End),
                 KeyCode::Char(c) if !ctrl => Some(Action::Type(c)),
                 KeyCode::Backspace => Some(Action::Erase),
+                KeyCode::Delete => Some(Action::Delete),
+                KeyCode::Home => Some(Action::Home),
+                KeyCode::End => Some(Action::End),
                 KeyCode::Enter => Some(Action::Enter),
                 KeyCode::Esc => Some(Action::Back),
                 KeyCode::Tab => Some(Action::NextField),
@@ -212,6 +225,7 @@ pub(crate) fn action_for(key: KeyEvent, mode: Mode) -> Option<Action> {
         _ => {
             return common.or(match key.code {
                 KeyCode::Char('e') => Some(Action::Export),
+                KeyCode::Char('y') | KeyCode::Char('Y') => Some(Action::Yes),
                 KeyCode::Tab => Some(Action::NextField),
                 KeyCode::BackTab => Some(Action::PrevField),
                 _ => None,

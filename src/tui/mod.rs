@@ -25,6 +25,7 @@ mod tests;
 mod theme;
 mod view;
 mod widgets;
+mod words;
 
 use std::io::IsTerminal;
 use std::path::Path;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
-use crate::ceremony::Operator;
+use crate::ceremony::{Answer, Operator};
 use crate::hsm::TokenSummary;
 use crate::vault::Vault;
 
@@ -45,6 +45,8 @@ pub(crate) struct JobView {
     pub total: Option<u64>,
     /// Units of work done.
     pub done: u64,
+    /// It waits for the operator's confirmation.
+    pub asking: bool,
 }
 
 /// Everything a screen or modal may read. Times and the working directory are passed in, so
@@ -62,6 +64,8 @@ pub(crate) struct Ctx<'a> {
     pub cwd: &'a Path,
     /// Who is recorded as the actor.
     pub operator: &'a Operator,
+    /// Whether the operator typed their name (the system gave none).
+    pub operator_typed: bool,
     /// The token session.
     pub session: Session<'a>,
     /// The running job, if any.
@@ -107,8 +111,14 @@ pub(crate) enum Effect {
     None,
     /// Close the modal.
     Close,
-    /// Open a modal (replacing the one open, if any).
+    /// Open a modal over the ones open.
     Open(Box<dyn Modal>),
+    /// Put this modal in the place of the one that asked.
+    Replace(Box<dyn Modal>),
+    /// The operator's answer to the running job's question.
+    Answer(Answer),
+    /// The operator named themselves.
+    SetOperator(Operator),
     /// Show a status line.
     Status(Status),
     /// Start a job (refused while another runs, or without the session it needs).
@@ -150,7 +160,13 @@ impl Effect {
         })
     }
 
-    /// A failure in full, in ceremony's words: the status line and a modal until dismissed.
+    /// A use case's failure in full, in the TUI's words (`words.rs`): the status line and a
+    /// modal until dismissed.
+    pub fn failed(title: &str, e: &crate::error::Error) -> Effect {
+        Effect::error(title, &super::words::say(e))
+    }
+
+    /// A failure in full: the status line and a modal until dismissed.
     pub fn error(title: &str, e: &dyn std::fmt::Display) -> Effect {
         let text = e.to_string();
         Effect::Many(vec![
@@ -168,6 +184,11 @@ impl Effect {
     pub fn open(modal: impl Modal + 'static) -> Effect {
         Effect::Open(Box::new(modal))
     }
+
+    /// Puts `modal` in the place of the one that asked.
+    pub fn replace(modal: impl Modal + 'static) -> Effect {
+        Effect::Replace(Box::new(modal))
+    }
 }
 
 /// A screen: its state, its keys, its drawing and its footer. It never sees the app.
@@ -176,8 +197,8 @@ pub(crate) trait ScreenView {
     fn handle(&mut self, action: Action, ctx: &Ctx) -> Effect;
     /// Draws the body of the screen.
     fn render(&self, ctx: &Ctx, area: Rect, buf: &mut Buffer);
-    /// The keys of its current state, most important first. `global` is set when the app
-    /// adds its own (quit, help, screens) after them.
+    /// The keys of its current state, most important first, and whether the app's own
+    /// (quit, help, screens) follow them.
     fn footer(&self, ctx: &Ctx) -> Footer;
     /// Whether a text field has the keys.
     fn takes_text(&self) -> bool {
@@ -185,6 +206,11 @@ pub(crate) trait ScreenView {
     }
     /// What the operator is in the middle of, if quitting now abandons something.
     fn flow(&self) -> Option<&'static str> {
+        None
+    }
+    /// The item the screen is on (a request's path, a certificate's serial): a status line
+    /// belongs to the screen and item it was about, and goes when they change.
+    fn item(&self) -> Option<String> {
         None
     }
     /// Switched to.
@@ -205,18 +231,12 @@ pub(crate) struct Footer {
     pub keys: Vec<Key>,
     /// Whether quit, help and screens follow.
     pub global: bool,
-    /// Keys shown after the app's, where they fit.
-    pub last: Vec<Key>,
 }
 
 impl Footer {
     /// The screen's keys, then the app's.
     pub fn with_global(keys: Vec<Key>) -> Footer {
-        Footer {
-            keys,
-            global: true,
-            last: Vec::new(),
-        }
+        Footer { keys, global: true }
     }
 
     /// Only these keys.
@@ -224,7 +244,6 @@ impl Footer {
         Footer {
             keys,
             global: false,
-            last: Vec::new(),
         }
     }
 }
@@ -246,9 +265,19 @@ pub(crate) trait Modal: Any {
     fn flow(&self) -> Option<&'static str> {
         None
     }
-    /// The failure it shows, if it is an error box.
+    /// Whether the screen behind is not drawn while it is open (a confirmation: the value
+    /// typed must come from elsewhere, not from a review showing it).
+    fn hides_screen(&self) -> bool {
+        false
+    }
+    /// The failure it shows, if any (an error box, or a field's problem).
     fn error_text(&self) -> Option<&str> {
         None
+    }
+    /// A job it started has finished: its effect, or the outcome back if it is not this
+    /// modal's (it then goes to the screen that owns the job).
+    fn on_outcome(&mut self, outcome: Outcome, _ctx: &Ctx) -> Result<Effect, Box<Outcome>> {
+        Err(Box::new(outcome))
     }
     /// For tests: the concrete modal.
     #[cfg_attr(not(test), allow(dead_code))]

@@ -8,15 +8,26 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Widget};
-
-use crate::hsm::PinState;
+use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Widget};
 
 use super::field::TextField;
 use super::theme::Theme;
 
 /// Width of the label column of key-value lines (as the CLI's text output).
 pub(crate) const LABEL: usize = 21;
+
+/// Blanks the rows of `area` that `r` spans, edge to edge, so no text of the screen behind
+/// shows beside a box.
+pub(crate) fn clear_rows(area: Rect, r: Rect, buf: &mut Buffer) {
+    Clear.render(
+        Rect {
+            x: area.x,
+            width: area.width,
+            ..r
+        },
+        buf,
+    );
+}
 
 /// A box of `width`×`height` in the middle of `area` (clipped to it).
 pub(crate) fn centered(area: Rect, width: u16, height: u16) -> Rect {
@@ -120,19 +131,6 @@ pub(crate) fn days_until(rfc3339: &str, now: DateTime<Utc>) -> Option<i64> {
     Some((secs + secs.signum() * 43_200) / 86_400)
 }
 
-/// The user PIN flags in the words of `rootvault token`.
-pub(crate) fn pin_words(p: &PinState) -> &'static str {
-    if p.locked {
-        "LOCKED"
-    } else if p.final_try {
-        "one try left"
-    } else if p.count_low {
-        "wrong PIN entered recently"
-    } else {
-        "ok"
-    }
-}
-
 /// A bar for work whose end cannot be measured from outside: a block that sweeps across.
 pub(crate) fn progress_bar(elapsed: Duration, width: u16, t: Theme) -> Line<'static> {
     let w = (width as usize).clamp(10, 200);
@@ -178,12 +176,83 @@ pub(crate) fn boxed(
     t: Theme,
 ) {
     let width = area.width.saturating_sub(4).min(78);
-    let height = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));
+    let height = (lines.len() as u16 + 2).min(area.height);
     let r = centered(area, width, height);
-    Clear.render(r, buf);
+    clear_rows(area, r, buf);
     Paragraph::new(lines)
         .block(modal_block(title, t))
         .render(r, buf);
+}
+
+/// Draws a box whose `tail` (the question and its field) is always shown: `body` scrolls
+/// by `scroll` lines and, cut short, says how many lines are left above and below.
+pub(crate) fn boxed_pinned(
+    title: String,
+    body: Vec<Line<'static>>,
+    tail: Vec<Line<'static>>,
+    scroll: u16,
+    area: Rect,
+    buf: &mut Buffer,
+    t: Theme,
+) {
+    let width = area.width.saturating_sub(4).min(78);
+    let height = (body.len() as u16 + tail.len() as u16 + 2).min(area.height);
+    let room = (height as usize).saturating_sub(2 + tail.len());
+    let mut lines: Vec<Line<'static>> = if body.len() <= room {
+        body
+    } else {
+        // One line says what is hidden; the rest show the body from `scroll`.
+        let shown = room.saturating_sub(1);
+        let start = (scroll as usize).min(body.len() - shown);
+        let below = body.len() - start - shown;
+        let mut v: Vec<Line<'static>> = body.into_iter().skip(start).take(shown).collect();
+        v.push(Line::styled(
+            format!("… {start} line(s) above, {below} below: ↑↓ scroll"),
+            t.dim(),
+        ));
+        v
+    };
+    lines.extend(tail);
+    let r = centered(area, width, height);
+    clear_rows(area, r, buf);
+    Paragraph::new(lines)
+        .block(modal_block(title, t))
+        .render(r, buf);
+}
+
+/// `text` cut to `width` characters, with an ellipsis when something was cut.
+pub(crate) fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut s: String = text.chars().take(width - 1).collect();
+    s.push('…');
+    s
+}
+
+/// The widths a [`ratatui::widgets::Table`] without a highlight symbol gives its columns
+/// in `width` columns, so cells can be cut to them with an ellipsis.
+pub(crate) fn column_widths(width: u16, constraints: &[ratatui::layout::Constraint]) -> Vec<usize> {
+    ratatui::layout::Layout::horizontal(constraints.iter().copied())
+        .flex(ratatui::layout::Flex::Start)
+        .spacing(1)
+        .split(Rect::new(0, 0, width, 1))
+        .iter()
+        .map(|r| r.width as usize)
+        .collect()
+}
+
+/// A table row whose cells are cut to `widths` (from [`column_widths`]) with an ellipsis.
+pub(crate) fn fitted_row(cells: Vec<(String, Style)>, widths: &[usize]) -> Row<'static> {
+    Row::new(
+        cells
+            .into_iter()
+            .zip(widths)
+            .map(|((text, style), w)| Cell::from(Span::styled(fit(&text, *w), style))),
+    )
 }
 
 /// The width of text inside a modal on `area`.
@@ -252,6 +321,24 @@ mod tests {
             .iter()
             .map(|s| s.content.matches('█').count())
             .sum()
+    }
+
+    #[test]
+    fn cut_text_ends_in_an_ellipsis_and_uncut_text_does_not() {
+        assert_eq!(
+            fit("REFUSED: this is not a certificate request", 26),
+            "REFUSED: this is not a ce…"
+        );
+        assert_eq!(fit("acceptable", 10), "acceptable");
+        assert_eq!(fit("acceptable", 0), "");
+        let w = column_widths(
+            80,
+            &[
+                ratatui::layout::Constraint::Length(10),
+                ratatui::layout::Constraint::Fill(1),
+            ],
+        );
+        assert_eq!(w, vec![10, 69]);
     }
 
     #[test]

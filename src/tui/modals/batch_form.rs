@@ -161,7 +161,7 @@ impl Modal for BatchForm {
         let t = ctx.theme;
         let w = inner_width(area);
         let mut lines = text_lines(
-            "Sign a batch, as `rootvault sign-batch`: every line of the manifest (cluster  spki-sha256  csr-path) is checked before anything is signed.",
+            "Sign many clusters at once: every line of the manifest (cluster  spki-sha256  csr-path) is checked before anything is signed, and one confirmation signs them all.",
             w,
             t.text(),
         );

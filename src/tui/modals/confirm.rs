@@ -1,151 +1,138 @@
-//! The typed confirmations: what will happen, then a prefix of a fingerprint or serial typed
-//! by the operator. The text goes to ceremony unchanged; ceremony decides whether it matches.
+//! The one confirmation of every irreversible step. A job asks through `ceremony::Confirm`
+//! (`job::Asker`): the dialog shows ceremony's summary of exactly what will happen (the
+//! CLI's), anything the TUI adds (where files go, a warning acknowledged before), then asks
+//! for a prefix of the fingerprint or serial the operator has from elsewhere. That value is
+//! never shown in the dialog. What is typed stays in the field until it is right: the
+//! dialog answers the job only when ceremony's own check (`check_confirmation`) passes, and
+//! ceremony checks it again before it acts. Esc answers no.
+//!
+//! Any use case that takes a `Confirm` (sign, sign-batch, generate, revoke, root creation,
+//! and later rotation, retirement and import) gets this dialog without code of its own.
 
 use std::any::Any;
-use std::path::PathBuf;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 
-use crate::ceremony::{self, Answer, Auth, Scripted};
-use crate::x509::RevocationReason;
+use crate::ceremony::{self, Answer, MIN_CONFIRM_DIGITS};
 
 use super::super::field::TextField;
-use super::super::job::{Job, Outcome};
-use super::super::keys::{Action, Screen};
-use super::super::screens::inbox::InboxMsg;
+use super::super::job::Question;
+use super::super::keys::Action;
 use super::super::view::{Ctx, Effect, Key, Modal};
-use super::super::widgets::{boxed, inner_width, input_line, kv_lines, text_lines};
-use super::generate::{start_generate, GenerateSpec};
+use super::super::widgets::{
+    boxed_pinned, group_hex, inner_width, input_line, kv_lines, text_lines,
+};
+use super::super::words;
 
-/// What a confirmation leads to.
-enum Then {
-    Sign(PathBuf),
-    Revoke(String, RevocationReason),
-    Batch,
-    Generate(Box<GenerateSpec>),
-}
-
-/// A summary, an explanation, and the field for the typed prefix.
-pub(crate) struct TypedConfirm {
-    title: &'static str,
-    intro: Option<&'static str>,
-    pairs: Vec<(String, String)>,
-    ask: &'static str,
+/// What the operator confirms, and what they type.
+pub(crate) struct ConfirmDialog {
+    question: Box<Question>,
     typed: TextField,
-    then: Then,
+    problem: Option<String>,
+    scroll: u16,
 }
 
-impl TypedConfirm {
-    /// Signing the inbox request at `path`.
-    pub fn sign(path: PathBuf, pairs: Vec<(String, String)>) -> TypedConfirm {
-        TypedConfirm {
-            title: "Confirm: sign",
-            intro: None,
-            pairs,
-            ask: "Have the cluster team read out their key's SPKI SHA-256. Type at least 8 hex digits of it to sign (colons, spaces and case are ignored):",
+impl ConfirmDialog {
+    pub fn new(question: Box<Question>) -> ConfirmDialog {
+        ConfirmDialog {
+            question,
             typed: TextField::default(),
-            then: Then::Sign(path),
+            problem: None,
+            scroll: 0,
         }
     }
 
-    /// Revoking `serial` for `reason`.
-    pub fn revoke(
-        serial: String,
-        reason: RevocationReason,
-        pairs: Vec<(String, String)>,
-    ) -> TypedConfirm {
-        TypedConfirm {
-            title: "Confirm: revoke",
-            intro: None,
-            pairs,
-            ask: "Type at least 8 hex digits of the certificate's serial to revoke it:",
-            typed: TextField::default(),
-            then: Then::Revoke(serial, reason),
+    /// What did not happen when the operator says no or cannot confirm.
+    fn nothing(&self) -> &'static str {
+        match self.question.request.action {
+            "revoke" => "nothing was revoked",
+            "generate a key and sign" => "nothing was generated or signed",
+            "create the root" => "no root was created",
+            _ => "nothing was signed",
         }
     }
 
-    /// Signing the checked batch.
-    pub fn batch(pairs: Vec<(String, String)>) -> TypedConfirm {
-        TypedConfirm {
-            title: "Confirm: sign the batch",
-            intro: None,
-            pairs,
-            ask: "Compare the manifest's SHA-256 with the one its author computed (sha256sum). Type at least 8 hex digits of it to sign every request in it (colons, spaces and case are ignored):",
-            typed: TextField::default(),
-            then: Then::Batch,
+    /// Whether the text can go to ceremony: hex digits (colons and spaces ignored), enough
+    /// of them, and a prefix of the value by ceremony's own check.
+    fn check(&self) -> Result<String, String> {
+        let text = self.typed.text().trim().to_owned();
+        let subject = self.question.request.subject;
+        if let Some(c) = text
+            .chars()
+            .find(|c| !(c.is_ascii_hexdigit() || matches!(c, ':' | ' ' | '\t')))
+        {
+            return Err(format!(
+                "{c:?} is not a hex digit: type 0-9 and a-f from {subject} (colons and spaces are ignored)"
+            ));
         }
+        let digits = text.chars().filter(char::is_ascii_hexdigit).count();
+        if digits < MIN_CONFIRM_DIGITS {
+            return Err(format!(
+                "type at least {MIN_CONFIRM_DIGITS} hex digits of {subject} ({digits} so far)"
+            ));
+        }
+        ceremony::check_confirmation(
+            &self.question.request,
+            Answer::Typed(text.clone()),
+            self.nothing(),
+        )
+        .map_err(|e| words::say(&e))?;
+        Ok(text)
     }
 
-    /// Generating a key and signing it.
-    pub fn generate(spec: Box<GenerateSpec>) -> TypedConfirm {
-        TypedConfirm {
-            title: "Confirm: generate a key and sign",
-            intro: Some("The vault generates the key in memory and the token signs; key and chain are written only encrypted to these recipients."),
-            pairs: super::generate::confirm_pairs(&spec),
-            ask: "Check it with the cluster team: printf '%s\\n' RECIPIENTS | sort | sha256sum. Type at least 8 hex digits of it to generate and sign:",
-            typed: TextField::default(),
-            then: Then::Generate(spec),
-        }
-    }
-
-    fn submit(&mut self, ctx: &Ctx) -> Effect {
-        let typed = self.typed.text().to_owned();
-        let run = match std::mem::replace(&mut self.then, Then::Batch) {
-            Then::Sign(path) => Effect::Send(InboxMsg::Sign(path, typed).into()),
-            Then::Batch => Effect::Send(InboxMsg::SignBatch(typed).into()),
-            Then::Revoke(serial, reason) => revoke_job(serial, reason, typed, ctx),
-            Then::Generate(spec) => start_generate(*spec, typed, ctx),
+    /// The summary without the value to type: it comes from elsewhere.
+    fn summary(&self) -> Vec<(String, String)> {
+        let expected = self.question.request.expected.to_ascii_lowercase();
+        let hide = |v: &str| -> String {
+            if expected.is_empty() {
+                return v.to_owned();
+            }
+            if v.to_ascii_lowercase() == expected {
+                return "(not shown: you type it below)".to_owned();
+            }
+            match v.to_ascii_lowercase().find(&expected) {
+                Some(at) => format!("{}(typed below){}", &v[..at], &v[at + expected.len()..]),
+                None => v.to_owned(),
+            }
         };
-        Effect::Many(vec![Effect::Close, run])
-    }
-
-    fn cancelled(&self) -> &'static str {
-        match self.then {
-            Then::Sign(_) | Then::Batch => "not confirmed; nothing was signed",
-            Then::Revoke(..) => "not confirmed; nothing was revoked",
-            Then::Generate(_) => "not confirmed; nothing was generated or signed",
-        }
+        self.question
+            .request
+            .summary
+            .iter()
+            .chain(&self.question.extra)
+            .map(|(k, v)| {
+                let v = hide(v);
+                // Long hex (a CSR's SHA-256) in groups of eight, so it wraps between them.
+                let hex = v.len() >= 32 && v.chars().all(|c| c.is_ascii_hexdigit());
+                (k.clone(), if hex { group_hex(&v) } else { v })
+            })
+            .collect()
     }
 }
 
-fn revoke_job(serial: String, reason: RevocationReason, typed: String, ctx: &Ctx) -> Effect {
-    let operator = ctx.operator.clone();
-    Effect::Run(Job::with_session(
-        "revoking",
-        Screen::Certificates,
-        move |vault, session, _| {
-            let mut confirm = Scripted(Answer::Typed(typed));
-            Outcome::Revoke(
-                reason,
-                ceremony::revoke(
-                    &ceremony::Ctx {
-                        vault,
-                        auth: Auth::Unlocked(session),
-                        operator: &operator,
-                    },
-                    &ceremony::RevokeTarget::Serial(serial),
-                    reason,
-                    &mut confirm,
-                ),
-            )
-        },
-    ))
-}
-
-impl Modal for TypedConfirm {
-    fn handle(&mut self, action: Action, ctx: &Ctx) -> Effect {
+impl Modal for ConfirmDialog {
+    fn handle(&mut self, action: Action, _ctx: &Ctx) -> Effect {
         match action {
-            Action::Type(c) => self.typed.insert(c),
-            Action::Erase => {
-                self.typed.backspace();
-            }
             Action::Back => {
-                return Effect::Many(vec![Effect::Close, Effect::info(self.cancelled())])
+                return Effect::Many(vec![Effect::Answer(Answer::Declined), Effect::Close])
             }
-            Action::Enter => return self.submit(ctx),
-            _ => {}
+            Action::Enter => match self.check() {
+                Ok(text) => {
+                    return Effect::Many(vec![Effect::Answer(Answer::Typed(text)), Effect::Close])
+                }
+                Err(problem) => self.problem = Some(problem),
+            },
+            Action::Up => self.scroll = self.scroll.saturating_sub(1),
+            Action::Down => self.scroll = self.scroll.saturating_add(1),
+            Action::PageUp => self.scroll = self.scroll.saturating_sub(10),
+            Action::PageDown => self.scroll = self.scroll.saturating_add(10),
+            other => {
+                if self.typed.edit(other) {
+                    self.problem = None;
+                }
+            }
         }
         Effect::None
     }
@@ -153,29 +140,56 @@ impl Modal for TypedConfirm {
     fn render(&self, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
         let t = ctx.theme;
         let w = inner_width(area);
-        let mut lines = Vec::new();
-        if let Some(intro) = self.intro {
-            lines.extend(text_lines(intro, w, t.text()));
-            lines.push(Line::raw(""));
+        let q = &self.question;
+        let mut body = Vec::new();
+        for warning in &q.warning {
+            for (i, line) in text_lines(warning, w.saturating_sub(2), t.error())
+                .into_iter()
+                .enumerate()
+            {
+                let mark = if i == 0 { "! " } else { "  " };
+                let mut spans = vec![Span::styled(mark, t.error())];
+                spans.extend(line.spans);
+                body.push(Line::from(spans));
+            }
         }
-        lines.extend(kv_lines(&self.pairs, w, t));
-        lines.push(Line::raw(""));
-        lines.extend(text_lines(self.ask, w, t.text()));
-        lines.push(input_line(&self.typed, t));
-        boxed(self.title.into(), lines, area, buf, t);
+        if !q.warning.is_empty() {
+            body.push(Line::raw(""));
+        }
+        body.push(Line::styled(
+            format!("This will {}:", q.request.action),
+            t.title(),
+        ));
+        body.extend(kv_lines(&self.summary(), w, t));
+        let mut tail = vec![Line::raw("")];
+        tail.extend(text_lines(
+            &format!(
+                "{} Type at least {MIN_CONFIRM_DIGITS} hex digits of {} to {} (colons, spaces and case are ignored):",
+                q.source, q.request.subject, q.request.action
+            ),
+            w,
+            t.text(),
+        ));
+        tail.push(input_line(&self.typed, t));
+        if let Some(p) = &self.problem {
+            tail.extend(text_lines(p, w, t.error()));
+        }
+        boxed_pinned(
+            format!("Confirm: {}", q.request.action),
+            body,
+            tail,
+            self.scroll,
+            area,
+            buf,
+            t,
+        );
     }
 
     fn footer(&self) -> Vec<Key> {
-        let (of, enter) = match self.then {
-            Then::Sign(_) => ("of the fingerprint", "sign"),
-            Then::Revoke(..) => ("of the serial", "revoke"),
-            Then::Batch => ("of the manifest's SHA-256", "sign all"),
-            Then::Generate(_) => ("of the recipients' SHA-256", "generate and sign"),
-        };
         vec![
-            ("hex digits", of),
-            ("Enter", enter),
+            ("Enter", self.question.request.action),
             ("Esc", "cancel"),
+            ("↑↓", "scroll"),
             ("Ctrl-C", "quit"),
         ]
     }
@@ -184,13 +198,23 @@ impl Modal for TypedConfirm {
         true
     }
 
+    fn hides_screen(&self) -> bool {
+        true
+    }
+
     fn flow(&self) -> Option<&'static str> {
-        Some(match self.then {
-            Then::Sign(_) => "confirming a signature",
-            Then::Revoke(..) => "revoking a certificate",
-            Then::Batch => "confirming a batch",
-            Then::Generate(_) => "confirming a generated key",
+        Some(match self.question.request.action {
+            "sign" => "confirming a signature",
+            "revoke" => "revoking a certificate",
+            "sign the batch" => "confirming a batch",
+            "generate a key and sign" => "confirming a generated key",
+            "create the root" => "creating the root",
+            _ => "confirming",
         })
+    }
+
+    fn error_text(&self) -> Option<&str> {
+        self.problem.as_deref()
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -17,28 +17,27 @@ use super::super::widgets::{boxed, inner_width, input_line, text_lines};
 /// The next CRL's validity in days.
 pub(crate) struct IssueCrl {
     days: TextField,
+    problem: Option<String>,
 }
 
 impl IssueCrl {
     pub fn new() -> IssueCrl {
         IssueCrl {
             days: TextField::new(&ceremony::DEFAULT_CRL_DAYS.to_string()),
+            problem: None,
         }
     }
 
-    fn start(&self, ctx: &Ctx) -> Effect {
-        let days = self.days.text().trim();
-        let days = if days.is_empty() {
-            None
-        } else {
-            match days.parse::<u32>() {
-                Ok(d) => Some(d),
-                Err(_) => {
-                    return Effect::error(
-                        "Not a number of days",
-                        &format!("{days:?} is not a whole number of days"),
-                    )
-                }
+    fn start(&mut self, ctx: &Ctx) -> Effect {
+        let text = self.days.text().trim();
+        let days = match text.parse::<u32>() {
+            Ok(d) if (1..=ceremony::MAX_CRL_DAYS).contains(&d) => d,
+            _ => {
+                self.problem = Some(format!(
+                    "{text:?} is not a number of days from 1 to {}",
+                    ceremony::MAX_CRL_DAYS
+                ));
+                return Effect::None;
             }
         };
         let operator = ctx.operator.clone();
@@ -53,7 +52,7 @@ impl IssueCrl {
                         auth: Auth::Unlocked(session),
                         operator: &operator,
                     };
-                    Outcome::Crl(ceremony::issue_crl(&ctx, days, None))
+                    Outcome::Crl(ceremony::issue_crl(&ctx, Some(days), None))
                 },
             )),
         ])
@@ -63,10 +62,6 @@ impl IssueCrl {
 impl Modal for IssueCrl {
     fn handle(&mut self, action: Action, ctx: &Ctx) -> Effect {
         match action {
-            Action::Type(c) => self.days.insert(c),
-            Action::Erase => {
-                self.days.backspace();
-            }
             Action::Back => {
                 return Effect::Many(vec![
                     Effect::Close,
@@ -74,7 +69,11 @@ impl Modal for IssueCrl {
                 ])
             }
             Action::Enter => return self.start(ctx),
-            _ => {}
+            other => {
+                if self.days.edit(other) {
+                    self.problem = None;
+                }
+            }
         }
         Effect::None
     }
@@ -95,9 +94,15 @@ impl Modal for IssueCrl {
         );
         lines.extend([
             Line::raw(""),
-            Line::styled("Days until nextUpdate (1 to 365):", t.dim()),
+            Line::styled(
+                format!("Days until nextUpdate (1 to {}):", ceremony::MAX_CRL_DAYS),
+                t.dim(),
+            ),
             input_line(&self.days, t),
         ]);
+        if let Some(p) = &self.problem {
+            lines.extend(text_lines(p, inner_width(area), t.error()));
+        }
         boxed("Issue the next CRL".into(), lines, area, buf, t);
     }
 
@@ -111,6 +116,10 @@ impl Modal for IssueCrl {
 
     fn flow(&self) -> Option<&'static str> {
         Some("issuing a CRL")
+    }
+
+    fn error_text(&self) -> Option<&str> {
+        self.problem.as_deref()
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -13,11 +13,12 @@ use crate::export::Format;
 use crate::policy::ClusterName;
 use crate::recipients::Recipients;
 
-use super::super::field::TextField;
+use super::super::field::{Completion, TextField};
 use super::super::job::{Job, Outcome};
 use super::super::keys::{Action, Screen};
 use super::super::view::{Ctx, Effect, Key, Modal};
-use super::super::widgets::{boxed, field_line, inner_width, picker, text_lines};
+use super::super::widgets::{boxed, field_line, inner_width, picker, text_lines, wrap};
+use super::super::words;
 
 /// The output path suggested for an export of `cluster` in `format` (relative to the current
 /// directory): `.age` on a one-file export that is encrypted.
@@ -51,7 +52,7 @@ pub(crate) fn export_outcome(r: crate::error::Result<ExportReport>) -> Effect {
                 " (age-encrypted)"
             }
         )),
-        Err(e) => Effect::error("Not exported", &e),
+        Err(e) => Effect::failed("Not exported", &e),
     }
 }
 
@@ -66,6 +67,12 @@ pub(crate) struct ExportForm {
     recipients: Vec<String>,
     /// 0 format, 1 path, 2 recipient.
     focus: usize,
+    /// Why the last attempt wrote nothing, in the TUI's words.
+    problem: Option<String>,
+    /// Names that complete the path typed, when Tab found several.
+    choices: Vec<String>,
+    /// The export job is running.
+    running: bool,
 }
 
 impl ExportForm {
@@ -82,6 +89,9 @@ impl ExportForm {
             recipient: TextField::default(),
             recipients: Vec::new(),
             focus: 0,
+            problem: None,
+            choices: Vec::new(),
+            running: false,
         };
         f.default_out();
         f
@@ -106,6 +116,9 @@ impl ExportForm {
     }
 
     fn start(&mut self, ctx: &Ctx) -> Effect {
+        if let Some(job) = ctx.job {
+            return Effect::info(format!("wait: {} is still running", job.label));
+        }
         let mut given = self.recipients.clone();
         if !self.recipient.text().trim().is_empty() {
             given.push(self.recipient.text().trim().to_owned());
@@ -116,7 +129,10 @@ impl ExportForm {
         } else {
             match Recipients::parse(&given) {
                 Ok(r) => Some(r),
-                Err(e) => return Effect::error("Not exported", &crate::Error::from(e)),
+                Err(e) => {
+                    self.problem = Some(words::say(&crate::Error::from(e)));
+                    return Effect::None;
+                }
             }
         };
         let operator = ctx.operator.clone();
@@ -127,33 +143,44 @@ impl ExportForm {
             recipients,
             force: false,
         };
-        Effect::Many(vec![
-            Effect::Close,
-            Effect::Run(Job::with_session(
-                "exporting",
-                self.owner,
-                move |vault, session, _| {
-                    let ctx = ceremony::Ctx {
-                        vault,
-                        auth: Auth::Unlocked(session),
-                        operator: &operator,
-                    };
-                    Outcome::Export(ceremony::export_cluster(&ctx, &req))
-                },
-            )),
-        ])
+        self.problem = None;
+        self.running = true;
+        // The form stays open until the outcome: a refusal is shown here, fields kept.
+        Effect::Run(Job::with_session(
+            "exporting",
+            self.owner,
+            move |vault, session, _| {
+                let ctx = ceremony::Ctx {
+                    vault,
+                    auth: Auth::Unlocked(session),
+                    operator: &operator,
+                };
+                Outcome::Export(ceremony::export_cluster(&ctx, &req))
+            },
+        ))
     }
 }
 
 impl Modal for ExportForm {
     fn handle(&mut self, action: Action, ctx: &Ctx) -> Effect {
         let n = Format::ALL.len();
+        if self.running {
+            return Effect::info("wait: exporting is still running");
+        }
         match action {
             Action::Back => {
                 return Effect::Many(vec![
                     Effect::Close,
                     Effect::info("cancelled; nothing was exported"),
                 ])
+            }
+            Action::NextField if self.focus == 1 => {
+                self.choices.clear();
+                match self.out.complete_path(ctx.cwd) {
+                    Completion::Nothing => self.focus = 2,
+                    Completion::Completed => self.out_edited = true,
+                    Completion::Choices(c) => self.choices = c,
+                }
             }
             Action::NextField | Action::Down => self.focus = (self.focus + 1) % Self::FIELDS,
             Action::PrevField | Action::Up => {
@@ -167,22 +194,8 @@ impl Modal for ExportForm {
                 self.format = (self.format + 1) % n;
                 self.default_out();
             }
-            Action::Type(c) if self.focus == 1 => {
-                self.out.insert(c);
-                self.out_edited = true;
-            }
-            Action::Erase if self.focus == 1 => {
-                self.out.backspace();
-                self.out_edited = true;
-            }
-            Action::Type(c) if self.focus == 2 => {
-                self.recipient.insert(c);
-                self.default_out();
-            }
-            Action::Erase if self.focus == 2 => {
-                if !self.recipient.backspace() {
-                    self.recipients.pop();
-                }
+            Action::Erase if self.focus == 2 && self.recipient.is_empty() => {
+                self.recipients.pop();
                 self.default_out();
             }
             Action::Enter if self.focus == 2 && !self.recipient.text().trim().is_empty() => {
@@ -191,9 +204,29 @@ impl Modal for ExportForm {
                 self.recipient.clear();
             }
             Action::Enter => return self.start(ctx),
+            other if self.focus == 1 && self.out.edit(other) => {
+                self.out_edited = true;
+                self.choices.clear();
+            }
+            other if self.focus == 2 && self.recipient.edit(other) => self.default_out(),
             _ => {}
         }
         Effect::None
+    }
+
+    fn on_outcome(&mut self, outcome: Outcome, _ctx: &Ctx) -> Result<Effect, Box<Outcome>> {
+        match outcome {
+            Outcome::Export(Ok(report)) => Ok(Effect::Many(vec![
+                Effect::Close,
+                export_outcome(Ok(report)),
+            ])),
+            Outcome::Export(Err(e)) => {
+                self.running = false;
+                self.problem = Some(words::say(&e));
+                Ok(Effect::error_line(format!("error: {}", words::say(&e))))
+            }
+            other => Err(Box::new(other)),
+        }
     }
 
     fn render(&self, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
@@ -213,15 +246,25 @@ impl Modal for ExportForm {
             picker("format", &names, self.format, self.focus == 0, t),
             field_line("write to", &self.out, self.focus == 1, t),
             Line::styled(
-                format!("{:<17}relative to {}", "", ctx.cwd.display()),
+                format!("{:<17}relative to {}; Tab completes", "", ctx.cwd.display()),
                 t.dim(),
             ),
             field_line("age recipient", &self.recipient, self.focus == 2, t),
         ]);
         for r in &self.recipients {
-            lines.push(Line::raw(format!("{:<17}{r}", "")));
+            for piece in wrap(r, (w as usize).saturating_sub(17)) {
+                lines.push(Line::raw(format!("{:<17}{piece}", "")));
+            }
+        }
+        if !self.choices.is_empty() {
+            lines.extend(text_lines(&self.choices.join("  "), w, t.dim()));
         }
         lines.push(Line::raw(""));
+        if let Some(p) = &self.problem {
+            lines.extend(text_lines(p, w, t.error()));
+        } else if self.running {
+            lines.push(Line::styled("Exporting…", t.dim()));
+        }
         lines.extend(text_lines(
             if self.recipients.is_empty() && self.recipient.is_empty() {
                 "No recipients: written unencrypted (it holds no key). Enter on a recipient adds it; Enter elsewhere exports."
@@ -245,6 +288,10 @@ impl Modal for ExportForm {
 
     fn takes_text(&self) -> bool {
         self.focus != 0
+    }
+
+    fn error_text(&self) -> Option<&str> {
+        self.problem.as_deref()
     }
 
     fn flow(&self) -> Option<&'static str> {

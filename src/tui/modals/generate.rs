@@ -14,20 +14,20 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use crate::ceremony::{self, Answer, Auth, ExportReport, Scripted};
+use crate::ceremony::{self, Auth, ExportReport};
 use crate::export::Format;
 use crate::keys::KeyAlg;
 use crate::policy::ClusterName;
 use crate::recipients::Recipients;
 
-use super::super::field::TextField;
+use super::super::field::{Completion, TextField};
 use super::super::job::{Job, Outcome};
 use super::super::keys::{Action, Screen};
 use super::super::view::{Ctx, Effect, Key, Modal};
 use super::super::widgets::{
     boxed, field_line, group_hex, inner_width, kv_lines, picker, text_lines, wrap,
 };
-use super::confirm::TypedConfirm;
+use super::super::words;
 use super::export::default_export_name;
 
 /// The key types offered, as `--key-type` names them (parsed with the same parser).
@@ -66,6 +66,10 @@ pub(crate) struct GenerateForm {
     /// 0 cluster, 1 key type, 2 days, 3 format, 4 write to, 5 age recipient.
     pub focus: usize,
     pub problem: Option<String>,
+    /// Names that complete the path typed, when Tab found several.
+    choices: Vec<String>,
+    /// The generate job is running (the form waits for its outcome).
+    running: bool,
 }
 
 impl GenerateForm {
@@ -89,6 +93,8 @@ impl GenerateForm {
             recipients: Vec::new(),
             focus: 0,
             problem: None,
+            choices: Vec::new(),
+            running: false,
         }
     }
 
@@ -184,12 +190,23 @@ impl GenerateForm {
 impl Modal for GenerateForm {
     fn handle(&mut self, action: Action, ctx: &Ctx) -> Effect {
         let n = GenerateForm::FIELDS;
+        if self.running {
+            return Effect::info("wait: the key is being generated and signed");
+        }
         match action {
             Action::Back => {
                 return Effect::Many(vec![
                     Effect::Close,
                     Effect::info("cancelled; nothing was generated or signed"),
                 ])
+            }
+            Action::NextField if self.focus == 4 => {
+                self.choices.clear();
+                match self.out.complete_path(ctx.cwd) {
+                    Completion::Nothing => self.focus = 5,
+                    Completion::Completed => self.out_edited = true,
+                    Completion::Choices(c) => self.choices = c,
+                }
             }
             Action::NextField | Action::Down => self.focus = (self.focus + 1) % n,
             Action::PrevField | Action::Up => self.focus = (self.focus + n - 1) % n,
@@ -207,14 +224,6 @@ impl Modal for GenerateForm {
             Action::Erase if self.focus == 5 && self.recipient.is_empty() => {
                 self.recipients.pop();
             }
-            Action::Type(c) if self.text_focus() => {
-                self.field_mut().insert(c);
-                self.default_out();
-            }
-            Action::Erase if self.text_focus() => {
-                self.field_mut().backspace();
-                self.default_out();
-            }
             Action::Enter if self.focus == 5 && !self.recipient.text().trim().is_empty() => {
                 self.recipients
                     .push(self.recipient.text().trim().to_owned());
@@ -225,17 +234,49 @@ impl Modal for GenerateForm {
                     if !ctx.unlocked() {
                         return Effect::locked();
                     }
+                    if let Some(job) = ctx.job {
+                        return Effect::info(format!("wait: {} is still running", job.label));
+                    }
                     self.problem = None;
-                    return Effect::open(TypedConfirm::generate(Box::new(spec)));
+                    self.running = true;
+                    return start_generate(spec, ctx);
                 }
                 Err(problem) => {
                     self.problem = Some(problem.clone());
                     return Effect::error_line(format!("error: {problem}"));
                 }
             },
+            other if self.text_focus() && self.field_mut().edit(other) => {
+                self.choices.clear();
+                self.default_out();
+            }
             _ => {}
         }
         Effect::None
+    }
+
+    fn on_outcome(&mut self, outcome: Outcome, _ctx: &Ctx) -> Result<Effect, Box<Outcome>> {
+        let Outcome::Generate(spec, r) = outcome else {
+            return Err(Box::new(outcome));
+        };
+        self.running = false;
+        Ok(match r {
+            Ok(report) => Effect::Many(vec![success(&spec, &report), generated(spec, report)]),
+            Err(e) => {
+                // Kept open with everything typed: the problem in place of the hint.
+                let said = words::say(&e);
+                self.problem = Some(said.clone());
+                if matches!(e, crate::Error::NotConfirmed(_)) {
+                    Effect::info(said)
+                } else {
+                    Effect::error_line(format!("error: {said}"))
+                }
+            }
+        })
+    }
+
+    fn error_text(&self) -> Option<&str> {
+        self.problem.as_deref()
     }
 
     fn render(&self, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
@@ -258,7 +299,7 @@ impl Modal for GenerateForm {
         ]);
         if !std::path::Path::new(self.out.text().trim()).is_absolute() {
             lines.push(Line::styled(
-                format!("{:<17}relative to {}", "", ctx.cwd.display()),
+                format!("{:<17}relative to {}; Tab completes", "", ctx.cwd.display()),
                 t.dim(),
             ));
         }
@@ -273,10 +314,17 @@ impl Modal for GenerateForm {
                 lines.push(Line::raw(format!("{:<17}{piece}", "")));
             }
         }
+        if !self.choices.is_empty() {
+            lines.extend(text_lines(&self.choices.join("  "), inner_w, t.dim()));
+        }
         lines.push(Line::raw(""));
         // The problem, in its words, in place of the hint.
         match &self.problem {
             Some(p) => lines.extend(text_lines(p, inner_w, t.error())),
+            None if self.running => lines.push(Line::styled(
+                "Generating the key in memory; the confirmation follows.",
+                t.dim(),
+            )),
             None => lines.extend(text_lines(
                 "age1… or an SSH public key line. Enter on a recipient adds it, Backspace on an empty field removes the last; Enter elsewhere shows what to confirm.",
                 inner_w,
@@ -308,20 +356,33 @@ impl Modal for GenerateForm {
     }
 }
 
-/// Generates, signs and writes on a worker with the unlocked session; `typed` goes to
-/// ceremony as the operator's answer, and ceremony decides whether it matches.
-pub(crate) fn start_generate(spec: GenerateSpec, typed: String, ctx: &Ctx) -> Effect {
+/// Generates, signs and writes on a worker with the unlocked session; ceremony asks for the
+/// recipients' SHA-256 through the dialog, after the key exists in memory only.
+fn start_generate(spec: GenerateSpec, ctx: &Ctx) -> Effect {
     let operator = ctx.operator.clone();
     let label = match spec.request.key {
         KeyAlg::Rsa { .. } => "generating the key and signing (RSA takes a while)",
         _ => "generating the key and signing",
     };
+    let extra = vec![
+        ("format".to_owned(), spec.request.format.name().to_owned()),
+        (
+            "write to".to_owned(),
+            format!(
+                "{} (age-encrypted, never over a file)",
+                spec.request.out.display()
+            ),
+        ),
+    ];
     Effect::Run(Job::with_session(
         label,
         Screen::Inbox,
-        move |vault, session, _| {
-            // Exactly what the operator typed: ceremony decides whether it matches.
-            let mut confirm = Scripted(Answer::Typed(typed));
+        move |vault, session, progress| {
+            let mut confirm = progress.asker(
+                "Check it with the cluster team: printf '%s\\n' RECIPIENTS | sort | sha256sum.",
+                extra,
+                Vec::new(),
+            );
             let ctx = ceremony::Ctx {
                 vault,
                 auth: Auth::Unlocked(session),
@@ -333,27 +394,29 @@ pub(crate) fn start_generate(spec: GenerateSpec, typed: String, ctx: &Ctx) -> Ef
     ))
 }
 
-/// What the inbox shows when a generate job ends.
-pub(crate) fn on_generated(
-    spec: Box<GenerateSpec>,
-    r: crate::error::Result<ExportReport>,
-) -> Effect {
+/// What a generate job's outcome shows when its form is gone.
+pub(crate) fn outcome(spec: Box<GenerateSpec>, r: crate::error::Result<ExportReport>) -> Effect {
     match r {
-        // The command line's words.
-        Ok(report) => Effect::Many(vec![
-            Effect::success(format!(
-                "signed: cluster {} serial {}; key and chain written encrypted to {}",
-                spec.request.cluster,
-                report.certificate.serial,
-                report.path.display()
-            )),
-            Effect::open(Generated {
-                spec,
-                report: Box::new(report),
-            }),
-        ]),
-        Err(e) => Effect::error("Not signed", &e),
+        Ok(report) => Effect::Many(vec![success(&spec, &report), generated(spec, report)]),
+        Err(e) => Effect::failed("Not signed", &e),
     }
+}
+
+/// The command line's words.
+fn success(spec: &GenerateSpec, report: &ExportReport) -> Effect {
+    Effect::success(format!(
+        "signed: cluster {} serial {}; key and chain written encrypted to {}",
+        spec.request.cluster,
+        report.certificate.serial,
+        report.path.display()
+    ))
+}
+
+fn generated(spec: Box<GenerateSpec>, report: ExportReport) -> Effect {
+    Effect::replace(Generated {
+        spec,
+        report: Box::new(report),
+    })
 }
 
 /// A generated key was signed and written encrypted.
@@ -399,34 +462,6 @@ impl Modal for Generated {
     fn as_any(&self) -> &dyn Any {
         self
     }
-}
-
-/// The days as the confirmation shows them.
-fn days_text(days: Option<u32>) -> String {
-    days.map(|d| d.to_string())
-        .unwrap_or_else(|| "the policy's default".to_owned())
-}
-
-/// The lines of the confirmation modal: everything the operator confirms.
-pub(crate) fn confirm_pairs(spec: &GenerateSpec) -> Vec<(String, String)> {
-    let mut pairs = vec![
-        ("cluster".to_owned(), spec.request.cluster.to_string()),
-        ("key type".to_owned(), spec.request.key.name()),
-        ("days".to_owned(), days_text(spec.request.days)),
-        ("format".to_owned(), spec.request.format.name().to_owned()),
-        (
-            "write to".to_owned(),
-            spec.request.out.display().to_string(),
-        ),
-    ];
-    for r in spec.request.recipients.given() {
-        pairs.push(("age recipient".to_owned(), r.clone()));
-    }
-    pairs.push((
-        "recipients SHA-256".to_owned(),
-        group_hex(&spec.fingerprint),
-    ));
-    pairs
 }
 
 /// The lines of the result.

@@ -5,15 +5,15 @@ use std::any::Any;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Widget};
+use ratatui::widgets::{Paragraph, Widget};
 
 use crate::ceremony::CertInfo;
 use crate::policy::ClusterName;
 
 use super::super::keys::{Action, Screen};
-use super::super::view::{Ctx, Effect, Key, Modal};
+use super::super::view::{Ctx, Effect, Key, Modal, Msg};
 use super::super::widgets::{
-    boxed, centered, group_hex, inner_width, kv_lines, modal_block, text_lines,
+    boxed, centered, clear_rows, group_hex, inner_width, kv_lines, modal_block, text_lines,
 };
 use super::export::ExportForm;
 
@@ -96,9 +96,9 @@ impl Modal for Details {
         let t = ctx.theme;
         let body = kv_lines(&self.lines, inner_width(area), t);
         let width = area.width.saturating_sub(4).min(78);
-        let height = area.height.saturating_sub(2);
+        let height = area.height;
         let r = centered(area, width, height);
-        Clear.render(r, buf);
+        clear_rows(area, r, buf);
         let max_scroll = (body.len() as u16).saturating_sub(height.saturating_sub(2));
         Paragraph::new(body)
             .block(modal_block(self.title.clone(), t))
@@ -131,7 +131,7 @@ impl Modal for Signed {
         match action {
             Action::Enter | Action::Back => Effect::Close,
             Action::Export => match self.cert.cluster.as_deref().map(str::parse::<ClusterName>) {
-                Some(Ok(c)) => Effect::open(ExportForm::new(c, Screen::Inbox)),
+                Some(Ok(c)) => Effect::replace(ExportForm::new(c, Screen::Inbox)),
                 _ => Effect::Close,
             },
             _ => Effect::None,
@@ -169,6 +169,77 @@ impl Modal for Signed {
 
     fn footer(&self) -> Vec<Key> {
         vec![("e", "export"), ("Enter", "close")]
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A fact the operator must acknowledge before going on (a key that already has a valid
+/// certificate): `y` sends `then`, anything that closes it sends nothing.
+pub(crate) struct Acknowledge {
+    title: &'static str,
+    lines: Vec<String>,
+    yes: &'static str,
+    no: &'static str,
+    then: Option<Msg>,
+}
+
+impl Acknowledge {
+    /// `lines` say what is at stake; `yes` is what `y` does, `no` what Esc leaves undone.
+    pub fn new(
+        title: &'static str,
+        lines: Vec<String>,
+        yes: &'static str,
+        no: &'static str,
+        then: Msg,
+    ) -> Acknowledge {
+        Acknowledge {
+            title,
+            lines,
+            yes,
+            no,
+            then: Some(then),
+        }
+    }
+}
+
+impl Modal for Acknowledge {
+    fn handle(&mut self, action: Action, _ctx: &Ctx) -> Effect {
+        match action {
+            Action::Yes => match self.then.take() {
+                Some(msg) => Effect::Many(vec![Effect::Close, Effect::Send(msg)]),
+                None => Effect::Close,
+            },
+            Action::Back => Effect::Many(vec![Effect::Close, Effect::info(self.no)]),
+            _ => Effect::None,
+        }
+    }
+
+    fn render(&self, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
+        let t = ctx.theme;
+        let w = inner_width(area);
+        let mut lines = Vec::new();
+        for l in &self.lines {
+            lines.extend(text_lines(l, w, t.error()));
+        }
+        lines.push(Line::raw(""));
+        lines.push(Line::from(vec![
+            Span::styled("y", t.key()),
+            Span::raw(format!(" {}; ", self.yes)),
+            Span::styled("Esc", t.key()),
+            Span::raw(" stops here."),
+        ]));
+        boxed(self.title.to_owned(), lines, area, buf, t);
+    }
+
+    fn footer(&self) -> Vec<Key> {
+        vec![("y", self.yes), ("Esc", "stop")]
+    }
+
+    fn flow(&self) -> Option<&'static str> {
+        Some("acknowledging a warning")
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -7,6 +7,7 @@ pub(crate) mod crl;
 pub(crate) mod export;
 pub(crate) mod generate;
 pub(crate) mod message;
+pub(crate) mod operator;
 pub(crate) mod prompt;
 pub(crate) mod revoke;
 pub(crate) mod root;

@@ -15,6 +15,7 @@ use super::super::job::{Job, Outcome};
 use super::super::keys::{Action, Screen};
 use super::super::view::{Ctx, Effect, Key, Modal};
 use super::super::widgets::{boxed, field_line, inner_width, picker, text_lines};
+use super::super::words;
 
 /// The root creation form.
 pub(crate) struct RootForm {
@@ -26,6 +27,8 @@ pub(crate) struct RootForm {
     /// 0 subject, 1 key type, 2 days, 3 path length, 4 key label.
     focus: usize,
     problem: Option<String>,
+    /// The creation job is running (the form waits for its outcome).
+    running: bool,
 }
 
 impl RootForm {
@@ -43,6 +46,7 @@ impl RootForm {
             key_label: TextField::new(ceremony::DEFAULT_ROOT_LABEL),
             focus: 0,
             problem: None,
+            running: false,
         }
     }
 
@@ -93,7 +97,8 @@ impl RootForm {
     }
 }
 
-/// Generates the root key and self-signs the root on a worker, with the session.
+/// Generates the root key and self-signs the root on a worker, with the session, after the
+/// one confirmation: ceremony asks for the request's SHA-256 from the ceremony script.
 fn start_create_root(req: ceremony::RootRequest, ctx: &Ctx) -> Effect {
     let operator = ctx.operator.clone();
     let label = if req.key_type.name().starts_with("rsa") {
@@ -104,13 +109,18 @@ fn start_create_root(req: ceremony::RootRequest, ctx: &Ctx) -> Effect {
     Effect::Run(Job::with_session(
         label,
         Screen::Overview,
-        move |vault, session, _| {
+        move |vault, session, progress| {
+            let mut confirm = progress.asker(
+                "Take the request's SHA-256 from the ceremony script: printf 'subject=%s\\nkey-type=%s\\ndays=%s\\npath-len=%s\\ntoken-serial=%s\\n' … | sha256sum.",
+                Vec::new(),
+                vec!["The key is generated on the token and never leaves it; the root certificate it self-signs is the vault's only root.".to_owned()],
+            );
             let ctx = ceremony::Ctx {
                 vault,
                 auth: Auth::Unlocked(session),
                 operator: &operator,
             };
-            Outcome::CreateRoot(ceremony::create_root(&ctx, &req))
+            Outcome::CreateRoot(ceremony::create_root_confirmed(&ctx, &req, &mut confirm))
         },
     ))
 }
@@ -118,6 +128,9 @@ fn start_create_root(req: ceremony::RootRequest, ctx: &Ctx) -> Effect {
 impl Modal for RootForm {
     fn handle(&mut self, action: Action, ctx: &Ctx) -> Effect {
         let n = KeyType::ALL.len();
+        if self.running {
+            return Effect::info("wait: the root is being created");
+        }
         match action {
             Action::Back => {
                 return Effect::Many(vec![
@@ -131,23 +144,51 @@ impl Modal for RootForm {
             }
             Action::Left if self.focus == 1 => self.key_type = (self.key_type + n - 1) % n,
             Action::Right if self.focus == 1 => self.key_type = (self.key_type + 1) % n,
-            Action::Type(c) => {
-                if let Some(f) = self.field_mut() {
-                    f.insert(c);
-                }
-            }
-            Action::Erase => {
-                if let Some(f) = self.field_mut() {
-                    f.backspace();
-                }
-            }
             Action::Enter => match self.request() {
-                Ok(req) => return Effect::Many(vec![Effect::Close, start_create_root(req, ctx)]),
+                Ok(req) => {
+                    if let Some(job) = ctx.job {
+                        return Effect::info(format!("wait: {} is still running", job.label));
+                    }
+                    self.problem = None;
+                    self.running = true;
+                    return start_create_root(req, ctx);
+                }
                 Err(problem) => self.problem = Some(problem),
             },
-            _ => {}
+            other => {
+                if let Some(f) = self.field_mut() {
+                    f.edit(other);
+                }
+            }
         }
         Effect::None
+    }
+
+    fn on_outcome(&mut self, outcome: Outcome, _ctx: &Ctx) -> Result<Effect, Box<Outcome>> {
+        let Outcome::CreateRoot(r) = outcome else {
+            return Err(Box::new(outcome));
+        };
+        self.running = false;
+        Ok(match r {
+            Ok(_) => Effect::Many(vec![
+                Effect::Close,
+                Effect::success("root created; its key stays on the token"),
+            ]),
+            Err(e) => {
+                // Kept open with everything typed, to correct and try again.
+                let said = words::say(&e);
+                self.problem = Some(said.clone());
+                if matches!(e, crate::Error::NotConfirmed(_)) {
+                    Effect::info(said)
+                } else {
+                    Effect::error_line(format!("error: {said}"))
+                }
+            }
+        })
+    }
+
+    fn error_text(&self) -> Option<&str> {
+        self.problem.as_deref()
     }
 
     fn render(&self, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
@@ -155,6 +196,10 @@ impl Modal for RootForm {
         let names: Vec<&str> = KeyType::ALL.iter().map(|k| k.name()).collect();
         let mut lines = vec![
             Line::raw("Generate the root key on the token and self-sign the root."),
+            Line::styled(
+                "Enter shows what will be made; nothing happens before you confirm it.",
+                t.dim(),
+            ),
             Line::raw(""),
             field_line("subject", &self.subject, self.focus == 0, t),
             Line::styled(
@@ -177,7 +222,7 @@ impl Modal for RootForm {
         vec![
             ("Tab", "field"),
             ("←→", "key type"),
-            ("Enter", "create"),
+            ("Enter", "review"),
             ("Esc", "cancel"),
         ]
     }

@@ -11,17 +11,19 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Block, Borders, Cell, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap,
+    Block, Borders, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap,
 };
 
-use crate::ceremony::{self, Answer, Auth, BatchLine, CertInfo, CheckedBatch, Operator, Scripted};
+use crate::ceremony::{self, Auth, BatchLine, CertInfo, CheckedBatch, MIN_CONFIRM_DIGITS};
 
 use super::super::job::{Job, Outcome};
 use super::super::keys::{Action, Screen};
 use super::super::modals::batch_form::BatchForm;
-use super::super::modals::confirm::TypedConfirm;
+use super::super::modals::message::Acknowledge;
 use super::super::view::{Ctx, Effect, Key};
-use super::super::widgets::{group_hex, kv_lines, wrap};
+use super::super::widgets::{column_widths, fit, fitted_row, group_hex, kv_lines, wrap};
+use super::super::words;
+use super::inbox::InboxMsg;
 
 /// What the operator asked for: the CLI's `sign-batch MANIFEST --out-dir DIR [--days N]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +45,8 @@ pub(crate) enum BatchState {
         batch: Option<Box<CheckedBatch>>,
         /// Why the last attempt signed nothing.
         failed: Option<String>,
+        /// Lines whose key already has a valid certificate, and which.
+        reissued: Vec<String>,
     },
     /// `check_batch` refused the manifest; its words, every problem.
     Refused(String),
@@ -151,13 +155,27 @@ impl BatchView {
             },
             Action::Sign => {
                 return BatchKey::Effect(match &self.state {
-                    BatchState::Checked { batch: Some(_), .. } => {
-                        if !ctx.unlocked() {
-                            Effect::locked()
-                        } else {
-                            Effect::open(TypedConfirm::batch(confirm_pairs(self)))
-                        }
+                    BatchState::Checked { batch: Some(_), .. } if !ctx.unlocked() => {
+                        Effect::locked()
                     }
+                    BatchState::Checked {
+                        batch: Some(_),
+                        reissued,
+                        ..
+                    } if !reissued.is_empty() => {
+                        let mut lines =
+                            vec!["These keys already have a valid certificate:".to_owned()];
+                        lines.extend(reissued.iter().cloned());
+                        lines.push("Signing the batch makes another valid certificate for each. Do it only for a planned renewal, and revoke the old ones afterwards.".to_owned());
+                        Effect::open(Acknowledge::new(
+                            "Signed before",
+                            lines,
+                            "sign the batch anyway",
+                            "not signed: nothing was signed",
+                            InboxMsg::SignBatch.into(),
+                        ))
+                    }
+                    BatchState::Checked { batch: Some(_), .. } => self.start_sign(ctx),
                     BatchState::Checked { batch: None, .. } => Effect::info(
                         "check the manifest again first (Enter): an attempt uses up a check",
                     ),
@@ -174,12 +192,19 @@ impl BatchView {
 
     /// Signs the checked batch on a worker with the unlocked session; `typed` goes to ceremony
     /// as the operator's answer, and ceremony decides whether it matches.
-    pub fn start_sign(&mut self, typed: String, operator: Operator) -> Effect {
+    pub fn start_sign(&mut self, ctx: &Ctx) -> Effect {
+        if let Some(job) = ctx.job {
+            return Effect::info(format!("wait: {} is still running", job.label));
+        }
+        if !ctx.unlocked() {
+            return Effect::locked();
+        }
         let BatchState::Checked {
             sha256,
             lines,
             batch,
             failed,
+            reissued,
         } = &mut self.state
         else {
             return Effect::None;
@@ -188,23 +213,38 @@ impl BatchView {
             return Effect::None;
         };
         *failed = None;
+        let warning = if reissued.is_empty() {
+            Vec::new()
+        } else {
+            vec![format!(
+                "ACKNOWLEDGED: keys that already have a valid certificate get another: {}",
+                reissued.join("; ")
+            )]
+        };
         let (spec, sha256, lines) = (self.spec.clone(), sha256.clone(), lines.clone());
+        let extra = vec![(
+            "write to".to_owned(),
+            format!(
+                "{}/CLUSTER.pem, never over a file",
+                self.spec.out_dir.display()
+            ),
+        )];
+        let operator = ctx.operator.clone();
         Effect::Run(Job::with_session(
             "signing the batch",
             Screen::Inbox,
-            move |vault, session, _| {
-                // Exactly what the operator typed: ceremony decides whether it matches.
-                let mut confirm = Scripted(Answer::Typed(typed));
-                let r = ceremony::sign_batch(
-                    &ceremony::Ctx {
-                        vault,
-                        auth: Auth::Unlocked(session),
-                        operator: &operator,
-                    },
-                    *checked,
-                    &spec.out_dir,
-                    &mut confirm,
+            move |vault, session, progress| {
+                let mut confirm = progress.asker(
+                    "Compare the manifest's SHA-256 with the one its author computed (sha256sum).",
+                    extra,
+                    warning,
                 );
+                let ctx = ceremony::Ctx {
+                    vault,
+                    auth: Auth::Unlocked(session),
+                    operator: &operator,
+                };
+                let r = ceremony::sign_batch(&ctx, *checked, &spec.out_dir, &mut confirm);
                 Outcome::SignBatch(Box::new(BatchSigned {
                     spec,
                     sha256,
@@ -216,19 +256,24 @@ impl BatchView {
     }
 
     /// The view after `check_batch`, and what to say.
-    pub fn checked(spec: BatchSpec, r: crate::error::Result<CheckedBatch>) -> (BatchView, Effect) {
+    pub fn checked(
+        spec: BatchSpec,
+        r: crate::error::Result<CheckedBatch>,
+        ctx: &Ctx,
+    ) -> (BatchView, Effect) {
         let (state, effect) = match r {
             Ok(batch) => (
                 BatchState::Checked {
                     sha256: batch.manifest_sha256.clone(),
                     lines: batch.lines.clone(),
                     failed: None,
+                    reissued: reissued(&batch.lines, ctx),
                     batch: Some(Box::new(batch)),
                 },
                 None,
             ),
             Err(e) => {
-                let text = e.to_string();
+                let text = words::say(&e);
                 let mut first = text.lines().next().unwrap_or("").to_owned();
                 if text.lines().nth(1).is_some() {
                     first = format!(
@@ -274,14 +319,15 @@ impl BatchView {
                 },
             ),
             Err(e) => {
-                let failed = e.to_string();
+                let failed = words::say(&e);
                 (
-                    Effect::error("Not signed", &e),
+                    Effect::failed("Not signed", &e),
                     BatchState::Checked {
                         sha256,
                         lines,
                         batch: None,
                         failed: Some(failed),
+                        reissued: Vec::new(),
                     },
                 )
             }
@@ -290,7 +336,7 @@ impl BatchView {
     }
 
     /// The batch view's keys, in order of importance.
-    pub fn footer_keys(&self) -> Vec<Key> {
+    pub fn footer_keys(&self, _ctx: &Ctx) -> Vec<Key> {
         match &self.state {
             BatchState::Checked { batch: Some(_), .. } => vec![
                 ("s", "sign all"),
@@ -311,32 +357,22 @@ impl BatchView {
     }
 }
 
-/// The lines of the confirmation modal: what will be signed, and where.
-pub(crate) fn confirm_pairs(view: &BatchView) -> Vec<(String, String)> {
-    let mut pairs = vec![(
-        "manifest".to_owned(),
-        view.spec.manifest.display().to_string(),
-    )];
-    if let BatchState::Checked { sha256, lines, .. } = &view.state {
-        pairs.push((
-            "requests".to_owned(),
-            format!(
-                "{} ({})",
-                lines.len(),
-                lines
-                    .iter()
-                    .map(|l| l.cluster.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-        pairs.push((
-            "write to".to_owned(),
-            format!("{}/CLUSTER.pem", view.spec.out_dir.display()),
-        ));
-        pairs.push(("manifest SHA-256".to_owned(), group_hex(sha256)));
-    }
-    pairs
+/// The lines of a checked batch whose key already has a valid certificate, and which.
+fn reissued(lines: &[BatchLine], ctx: &Ctx) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let certs = ceremony::valid_certificates_for_key(ctx.vault, &l.spki_sha256).ok()?;
+            let first = certs.first()?;
+            Some(format!(
+                "line {} ({}): cluster {} serial {}",
+                l.line,
+                l.cluster,
+                first.cluster.as_deref().unwrap_or("-"),
+                first.serial
+            ))
+        })
+        .collect()
 }
 
 impl BatchView {
@@ -360,7 +396,10 @@ impl BatchView {
         };
         let block = Block::new().borders(Borders::TOP).title(Line::from(vec![
             Span::styled(" Batch ", t.title()),
-            Span::raw(format!("{name} ")),
+            Span::raw(format!(
+                "{} ",
+                fit(&name, (area.width as usize).saturating_sub(40))
+            )),
             Span::styled(word, style),
         ]));
         let inner = block.inner(area);
@@ -396,16 +435,32 @@ impl BatchView {
         BatchState::Checked {
             lines,
             batch: Some(_),
+            reissued,
             ..
-        } => vec![Line::from(vec![
-            Span::styled("s", t.key()),
-            Span::raw(format!(
-                " signs all {} once you type 8+ hex digits of the manifest's SHA-256. ",
-                lines.len()
-            )),
-            Span::styled("Esc", t.key()),
-            Span::raw(" closes; nothing is signed before."),
-        ])],
+        } => {
+            let mut v = vec![Line::from(vec![
+                Span::styled("s", t.key()),
+                Span::raw(format!(
+                    " signs all {} once you type {MIN_CONFIRM_DIGITS}+ hex digits of the manifest's SHA-256. ",
+                    lines.len()
+                )),
+                Span::styled("Esc", t.key()),
+                Span::raw(" closes; nothing is signed before."),
+            ])];
+            if !reissued.is_empty() {
+                v.insert(
+                    0,
+                    Line::styled(
+                        format!(
+                            "! keys that already have a valid certificate: {}",
+                            reissued.join("; ")
+                        ),
+                        t.error(),
+                    ),
+                );
+            }
+            v
+        }
         BatchState::Checked {
             failed: Some(e), ..
         } => vec![Line::styled(
@@ -428,10 +483,15 @@ impl BatchView {
             t.ok(),
         )],
     };
+        let hint_height = hint
+            .iter()
+            .map(|l| (l.width() as u16).div_ceil(inner.width.max(1)))
+            .sum::<u16>()
+            .clamp(2, 4);
         let [head_area, body_area, hint_area] = Layout::vertical([
             Constraint::Length(header.len() as u16 + 1),
             Constraint::Min(3),
-            Constraint::Length(2),
+            Constraint::Length(hint_height),
         ])
         .areas(inner);
         Paragraph::new(header).render(head_area, buf);
@@ -467,51 +527,56 @@ impl BatchView {
                     .max()
                     .unwrap_or(0)
                     .clamp(7, 24) as u16;
+                let constraints = [
+                    Constraint::Length(4),
+                    Constraint::Length(cluster_w),
+                    Constraint::Length(11),
+                    Constraint::Length(17),
+                    Constraint::Length(5),
+                    Constraint::Fill(1),
+                ];
+                let widths = column_widths(body_area.width, &constraints);
                 let rows: Vec<Row> = lines
                     .iter()
                     .map(|l| {
-                        Row::new(vec![
-                            Cell::from(l.line.to_string()),
-                            Cell::from(l.cluster.clone()),
-                            Cell::from(l.key_type.clone()),
-                            Cell::from(group_hex(&l.spki_sha256[..l.spki_sha256.len().min(16)])),
-                            Cell::from(l.days.to_string()),
-                            // As the manifest names it (relative to the manifest's directory).
-                            Cell::from(
-                                view.spec
-                                    .manifest
-                                    .parent()
-                                    .and_then(|d| l.csr.strip_prefix(d).ok())
-                                    .unwrap_or(&l.csr)
-                                    .display()
-                                    .to_string(),
-                            ),
-                        ])
+                        // As the manifest names it (relative to the manifest's directory).
+                        let csr = view
+                            .spec
+                            .manifest
+                            .parent()
+                            .and_then(|d| l.csr.strip_prefix(d).ok())
+                            .unwrap_or(&l.csr)
+                            .display()
+                            .to_string();
+                        fitted_row(
+                            vec![
+                                (l.line.to_string(), t.text()),
+                                (l.cluster.clone(), t.text()),
+                                (l.key_type.clone(), t.text()),
+                                (
+                                    group_hex(&l.spki_sha256[..l.spki_sha256.len().min(16)]),
+                                    t.text(),
+                                ),
+                                (l.days.to_string(), t.text()),
+                                (csr, t.text()),
+                            ],
+                            &widths,
+                        )
                     })
                     .collect();
-                let table = Table::new(
-                    rows,
-                    [
-                        Constraint::Length(4),
-                        Constraint::Length(cluster_w),
-                        Constraint::Length(11),
-                        Constraint::Length(17),
-                        Constraint::Length(5),
-                        Constraint::Fill(1),
-                    ],
-                )
-                .header(
-                    Row::new(vec![
-                        "LINE",
-                        "CLUSTER",
-                        "KEY",
-                        "SPKI SHA-256",
-                        "DAYS",
-                        "CSR",
-                    ])
-                    .style(t.title()),
-                )
-                .row_highlight_style(t.selected());
+                let table = Table::new(rows, constraints)
+                    .header(
+                        Row::new(vec![
+                            "LINE",
+                            "CLUSTER",
+                            "KEY",
+                            "SPKI SHA-256",
+                            "DAYS",
+                            "CSR",
+                        ])
+                        .style(t.title()),
+                    )
+                    .row_highlight_style(t.selected());
                 let mut state = TableState::default().with_selected(Some(view.selected));
                 StatefulWidget::render(table, body_area, buf, &mut state);
             }
@@ -522,29 +587,31 @@ impl BatchView {
                     .max()
                     .unwrap_or(0)
                     .clamp(7, 24) as u16;
+                let constraints = [
+                    Constraint::Length(4),
+                    Constraint::Length(cluster_w),
+                    Constraint::Length(32),
+                    Constraint::Fill(1),
+                ];
+                let widths = column_widths(body_area.width, &constraints);
                 let rows: Vec<Row> = lines
                     .iter()
                     .zip(certs)
                     .map(|(l, c)| {
-                        Row::new(vec![
-                            Cell::from(l.line.to_string()),
-                            Cell::from(l.cluster.clone()),
-                            Cell::from(c.serial.clone()),
-                            Cell::from(format!("{}.pem", l.cluster)),
-                        ])
+                        fitted_row(
+                            vec![
+                                (l.line.to_string(), t.text()),
+                                (l.cluster.clone(), t.text()),
+                                (c.serial.clone(), t.text()),
+                                (format!("{}.pem", l.cluster), t.text()),
+                            ],
+                            &widths,
+                        )
                     })
                     .collect();
-                let table = Table::new(
-                    rows,
-                    [
-                        Constraint::Length(4),
-                        Constraint::Length(cluster_w),
-                        Constraint::Length(32),
-                        Constraint::Fill(1),
-                    ],
-                )
-                .header(Row::new(vec!["LINE", "CLUSTER", "SERIAL", "FILE"]).style(t.title()))
-                .row_highlight_style(t.selected());
+                let table = Table::new(rows, constraints)
+                    .header(Row::new(vec!["LINE", "CLUSTER", "SERIAL", "FILE"]).style(t.title()))
+                    .row_highlight_style(t.selected());
                 let mut state = TableState::default().with_selected(Some(view.selected));
                 StatefulWidget::render(table, body_area, buf, &mut state);
             }

@@ -4,9 +4,10 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Widget};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState, Widget};
 
 use crate::ceremony::CertInfo;
+use crate::error::{Error, NotConfirmed, Refusal};
 use crate::policy::ClusterName;
 
 use super::super::field::TextField;
@@ -16,6 +17,8 @@ use super::super::modals::export::{export_outcome, ExportForm};
 use super::super::modals::message::Details;
 use super::super::modals::revoke::RevokeReason;
 use super::super::view::{Ctx, Effect, Footer, ScreenView};
+use super::super::widgets::{column_widths, fitted_row, group_hex};
+use super::super::words;
 
 /// Which statuses are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,6 +61,8 @@ pub(crate) struct Certs {
     filter: TextField,
     editing_filter: bool,
     status: StatusFilter,
+    /// The serial of the selected certificate (what a status line is about).
+    selected_serial: String,
 }
 
 impl Certs {
@@ -81,30 +86,30 @@ impl Certs {
     }
 
     fn clamp(&mut self, all: &[CertInfo]) {
-        let n = self.visible(all).len();
-        self.selected = self.selected.min(n.saturating_sub(1));
+        let visible = self.visible(all);
+        self.selected = self.selected.min(visible.len().saturating_sub(1));
+        self.selected_serial = visible
+            .get(self.selected)
+            .map(|c| c.serial.clone())
+            .unwrap_or_default();
     }
 
     fn filter_action(&mut self, action: Action, ctx: &Ctx) -> Effect {
         match action {
-            Action::Type(c) => self.filter.insert(c),
-            Action::Erase => {
-                self.filter.backspace();
-            }
             Action::Enter => self.editing_filter = false,
             Action::Back => {
                 self.filter.clear();
                 self.editing_filter = false;
             }
-            _ => {}
+            other => {
+                self.filter.edit(other);
+            }
         }
         self.clamp(ctx.data.certs());
         Effect::None
     }
-}
 
-impl ScreenView for Certs {
-    fn handle(&mut self, action: Action, ctx: &Ctx) -> Effect {
+    fn keys(&mut self, action: Action, ctx: &Ctx) -> Effect {
         if self.editing_filter {
             return self.filter_action(action, ctx);
         }
@@ -136,24 +141,54 @@ impl ScreenView for Certs {
                 }
             }
             Action::Revoke => {
+                // Checked before anything opens: the locked token, a certificate already
+                // revoked.
                 return match selected {
-                    Some(c) => Effect::open(RevokeReason::new(&c.serial)),
                     None => Effect::info("no certificate selected"),
-                }
+                    Some(_) if !ctx.unlocked() => Effect::locked(),
+                    Some(c) if c.status == "revoked" => Effect::error_line(format!(
+                        "error: certificate {} of cluster {} was already revoked at {}",
+                        c.serial,
+                        c.cluster.as_deref().unwrap_or("-"),
+                        c.revoked_at.as_deref().unwrap_or("-")
+                    )),
+                    Some(c) => Effect::open(RevokeReason::new(&c)),
+                };
             }
             Action::Export => {
-                return match selected
+                let cluster = match selected
                     .as_ref()
                     .and_then(|c| c.cluster.as_deref())
                     .map(str::parse::<ClusterName>)
                 {
-                    Some(Ok(c)) => Effect::open(ExportForm::new(c, Screen::Certificates)),
-                    _ => Effect::info("select a certificate of a cluster to export"),
+                    Some(Ok(c)) => c,
+                    _ => return Effect::info("select a certificate of a cluster to export"),
+                };
+                if !ctx.unlocked() {
+                    return Effect::locked();
                 }
+                let valid =
+                    ctx.data.certs().iter().any(|c| {
+                        c.cluster.as_deref() == Some(cluster.as_str()) && c.status == "valid"
+                    });
+                if !valid {
+                    let e: crate::error::Error =
+                        Refusal::NoValidCertificate(cluster.to_string()).into();
+                    return Effect::error_line(format!("error: {}", words::say(&e)));
+                }
+                return Effect::open(ExportForm::new(cluster, Screen::Certificates));
             }
             _ => {}
         }
         Effect::None
+    }
+}
+
+impl ScreenView for Certs {
+    fn handle(&mut self, action: Action, ctx: &Ctx) -> Effect {
+        let effect = self.keys(action, ctx);
+        self.clamp(ctx.data.certs());
+        effect
     }
 
     fn render(&self, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
@@ -181,6 +216,10 @@ impl ScreenView for Certs {
         self.editing_filter
     }
 
+    fn item(&self) -> Option<String> {
+        Some(self.selected_serial.clone())
+    }
+
     fn on_leave(&mut self) {
         self.editing_filter = false;
     }
@@ -206,7 +245,10 @@ impl ScreenView for Certs {
                     .join("; ");
                 Effect::success(format!("{text}; issue a new CRL on screen 5 (CRL)"))
             }
-            Outcome::Revoke(_, Err(e)) => Effect::error("Not revoked", &e),
+            Outcome::Revoke(_, Err(Error::NotConfirmed(NotConfirmed::Declined { nothing }))) => {
+                Effect::info(format!("not confirmed; {nothing}"))
+            }
+            Outcome::Revoke(_, Err(e)) => Effect::failed("Not revoked", &e),
             Outcome::Export(r) => export_outcome(r),
             _ => Effect::None,
         }
@@ -225,7 +267,7 @@ fn details(c: &CertInfo) -> Vec<(String, String)> {
         ("not before".to_owned(), c.not_before.clone()),
         ("not after".to_owned(), c.not_after.clone()),
         ("key".to_owned(), c.key_type.clone()),
-        ("SHA-256".to_owned(), c.sha256.clone()),
+        ("SHA-256".to_owned(), group_hex(&c.sha256)),
     ];
     if let Some(t) = &c.revoked_at {
         v.push(("revoked at".to_owned(), t.clone()));
@@ -261,6 +303,13 @@ fn render(view: &Certs, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
     let [table_area, count_area] =
         Layout::vertical([Constraint::Min(2), Constraint::Length(1)]).areas(inner);
     let wide = inner.width >= 100;
+    let constraints = [
+        Constraint::Fill(1),
+        Constraint::Length(33),
+        Constraint::Length(8),
+        Constraint::Length(if wide { 20 } else { 10 }),
+    ];
+    let widths = column_widths(table_area.width, &constraints);
     let rows: Vec<Row> = visible
         .iter()
         .map(|c| {
@@ -274,25 +323,20 @@ fn render(view: &Certs, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
             } else {
                 c.not_after.chars().take(10).collect()
             };
-            Row::new(vec![
-                Cell::from(c.cluster.clone().unwrap_or_else(|| "-".into())),
-                Cell::from(c.serial.clone()),
-                Cell::from(Span::styled(c.status, style)),
-                Cell::from(not_after),
-            ])
+            fitted_row(
+                vec![
+                    (c.cluster.clone().unwrap_or_else(|| "-".into()), t.text()),
+                    (c.serial.clone(), t.text()),
+                    (c.status.to_owned(), style),
+                    (not_after, t.text()),
+                ],
+                &widths,
+            )
         })
         .collect();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Fill(1),
-            Constraint::Length(33),
-            Constraint::Length(8),
-            Constraint::Length(if wide { 20 } else { 10 }),
-        ],
-    )
-    .header(Row::new(vec!["CLUSTER", "SERIAL", "STATUS", "NOT AFTER"]).style(t.title()))
-    .row_highlight_style(t.selected());
+    let table = Table::new(rows, constraints)
+        .header(Row::new(vec!["CLUSTER", "SERIAL", "STATUS", "NOT AFTER"]).style(t.title()))
+        .row_highlight_style(t.selected());
     let mut state = TableState::default().with_selected(if visible.is_empty() {
         None
     } else {

@@ -11,7 +11,7 @@ use super::super::keys::Action;
 use super::super::modals::crl::IssueCrl;
 use super::super::modals::prompt::{Prompt, PromptKind};
 use super::super::view::{Ctx, Effect, Footer, ScreenView};
-use super::super::widgets::{days_until, group_hex, kv_lines};
+use super::super::widgets::{column_widths, days_until, fitted_row, group_hex, kv_lines};
 
 /// The CRL screen shows what the app read; it has no state of its own.
 #[derive(Debug, Default)]
@@ -21,6 +21,9 @@ impl ScreenView for Crl {
     fn handle(&mut self, action: Action, ctx: &Ctx) -> Effect {
         match action {
             Action::IssueCrl if !ctx.unlocked() => Effect::locked(),
+            Action::IssueCrl if !ctx.data.has_root => {
+                Effect::failed("No root", &crate::error::Refusal::NoRoot.into())
+            }
             Action::IssueCrl => Effect::open(IssueCrl::new()),
             Action::WriteCrl => match &ctx.data.last_crl {
                 Ok(Some(c)) => Effect::open(Prompt::new(
@@ -47,7 +50,7 @@ impl ScreenView for Crl {
                 "CRL {} issued: {} revoked, next update {}; w writes it to a file",
                 crl.number, crl.entries, crl.next_update
             )),
-            Outcome::Crl(Err(e)) => Effect::error("No CRL issued", &e),
+            Outcome::Crl(Err(e)) => Effect::failed("No CRL issued", &e),
             _ => Effect::None,
         }
     }
@@ -98,27 +101,29 @@ fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
             let [head, table_area] =
                 Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(bottom);
             Paragraph::new(title).render(head, buf);
+            let constraints = [
+                Constraint::Length(33),
+                Constraint::Length(21),
+                Constraint::Fill(1),
+            ];
+            let widths = column_widths(table_area.width, &constraints);
             let rows: Vec<Row> = revs
                 .iter()
                 .rev()
                 .map(|r| {
-                    Row::new(vec![
-                        r.serial.clone(),
-                        r.reason.clone(),
-                        r.revoked_at.clone(),
-                    ])
+                    fitted_row(
+                        vec![
+                            (r.serial.clone(), t.text()),
+                            (r.reason.clone(), t.text()),
+                            (r.revoked_at.clone(), t.text()),
+                        ],
+                        &widths,
+                    )
                 })
                 .collect();
-            Table::new(
-                rows,
-                [
-                    Constraint::Length(33),
-                    Constraint::Length(21),
-                    Constraint::Fill(1),
-                ],
-            )
-            .header(Row::new(vec!["SERIAL", "REASON", "REVOKED AT"]).style(t.dim()))
-            .render(table_area, buf);
+            Table::new(rows, constraints)
+                .header(Row::new(vec!["SERIAL", "REASON", "REVOKED AT"]).style(t.dim()))
+                .render(table_area, buf);
         }
         Err(e) => Paragraph::new(Line::styled(e.clone(), t.error())).render(bottom, buf),
     }

@@ -4,7 +4,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Widget};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState, Widget};
 
 use crate::ceremony;
 use crate::vault::Vault;
@@ -13,7 +13,7 @@ use super::super::job::{Job, Outcome};
 use super::super::keys::{Action, Screen};
 use super::super::modals::message::{Details, ErrorBox};
 use super::super::view::{Ctx, Effect, Footer, Modal, ScreenView};
-use super::super::widgets::{fraction_bar, progress_bar};
+use super::super::widgets::{column_widths, fitted_row, fraction_bar, group_hex, progress_bar};
 
 /// The verification job's label (the screen draws its progress).
 const VERIFYING: &str = "verifying the ledger";
@@ -102,8 +102,8 @@ impl LedgerView {
             ("time".to_owned(), e.time),
             ("kind".to_owned(), e.kind),
             ("actor".to_owned(), e.actor),
-            ("prev hash".to_owned(), e.prev_hash),
-            ("hash".to_owned(), e.hash),
+            ("prev hash".to_owned(), group_hex(&e.prev_hash)),
+            ("hash".to_owned(), group_hex(&e.hash)),
             ("payload".to_owned(), String::new()),
         ];
         for l in payload.lines() {
@@ -238,31 +238,33 @@ fn render(view: &LedgerView, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
         Paragraph::new(Line::styled(p.clone(), t.error())).render(table_area, buf);
         return;
     }
+    let constraints = [
+        Constraint::Length(6),
+        Constraint::Length(20),
+        Constraint::Length(19),
+        Constraint::Fill(1),
+        Constraint::Length(12),
+    ];
+    let widths = column_widths(table_area.width, &constraints);
     let rows: Vec<Row> = view
         .events
         .iter()
         .map(|e| {
-            Row::new(vec![
-                Cell::from(format!("{:>6}", e.seq)),
-                Cell::from(short_time(&e.time)),
-                Cell::from(e.kind.clone()),
-                Cell::from(e.actor.clone()),
-                Cell::from(e.hash.chars().take(12).collect::<String>()),
-            ])
+            fitted_row(
+                vec![
+                    (format!("{:>6}", e.seq), t.text()),
+                    (short_time(&e.time), t.text()),
+                    (e.kind.clone(), t.text()),
+                    (e.actor.clone(), t.text()),
+                    (e.hash.chars().take(12).collect::<String>(), t.text()),
+                ],
+                &widths,
+            )
         })
         .collect();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(6),
-            Constraint::Length(20),
-            Constraint::Length(19),
-            Constraint::Fill(1),
-            Constraint::Length(12),
-        ],
-    )
-    .header(Row::new(vec!["   SEQ", "TIME (UTC)", "KIND", "ACTOR", "HASH"]).style(t.title()))
-    .row_highlight_style(t.selected());
+    let table = Table::new(rows, constraints)
+        .header(Row::new(vec!["   SEQ", "TIME (UTC)", "KIND", "ACTOR", "HASH"]).style(t.title()))
+        .row_highlight_style(t.selected());
     let mut state = TableState::default().with_selected(if view.events.is_empty() {
         None
     } else {

@@ -10,7 +10,8 @@ use super::super::job::Outcome;
 use super::super::keys::Action;
 use super::super::modals::root::RootForm;
 use super::super::view::{Ctx, Effect, Footer, ScreenView, Session};
-use super::super::widgets::{days_until, group_hex, kv_lines, pin_words};
+use super::super::widgets::{days_until, group_hex, kv_lines};
+use super::super::words;
 
 /// How close an expiry must be to be listed.
 const SOON_DAYS: i64 = 30;
@@ -39,8 +40,15 @@ impl ScreenView for Overview {
         render(ctx, area, buf)
     }
 
-    fn footer(&self, _ctx: &Ctx) -> Footer {
-        Footer::with_global(vec![("u", "unlock"), ("n", "new root"), ("R", "reload")])
+    fn footer(&self, ctx: &Ctx) -> Footer {
+        let mut keys = Vec::new();
+        if !ctx.unlocked() {
+            keys.push(("u", "unlock"));
+        } else if !ctx.data.has_root {
+            keys.push(("n", "new root"));
+        }
+        keys.push(("R", "reload"));
+        Footer::with_global(keys)
     }
 
     fn on_outcome(&mut self, outcome: Outcome, _ctx: &Ctx) -> Effect {
@@ -48,7 +56,7 @@ impl ScreenView for Overview {
             Outcome::CreateRoot(Ok(_)) => {
                 Effect::success("root created; its key stays on the token")
             }
-            Outcome::CreateRoot(Err(e)) => Effect::error("No root created", &e),
+            Outcome::CreateRoot(Err(e)) => Effect::failed("No root created", &e),
             _ => Effect::None,
         }
     }
@@ -72,7 +80,7 @@ pub(crate) fn warnings(ctx: &Ctx) -> Vec<String> {
             }
         }
         Some(Err(_)) if !data.has_root => {
-            w.push("this vault has no root yet: unlock (2), then press n to create it".into())
+            w.push("no root yet: unlock the token (2, then u), then press n to create it".into())
         }
         _ => {}
     }
@@ -111,7 +119,7 @@ pub(crate) fn warnings(ctx: &Ctx) -> Vec<String> {
     }
     if let Some(Ok(t)) = &data.token {
         if !ctx.unlocked() && (t.pin.locked || t.pin.final_try || t.pin.count_low) {
-            w.push(format!("token user PIN: {}", pin_words(&t.pin)));
+            w.push(format!("token user PIN: {}", words::pin_state(&t.pin)));
         }
     }
     if let Some((r, _)) = &data.last_verify {
@@ -132,12 +140,17 @@ fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
     block.render(area, buf);
 
     let mut pairs: Vec<(String, String)> = Vec::new();
+    pairs.push(("vault".into(), ctx.vault.dir().display().to_string()));
     pairs.push((
-        "vault".into(),
+        "operator".into(),
         format!(
-            "{}  (operator {})",
-            ctx.vault.dir().display(),
-            ctx.operator.0
+            "{} ({}; recorded with every action)",
+            ctx.operator.0,
+            if ctx.operator_typed {
+                "typed at the start of this session"
+            } else {
+                "from the system"
+            }
         ),
     ));
     let login = if ctx.unlocked() {
@@ -151,7 +164,7 @@ fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
             "{:?} serial {} · {login} · PIN {}",
             r.label,
             r.serial,
-            pin_words(&r.pin)
+            words::pin_state(&r.pin)
         ),
         (_, Some(Err(e))) => format!("error: {e}"),
         (Session::Lent, None) => format!("in use · {login}"),

@@ -16,7 +16,8 @@ use crate::pin::{PinSource, PIN_ENV};
 use super::super::job::{Job, Outcome};
 use super::super::keys::{Action, Screen};
 use super::super::view::{Ctx, Effect, Footer, ScreenView, Session};
-use super::super::widgets::{kv_lines, pin_words};
+use super::super::widgets::kv_lines;
+use super::super::words;
 
 /// The Unlock screen's state.
 pub(crate) struct Unlock {
@@ -101,6 +102,10 @@ impl ScreenView for Unlock {
                     self.pin.pop();
                     Effect::None
                 }
+                Action::KillLine | Action::KillWord => {
+                    self.pin.zeroize();
+                    Effect::None
+                }
                 Action::Back => {
                     self.wipe();
                     Effect::None
@@ -118,10 +123,12 @@ impl ScreenView for Unlock {
             };
         }
         match action {
-            Action::Enter if !ctx.unlocked() => {
+            // The key that opens the field is not typed into it.
+            Action::Enter | Action::Unlock if !ctx.unlocked() => {
                 self.focus = true;
                 Effect::None
             }
+            Action::Unlock => Effect::info("the token is already unlocked; l logs out"),
             Action::Lock => Effect::Lock,
             _ => Effect::None,
         }
@@ -136,13 +143,13 @@ impl ScreenView for Unlock {
             Footer::only(vec![
                 ("Enter", "log in"),
                 ("Esc", "stop typing"),
-                ("Tab", "next screen"),
+                ("Ctrl-U", "clear"),
                 ("Ctrl-C", "quit"),
             ])
         } else if ctx.unlocked() {
             Footer::with_global(vec![("l", "log out")])
         } else {
-            Footer::with_global(vec![("Enter", "type the PIN")])
+            Footer::with_global(vec![("u/Enter", "type the PIN")])
         }
     }
 
@@ -154,8 +161,10 @@ impl ScreenView for Unlock {
         (!self.pin.is_empty()).then_some("typing the PIN")
     }
 
-    fn on_enter(&mut self, ctx: &Ctx) {
-        self.focus = !ctx.unlocked();
+    fn on_enter(&mut self, _ctx: &Ctx) {
+        // Switching here never starts typing: a key meant for another screen must not land
+        // in the PIN. `u` or Enter opens the field.
+        self.focus = false;
     }
 
     fn on_leave(&mut self) {
@@ -171,11 +180,12 @@ impl ScreenView for Unlock {
                 Effect::success(text)
             }
             Outcome::Unlock(Err(e)) => {
-                self.error = Some(e.to_string());
-                self.focus = true;
+                self.error = Some(words::say(&e));
+                // Closed: the next key is not taken as a PIN by accident.
+                self.focus = false;
                 // The token's PIN flags (tries left, locked) changed: read them again.
                 Effect::Many(vec![
-                    Effect::error_line(format!("error: {e}")),
+                    Effect::error_line(format!("error: {}", words::say(&e))),
                     Effect::ReadToken,
                 ])
             }
@@ -205,7 +215,7 @@ impl Unlock {
                 pairs.push(("serial".into(), r.serial.clone()));
                 pairs.push(("model".into(), format!("{} ({})", r.model, r.manufacturer)));
                 pairs.push(("module".into(), r.module.clone()));
-                pairs.push(("user PIN".into(), pin_words(&r.pin).to_owned()));
+                pairs.push(("user PIN".into(), words::pin_state(&r.pin)));
                 for k in &r.keys {
                     pairs.push((
                         "key".into(),
@@ -255,22 +265,22 @@ impl Unlock {
                 Span::styled(" ", t.cursor()),
             ]));
             lines.push(Line::styled(
-                "type the PIN, Enter logs in, Esc stops; the PIN is wiped right after login",
+                "type the PIN, Enter logs in, Esc stops, Ctrl-U clears; the PIN is wiped right after login",
                 t.dim(),
             ));
         } else {
             lines.push(Line::from(vec![
                 Span::styled("User PIN: ", t.title()),
-                Span::styled("press Enter to type it", t.dim()),
+                Span::styled("press u or Enter to type it", t.dim()),
             ]));
         }
         let source = match (&self.pin_file, self.pin_env) {
             (Some(f), _) => Some(format!(
-                "or leave it empty: Enter logs in with the PIN in --pin-file {}",
+                "or leave it empty: Enter logs in with the PIN in the file given at start, {}",
                 f.display()
             )),
             (None, true) => Some(format!(
-                "or leave it empty: Enter logs in with the PIN in {PIN_ENV}"
+                "or leave it empty: Enter logs in with the PIN in the environment ({PIN_ENV})"
             )),
             _ => None,
         };

@@ -34,7 +34,7 @@ fn app(dir: &Path, color: bool) -> App {
     let mut app = App::new(
         vault(dir),
         Options {
-            operator: Operator("unit-test".into()),
+            operator: Some(Operator("unit-test".into())),
             pin_file: None,
             theme: Theme::new(color),
         },
@@ -186,6 +186,7 @@ fn the_pin_field_takes_q_and_digits_masks_them_and_forgets_them_on_leaving() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(dir.path(), true);
     press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('u'));
     typing(&mut app, "q1w2");
     assert_eq!(app.screen(), Screen::Unlock);
     assert!(!app.should_quit());
@@ -202,7 +203,9 @@ fn a_login_failure_wipes_the_typed_pin_and_shows_the_ceremony_error() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = app(dir.path(), true);
     press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Enter);
     typing(&mut app, "1234");
+    assert_eq!(app.typed_pin_len(), 4);
     press(&mut app, KeyCode::Enter);
     assert_eq!(
         app.typed_pin_len(),
@@ -219,8 +222,13 @@ fn a_login_failure_wipes_the_typed_pin_and_shows_the_ceremony_error() {
         },
     )
     .err()
-    .unwrap()
-    .to_string();
+    .unwrap();
+    // Ceremony's error, in the TUI's words (the module path is in vault.toml here).
+    let expected = super::words::say(&expected);
+    assert!(
+        expected.contains("check the module path in vault.toml"),
+        "{expected}"
+    );
     assert_eq!(app.screens.unlock.error(), Some(expected.as_str()));
     assert!(text(&app, 120, 40).contains("cannot load the PKCS#11 module"));
 }
@@ -231,7 +239,7 @@ fn signing_without_unlocking_points_to_the_unlock_screen() {
     let mut app = app(dir.path(), true);
     press(&mut app, KeyCode::Char('5'));
     press(&mut app, KeyCode::Char('i'));
-    assert!(app.modal.is_none());
+    assert!(app.modals.is_empty());
     assert!(app.message().unwrap().contains("unlock it first"));
 }
 
@@ -272,11 +280,25 @@ fn a_bad_csr_in_the_inbox_is_listed_with_the_intake_verdict() {
 }
 
 #[test]
-fn tiny_terminals_get_a_request_to_grow_not_a_broken_screen() {
+fn below_80x24_the_terminal_too_small_screen_replaces_everything() {
     let dir = tempfile::tempdir().unwrap();
-    let app = app(dir.path(), true);
-    let s = text(&app, 40, 10);
-    assert!(s.contains("make it at least") && s.contains("50×12"), "{s}");
+    let mut app = app(dir.path(), true);
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Char('o')); // a dialog that would be cut off
+    for (w, h) in [(60, 15), (79, 24), (80, 23), (40, 10)] {
+        let s = text(&app, w, h);
+        assert!(
+            s.contains("terminal too small (needs 80×24)"),
+            "{w}x{h}:\n{s}"
+        );
+        assert!(s.contains(&format!("This one is {w}×{h}")), "{w}x{h}:\n{s}");
+        assert!(
+            !s.contains("Add to the inbox") && !s.contains("1 Overview"),
+            "{s}"
+        );
+    }
+    assert!(!text(&app, 80, 24).contains("too small"));
+    assert!(text(&app, 80, 24).contains("Add to the inbox"));
 }
 
 #[test]
@@ -303,7 +325,7 @@ fn app_with_color_draws_colour(dir: &Path) -> bool {
     let mut app = App::new(
         Vault::open(dir).unwrap(),
         Options {
-            operator: Operator("unit-test".into()),
+            operator: Some(Operator("unit-test".into())),
             pin_file: None,
             theme: Theme::new(true),
         },
@@ -394,7 +416,7 @@ fn the_batch_form_suggests_a_signed_directory_next_to_the_manifest_until_edited(
     assert!(text(&app, 80, 24).contains("Quit in the middle of opening a batch?"));
     press(&mut app, KeyCode::Char('n'));
     press(&mut app, KeyCode::Esc);
-    assert!(app.modal.is_none() && app.screens.inbox.batch.is_none());
+    assert!(app.modals.is_empty() && app.screens.inbox.batch.is_none());
     assert_eq!(app.message(), Some("cancelled; nothing was signed"));
 }
 
@@ -412,12 +434,14 @@ fn a_batch_that_ceremony_refuses_is_shown_with_its_words_and_cannot_be_signed() 
     // No root: ceremony refuses before reading a line, and the view says so in its words.
     let expected = crate::ceremony::check_batch(&Vault::open(dir.path()).unwrap(), &manifest, None)
         .err()
-        .unwrap()
-        .to_string();
+        .unwrap();
+    let expected = super::words::say(&expected);
     for (w, h) in [(80, 24), (120, 40)] {
         let s = text(&app, w, h);
         assert!(s.contains("Batch batch.txt REFUSED"), "{w}x{h}:\n{s}");
-        assert!(s.contains(&expected), "{w}x{h}:\n{s}");
+        for piece in wrap(&expected, w as usize) {
+            assert!(s.contains(&piece), "{piece:?} at {w}x{h}:\n{s}");
+        }
         assert!(s.contains("Fix the manifest"), "{w}x{h}:\n{s}");
         assert!(
             s.lines().last().unwrap().contains("Esc close"),
@@ -425,7 +449,7 @@ fn a_batch_that_ceremony_refuses_is_shown_with_its_words_and_cannot_be_signed() 
         );
     }
     press(&mut app, KeyCode::Char('s'));
-    assert!(app.modal.is_none());
+    assert!(app.modals.is_empty());
     assert_eq!(
         app.message(),
         Some("this batch was refused; nothing can be signed from it")
@@ -447,11 +471,11 @@ fn the_generate_form_follows_cluster_and_format_until_edited_and_parses_as_the_c
     // Locked: `n` on the inbox says where to unlock and opens nothing.
     press(&mut app, KeyCode::Char('3'));
     press(&mut app, KeyCode::Char('n'));
-    assert!(app.modal.is_none());
+    assert!(app.modals.is_empty());
     assert!(app.message().unwrap().contains("unlock it first"));
 
     // The form itself (opening it needs an unlocked token).
-    app.modal = Some(Box::new(GenerateForm::new()));
+    app.modals.push(Box::new(GenerateForm::new()));
     typing(&mut app, "edge-1");
     let form = |app: &App| {
         app.modal_as::<GenerateForm>()
@@ -502,9 +526,11 @@ fn the_generate_form_follows_cluster_and_format_until_edited_and_parses_as_the_c
 
     // Esc cancels; nothing ran.
     press(&mut app, KeyCode::Esc);
-    assert!(app.modal.is_none());
+    assert!(app.modals.is_empty());
     assert_eq!(
         app.message(),
         Some("cancelled; nothing was generated or signed")
     );
 }
+
+mod fixes;

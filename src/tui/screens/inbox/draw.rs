@@ -3,16 +3,16 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Widget};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState, Widget};
 
 use crate::ceremony;
 
 use super::super::super::view::Ctx;
-use super::super::super::widgets::{group_hex, kv_lines};
+use super::super::super::widgets::{column_widths, fit, fitted_row, group_hex, kv_lines};
 use super::{ClusterFrom, Entry, Inbox};
 
 /// The review lines: everything `csr inspect` shows, then the profile that would be signed.
-pub(crate) fn review_lines(e: &Entry) -> Vec<(String, String)> {
+pub(crate) fn review_lines(e: &Entry, template: &[String]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut kv = |k: &str, v: String| out.push((k.to_owned(), v));
     kv("file", e.path.display().to_string());
@@ -33,6 +33,12 @@ pub(crate) fn review_lines(e: &Entry) -> Vec<(String, String)> {
     );
     for r in &i.reasons {
         kv("  reason", r.clone());
+    }
+    for line in super::sign::existing_lines(e) {
+        kv(
+            "  ALREADY SIGNED",
+            format!("this key's certificate for {line}; signing it again makes a second valid one"),
+        );
     }
     for n in &i.notes {
         kv("  note", n.clone());
@@ -84,6 +90,13 @@ pub(crate) fn review_lines(e: &Entry) -> Vec<(String, String)> {
     }
     if let Some(p) = &i.profile {
         kv("would sign: subject", p.subject.to_string());
+        kv(
+            "  why this subject",
+            format!(
+                "the policy's subject template [{}] names every intermediate, whatever the request asks ({{org}}: the policy's organisation, else the root's O=); RFC 4514 writes it most specific first",
+                template.join(", ")
+            ),
+        );
         kv(
             "  validity",
             format!(
@@ -137,35 +150,6 @@ pub(crate) fn review_lines(e: &Entry) -> Vec<(String, String)> {
     out
 }
 
-/// What the signing confirmation lists for an acceptable request.
-pub(crate) fn confirm_pairs(e: &Entry) -> Vec<(String, String)> {
-    let Ok(i) = &e.inspection else {
-        return Vec::new();
-    };
-    let mut pairs = vec![(
-        "cluster".to_owned(),
-        e.cluster
-            .as_ref()
-            .map(|c| c.to_string())
-            .unwrap_or_default(),
-    )];
-    if let Some(p) = &i.profile {
-        pairs.push(("subject".into(), p.subject.to_string()));
-        pairs.push((
-            "validity".into(),
-            format!("{} days, until {}", p.days, ceremony::rfc3339(p.not_after)),
-        ));
-        pairs.push(("pathlen".into(), p.path_len.to_string()));
-    }
-    pairs.push(("key".into(), i.key_type.clone().unwrap_or_default()));
-    pairs.push((
-        "SPKI SHA-256".into(),
-        i.spki_sha256.as_deref().map(group_hex).unwrap_or_default(),
-    ));
-    pairs.push(("policy verdict".into(), "acceptable".into()));
-    pairs
-}
-
 fn list_or_none(v: &[String]) -> String {
     if v.is_empty() {
         "none".into()
@@ -179,9 +163,10 @@ pub(crate) fn render(inbox: &Inbox, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
     if inbox.reviewing {
         if let Some(e) = inbox.selected_entry() {
             let (ok, _) = e.verdict();
+            let room = (area.width as usize).saturating_sub(22);
             let title = Line::from(vec![
                 Span::styled(" Review ", t.title()),
-                Span::raw(format!("{} ", e.name)),
+                Span::raw(format!("{} ", fit(&e.name, room))),
                 Span::styled(
                     if ok { "acceptable " } else { "REFUSED " },
                     if ok { t.ok() } else { t.error() },
@@ -190,16 +175,21 @@ pub(crate) fn render(inbox: &Inbox, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
             let block = Block::new().borders(Borders::TOP).title(title);
             let inner = block.inner(area);
             block.render(area, buf);
-            let lines = kv_lines(&review_lines(e), inner.width, t);
+            let template = &ctx.vault.config().policy.subject_template;
+            let lines = kv_lines(&review_lines(e, template), inner.width, t);
             Paragraph::new(lines)
                 .scroll((inbox.scroll, 0))
                 .render(inner, buf);
             return;
         }
     }
+    let room = (area.width as usize).saturating_sub(10);
     let block = Block::new().borders(Borders::TOP).title(Line::from(vec![
         Span::styled(" Inbox ", t.title()),
-        Span::styled(format!("{} ", inbox.dir.display()), t.dim()),
+        Span::styled(
+            format!("{} ", fit(&inbox.dir.display().to_string(), room)),
+            t.dim(),
+        ),
     ]));
     let inner = block.inner(area);
     block.render(area, buf);
@@ -220,6 +210,13 @@ pub(crate) fn render(inbox: &Inbox, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
         }
         Paragraph::new(lines).render(list_area, buf);
     } else {
+        let constraints = [
+            Constraint::Percentage(30),
+            Constraint::Percentage(20),
+            Constraint::Length(11),
+            Constraint::Fill(1),
+        ];
+        let widths = column_widths(list_area.width, &constraints);
         let rows: Vec<Row> = inbox
             .entries
             .iter()
@@ -236,36 +233,26 @@ pub(crate) fn render(inbox: &Inbox, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
                     (Some(c), _) => c.to_string(),
                     (None, _) => "?".into(),
                 };
-                let verdict = match &e.signed {
-                    Some(s) => format!("signed {}", &s[..s.len().min(12)]),
-                    None => verdict,
+                let (verdict, style) = match &e.signed {
+                    Some(s) => (format!("signed {}", &s[..s.len().min(12)]), t.ok()),
+                    None if ok && !e.existing.is_empty() => (verdict, t.warn()),
+                    None if ok => (verdict, t.ok()),
+                    None => (verdict, t.error()),
                 };
-                Row::new(vec![
-                    Cell::from(e.name.clone()),
-                    Cell::from(cluster),
-                    Cell::from(key),
-                    Cell::from(Span::styled(
-                        verdict,
-                        if e.signed.is_some() || ok {
-                            t.ok()
-                        } else {
-                            t.error()
-                        },
-                    )),
-                ])
+                fitted_row(
+                    vec![
+                        (e.name.clone(), t.text()),
+                        (cluster, t.text()),
+                        (key, t.text()),
+                        (verdict, style),
+                    ],
+                    &widths,
+                )
             })
             .collect();
-        let table = Table::new(
-            rows,
-            [
-                Constraint::Percentage(30),
-                Constraint::Percentage(20),
-                Constraint::Length(11),
-                Constraint::Fill(1),
-            ],
-        )
-        .header(Row::new(vec!["FILE", "CLUSTER", "KEY", "VERDICT"]).style(t.title()))
-        .row_highlight_style(t.selected());
+        let table = Table::new(rows, constraints)
+            .header(Row::new(vec!["FILE", "CLUSTER", "KEY", "VERDICT"]).style(t.title()))
+            .row_highlight_style(t.selected());
         let mut state = TableState::default().with_selected(Some(inbox.selected));
         ratatui::widgets::StatefulWidget::render(table, list_area, buf, &mut state);
     }
@@ -275,14 +262,21 @@ pub(crate) fn render(inbox: &Inbox, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
     )];
     if !inbox.extra.is_empty() {
         notes.push(Line::styled(
-            format!(
-                "also: {}",
-                inbox
-                    .extra
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+            fit(
+                &format!(
+                    "also (remembered in the vault): {}",
+                    inbox
+                        .extra
+                        .iter()
+                        .map(|p| if p.exists() {
+                            p.display().to_string()
+                        } else {
+                            format!("{} (not there now)", p.display())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                extra_area.width as usize,
             ),
             t.dim(),
         ));

@@ -4,27 +4,30 @@
 //! while it is open.
 
 mod draw;
+mod sign;
 
 use std::path::{Path, PathBuf};
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
-use crate::ceremony::{self, Answer, Auth, Inspection, Scripted};
-use crate::error::{Refusal, Result};
+use crate::ceremony::{self, CertInfo, Inspection};
+use crate::error::{Error, NotConfirmed, Refusal, Result};
 use crate::policy::ClusterName;
 use crate::vault::Vault;
 
 use super::super::job::{Job, Outcome};
 use super::super::keys::{Action, Screen};
 use super::super::modals::batch_form::BatchForm;
-use super::super::modals::confirm::TypedConfirm;
 use super::super::modals::export::export_outcome;
-use super::super::modals::generate::{on_generated, GenerateForm};
-use super::super::modals::message::Signed;
+use super::super::modals::generate::GenerateForm;
 use super::super::modals::prompt::{Prompt, PromptKind};
 use super::super::view::{Ctx, Effect, Footer, Msg, ScreenView};
-use super::batch::{BatchSpec, BatchView};
+use super::batch::{BatchKey, BatchSpec, BatchView};
+
+/// The file in the vault directory where the paths the operator added are remembered, one
+/// absolute path a line.
+pub(crate) const REMEMBERED_PATHS: &str = "tui-inbox-paths";
 
 /// Where a request's cluster name came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,20 +52,32 @@ pub(crate) struct Entry {
     pub inspection: std::result::Result<Inspection, String>,
     /// Serial of the certificate signed from it in this session.
     pub signed: Option<String>,
+    /// The valid certificates (any cluster) that already hold this request's key.
+    pub existing: Vec<CertInfo>,
 }
 
 impl Entry {
     fn judge(&mut self, vault: &Vault) {
         self.inspection = match &self.input {
             Ok(bytes) => ceremony::inspect_csr(vault, bytes, self.cluster.as_ref(), self.days)
-                .map_err(|e| e.to_string()),
+                .map_err(|e| super::super::words::say(&e)),
             Err(e) => Err(e.clone()),
+        };
+        self.existing = match &self.inspection {
+            Ok(Inspection {
+                spki_sha256: Some(spki),
+                ..
+            }) => ceremony::valid_certificates_for_key(vault, spki).unwrap_or_default(),
+            _ => Vec::new(),
         };
     }
 
     /// The verdict at a glance.
     pub fn verdict(&self) -> (bool, String) {
         match &self.inspection {
+            Ok(i) if i.acceptable && !self.existing.is_empty() => {
+                (true, "acceptable (signed before)".to_owned())
+            }
             Ok(i) if i.acceptable => (true, "acceptable".to_owned()),
             Ok(i) => (
                 false,
@@ -82,20 +97,22 @@ pub(crate) enum InboxMsg {
     SetCluster(PathBuf, ClusterName),
     /// The days typed for the request at this path (`None`: the policy's default).
     SetDays(PathBuf, Option<u32>),
-    /// A file or directory typed to add.
+    /// A file or directory to add (checked by the prompt; absolute).
     AddPath(PathBuf),
-    /// The fingerprint typed to sign the request at this path.
-    Sign(PathBuf, String),
+    /// Sign the request at this path (any warning about it acknowledged).
+    Sign(PathBuf),
     /// Check this manifest (the batch form was submitted).
     CheckBatch(BatchSpec),
-    /// The manifest's SHA-256 typed to sign the checked batch.
-    SignBatch(String),
+    /// Sign the checked batch (any warning about it acknowledged).
+    SignBatch,
 }
 
 /// The inbox screen's state.
 pub(crate) struct Inbox {
     pub dir: PathBuf,
-    /// Paths the operator added (files or directories).
+    /// Where the added paths are remembered.
+    remembered: PathBuf,
+    /// Paths the operator added (files or directories), this session or before.
     pub extra: Vec<PathBuf>,
     pub entries: Vec<Entry>,
     pub selected: usize,
@@ -105,6 +122,8 @@ pub(crate) struct Inbox {
     pub problem: Option<String>,
     /// The batch being checked or signed, shown instead of the list while open.
     pub batch: Option<BatchView>,
+    /// What to say with the next check's result (a declined batch is checked again).
+    recheck_note: Option<String>,
 }
 
 /// Regular, non-hidden files of `dir`, by name.
@@ -124,17 +143,43 @@ fn files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Whether `path` can be added to the inbox: it must be there to read.
+pub(crate) fn check_path(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(_) => Ok(()),
+        Err(source) => Err(Refusal::Unreadable {
+            what: "request",
+            path: path.to_owned(),
+            source,
+        }
+        .into()),
+    }
+}
+
 impl Inbox {
-    pub fn new(dir: PathBuf) -> Inbox {
+    /// The inbox of the vault in `vault_dir`, with the paths remembered there.
+    pub fn new(vault_dir: &Path) -> Inbox {
+        let remembered = vault_dir.join(REMEMBERED_PATHS);
+        let extra = std::fs::read_to_string(&remembered)
+            .map(|text| {
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            })
+            .unwrap_or_default();
         Inbox {
-            dir,
-            extra: Vec::new(),
+            dir: vault_dir.join("inbox"),
+            remembered,
+            extra,
             entries: Vec::new(),
             selected: 0,
             reviewing: false,
             scroll: 0,
             problem: None,
             batch: None,
+            recheck_note: None,
         }
     }
 
@@ -152,7 +197,7 @@ impl Inbox {
         for p in &self.extra {
             if p.is_dir() {
                 paths.extend(files_in(p).unwrap_or_default());
-            } else {
+            } else if p.exists() {
                 paths.push(p.clone());
             }
         }
@@ -199,24 +244,33 @@ impl Inbox {
             days: None,
             inspection: Err(String::new()),
             signed: None,
+            existing: Vec::new(),
             path,
         };
         e.judge(vault);
         e
     }
 
-    /// Adds a file or a directory the operator typed.
-    pub fn add_path(&mut self, vault: &Vault, path: &Path) -> Result<()> {
-        if let Err(source) = std::fs::metadata(path) {
-            return Err(Refusal::Unreadable {
-                what: "request",
-                path: path.to_owned(),
-                source,
-            }
-            .into());
+    /// Adds a file or a directory the operator typed, and remembers it in the vault (one
+    /// file, replaced atomically). Not being able to remember it is said, not fatal.
+    fn add_path(&mut self, vault: &Vault, path: &Path) -> Effect {
+        if let Err(e) = check_path(path) {
+            return Effect::failed("Not added", &e);
         }
+        let mut effect = Effect::None;
         if !self.extra.iter().any(|p| p == path) {
             self.extra.push(path.to_owned());
+            let text: String = self
+                .extra
+                .iter()
+                .map(|p| format!("{}\n", p.display()))
+                .collect();
+            if let Err(e) = crate::fsio::write_file(&self.remembered, text.as_bytes(), true) {
+                effect = Effect::error_line(format!(
+                    "added for this session only: it could not be remembered in the vault ({})",
+                    super::super::words::say(&e.into())
+                ));
+            }
         }
         self.scan(vault);
         if let Some(i) = self
@@ -226,7 +280,7 @@ impl Inbox {
         {
             self.selected = i;
         }
-        Ok(())
+        effect
     }
 
     pub fn entry(&self, path: &Path) -> Option<&Entry> {
@@ -259,52 +313,14 @@ impl Inbox {
                 }
                 Effect::None
             }
-            InboxMsg::AddPath(path) => match self.add_path(ctx.vault, &path) {
-                Ok(()) => Effect::None,
-                Err(e) => Effect::error("Not added", &e),
-            },
-            InboxMsg::Sign(path, typed) => self.start_sign(&path, typed, ctx),
+            InboxMsg::AddPath(path) => self.add_path(ctx.vault, &path),
+            InboxMsg::Sign(path) => self.start_sign(&path, ctx),
             InboxMsg::CheckBatch(spec) => self.start_batch_check(spec, ctx),
-            InboxMsg::SignBatch(typed) => self.start_batch_sign(typed, ctx),
-        }
-    }
-
-    fn start_sign(&self, path: &Path, typed: String, ctx: &Ctx) -> Effect {
-        let Some(entry) = self.entry(path) else {
-            return Effect::None;
-        };
-        let (Ok(input), Some(cluster)) = (entry.input.clone(), entry.cluster.clone()) else {
-            return Effect::None;
-        };
-        let days = entry.days;
-        let operator = ctx.operator.clone();
-        let path = path.to_owned();
-        Effect::Run(Job::with_session(
-            "signing",
-            Screen::Inbox,
-            move |vault, session, _| {
-                let req = ceremony::SignRequest {
-                    input: &input,
-                    cluster,
-                    days,
-                    out: None,
-                };
-                // Exactly what the operator typed: ceremony decides whether it matches.
-                let mut confirm = Scripted(Answer::Typed(typed));
-                Outcome::Sign(
-                    path,
-                    ceremony::sign_csr(
-                        &ceremony::Ctx {
-                            vault,
-                            auth: Auth::Unlocked(session),
-                            operator: &operator,
-                        },
-                        &req,
-                        &mut confirm,
-                    ),
-                )
+            InboxMsg::SignBatch => match self.batch.as_mut() {
+                Some(view) => view.start_sign(ctx),
+                None => Effect::None,
             },
-        ))
+        }
     }
 
     /// Checks the manifest on a worker (`ceremony::check_batch`; no token needed).
@@ -323,19 +339,6 @@ impl Inbox {
                 Outcome::CheckBatch(s, r)
             },
         ))
-    }
-
-    fn start_batch_sign(&mut self, typed: String, ctx: &Ctx) -> Effect {
-        if let Some(job) = ctx.job {
-            return Effect::info(format!("wait: {} is still running", job.label));
-        }
-        if !ctx.unlocked() {
-            return Effect::locked();
-        }
-        match self.batch.as_mut() {
-            Some(view) => view.start_sign(typed, ctx.operator.clone()),
-            None => Effect::None,
-        }
     }
 
     fn list_action(&mut self, action: Action, ctx: &Ctx) -> Effect {
@@ -360,55 +363,27 @@ impl Inbox {
             Action::Back if self.reviewing => self.reviewing = false,
             Action::Batch => return Effect::open(BatchForm::new()),
             Action::OpenPath => return Effect::open(Prompt::new(PromptKind::InboxPath, "")),
-            Action::SetCluster => {
-                if let Some(path) = path {
-                    let field = self
-                        .entry(&path)
-                        .and_then(|e| e.cluster.as_ref().map(ToString::to_string))
-                        .unwrap_or_default();
-                    return Effect::open(Prompt::new(PromptKind::Cluster(path), &field));
-                }
-            }
-            Action::SetDays => {
-                if let Some(path) = path {
+            Action::SetCluster | Action::SetDays => {
+                let Some(path) = path else {
+                    return Effect::info("the inbox is empty; o adds a file or directory");
+                };
+                if action == Action::SetDays {
                     let field = self
                         .entry(&path)
                         .and_then(|e| e.days.map(|d| d.to_string()))
                         .unwrap_or_default();
                     return Effect::open(Prompt::new(PromptKind::Days(path), &field));
                 }
+                let field = self
+                    .entry(&path)
+                    .and_then(|e| e.cluster.as_ref().map(ToString::to_string))
+                    .unwrap_or_default();
+                return Effect::open(Prompt::new(PromptKind::Cluster(path), &field));
             }
             Action::Sign => return self.open_sign(ctx),
             _ => {}
         }
         Effect::None
-    }
-
-    fn open_sign(&mut self, ctx: &Ctx) -> Effect {
-        let Some(entry) = self.selected_entry() else {
-            return Effect::info("the inbox is empty; o adds a file or directory");
-        };
-        let verdict = entry
-            .inspection
-            .as_ref()
-            .map(|i| i.acceptable)
-            .map_err(Clone::clone);
-        match verdict {
-            Ok(true) => {
-                if !ctx.unlocked() {
-                    return Effect::locked();
-                }
-                let path = entry.path.clone();
-                let pairs = draw::confirm_pairs(entry);
-                self.reviewing = true;
-                Effect::open(TypedConfirm::sign(path, pairs))
-            }
-            Ok(false) => {
-                self.reviewing = true;
-                Effect::info("this request is refused (see the reasons); c sets its cluster")
-            }
-            Err(e) => Effect::error("Cannot judge this request", &e),
-        }
     }
 }
 
@@ -418,16 +393,19 @@ impl ScreenView for Inbox {
             if !ctx.unlocked() {
                 return Effect::locked();
             }
+            if !ctx.data.has_root {
+                return Effect::failed("No root", &Refusal::NoRoot.into());
+            }
             return Effect::open(GenerateForm::new());
         }
         if let Some(view) = self.batch.as_mut() {
             return match view.handle(action, ctx) {
-                super::batch::BatchKey::Effect(e) => e,
-                super::batch::BatchKey::Close(e) => {
+                BatchKey::Effect(e) => e,
+                BatchKey::Close(e) => {
                     self.batch = None;
                     e
                 }
-                super::batch::BatchKey::Check(spec) => self.start_batch_check(spec, ctx),
+                BatchKey::Check(spec) => self.start_batch_check(spec, ctx),
             };
         }
         self.list_action(action, ctx)
@@ -440,9 +418,17 @@ impl ScreenView for Inbox {
         }
     }
 
-    fn footer(&self, _ctx: &Ctx) -> Footer {
+    fn footer(&self, ctx: &Ctx) -> Footer {
         if let Some(view) = &self.batch {
-            return Footer::with_global(view.footer_keys());
+            return Footer::with_global(view.footer_keys(ctx));
+        }
+        if self.entries.is_empty() {
+            return Footer::with_global(vec![
+                ("o", "add a path"),
+                ("b", "batch"),
+                ("n", "new key"),
+                ("R", "reload"),
+            ]);
         }
         if self.reviewing {
             return Footer::with_global(vec![
@@ -453,17 +439,15 @@ impl ScreenView for Inbox {
                 ("Esc", "back"),
             ]);
         }
-        Footer {
-            keys: vec![
-                ("Enter", "review"),
-                ("s", "sign"),
-                ("c", "cluster"),
-                ("o", "add path"),
-            ],
-            global: true,
-            // Last, where they fit (a wider terminal; the help lists them at any size).
-            last: vec![("b", "batch"), ("n", "generate a key")],
-        }
+        Footer::with_global(vec![
+            ("Enter", "review"),
+            ("s", "sign"),
+            ("c", "cluster"),
+            ("d", "days"),
+            ("o", "add path"),
+            ("b", "batch"),
+            ("n", "new key"),
+        ])
     }
 
     fn flow(&self) -> Option<&'static str> {
@@ -476,48 +460,44 @@ impl ScreenView for Inbox {
         None
     }
 
+    fn item(&self) -> Option<String> {
+        match &self.batch {
+            Some(view) => Some(view.spec.manifest.display().to_string()),
+            None => self.selected_entry().map(|e| e.path.display().to_string()),
+        }
+    }
+
     fn on_enter(&mut self, ctx: &Ctx) {
         self.scan(ctx.vault);
     }
 
     fn on_outcome(&mut self, outcome: Outcome, ctx: &Ctx) -> Effect {
         match outcome {
-            Outcome::Sign(path, r) => {
-                if let Some(e) = self.entry_mut(&path) {
-                    e.judge(ctx.vault);
-                }
-                match r {
-                    Ok(issued) => {
-                        let c = issued.certificate;
-                        if let Some(e) = self.entry_mut(&path) {
-                            e.signed = Some(c.serial.clone());
-                        }
-                        // The review is done; the result (and the export) is in the modal.
-                        self.reviewing = false;
-                        Effect::Many(vec![
-                            Effect::success(format!(
-                                "signed: cluster {} serial {} SHA-256 {}",
-                                c.cluster.as_deref().unwrap_or(""),
-                                c.serial,
-                                c.sha256
-                            )),
-                            Effect::open(Signed::new(c)),
-                        ])
-                    }
-                    Err(e) => Effect::error("Not signed", &e),
-                }
-            }
+            Outcome::Sign(path, r) => self.on_signed(&path, r, ctx),
+            Outcome::Recorded(path, r) => self.on_recorded(&path, r, ctx),
             Outcome::CheckBatch(spec, r) => {
-                let (view, effect) = BatchView::checked(spec, r);
+                let ready = r.is_ok();
+                let (view, effect) = BatchView::checked(spec, r, ctx);
                 self.batch = Some(view);
-                effect
+                match self.recheck_note.take() {
+                    Some(note) if ready => Effect::info(format!(
+                        "{note}; the manifest was checked again: s signs it after one confirmation"
+                    )),
+                    _ => effect,
+                }
             }
             Outcome::SignBatch(done) => {
+                if let Err(Error::NotConfirmed(NotConfirmed::Declined { nothing })) = &done.result {
+                    // Declining spends the check; the same manifest is checked again so it
+                    // can be signed without retyping anything.
+                    self.recheck_note = Some(format!("not confirmed; {nothing}"));
+                    return self.start_batch_check(done.spec, ctx);
+                }
                 let (view, effect) = BatchView::signed(*done);
                 self.batch = Some(view);
                 effect
             }
-            Outcome::Generate(spec, r) => on_generated(spec, r),
+            Outcome::Generate(spec, r) => super::super::modals::generate::outcome(spec, r),
             Outcome::Export(r) => export_outcome(r),
             _ => Effect::None,
         }
