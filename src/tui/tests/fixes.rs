@@ -448,3 +448,30 @@ fn no_message_of_the_help_or_the_screens_names_a_cli_flag() {
         press(&mut app, KeyCode::Esc);
     }
 }
+
+#[test]
+fn a_crl_written_into_a_missing_folder_says_so_and_keeps_the_path() {
+    use super::super::modals::prompt::PromptKind;
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app(dir.path(), false);
+    let missing = dir.path().join("no-such-folder");
+    app.modals.push(Box::new(Prompt::new(
+        PromptKind::CrlOut(1, vec![0x30, 0x00]),
+        &missing.join("crl-1.pem").display().to_string(),
+    )));
+    press(&mut app, KeyCode::Enter);
+    let said = format!(
+        "the folder {} does not exist: create it, or choose another path; nothing was written",
+        missing.display()
+    );
+    assert_eq!(app.error_shown(), Some(said.as_str()));
+    assert_eq!(
+        app.modal_as::<Prompt>().unwrap().text(),
+        missing.join("crl-1.pem").display().to_string()
+    );
+    // Created, the same Enter writes it.
+    std::fs::create_dir(&missing).unwrap();
+    press(&mut app, KeyCode::Enter);
+    assert!(app.modals.is_empty());
+    assert!(missing.join("crl-1.pem").is_file());
+}
