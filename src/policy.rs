@@ -141,9 +141,15 @@ impl ClusterName {
             ));
         }
         if s.chars().any(|c| c.is_ascii_uppercase()) {
+            // Suggest the lower-case name only when it is itself a valid name.
+            let lower = s.to_ascii_lowercase();
+            let hint = if ClusterName::check(&lower).is_ok() {
+                format!(" (try {lower:?})")
+            } else {
+                String::new()
+            };
             return Err(format!(
-                "cluster name {s:?} has upper-case letters (try {:?}); {CLUSTER_NAME_RULE}",
-                s.to_ascii_lowercase()
+                "cluster name {s:?} has upper-case letters{hint}; {CLUSTER_NAME_RULE}"
             ));
         }
         if let Some(c) = s
@@ -1270,6 +1276,11 @@ mod tests {
         assert!(err("").starts_with("the cluster name is empty"));
         assert!(
             err("Prod").starts_with("cluster name \"Prod\" has upper-case letters (try \"prod\")")
+        );
+        // No suggestion that would be refused in turn.
+        assert_eq!(
+            err("Prod East!"),
+            format!("cluster name \"Prod East!\" has upper-case letters; {CLUSTER_NAME_RULE}")
         );
         assert!(err(&"a".repeat(64)).contains("is 64 characters, more than 63"));
         assert!(err("-prod").contains("starts or ends with '-'"));

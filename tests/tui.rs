@@ -18,7 +18,7 @@ use common::*;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
-use rootvault::ceremony::Operator;
+use rootvault::ceremony::{Operator, MIN_CONFIRM_DIGITS};
 use rootvault::tui::{App, Options, Screen, Theme};
 use rootvault::vault::Vault;
 use sha2::{Digest, Sha256};
@@ -130,7 +130,7 @@ fn open_app(hsm: &Hsm, pin_file: Option<PathBuf>) -> App {
     let mut app = App::new(
         Vault::open(&hsm.vault()).unwrap(),
         Options {
-            operator: Operator("tui-test".into()),
+            operator: Some(Operator("tui-test".into())),
             pin_file,
             theme: Theme::new(false),
         },
@@ -139,7 +139,7 @@ fn open_app(hsm: &Hsm, pin_file: Option<PathBuf>) -> App {
     app
 }
 
-/// Waits for the running job (and any it starts) to finish.
+/// Waits for the running job to finish, or to ask for the operator's confirmation.
 #[track_caller]
 fn settle(app: &mut App) {
     assert!(
@@ -176,6 +176,40 @@ fn screen(app: &App, w: u16, h: u16) -> String {
     out
 }
 
+/// The first `MIN_CONFIRM_DIGITS` of `hex`: the shortest confirmation ceremony takes.
+fn prefix(hex: &str) -> &str {
+    &hex[..MIN_CONFIRM_DIGITS]
+}
+
+/// Asserts that `needles` are on the 120x40 screen (a long confirmation scrolls at 80x24).
+#[track_caller]
+fn shows_wide(app: &App, needles: &[&str]) {
+    let s = screen(app, 120, 40);
+    for n in needles {
+        assert!(s.contains(n), "{n:?} not on the 120x40 screen:\n{s}");
+    }
+}
+
+/// Asserts that `needle` is on neither screen.
+#[track_caller]
+fn hides(app: &App, needle: &str) {
+    for (w, h) in [(80, 24), (120, 40)] {
+        let s = screen(app, w, h);
+        assert!(
+            !s.contains(needle),
+            "{needle:?} on the {w}x{h} screen:\n{s}"
+        );
+    }
+}
+
+/// Snapshots of the screen at 80x24 and 120x40, as `NAME_80x24` and `NAME_120x40`.
+#[track_caller]
+fn snap_both(app: &App, hsm: &Hsm, name: &str) {
+    for (w, h) in [(80, 24), (120, 40)] {
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), redact(&screen(app, w, h), hsm));
+    }
+}
+
 /// Asserts that `needles` are on the screen at both sizes.
 #[track_caller]
 fn shows(app: &App, needles: &[&str]) {
@@ -194,6 +228,8 @@ fn redact(s: &str, hsm: &Hsm) -> String {
     let dir = hsm.dir.path().to_str().unwrap();
     let mut s = s.replace(dir, &"/tmp/rvtui######"[..dir.len().min(16)]);
     s = s.replace(module().to_str().unwrap(), "[module]");
+    let cwd = std::env::current_dir().unwrap();
+    s = s.replace(cwd.to_str().unwrap(), "[cwd]");
     if let Ok(canon) = std::fs::canonicalize(module()) {
         s = s.replace(canon.to_str().unwrap(), "[module]");
     }
@@ -232,6 +268,14 @@ fn redact(s: &str, hsm: &Hsm) -> String {
         })
     };
     for at in 0..out.len() {
+        // Fractions of a second too.
+        if is(&out, at, "99:99:99.") {
+            let mut k = at + 9;
+            while out.get(k).is_some_and(|c| c.is_ascii_digit()) {
+                out[k] = '0';
+                k += 1;
+            }
+        }
         for pat in ["9999-99-99", "99:99:99"] {
             if is(&out, at, pat) {
                 for (k, p) in pat.chars().enumerate() {
@@ -265,12 +309,13 @@ fn kinds(hsm: &Hsm) -> Vec<String> {
         .collect()
 }
 
-/// Unlocks by typing the PIN on the Unlock screen.
+/// Unlocks as the operator does: `2`, `u`, the PIN, Enter.
 fn unlock(app: &mut App) {
-    if app.screen() != Screen::Unlock {
-        press(app, KeyCode::Char('2'));
-    }
+    press(app, KeyCode::Char('2'));
     assert_eq!(app.screen(), Screen::Unlock);
+    assert_eq!(app.typed_pin_len(), 0, "switching never starts typing");
+    press(app, KeyCode::Char('u'));
+    assert_eq!(app.typed_pin_len(), 0, "the u is not in the PIN");
     typing(app, PIN);
     assert_eq!(app.typed_pin_len(), PIN.len());
     press(app, KeyCode::Enter);
@@ -304,13 +349,14 @@ fn a_whole_ceremony_by_keys_unlock_sign_export_revoke_crl_verify() {
             "u unlock",
         ],
     );
-    insta::assert_snapshot!("overview_80x24", redact(&screen(&app, 80, 24), &hsm));
+    snap_both(&app, &hsm, "overview");
 
     // Unlock: a wrong PIN shows the token's words, then the right one logs in.
     press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('u'));
     typing(&mut app, "not-the-pin");
     shows(&app, &["User PIN:  •••••••••••", "Enter log in"]);
-    insta::assert_snapshot!("unlock_typing_80x24", redact(&screen(&app, 80, 24), &hsm));
+    snap_both(&app, &hsm, "unlock_typing");
     press(&mut app, KeyCode::Enter);
     settle(&mut app);
     assert!(!app.is_unlocked());
@@ -324,7 +370,7 @@ fn a_whole_ceremony_by_keys_unlock_sign_export_revoke_crl_verify() {
         &app,
         &["prod-eu1.csr", "prod-eu1", "ecdsa-p256", "acceptable"],
     );
-    insta::assert_snapshot!("inbox_80x24", redact(&screen(&app, 80, 24), &hsm));
+    snap_both(&app, &hsm, "inbox");
 
     // Review: everything `csr inspect` shows, and the profile.
     press(&mut app, KeyCode::Enter);
@@ -348,20 +394,28 @@ fn a_whole_ceremony_by_keys_unlock_sign_export_revoke_crl_verify() {
             "CA:TRUE, pathlen:0 (critical)",
         ],
     );
-    insta::assert_snapshot!("review_120x40", redact(&screen(&app, 120, 40), &hsm));
+    snap_both(&app, &hsm, "review");
 
-    // The confirmation modal; the fingerprint typed with colons and in capitals.
+    // The confirmation: ceremony's summary, without the fingerprint; it is typed with colons
+    // and in capitals.
     press(&mut app, KeyCode::Char('s'));
-    shows(&app, &["Confirm: sign", "Have the cluster team read out"]);
-    insta::assert_snapshot!("confirm_sign_80x24", redact(&screen(&app, 80, 24), &hsm));
-    let typed = format!(
-        "{}:{}:{}:{}",
-        &spki[0..2],
-        &spki[2..4],
-        &spki[4..6],
-        &spki[6..8]
-    )
-    .to_uppercase();
+    settle(&mut app);
+    shows(
+        &app,
+        &[
+            "Confirm: sign",
+            "Have the cluster team read out",
+            "This will sign:",
+        ],
+    );
+    hides(&app, &spki[..8]);
+    snap_both(&app, &hsm, "confirm_sign");
+    let typed = prefix(&spki)
+        .as_bytes()
+        .chunks(2)
+        .map(|c| std::str::from_utf8(c).unwrap().to_uppercase())
+        .collect::<Vec<_>>()
+        .join(":");
     typing(&mut app, &typed);
     press(&mut app, KeyCode::Enter);
     settle(&mut app);
@@ -371,7 +425,7 @@ fn a_whole_ceremony_by_keys_unlock_sign_export_revoke_crl_verify() {
     let serial = certs[0]["serial"].as_str().unwrap().to_owned();
     assert_eq!(certs[0]["cluster"], "prod-eu1");
     shows(&app, &["Signed", &serial, "e exports it"]);
-    insta::assert_snapshot!("signed_80x24", redact(&screen(&app, 80, 24), &hsm));
+    snap_both(&app, &hsm, "signed");
 
     // The export offered after signing: pem-bundle, read by openssl verify.
     press(&mut app, KeyCode::Char('e'));
@@ -411,16 +465,23 @@ fn a_whole_ceremony_by_keys_unlock_sign_export_revoke_crl_verify() {
         &app,
         &["CLUSTER", "SERIAL", "STATUS", "prod-eu1", &serial, "valid"],
     );
-    insta::assert_snapshot!("certificates_80x24", redact(&screen(&app, 80, 24), &hsm));
+    snap_both(&app, &hsm, "certificates");
     press(&mut app, KeyCode::Enter);
     shows(&app, &["Certificate", "SHA-256", "not after"]);
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Char('r'));
-    shows(&app, &["keyCompromise", "cessationOfOperation"]);
+    shows(
+        &app,
+        &["keyCompromise", "cessationOfOperation", "cluster prod-eu1"],
+    );
+    snap_both(&app, &hsm, "revoke_reason");
     press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::Enter);
-    shows(&app, &["Confirm: revoke", "keyCompromise"]);
-    typing(&mut app, &serial[..10]);
+    settle(&mut app);
+    shows(&app, &["Confirm: revoke", "keyCompromise", "prod-eu1"]);
+    hides(&app, &serial[..8]);
+    snap_both(&app, &hsm, "confirm_revoke");
+    typing(&mut app, prefix(&serial));
     press(&mut app, KeyCode::Enter);
     settle(&mut app);
     assert_eq!(list(&hsm)[0]["status"], "revoked");
@@ -434,7 +495,7 @@ fn a_whole_ceremony_by_keys_unlock_sign_export_revoke_crl_verify() {
     press(&mut app, KeyCode::Enter);
     settle(&mut app);
     shows(&app, &["number 1", "entries", "CRL 1 issued: 1 revoked"]);
-    insta::assert_snapshot!("crl_80x24", redact(&screen(&app, 80, 24), &hsm));
+    snap_both(&app, &hsm, "crl");
     press(&mut app, KeyCode::Char('w'));
     for _ in 0.."crl-1.pem".len() {
         press(&mut app, KeyCode::Backspace);
@@ -475,7 +536,7 @@ fn a_whole_ceremony_by_keys_unlock_sign_export_revoke_crl_verify() {
     press(&mut app, KeyCode::Char('v'));
     settle(&mut app);
     shows(&app, &["intact:", "ledger intact"]);
-    insta::assert_snapshot!("ledger_80x24", redact(&screen(&app, 80, 24), &hsm));
+    snap_both(&app, &hsm, "ledger");
     press(&mut app, KeyCode::Enter);
     shows(&app, &["Event", "prev hash", "payload"]);
     press(&mut app, KeyCode::Esc);
@@ -503,11 +564,8 @@ fn a_wrong_fingerprint_in_the_modal_signs_nothing_and_says_what_the_cli_says() {
     let _turn = serial();
     let hsm = ceremony("tui-wrong-fpr");
     let spki = inbox_csr(&hsm, "prod-us1");
-    let wrong = if spki.starts_with("00") {
-        "11111111"
-    } else {
-        "00000000"
-    };
+    let wrong = if spki.starts_with('0') { "1" } else { "0" }.repeat(MIN_CONFIRM_DIGITS);
+    let wrong = wrong.as_str();
     let before = (list(&hsm), events(&hsm));
 
     // The command line's words for the same mistake (it fails before touching the token).
@@ -528,23 +586,31 @@ fn a_wrong_fingerprint_in_the_modal_signs_nothing_and_says_what_the_cli_says() {
     unlock(&mut app);
     press(&mut app, KeyCode::Char('3'));
     press(&mut app, KeyCode::Char('s'));
+    settle(&mut app);
     typing(&mut app, wrong);
     press(&mut app, KeyCode::Enter);
-    settle(&mut app);
+    // Ceremony's own check, in its words (the CLI's); the dialog stays with what was typed.
     assert_eq!(app.error_shown(), Some(cli_error.as_str()));
-    shows(&app, &["Not signed", "does not match the SPKI SHA-256"]);
-    // Too short is refused by ceremony too, in its words.
-    press(&mut app, KeyCode::Enter);
-    press(&mut app, KeyCode::Char('s'));
-    typing(&mut app, &spki[..7]);
-    press(&mut app, KeyCode::Enter);
-    settle(&mut app);
-    assert!(
-        app.error_shown()
-            .is_some_and(|e| e.contains("at least 8 hex digits")),
-        "{:?}",
-        app.error_shown()
+    shows(
+        &app,
+        &["Confirm: sign", "does not match the SPKI SHA-256", wrong],
     );
+    snap_both(&app, &hsm, "confirm_sign_mismatch");
+    // Too short: how many digits so far; the text stays.
+    for _ in 0..wrong.len() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    typing(&mut app, &spki[..MIN_CONFIRM_DIGITS - 1]);
+    press(&mut app, KeyCode::Enter);
+    let short = format!(
+        "type at least {MIN_CONFIRM_DIGITS} hex digits of the SPKI SHA-256 fingerprint ({} so far)",
+        MIN_CONFIRM_DIGITS - 1
+    );
+    assert_eq!(app.error_shown(), Some(short.as_str()));
+    // Esc: ceremony hears no, and nothing happens.
+    press(&mut app, KeyCode::Esc);
+    settle(&mut app);
+    shows(&app, &["not confirmed; nothing was signed"]);
     drop(app);
     assert_eq!((list(&hsm), events(&hsm)), before);
 }
@@ -562,15 +628,18 @@ fn quitting_in_the_middle_of_a_flow_leaves_the_vault_unchanged() {
     press(&mut app, KeyCode::Char('3'));
     press(&mut app, KeyCode::Enter);
     press(&mut app, KeyCode::Char('s'));
-    typing(&mut app, &spki[..16]);
+    settle(&mut app);
+    typing(&mut app, prefix(&spki));
     ctrl(&mut app, 'c');
     assert!(!app.should_quit(), "it asks first");
     shows(
         &app,
         &["Quit in the middle of confirming a signature?", "y quit"],
     );
-    insta::assert_snapshot!("quit_question_80x24", redact(&screen(&app, 80, 24), &hsm));
+    snap_both(&app, &hsm, "quit_question");
     press(&mut app, KeyCode::Char('y'));
+    // The question is answered no; the job ends, then the app.
+    settle(&mut app);
     assert!(app.should_quit());
     drop(app);
     assert_eq!((list(&hsm), events(&hsm)), before);
@@ -580,7 +649,7 @@ fn quitting_in_the_middle_of_a_flow_leaves_the_vault_unchanged() {
         .rv_pin()
         .arg("sign")
         .arg(hsm.vault().join("inbox/prod-ap1.csr"))
-        .args(["--cluster", "prod-ap1", "--confirm", &spki[..8]]))
+        .args(["--cluster", "prod-ap1", "--confirm", prefix(&spki)]))
     .expect(0);
     let before = (list(&hsm), events(&hsm));
     let mut app = open_app(&hsm, None);
@@ -593,9 +662,12 @@ fn quitting_in_the_middle_of_a_flow_leaves_the_vault_unchanged() {
     press(&mut app, KeyCode::Char('n'));
     shows(&app, &["Revoke: reason"]);
     press(&mut app, KeyCode::Enter);
-    typing(&mut app, &before.0[0]["serial"].as_str().unwrap()[..8]);
+    settle(&mut app);
+    typing(&mut app, prefix(before.0[0]["serial"].as_str().unwrap()));
     ctrl(&mut app, 'c');
+    shows(&app, &["Quit in the middle of revoking a certificate?"]);
     press(&mut app, KeyCode::Char('y'));
+    settle(&mut app);
     assert!(app.should_quit());
     drop(app);
 
@@ -625,7 +697,11 @@ fn the_pin_file_unlocks_when_the_field_is_left_empty() {
     let hsm = ceremony("tui-pin-file");
     let mut app = open_app(&hsm, Some(hsm.pin_file()));
     press(&mut app, KeyCode::Char('2'));
-    shows(&app, &["--pin-file"]);
+    press(&mut app, KeyCode::Enter);
+    shows(
+        &app,
+        &["Enter logs in with the PIN in the file given at start"],
+    );
     press(&mut app, KeyCode::Enter);
     settle(&mut app);
     assert!(app.is_unlocked(), "{:?}", app.message());
@@ -636,7 +712,7 @@ fn the_pin_file_unlocks_when_the_field_is_left_empty() {
 }
 
 #[test]
-fn a_refused_export_reads_as_the_command_line_prints_it() {
+fn a_refused_export_is_said_in_the_tuis_words_and_the_form_keeps_its_path() {
     let _turn = serial();
     let hsm = ceremony("tui-same-words");
     let spki = inbox_csr(&hsm, "prod-sa1");
@@ -644,7 +720,7 @@ fn a_refused_export_reads_as_the_command_line_prints_it() {
         .rv_pin()
         .arg("sign")
         .arg(hsm.vault().join("inbox/prod-sa1.csr"))
-        .args(["--cluster", "prod-sa1", "--confirm", &spki[..8]]))
+        .args(["--cluster", "prod-sa1", "--confirm", prefix(&spki)]))
     .expect(0);
     let taken = hsm.path("taken.pem");
     std::fs::write(&taken, "already here").unwrap();
@@ -660,8 +736,25 @@ fn a_refused_export_reads_as_the_command_line_prints_it() {
     typing(&mut app, taken.to_str().unwrap());
     press(&mut app, KeyCode::Enter);
     settle(&mut app);
-    let tui_error = app.error_shown().expect("refused").to_owned();
-    shows(&app, &["Not exported", "already exists"]);
+    // The same fact as the command line's, without its --force: the form stays, path and all.
+    let said = format!(
+        "{} already exists, and nothing is ever written over a file: choose another path",
+        taken.display()
+    );
+    assert_eq!(app.error_shown(), Some(said.as_str()));
+    shows(
+        &app,
+        &["Export prod-sa1", "already exists", taken.to_str().unwrap()],
+    );
+    hides(&app, "--force");
+    snap_both(&app, &hsm, "export_refused");
+    // Fixed in place: Ctrl-W takes the file name, and the export is written.
+    ctrl(&mut app, 'w');
+    typing(&mut app, "free.pem");
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    assert!(hsm.path("free.pem").exists(), "{:?}", app.error_shown());
+    shows(&app, &["exported cluster prod-sa1"]);
     drop(app);
 
     let cli = run(hsm.rv_pin().args([
@@ -674,9 +767,10 @@ fn a_refused_export_reads_as_the_command_line_prints_it() {
         taken.to_str().unwrap(),
     ]))
     .expect(1);
-    assert_eq!(
-        cli.stderr.trim_end(),
-        format!("rootvault: error: {tui_error}")
+    assert!(cli.stderr.contains("already exists"), "{cli:?}");
+    assert!(
+        cli.stderr.contains("--force"),
+        "the CLI names its flag: {cli:?}"
     );
     assert_eq!(std::fs::read_to_string(&taken).unwrap(), "already here");
 }
@@ -753,19 +847,33 @@ fn a_typed_usb_path_a_typed_cluster_and_an_age_encrypted_export() {
     press(&mut app, KeyCode::Char('o'));
     typing(&mut app, usb.to_str().unwrap());
     press(&mut app, KeyCode::Enter);
-    shows(
-        &app,
-        &["Request_From_Team.csr", "REFUSED: no cluster given"],
+    shows(&app, &["Request_From_Team.csr", "REFUSED: no cluster"]);
+    shows_wide(&app, &["REFUSED: no cluster given"]);
+    // `s` before a cluster is named: said, and nothing is recorded (the CLI cannot ask it).
+    let before = events(&hsm).len();
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(
+        app.message(),
+        Some("name the cluster first: c (the file name is not a cluster name)")
     );
-    // Name the cluster, ask for fewer days, and the verdict follows.
+    assert!(!app.busy());
+    press(&mut app, KeyCode::Esc);
+    // Name the cluster, ask for fewer days, and the verdict follows. A bad name is
+    // explained under the field, which keeps it; no suggestion that is itself invalid.
     press(&mut app, KeyCode::Char('c'));
-    typing(&mut app, "Not A Name");
+    typing(&mut app, "Prod East!");
     press(&mut app, KeyCode::Enter);
-    assert!(app.error_shown().is_some(), "a bad cluster name is refused");
-    press(&mut app, KeyCode::Enter);
-    press(&mut app, KeyCode::Char('c'));
+    let e = app
+        .error_shown()
+        .expect("a bad cluster name is refused")
+        .to_owned();
+    assert!(e.starts_with("cluster name \"Prod East!\""), "{e}");
+    assert!(!e.contains("try \"prod east!\""), "{e}");
+    shows(&app, &["> Prod East!"]);
+    ctrl(&mut app, 'u');
     typing(&mut app, "edge-7");
     press(&mut app, KeyCode::Enter);
+    assert_eq!(events(&hsm).len(), before);
     press(&mut app, KeyCode::Char('d'));
     typing(&mut app, "30");
     press(&mut app, KeyCode::Enter);
@@ -773,7 +881,8 @@ fn a_typed_usb_path_a_typed_cluster_and_an_age_encrypted_export() {
     press(&mut app, KeyCode::Enter);
     shows(&app, &["edge-7 (typed)", "30 days", "days asked"]);
     press(&mut app, KeyCode::Char('s'));
-    typing(&mut app, &spki[..8]);
+    settle(&mut app);
+    typing(&mut app, prefix(&spki));
     press(&mut app, KeyCode::Enter);
     settle(&mut app);
     let certs = list(&hsm);
@@ -828,6 +937,11 @@ fn the_root_is_created_from_the_overview_with_progress_on_a_worker() {
         label: "tui-new-root".into(),
     };
     hsm.init().expect(0);
+    // Read now: while the TUI is logged in it holds the token.
+    let serial = run(hsm.rv().args(["token", "--json"])).expect(0).json()["serial"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut app = open_app(&hsm, None);
     shows(
         &app,
@@ -851,9 +965,48 @@ fn the_root_is_created_from_the_overview_with_progress_on_a_worker() {
     typing(&mut app, "CN=TUI Root CA,O=Example Org,C=GB");
     press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Right); // ecdsa-p256
+    snap_both(&app, &hsm, "root_form");
     press(&mut app, KeyCode::Enter);
     assert!(app.busy());
     shows(&app, &["generating the root key"]);
+    settle(&mut app);
+
+    // Enter created nothing: the confirmation is up, and the fingerprint it wants is the
+    // ceremony script's, computed here by the shell as the script's author would.
+    let sha = run(Command::new("sh").arg("-c").arg(format!(
+        "printf 'subject=%s\\nkey-type=%s\\ndays=%s\\npath-len=%s\\ntoken-serial=%s\\n' 'CN=TUI Root CA, O=Example Org, C=GB' ecdsa-p256 3650 none {serial} | sha256sum"
+    )))
+    .expect(0)
+    .stdout[..64]
+        .to_owned();
+    shows(&app, &["Confirm: create the root", "ceremony script"]);
+    shows_wide(
+        &app,
+        &["CN=TUI Root CA, O=Example Org, C=GB", "ecdsa-p256", &serial],
+    );
+    hides(&app, &sha[..8]);
+    snap_both(&app, &hsm, "confirm_root");
+    run(hsm.rv().args(["root", "show"])).expect(3);
+    assert!(!kinds(&hsm).iter().any(|k| k == "root_created"));
+
+    // Esc: back to the form, everything kept; still no root.
+    press(&mut app, KeyCode::Esc);
+    settle(&mut app);
+    shows(
+        &app,
+        &[
+            "Create the root",
+            "not confirmed; no root was created",
+            "CN=TUI Root CA,O=Example Org,C=GB",
+        ],
+    );
+    run(hsm.rv().args(["root", "show"])).expect(3);
+
+    // Enter again, and the script's SHA-256: the root is made.
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    typing(&mut app, &sha[..MIN_CONFIRM_DIGITS]);
+    press(&mut app, KeyCode::Enter);
     settle(&mut app);
     shows(
         &app,
@@ -933,30 +1086,26 @@ fn a_batch_is_signed_by_keys_after_one_confirmation_of_the_manifest() {
             "s sign all",
         ],
     );
-    insta::assert_snapshot!("batch_checked_80x24", redact(&screen(&app, 80, 24), &hsm));
-    insta::assert_snapshot!("batch_checked_120x40", redact(&screen(&app, 120, 40), &hsm));
+    snap_both(&app, &hsm, "batch_checked");
     assert_eq!(list(&hsm).as_array().unwrap().len(), 0);
 
-    // One confirmation: a prefix of the manifest's SHA-256, with colons and in capitals.
+    // One confirmation, ceremony's summary of the batch without the manifest's SHA-256; a
+    // prefix of it typed with colons and in capitals.
     press(&mut app, KeyCode::Char('s'));
+    settle(&mut app);
     shows(
         &app,
-        &[
-            "Confirm: sign the batch",
-            "3 (prod-eu1, prod-us1, staging)",
-            grouped[1],
-        ],
+        &["Confirm: sign the batch", "requests", "prod-eu1", "staging"],
     );
-    insta::assert_snapshot!("confirm_batch_80x24", redact(&screen(&app, 80, 24), &hsm));
-    let typed = format!(
-        "{}:{}:{}:{}:{}",
-        &sha[0..2],
-        &sha[2..4],
-        &sha[4..6],
-        &sha[6..8],
-        &sha[8..10]
-    )
-    .to_uppercase();
+    shows_wide(&app, &["prod-us1", "CLUSTER.pem, never over"]);
+    hides(&app, grouped[0]);
+    snap_both(&app, &hsm, "confirm_batch");
+    let typed = prefix(&sha)
+        .as_bytes()
+        .chunks(2)
+        .map(|c| std::str::from_utf8(c).unwrap().to_uppercase())
+        .collect::<Vec<_>>()
+        .join(":");
     typing(&mut app, &typed);
     press(&mut app, KeyCode::Enter);
     settle(&mut app);
@@ -965,7 +1114,7 @@ fn a_batch_is_signed_by_keys_after_one_confirmation_of_the_manifest() {
     assert_eq!(certs.len(), 3, "{certs:?} {:?}", app.error_shown());
     let message = format!("signed 3 certificates into {}", out.display());
     shows(&app, &["3 signed", "SERIAL", "prod-eu1.pem", &message]);
-    insta::assert_snapshot!("batch_signed_120x40", redact(&screen(&app, 120, 40), &hsm));
+    snap_both(&app, &hsm, "batch_signed");
 
     // Every certificate is in the ledger, on disk, and verifies against the root.
     let root = hsm.root_pem();
@@ -1014,11 +1163,8 @@ fn a_wrong_batch_confirmation_or_esc_signs_nothing_and_says_what_the_cli_says() 
     let _turn = serial();
     let hsm = ceremony("tui-batch-wrong");
     let (manifest, sha) = batch_manifest(&hsm, &["prod-eu2", "prod-us2"], "");
-    let wrong = if sha.starts_with("00") {
-        "11111111"
-    } else {
-        "00000000"
-    };
+    let wrong = if sha.starts_with('0') { "1" } else { "0" }.repeat(MIN_CONFIRM_DIGITS);
+    let wrong = wrong.as_str();
     let out = hsm.path("usb/signed");
     let before = (list(&hsm), events(&hsm));
 
@@ -1046,28 +1192,32 @@ fn a_wrong_batch_confirmation_or_esc_signs_nothing_and_says_what_the_cli_says() 
     press(&mut app, KeyCode::Esc);
     shows(&app, &["cancelled; nothing was signed"]);
 
-    // A wrong prefix: ceremony refuses, in the CLI's words.
+    // A wrong prefix: ceremony's own check refuses it, in the CLI's words; the dialog stays.
     open_batch(&mut app, &manifest);
     press(&mut app, KeyCode::Char('s'));
+    settle(&mut app);
     typing(&mut app, wrong);
     press(&mut app, KeyCode::Enter);
-    settle(&mut app);
     assert_eq!(app.error_shown(), Some(cli_error.as_str()));
     shows(
         &app,
-        &["Not signed", "does not match the manifest's SHA-256"],
+        &[
+            "Confirm: sign the batch",
+            "does not match the manifest's SHA-256",
+        ],
     );
-    press(&mut app, KeyCode::Enter);
-    shows(&app, &["Enter checks the manifest again"]);
-    press(&mut app, KeyCode::Char('s'));
-    shows(&app, &["check the manifest again first"]);
 
-    // Checked again; the right prefix typed, then Esc: nothing.
-    press(&mut app, KeyCode::Enter);
-    settle(&mut app);
-    press(&mut app, KeyCode::Char('s'));
-    typing(&mut app, &sha[..8]);
+    // Esc: ceremony hears no; the manifest is checked again, ready for another try.
     press(&mut app, KeyCode::Esc);
+    settle(&mut app);
+    shows(&app, &["not confirmed; nothing was signed", "s sign all"]);
+
+    // The right prefix typed, then Esc: nothing either.
+    press(&mut app, KeyCode::Char('s'));
+    settle(&mut app);
+    typing(&mut app, prefix(&sha));
+    press(&mut app, KeyCode::Esc);
+    settle(&mut app);
     shows(&app, &["not confirmed; nothing was signed"]);
 
     // And quitting from the checked batch asks first, then leaves it unsigned.
@@ -1113,7 +1263,7 @@ fn a_manifest_with_a_bad_line_shows_every_problem_and_signs_nothing() {
             "every problem is listed above",
         ],
     );
-    insta::assert_snapshot!("batch_refused_80x24", redact(&screen(&app, 80, 24), &hsm));
+    snap_both(&app, &hsm, "batch_refused");
     press(&mut app, KeyCode::Char('s'));
     shows(&app, &["this batch was refused"]);
     press(&mut app, KeyCode::Esc);
@@ -1232,30 +1382,34 @@ fn a_key_generated_by_keys_is_signed_and_written_only_age_encrypted() {
     typing(&mut app, &ssh_pub); // taken as it is on Enter
     press(&mut app, KeyCode::Enter);
     press(&mut app, KeyCode::Enter);
+    settle(&mut app);
 
-    // The confirmation: everything, and the recipients' SHA-256 (sorted lines).
-    let g = grouped(&fingerprint);
+    // The confirmation: ceremony's summary, and what the TUI adds (format, path); the
+    // recipients' SHA-256 is not shown: the cluster team computes it.
     shows(
         &app,
+        &["Confirm: generate a key and sign", "gen-east", "ecdsa-p384"],
+    );
+    shows_wide(
+        &app,
         &[
-            "Confirm: generate a key and sign",
-            "gen-east",
-            "ecdsa-p384",
             "pem-bundle",
             "gen-east.pem.age",
             "recipients SHA-256",
             &age_pub[..40],
             "ssh-ed25519",
-            g[0],
-            g[7],
         ],
     );
+    for g in grouped(&fingerprint) {
+        hides(&app, g);
+    }
+    hides(&app, &fingerprint[..16]);
     assert_eq!(
         events(&hsm).len(),
         before,
         "nothing happens before the confirmation"
     );
-    typing(&mut app, &fingerprint[..10].to_uppercase());
+    typing(&mut app, &prefix(&fingerprint).to_uppercase());
     press(&mut app, KeyCode::Enter);
     assert!(app.busy());
     settle(&mut app);
@@ -1346,11 +1500,13 @@ fn a_wrong_recipients_prefix_or_esc_generates_nothing_and_says_what_the_cli_says
     let _turn = serial();
     let hsm = ceremony("tui-generate-wrong");
     let fingerprint = sorted_lines_sha256(&[FIXED_AGE, FIXED_SSH]);
-    let wrong = if fingerprint.starts_with("00") {
-        "11111111"
+    let wrong = if fingerprint.starts_with('0') {
+        "1"
     } else {
-        "00000000"
-    };
+        "0"
+    }
+    .repeat(MIN_CONFIRM_DIGITS);
+    let wrong = wrong.as_str();
     let out = hsm.path("gen-west.yaml.age");
     let before = (list(&hsm), events(&hsm));
 
@@ -1386,45 +1542,44 @@ fn a_wrong_recipients_prefix_or_esc_generates_nothing_and_says_what_the_cli_says
     unlock(&mut app);
     // Esc in the form: nothing.
     fill_generate_form(&mut app, "gen-west", &out, &[FIXED_AGE]);
-    insta::assert_snapshot!("generate_form_80x24", redact(&screen(&app, 80, 24), &hsm));
+    snap_both(&app, &hsm, "generate_form");
     press(&mut app, KeyCode::Esc);
     shows(&app, &["cancelled; nothing was generated or signed"]);
 
-    // A wrong prefix: ceremony refuses, in the CLI's words.
+    // A wrong prefix: ceremony's own check refuses it, in the CLI's words; the dialog stays.
     fill_generate_form(&mut app, "gen-west", &out, &[FIXED_SSH, FIXED_AGE]);
     press(&mut app, KeyCode::Enter);
-    shows(
-        &app,
-        &[
-            "Confirm: generate a key and sign",
-            "istio-secret",
-            "team@gen",
-            grouped(&fingerprint)[3],
-        ],
-    );
-    insta::assert_snapshot!(
-        "confirm_generate_80x24",
-        redact(&screen(&app, 80, 24), &hsm)
-    );
+    settle(&mut app);
+    shows(&app, &["Confirm: generate a key and sign"]);
+    shows_wide(&app, &["istio-secret", "team@gen"]);
+    hides(&app, grouped(&fingerprint)[3]);
+    snap_both(&app, &hsm, "confirm_generate");
     typing(&mut app, wrong);
     press(&mut app, KeyCode::Enter);
-    settle(&mut app);
     assert_eq!(app.error_shown(), Some(cli_error.as_str()));
+    shows(&app, &["does not match the SHA-256 of the age recipients"]);
+
+    // Esc: no; the form is back with everything typed and says so.
+    press(&mut app, KeyCode::Esc);
+    settle(&mut app);
     shows(
         &app,
         &[
-            "Not signed",
-            "does not match the SHA-256 of the age recipients",
+            "Generate a key and sign",
+            "not confirmed; nothing was generated or signed",
         ],
     );
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Esc);
 
     // The right prefix typed, then Esc: nothing.
     fill_generate_form(&mut app, "gen-west", &out, &[FIXED_AGE, FIXED_SSH]);
     press(&mut app, KeyCode::Enter);
-    typing(&mut app, &fingerprint[..8]);
+    settle(&mut app);
+    typing(&mut app, prefix(&fingerprint));
     press(&mut app, KeyCode::Esc);
+    settle(&mut app);
     shows(&app, &["not confirmed; nothing was generated or signed"]);
+    press(&mut app, KeyCode::Esc);
 
     // Quitting from the form asks first, then leaves the vault as it was.
     fill_generate_form(&mut app, "gen-west", &out, &[FIXED_AGE]);
@@ -1506,10 +1661,323 @@ fn a_bad_recipient_is_refused_in_the_cli_words_and_nothing_is_generated() {
     typing(&mut app, FIXED_AGE);
     press(&mut app, KeyCode::Enter);
     press(&mut app, KeyCode::Enter);
+    settle(&mut app);
     shows(&app, &["Confirm: generate a key and sign"]);
     press(&mut app, KeyCode::Esc);
+    settle(&mut app);
     drop(app);
 
     assert_eq!((list(&hsm), events(&hsm)), before);
     assert!(!out.exists(), "no output");
+}
+
+// ---- Issue 16: what a first-time operator ran into, fixed, on SoftHSM2 vaults ----
+
+#[test]
+fn a_second_signing_of_the_same_key_is_flagged_and_needs_an_acknowledgement() {
+    let _turn = serial();
+    let hsm = ceremony("tui-resign");
+    let spki = inbox_csr(&hsm, "prod-re1");
+    // Signed once already (on the command line, as another ceremony might have).
+    run(hsm
+        .rv_pin()
+        .arg("sign")
+        .arg(hsm.vault().join("inbox/prod-re1.csr"))
+        .args(["--cluster", "prod-re1", "--confirm", prefix(&spki)]))
+    .expect(0);
+    let first = list(&hsm)[0]["serial"].as_str().unwrap().to_owned();
+
+    let mut app = open_app(&hsm, None);
+    unlock(&mut app);
+    press(&mut app, KeyCode::Char('3'));
+    shows(&app, &["acceptable (signed before)"]);
+    press(&mut app, KeyCode::Enter);
+    shows(&app, &["ALREADY SIGNED", &first[..16]]);
+    snap_both(&app, &hsm, "review_signed_before");
+
+    // `s`: the warning first; Esc there signs nothing.
+    press(&mut app, KeyCode::Char('s'));
+    assert!(!app.busy(), "nothing runs before the acknowledgement");
+    shows(
+        &app,
+        &[
+            "Signed before",
+            "already has a valid certificate",
+            "y sign another",
+        ],
+    );
+    snap_both(&app, &hsm, "signed_before");
+    press(&mut app, KeyCode::Esc);
+    shows(&app, &["not signed: the key keeps the certificate it has"]);
+    assert_eq!(list(&hsm).as_array().unwrap().len(), 1);
+
+    // Acknowledged: the confirmation says so too, then the prefix signs.
+    press(&mut app, KeyCode::Char('s'));
+    press(&mut app, KeyCode::Char('y'));
+    settle(&mut app);
+    shows(
+        &app,
+        &[
+            "Confirm: sign",
+            "ACKNOWLEDGED: this key already has a valid",
+        ],
+    );
+    typing(&mut app, prefix(&spki));
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    let certs = list(&hsm);
+    let certs = certs.as_array().unwrap();
+    assert_eq!(certs.len(), 2, "{certs:?} {:?}", app.error_shown());
+    assert!(certs.iter().all(|c| c["status"] == "valid"));
+}
+
+#[test]
+fn a_refused_request_signed_from_the_tui_is_recorded_as_the_cli_records_it() {
+    let _turn = serial();
+    let hsm = ceremony("tui-refused");
+    inbox_csr(&hsm, "prod-far");
+    let before = events(&hsm).len();
+    let mut app = open_app(&hsm, None);
+    press(&mut app, KeyCode::Char('3'));
+    // More days than the policy allows: refused, whether the token is unlocked or not.
+    press(&mut app, KeyCode::Char('d'));
+    typing(&mut app, "5000");
+    press(&mut app, KeyCode::Enter);
+    shows(&app, &["REFUSED"]);
+    press(&mut app, KeyCode::Char('s'));
+    settle(&mut app);
+    let said = app.error_shown().expect("the refusal is shown").to_owned();
+    assert!(
+        said.starts_with("request refused, nothing was signed: ")
+            && said.ends_with(
+                "The refusal is recorded in the ledger (screen 6), as the command line records it."
+            ),
+        "{said}"
+    );
+    shows(&app, &["Refused, and recorded"]);
+    snap_both(&app, &hsm, "refused_recorded");
+    let new: Vec<_> = events(&hsm).into_iter().skip(before).collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(new[0]["kind"], "signing_rejected");
+    assert_eq!(new[0]["actor"], "tui-test");
+    assert_eq!(new[0]["payload"]["cluster"], "prod-far");
+    // The command line records the same request's refusal the same way.
+    run(hsm
+        .rv()
+        .arg("sign")
+        .arg(hsm.vault().join("inbox/prod-far.csr"))
+        .args(["--cluster", "prod-far", "--days", "5000"]))
+    .expect(3);
+    let all = events(&hsm);
+    let (tui, cli) = (&all[before], &all[before + 1]);
+    assert_eq!(cli["kind"], "signing_rejected");
+    assert_eq!(tui["payload"], cli["payload"]);
+    assert_eq!(list(&hsm).as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn eligibility_is_checked_before_a_form_opens() {
+    let _turn = serial();
+    let hsm = ceremony("tui-eligible");
+    let spki = inbox_csr(&hsm, "prod-el1");
+    run(hsm
+        .rv_pin()
+        .arg("sign")
+        .arg(hsm.vault().join("inbox/prod-el1.csr"))
+        .args(["--cluster", "prod-el1", "--confirm", prefix(&spki)]))
+    .expect(0);
+    let serial = list(&hsm)[0]["serial"].as_str().unwrap().to_owned();
+    let mut app = open_app(&hsm, None);
+    // Locked: revoke, export, CRL and a generated key say so and open nothing.
+    press(&mut app, KeyCode::Char('4'));
+    for k in ['r', 'e'] {
+        press(&mut app, KeyCode::Char(k));
+        assert!(!screen(&app, 80, 24).contains("┌"), "{k} opened a dialog");
+        assert!(
+            app.message().unwrap().contains("the token is locked"),
+            "{k}"
+        );
+    }
+    press(&mut app, KeyCode::Char('5'));
+    press(&mut app, KeyCode::Char('i'));
+    assert!(app.message().unwrap().contains("the token is locked"));
+    unlock(&mut app);
+    // Revoked on the command line meanwhile: neither revoke nor export opens.
+    drop(app);
+    run(hsm.rv_pin().args([
+        "revoke",
+        "--serial",
+        &serial,
+        "--reason",
+        "superseded",
+        "--confirm",
+        prefix(&serial),
+    ]))
+    .expect(0);
+    let mut app = open_app(&hsm, None);
+    unlock(&mut app);
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Char('r'));
+    assert!(app.modals_open() == 0);
+    let m = app.message().unwrap().to_owned();
+    assert!(
+        m.starts_with(&format!(
+            "error: certificate {serial} of cluster prod-el1 was already revoked at"
+        )),
+        "{m}"
+    );
+    press(&mut app, KeyCode::Char('e'));
+    assert!(app.modals_open() == 0);
+    assert_eq!(
+        app.message(),
+        Some("error: cluster prod-el1 has no valid certificate (all are revoked or expired); sign a new one first")
+    );
+}
+
+#[test]
+fn the_operator_typed_at_the_start_is_recorded_with_what_they_do() {
+    let _turn = serial();
+    let hsm = ceremony("tui-operator");
+    inbox_csr(&hsm, "prod-op1");
+    let before = events(&hsm).len();
+    let mut app = App::new(
+        Vault::open(&hsm.vault()).unwrap(),
+        Options {
+            operator: None,
+            pin_file: None,
+            theme: Theme::new(false),
+        },
+    );
+    settle(&mut app);
+    shows(&app, &["Operator", "The system gives no name for you"]);
+    snap_both(&app, &hsm, "operator");
+    typing(&mut app, "Grace Hopper");
+    press(&mut app, KeyCode::Enter);
+    shows_wide(&app, &["Grace Hopper (typed at the start of this session"]);
+    // A refused request, recorded with the name.
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Char('d'));
+    typing(&mut app, "5000");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char('s'));
+    settle(&mut app);
+    let new: Vec<_> = events(&hsm).into_iter().skip(before).collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(new[0]["actor"], "Grace Hopper");
+}
+
+/// Every screen and dialog at 80x24 and 120x40, in one walk through a vault with a signed,
+/// revoked and reissued cluster, a CRL and a request in the inbox.
+#[test]
+fn every_screen_and_dialog_at_80x24_and_120x40() {
+    let _turn = serial();
+    let hsm = ceremony("tui-gallery");
+    let spki = inbox_csr(&hsm, "prod-ga1");
+    let mut app = open_app(&hsm, None);
+    let snap = |app: &App, name: &str| {
+        for (w, h) in [(80, 24), (120, 40)] {
+            insta::assert_snapshot!(
+                format!("gallery_{name}_{w}x{h}"),
+                redact(&screen(app, w, h), &hsm)
+            );
+        }
+    };
+    snap(&app, "overview_locked");
+    press(&mut app, KeyCode::Char('?'));
+    snap(&app, "help");
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('2'));
+    snap(&app, "unlock_locked");
+    unlock(&mut app);
+    snap(&app, "unlock_unlocked");
+    press(&mut app, KeyCode::Char('1'));
+    snap(&app, "overview_unlocked");
+    press(&mut app, KeyCode::Char('3'));
+    snap(&app, "inbox");
+    press(&mut app, KeyCode::Enter);
+    snap(&app, "review");
+    press(&mut app, KeyCode::Char('c'));
+    snap(&app, "prompt_cluster");
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('d'));
+    typing(&mut app, "many");
+    press(&mut app, KeyCode::Enter);
+    snap(&app, "prompt_days_problem");
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('o'));
+    snap(&app, "prompt_path");
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('s'));
+    settle(&mut app);
+    snap(&app, "confirm_sign");
+    typing(&mut app, prefix(&spki));
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    snap(&app, "signed");
+    press(&mut app, KeyCode::Char('e'));
+    snap(&app, "export_form");
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('b'));
+    snap(&app, "batch_form");
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('n'));
+    snap(&app, "generate_form");
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('4'));
+    snap(&app, "certificates");
+    press(&mut app, KeyCode::Enter);
+    snap(&app, "certificate_details");
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('r'));
+    snap(&app, "revoke_reason");
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    snap(&app, "confirm_revoke");
+    press(&mut app, KeyCode::Esc);
+    settle(&mut app);
+    press(&mut app, KeyCode::Char('5'));
+    snap(&app, "crl_none");
+    press(&mut app, KeyCode::Char('i'));
+    snap(&app, "issue_crl");
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    snap(&app, "crl_issued");
+    press(&mut app, KeyCode::Char('w'));
+    snap(&app, "prompt_crl_out");
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('6'));
+    snap(&app, "ledger");
+    // The same details box as a certificate's (snapshotted above); an event's payload holds
+    // this machine's module path, so it is checked here rather than snapshotted.
+    press(&mut app, KeyCode::Home);
+    press(&mut app, KeyCode::Enter);
+    shows(
+        &app,
+        &[
+            "Event 1",
+            "vault_initialised",
+            "prev hash",
+            "payload",
+            "\"token_label\": \"tui-gallery\"",
+        ],
+    );
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('q'));
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Char('q'));
+    snap(&app, "quit_question");
+    press(&mut app, KeyCode::Char('n'));
+    press(&mut app, KeyCode::Char('o'));
+    typing(&mut app, "/no/such/stick");
+    press(&mut app, KeyCode::Enter);
+    snap(&app, "prompt_path_problem");
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('1'));
+    let small = redact(&screen(&app, 60, 15), &hsm);
+    assert!(
+        small.contains("terminal too small (needs 80×24)"),
+        "{small}"
+    );
+    insta::assert_snapshot!("gallery_too_small_60x15", small);
 }

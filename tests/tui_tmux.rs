@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::*;
+use rootvault::ceremony::MIN_CONFIRM_DIGITS;
 use sha2::{Digest, Sha256};
 
 /// A tmux server of the test's own (its own socket), killed when dropped.
@@ -61,6 +62,51 @@ impl Tmux {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+impl Tmux {
+    /// A session of `w`×`h` running `rootvault` (TUI) on `hsm`'s vault, with `env` added and
+    /// `unset` removed from its environment, and `NO_COLOR`.
+    fn start(hsm: &Hsm, name: &str, w: u16, h: u16, env: &[&str], unset: &[&str]) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("rootvault-{name}-{}", std::process::id()),
+        };
+        let conf = format!("SOFTHSM2_CONF={}", hsm.conf.display());
+        let dir = format!("ROOTVAULT_DIR={}", hsm.vault().display());
+        let unset: String = unset.iter().map(|v| format!("-u {v} ")).collect();
+        let shell = format!(
+            "env {unset}{} ; echo rootvault-exited-$? ; sleep 120",
+            env!("CARGO_BIN_EXE_rootvault")
+        );
+        let (w, h) = (w.to_string(), h.to_string());
+        let mut args = vec![
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            &w,
+            "-y",
+            &h,
+            "-e",
+            &conf,
+            "-e",
+            &dir,
+            "-e",
+            "NO_COLOR=1",
+        ];
+        for e in env {
+            args.extend(["-e", e]);
+        }
+        args.push(&shell);
+        let started = tmux.cmd(&args);
+        assert!(
+            started.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+        tmux
     }
 }
 
@@ -145,15 +191,19 @@ fn an_operator_unlocks_and_signs_an_inbox_csr_by_keystrokes_in_a_real_terminal()
     // `rootvault` with no command, on a terminal: the TUI.
     tmux.wait_for(&["1 Overview", "6 Ledger", "not logged in", "q quit"]);
 
-    // Unlock by typing the PIN; it never appears on the screen.
+    // Unlock as the operator does: 2, u, the PIN, Enter. Switching does not start typing, and
+    // the u that opens the field is not in it; the PIN never appears on the screen.
     tmux.keys(&["2"]);
+    tmux.wait_for(&["User PIN: press u or Enter to type it"]);
+    tmux.keys(&["u"]);
     tmux.wait_for(&["User PIN:", "Enter log in"]);
     tmux.literal(PIN);
     let typing = tmux.screen();
     assert!(!typing.contains(PIN), "{typing}");
     assert!(typing.contains(&"•".repeat(PIN.len())), "{typing}");
     tmux.keys(&["Enter"]);
-    tmux.wait_for(&["UNLOCKED", "LOGGED IN"]);
+    let unlocked = tmux.wait_for(&["UNLOCKED", "LOGGED IN"]);
+    assert!(!unlocked.contains("login failed"), "first try:\n{unlocked}");
 
     // The terminal shrinks to 80x24: the screen follows.
     assert!(tmux
@@ -169,8 +219,12 @@ fn an_operator_unlocks_and_signs_an_inbox_csr_by_keystrokes_in_a_real_terminal()
     tmux.keys(&["Enter"]);
     tmux.wait_for(&["Review", "SPKI SHA-256", &spki[..8]]);
     tmux.keys(&["s"]);
-    tmux.wait_for(&["Confirm: sign", "Have the cluster team"]);
-    tmux.literal(&spki[..12]);
+    let asked = tmux.wait_for(&["Confirm: sign", "Have the cluster team"]);
+    assert!(
+        !asked.contains(&spki[..8]),
+        "the fingerprint is not shown:\n{asked}"
+    );
+    tmux.literal(&spki[..MIN_CONFIRM_DIGITS]);
     tmux.keys(&["Enter"]);
     let signed = tmux.wait_for(&["Signed", "e exports it"]);
     tmux.keys(&["Enter"]);
@@ -234,4 +288,139 @@ fn without_a_command_and_without_a_terminal_it_prints_help_and_exits_2() {
     let r = run(Command::new(env!("CARGO_BIN_EXE_rootvault")).arg("tui"));
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("the TUI needs a terminal"), "{r:?}");
+}
+
+/// A CSR in `hsm`'s inbox as `NAME.csr`; returns its SPKI SHA-256.
+fn inbox_csr(hsm: &Hsm, name: &str) -> String {
+    let inbox = hsm.vault().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let csr = make_cluster_csr(&inbox, name, P256);
+    csr.spki_sha256
+}
+
+#[test]
+fn root_creation_waits_for_the_typed_confirmation_and_records_the_operator_asked_for() {
+    let hsm = Hsm::new("tmux-root");
+    hsm.init().expect(0);
+    let serial = run(hsm.rv().args(["token", "--json"])).expect(0).json()["serial"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // No USER, no LOGNAME: the TUI asks who is at the terminal.
+    let tmux = Tmux::start(&hsm, "root", 80, 24, &[], &["USER", "LOGNAME"]);
+    tmux.wait_for(&["The system gives no name for you"]);
+    tmux.literal("Grace Hopper");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["Grace Hopper (typed at the start of this session"]);
+    tmux.keys(&["2"]);
+    tmux.keys(&["u"]);
+    tmux.literal(PIN);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["UNLOCKED"]);
+    tmux.keys(&["1"]);
+    tmux.keys(&["n"]);
+    tmux.wait_for(&["Create the root", "key label"]);
+    tmux.literal("CN=Tmux Root CA,O=Example,C=GB");
+    tmux.keys(&["Enter"]);
+    // Enter after the subject creates nothing: the confirmation asks first.
+    let asked = tmux.wait_for(&["Confirm: create the root", "ceremony script"]);
+    run(hsm.rv().args(["root", "show"])).expect(3);
+    let sha = run(Command::new("sh").arg("-c").arg(format!(
+        "printf 'subject=%s\\nkey-type=%s\\ndays=%s\\npath-len=%s\\ntoken-serial=%s\\n' 'CN=Tmux Root CA, O=Example, C=GB' ecdsa-p384 3650 none {serial} | sha256sum"
+    )))
+    .expect(0)
+    .stdout[..64]
+        .to_owned();
+    assert!(!asked.contains(&sha[..8]), "{asked}");
+    // A wrong prefix keeps the dialog, and still nothing exists.
+    tmux.literal(&"0".repeat(MIN_CONFIRM_DIGITS));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["does not match the root request's SHA-256"]);
+    run(hsm.rv().args(["root", "show"])).expect(3);
+    tmux.keys(&["C-u"]);
+    tmux.literal(&sha[..MIN_CONFIRM_DIGITS]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["root created"]);
+    tmux.keys(&["q"]);
+    tmux.wait_for(&["rootvault-exited-0"]);
+    drop(tmux);
+    let root = run(hsm.rv().args(["root", "show", "--json"]))
+        .expect(0)
+        .json();
+    assert_eq!(root["subject"], "CN=Tmux Root CA, O=Example, C=GB");
+    let events = run(hsm.rv().args(["ledger", "show", "--json"]))
+        .expect(0)
+        .json();
+    let created = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "root_created")
+        .unwrap()
+        .clone();
+    assert_eq!(created["actor"], "Grace Hopper");
+}
+
+#[test]
+fn a_second_signing_of_the_same_key_shows_the_warning_in_a_real_terminal() {
+    let hsm = Hsm::new("tmux-resign");
+    hsm.vault_with_root("ecdsa-p384").expect(0);
+    let spki = inbox_csr(&hsm, "prod-tw1");
+    run(hsm
+        .rv_pin()
+        .arg("sign")
+        .arg(hsm.vault().join("inbox/prod-tw1.csr"))
+        .args([
+            "--cluster",
+            "prod-tw1",
+            "--confirm",
+            &spki[..MIN_CONFIRM_DIGITS],
+        ]))
+    .expect(0);
+    let tmux = Tmux::start(&hsm, "resign", 80, 24, &["USER=tmux-operator"], &[]);
+    tmux.wait_for(&["1 Overview", "not logged in"]);
+    tmux.keys(&["2"]);
+    tmux.keys(&["u"]);
+    tmux.literal(PIN);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["UNLOCKED"]);
+    tmux.keys(&["3"]);
+    tmux.wait_for(&["prod-tw1.csr", "acceptable (signed before)"]);
+    tmux.keys(&["s"]);
+    tmux.wait_for(&[
+        "Signed before",
+        "already has a valid certificate",
+        "y sign another",
+    ]);
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(&["not signed: the key keeps the certificate it has"]);
+    tmux.keys(&["s"]);
+    tmux.wait_for(&["Signed before"]);
+    tmux.keys(&["y"]);
+    tmux.wait_for(&["Confirm: sign", "ACKNOWLEDGED"]);
+    tmux.literal(&spki[..MIN_CONFIRM_DIGITS]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["Signed", "e exports it"]);
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["q"]);
+    tmux.wait_for(&["rootvault-exited-0"]);
+    drop(tmux);
+    let list = run(hsm.rv().args(["list", "--json"])).expect(0).json();
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+}
+
+#[test]
+fn at_60x15_the_terminal_too_small_screen_and_back_at_80x24_the_screens() {
+    let hsm = Hsm::new("tmux-small");
+    hsm.vault_with_root("ecdsa-p256").expect(0);
+    let tmux = Tmux::start(&hsm, "small", 60, 15, &["USER=tmux-operator"], &[]);
+    let small = tmux.wait_for(&["terminal too small (needs 80×24)", "This one is 60×15"]);
+    assert!(!small.contains("1 Overview"), "{small}");
+    assert!(tmux
+        .cmd(&["resize-window", "-t", "e2e", "-x", "80", "-y", "24"])
+        .status
+        .success());
+    tmux.wait_for(&["1 Overview", "6 Ledger", "locked", "q quit"]);
+    tmux.keys(&["q"]);
+    tmux.wait_for(&["rootvault-exited-0"]);
 }

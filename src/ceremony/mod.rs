@@ -42,10 +42,12 @@ pub use revoke::{
     issue_crl, normalize_serial, revoke, CrlInfo, RevokeTarget, DEFAULT_CRL_DAYS, MAX_CRL_DAYS,
 };
 pub use root::{
-    create_root, rfc3339, root_info, RootInfo, RootRequest, DEFAULT_ROOT_DAYS, DEFAULT_ROOT_LABEL,
+    create_root, create_root_confirmed, rfc3339, root_info, root_request_fingerprint, RootInfo,
+    RootRequest, DEFAULT_ROOT_DAYS, DEFAULT_ROOT_LABEL,
 };
 pub use sign::{
-    inspect_csr, list_certificates, read_request, sign_csr, Inspection, Issued, SignRequest,
+    inspect_csr, list_certificates, read_request, sign_csr, valid_certificates_for_key, Inspection,
+    Issued, SignRequest,
 };
 pub use state::{revocation_step, Mismatch, TokenState, STATE_LABEL};
 pub use token_check::{
@@ -281,12 +283,16 @@ pub struct Operator(pub String);
 impl Operator {
     /// `--operator`, else the login name, else `unknown`.
     pub fn from_flag_or_login(flag: Option<String>) -> Operator {
-        let name = flag
-            .or_else(|| std::env::var("USER").ok())
+        Operator::from_flag_or_env(flag).unwrap_or_else(|| Operator("unknown".into()))
+    }
+
+    /// `--operator`, else the login name (`USER`, then `LOGNAME`); `None` when the system
+    /// gives no name, so a face can ask for one instead of recording `unknown`.
+    pub fn from_flag_or_env(flag: Option<String>) -> Option<Operator> {
+        flag.or_else(|| std::env::var("USER").ok())
             .or_else(|| std::env::var("LOGNAME").ok())
             .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| "unknown".into());
-        Operator(name)
+            .map(Operator)
     }
 }
 

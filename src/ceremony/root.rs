@@ -5,6 +5,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use super::confirm::{self, Confirm, ConfirmRequest};
 use super::{CertInfo, Ctx, Operator};
 use crate::error::{Error, Refusal, Result};
 use crate::hsm::{TokenKey, UserSession};
@@ -78,6 +79,60 @@ pub fn create_root(ctx: &Ctx<'_>, req: &RootRequest) -> Result<RootInfo> {
         }
         result
     })
+}
+
+/// The SHA-256 of a root request as a ceremony script states it: five lines,
+/// `subject=`, `key-type=`, `days=`, `path-len=` (`none` when not set) and `token-serial=`,
+/// each ending in a newline, the subject as RFC 4514 writes it. Anyone can compute it with
+/// `printf 'subject=%s\nkey-type=%s\ndays=%s\npath-len=%s\ntoken-serial=%s\n' … | sha256sum`.
+pub fn root_request_fingerprint(req: &RootRequest, token_serial: &str) -> String {
+    let path_len = req
+        .path_len
+        .map_or_else(|| "none".to_owned(), |n| n.to_string());
+    let text = format!(
+        "subject={}\nkey-type={}\ndays={}\npath-len={path_len}\ntoken-serial={token_serial}\n",
+        req.subject,
+        req.key_type.name(),
+        req.days,
+    );
+    sha256_hex(text.as_bytes())
+}
+
+/// [`create_root`] after the operator confirms: the summary of what will be made, then a
+/// prefix of [`root_request_fingerprint`] typed (so a subject, key type, validity or token
+/// other than the ceremony script's makes nothing). Nothing touches the token before.
+pub fn create_root_confirmed(
+    ctx: &Ctx<'_>,
+    req: &RootRequest,
+    confirmer: &mut dyn Confirm,
+) -> Result<RootInfo> {
+    if ctx.vault.ledger()?.root()?.is_some() {
+        return Err(refuse_second_root());
+    }
+    let token_serial = &ctx.vault.config().token.serial;
+    let request = ConfirmRequest {
+        action: "create the root",
+        summary: vec![
+            ("subject".to_owned(), req.subject.to_string()),
+            ("key type".to_owned(), req.key_type.name().to_owned()),
+            ("days".to_owned(), req.days.to_string()),
+            (
+                "path length".to_owned(),
+                req.path_len
+                    .map_or_else(|| "none".to_owned(), |n| n.to_string()),
+            ),
+            ("key label".to_owned(), req.key_label.clone()),
+            ("token serial".to_owned(), token_serial.clone()),
+            (
+                "request SHA-256".to_owned(),
+                root_request_fingerprint(req, token_serial),
+            ),
+        ],
+        subject: "the root request's SHA-256",
+        expected: root_request_fingerprint(req, token_serial),
+    };
+    confirm::check(&request, confirmer.ask(&request), "no root was created")?;
+    create_root(ctx, req)
 }
 
 fn refuse_second_root() -> Error {
@@ -177,4 +232,50 @@ fn describe(vault: &Vault, root: &RootRecord) -> Result<RootInfo> {
 /// RFC 3339 with whole seconds, as the ledger and JSON show times.
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(path_len: Option<u8>) -> RootRequest {
+        RootRequest {
+            subject: Dn::parse("CN=Example Root CA,O=Example,C=GB").unwrap(),
+            key_type: KeyType::EcdsaP384,
+            days: 3650,
+            path_len,
+            key_label: DEFAULT_ROOT_LABEL.to_owned(),
+        }
+    }
+
+    /// What a ceremony script's author runs, by the shell's own printf and sha256sum.
+    fn by_shell(subject: &str, path_len: &str) -> String {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "printf 'subject=%s\\nkey-type=%s\\ndays=%s\\npath-len=%s\\ntoken-serial=%s\\n' '{subject}' ecdsa-p384 3650 {path_len} 0123abcd | sha256sum"
+            ))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()[..64].to_owned()
+    }
+
+    #[test]
+    fn the_root_request_fingerprint_is_what_printf_and_sha256sum_give() {
+        let subject = request(None).subject.to_string();
+        assert_eq!(subject, "CN=Example Root CA, O=Example, C=GB");
+        assert_eq!(
+            root_request_fingerprint(&request(None), "0123abcd"),
+            by_shell(&subject, "none")
+        );
+        assert_eq!(
+            root_request_fingerprint(&request(Some(1)), "0123abcd"),
+            by_shell(&subject, "1")
+        );
+        assert_ne!(
+            root_request_fingerprint(&request(None), "0123abcd"),
+            root_request_fingerprint(&request(None), "0123abce"),
+            "another token is another request"
+        );
+    }
 }

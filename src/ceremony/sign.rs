@@ -611,3 +611,23 @@ pub fn list_certificates(vault: &Vault, cluster: Option<&ClusterName>) -> Result
         })
         .collect()
 }
+
+/// The vault's valid intermediates (neither revoked nor expired), of any cluster, whose
+/// subject key has the SPKI SHA-256 `spki_sha256`: what signing that key again would add a
+/// second certificate to.
+pub fn valid_certificates_for_key(vault: &Vault, spki_sha256: &str) -> Result<Vec<CertInfo>> {
+    let ledger = vault.ledger()?;
+    let wanted = spki_sha256.to_ascii_lowercase();
+    let mut found = Vec::new();
+    for row in ledger.intermediates(None)? {
+        if row.record.spki_sha256 != wanted {
+            continue;
+        }
+        let revoked = ledger.revocation(&row.record.serial)?;
+        let info = CertInfo::from_row(&row, revoked.as_ref().map(|v| v.revoked_at.as_str()));
+        if info.status == "valid" {
+            found.push(info);
+        }
+    }
+    Ok(found)
+}

@@ -442,7 +442,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             return rootvault::tui::run(
                 &cli.vault,
                 rootvault::tui::Options {
-                    operator,
+                    operator: Operator::from_flag_or_env(cli.operator.clone()),
                     pin_file: cli.pin_file.clone(),
                     theme: rootvault::tui::Theme::from_env(),
                 },

@@ -1,20 +1,31 @@
 //! The ceremony terminal UI: a second thin face over [`crate::ceremony`], like the CLI.
 //!
-//! All state is in [`App`]; keys become [`Action`]s; [`App::update`] changes the state; drawing
-//! is `impl Widget for &App` and never mutates. [`run_loop`] is generic over the ratatui
-//! backend, so tests drive it with `TestBackend`; [`run`] sets up the real terminal, and a
-//! panic hook and a `Drop` guard restore it whatever happens.
+//! Keys become [`Action`]s; each screen and modal owns its state, handles its actions,
+//! draws itself and names its footer keys, and asks for anything beyond itself with an
+//! `Effect` that only [`App`] applies (`view.rs`). Drawing is `impl Widget for &App` and never
+//! mutates; it reads the clock and the working directory only as the app passes them in.
+//! [`run_loop`] is generic over the ratatui backend, so tests drive it with `TestBackend`;
+//! [`run`] sets up the real terminal, and a panic hook and a `Drop` guard restore it
+//! whatever happens.
 //!
-//! Use cases run on worker threads ([`App::wait_for_job`] waits for one); the token session
-//! from the Unlock screen is kept in the app and lent to each job that signs.
+//! Use cases run on worker threads as typed jobs (`job.rs`: plain, or with the session);
+//! [`App::wait_for_job`] waits for one. The token session from the Unlock screen is kept in
+//! the app and lent to each job that needs it.
 
 mod app;
+mod data;
+mod field;
+mod frame;
+mod job;
+mod keys;
+mod modals;
 mod screens;
 #[cfg(test)]
 mod tests;
 mod theme;
-mod ui;
-mod worker;
+mod view;
+mod widgets;
+mod words;
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -24,9 +35,10 @@ use ratatui::backend::Backend;
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 use ratatui::Terminal;
 
-pub use app::{Action, App, Options, Screen};
+pub use app::{App, Options};
+pub use frame::{MIN_HEIGHT, MIN_WIDTH};
+pub use keys::{Action, Screen};
 pub use theme::Theme;
-pub use ui::{MIN_HEIGHT, MIN_WIDTH};
 
 use crate::error::{Error, ExitCode, Result};
 use crate::vault::Vault;

@@ -1,24 +1,29 @@
-//! Sign a batch (`sign-batch`), opened from the inbox with `b`: the operator names a
-//! manifest (`cluster  spki-sha256  csr-path` lines), an output directory and optionally the
-//! days; `ceremony::check_batch` takes in and judges every line (on a worker); the view shows
-//! the checked lines and the manifest's SHA-256, or every problem; `s` opens the one
-//! confirmation (a prefix of that SHA-256), and `ceremony::sign_batch` signs them all with
-//! the unlocked session and writes `DIR/CLUSTER.pem`. Every rule and message is ceremony's.
+//! The batch view (`sign-batch`), shown in place of the inbox list while open: the
+//! manifest's lines as `ceremony::check_batch` took them in and judged them, or every
+//! problem; `s` opens the one confirmation (a prefix of the manifest's SHA-256), and
+//! `ceremony::sign_batch` signs them all with the unlocked session and writes
+//! `DIR/CLUSTER.pem`. Every rule and message is ceremony's. The form that opens a batch is
+//! `modals::batch_form`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Block, Borders, Cell, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap,
+    Block, Borders, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap,
 };
 
-use crate::ceremony::{self, Answer, Auth, BatchLine, CertInfo, CheckedBatch, Scripted};
+use crate::ceremony::{self, Auth, BatchLine, CertInfo, CheckedBatch, MIN_CONFIRM_DIGITS};
 
-use super::super::app::{Action, App, Modal};
-use super::super::ui::{group_hex, kv_lines, wrap};
-use super::super::worker::Outcome;
+use super::super::job::{Job, Outcome};
+use super::super::keys::{Action, Screen};
+use super::super::modals::batch_form::BatchForm;
+use super::super::modals::message::Acknowledge;
+use super::super::view::{Ctx, Effect, Key};
+use super::super::widgets::{column_widths, fit, fitted_row, group_hex, kv_lines, wrap};
+use super::super::words;
+use super::inbox::InboxMsg;
 
 /// What the operator asked for: the CLI's `sign-batch MANIFEST --out-dir DIR [--days N]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,96 +31,6 @@ pub(crate) struct BatchSpec {
     pub manifest: PathBuf,
     pub out_dir: PathBuf,
     pub days: Option<u32>,
-}
-
-/// The form that opens a batch: manifest, output directory, days.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BatchForm {
-    pub manifest: String,
-    pub out_dir: String,
-    /// The operator typed in the output field: no more following the manifest.
-    pub out_edited: bool,
-    pub days: String,
-    /// 0 manifest, 1 output directory, 2 days.
-    pub focus: usize,
-    pub problem: Option<String>,
-}
-
-impl BatchForm {
-    pub const FIELDS: usize = 3;
-
-    pub fn new() -> BatchForm {
-        let mut f = BatchForm {
-            manifest: String::new(),
-            out_dir: String::new(),
-            out_edited: false,
-            days: String::new(),
-            focus: 0,
-            problem: None,
-        };
-        f.default_out();
-        f
-    }
-
-    /// The form again, filled in as `spec` was.
-    pub fn from_spec(spec: &BatchSpec) -> BatchForm {
-        let mut f = BatchForm {
-            manifest: spec.manifest.display().to_string(),
-            out_dir: String::new(),
-            out_edited: false,
-            days: spec.days.map(|d| d.to_string()).unwrap_or_default(),
-            focus: 0,
-            problem: None,
-        };
-        f.default_out();
-        if f.out_dir != spec.out_dir.display().to_string() {
-            f.out_dir = spec.out_dir.display().to_string();
-            f.out_edited = true;
-        }
-        f
-    }
-
-    /// The suggested output: a `signed` directory next to the manifest, until the operator
-    /// edits it.
-    pub fn default_out(&mut self) {
-        if !self.out_edited {
-            self.out_dir = default_out_dir(Path::new(self.manifest.trim()))
-                .display()
-                .to_string();
-        }
-    }
-
-    /// The form's values, parsed as the command line parses its arguments.
-    pub fn spec(&self) -> Result<BatchSpec, String> {
-        let manifest = self.manifest.trim();
-        if manifest.is_empty() {
-            return Err("manifest: type the path of the manifest file".to_owned());
-        }
-        let out_dir = self.out_dir.trim();
-        if out_dir.is_empty() {
-            return Err("write to: type the directory for the certificates".to_owned());
-        }
-        let days = match self.days.trim() {
-            "" => None,
-            d => Some(
-                d.parse::<u32>()
-                    .map_err(|_| format!("days: {d:?} is not a whole number of days"))?,
-            ),
-        };
-        Ok(BatchSpec {
-            manifest: PathBuf::from(manifest),
-            out_dir: PathBuf::from(out_dir),
-            days,
-        })
-    }
-}
-
-/// `signed` next to the manifest (in the current directory for a bare file name).
-pub(crate) fn default_out_dir(manifest: &Path) -> PathBuf {
-    match manifest.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.join("signed"),
-        _ => PathBuf::from("signed"),
-    }
 }
 
 /// Where a batch is.
@@ -130,6 +45,8 @@ pub(crate) enum BatchState {
         batch: Option<Box<CheckedBatch>>,
         /// Why the last attempt signed nothing.
         failed: Option<String>,
+        /// Lines whose key already has a valid certificate, and which.
+        reissued: Vec<String>,
     },
     /// `check_batch` refused the manifest; its words, every problem.
     Refused(String),
@@ -149,6 +66,24 @@ pub(crate) struct BatchView {
     pub scroll: u16,
 }
 
+/// What a key on the batch view leads to.
+pub(crate) enum BatchKey {
+    /// This effect; the view stays.
+    Effect(Effect),
+    /// The view closes, with this effect.
+    Close(Effect),
+    /// Check this manifest again.
+    Check(BatchSpec),
+}
+
+/// What a batch signing job reports: what was checked, and `sign_batch`'s result.
+pub(crate) struct BatchSigned {
+    pub spec: BatchSpec,
+    pub sha256: String,
+    pub lines: Vec<BatchLine>,
+    pub result: crate::error::Result<Vec<ceremony::Issued>>,
+}
+
 impl BatchView {
     fn new(spec: BatchSpec, state: BatchState) -> BatchView {
         BatchView {
@@ -157,6 +92,11 @@ impl BatchView {
             selected: 0,
             scroll: 0,
         }
+    }
+
+    /// A manifest being checked.
+    pub fn checking(spec: BatchSpec) -> BatchView {
+        BatchView::new(spec, BatchState::Checking)
     }
 
     /// Whether a checked batch is waiting for its confirmation.
@@ -170,218 +110,170 @@ impl BatchView {
             _ => 0,
         }
     }
-}
-
-impl App {
-    /// `b` on the inbox: the form, filled in as the open batch was, if one is open.
-    pub(crate) fn open_batch_form(&mut self) {
-        let form = match &self.inbox.batch {
-            Some(v) => BatchForm::from_spec(&v.spec),
-            None => BatchForm::new(),
-        };
-        self.modal = Some(Modal::BatchForm(form));
-    }
-
-    pub(crate) fn batch_form_action(&mut self, mut f: BatchForm, action: Action) -> Option<Modal> {
-        match action {
-            Action::Back => {
-                self.info("cancelled; nothing was signed".to_owned());
-                return None;
-            }
-            Action::NextField | Action::Down => f.focus = (f.focus + 1) % BatchForm::FIELDS,
-            Action::PrevField | Action::Up => {
-                f.focus = (f.focus + BatchForm::FIELDS - 1) % BatchForm::FIELDS
-            }
-            Action::Type(_) | Action::Erase => {
-                let field = match f.focus {
-                    0 => &mut f.manifest,
-                    1 => {
-                        f.out_edited = true;
-                        &mut f.out_dir
-                    }
-                    _ => &mut f.days,
-                };
-                if let Action::Type(c) = action {
-                    field.push(c);
-                } else {
-                    field.pop();
-                }
-                f.default_out();
-            }
-            Action::Enter => match f.spec() {
-                Ok(spec) => {
-                    if self.start_batch_check(spec) {
-                        return None;
-                    }
-                }
-                Err(problem) => f.problem = Some(problem),
-            },
-            _ => {}
-        }
-        Some(Modal::BatchForm(f))
-    }
-
-    /// Checks the manifest on a worker (`ceremony::check_batch`; no token needed). Returns
-    /// false if it could not start (another job is running).
-    pub(crate) fn start_batch_check(&mut self, spec: BatchSpec) -> bool {
-        let s = spec.clone();
-        let started = self.start(
-            "checking the batch",
-            false,
-            Box::new(move |vault, _, _| {
-                let r = ceremony::check_batch(vault, &s.manifest, s.days);
-                Outcome::CheckBatch(s, r)
-            }),
-        );
-        if started {
-            self.inbox.batch = Some(BatchView::new(spec, BatchState::Checking));
-            self.inbox.reviewing = false;
-        }
-        started
-    }
 
     /// Keys while the batch view is open.
-    pub(crate) fn batch_action(&mut self, action: Action) {
-        let Some(view) = self.inbox.batch.as_mut() else {
-            return;
-        };
-        let rows = view.rows();
+    pub fn handle(&mut self, action: Action, ctx: &Ctx) -> BatchKey {
+        let rows = self.rows();
         match action {
             Action::Up => {
-                view.selected = view.selected.saturating_sub(1);
-                view.scroll = view.scroll.saturating_sub(1);
+                self.selected = self.selected.saturating_sub(1);
+                self.scroll = self.scroll.saturating_sub(1);
             }
             Action::Down => {
-                view.selected = (view.selected + 1).min(rows.max(1) - 1);
-                view.scroll = view.scroll.saturating_add(1);
+                self.selected = (self.selected + 1).min(rows.max(1) - 1);
+                self.scroll = self.scroll.saturating_add(1);
             }
             Action::PageUp => {
-                view.selected = view.selected.saturating_sub(10);
-                view.scroll = view.scroll.saturating_sub(10);
+                self.selected = self.selected.saturating_sub(10);
+                self.scroll = self.scroll.saturating_sub(10);
             }
             Action::PageDown => {
-                view.selected = (view.selected + 10).min(rows.max(1) - 1);
-                view.scroll = view.scroll.saturating_add(10);
+                self.selected = (self.selected + 10).min(rows.max(1) - 1);
+                self.scroll = self.scroll.saturating_add(10);
             }
             Action::Home => {
-                view.selected = 0;
-                view.scroll = 0;
+                self.selected = 0;
+                self.scroll = 0;
             }
-            Action::End => view.selected = rows.saturating_sub(1),
+            Action::End => self.selected = rows.saturating_sub(1),
             Action::Back => {
-                let ready = view.ready();
-                self.inbox.batch = None;
-                if ready {
-                    self.info("closed the batch; nothing was signed".to_owned());
-                }
+                return BatchKey::Close(if self.ready() {
+                    Effect::info("closed the batch; nothing was signed")
+                } else {
+                    Effect::None
+                })
             }
-            Action::Batch => self.open_batch_form(),
-            Action::Enter => match view.state {
+            Action::Batch => {
+                return BatchKey::Effect(Effect::open(BatchForm::from_spec(&self.spec)))
+            }
+            Action::Enter => match self.state {
                 BatchState::Checking => {}
-                BatchState::Signed { .. } => self.inbox.batch = None,
+                BatchState::Signed { .. } => return BatchKey::Close(Effect::None),
                 BatchState::Checked { .. } | BatchState::Refused(_) => {
-                    let spec = view.spec.clone();
-                    self.start_batch_check(spec);
+                    return BatchKey::Check(self.spec.clone())
                 }
             },
-            Action::Sign => match &view.state {
-                BatchState::Checked { batch: Some(_), .. } => {
-                    if !self.is_unlocked() {
-                        self.locked_refusal();
-                    } else {
-                        self.modal = Some(Modal::ConfirmBatch {
-                            typed: String::new(),
-                        });
+            Action::Sign => {
+                return BatchKey::Effect(match &self.state {
+                    BatchState::Checked { batch: Some(_), .. } if !ctx.unlocked() => {
+                        Effect::locked()
                     }
-                }
-                BatchState::Checked { batch: None, .. } => self.info(
-                    "check the manifest again first (Enter): an attempt uses up a check".to_owned(),
-                ),
-                BatchState::Refused(_) => {
-                    self.info("this batch was refused; nothing can be signed from it".to_owned())
-                }
-                BatchState::Checking | BatchState::Signed { .. } => {}
-            },
+                    BatchState::Checked {
+                        batch: Some(_),
+                        reissued,
+                        ..
+                    } if !reissued.is_empty() => {
+                        let mut lines =
+                            vec!["These keys already have a valid certificate:".to_owned()];
+                        lines.extend(reissued.iter().cloned());
+                        lines.push("Signing the batch makes another valid certificate for each. Do it only for a planned renewal, and revoke the old ones afterwards.".to_owned());
+                        Effect::open(Acknowledge::new(
+                            "Signed before",
+                            lines,
+                            "sign the batch anyway",
+                            "not signed: nothing was signed",
+                            InboxMsg::SignBatch.into(),
+                        ))
+                    }
+                    BatchState::Checked { batch: Some(_), .. } => self.start_sign(ctx),
+                    BatchState::Checked { batch: None, .. } => Effect::info(
+                        "check the manifest again first (Enter): an attempt uses up a check",
+                    ),
+                    BatchState::Refused(_) => {
+                        Effect::info("this batch was refused; nothing can be signed from it")
+                    }
+                    BatchState::Checking | BatchState::Signed { .. } => Effect::None,
+                })
+            }
             _ => {}
         }
+        BatchKey::Effect(Effect::None)
     }
 
     /// Signs the checked batch on a worker with the unlocked session; `typed` goes to ceremony
     /// as the operator's answer, and ceremony decides whether it matches.
-    pub(crate) fn start_batch_sign(&mut self, typed: String) {
-        if let Some(job) = &self.job {
-            self.info(format!("wait: {} is still running", job.label));
-            return;
+    pub fn start_sign(&mut self, ctx: &Ctx) -> Effect {
+        if let Some(job) = ctx.job {
+            return Effect::info(format!("wait: {} is still running", job.label));
         }
-        if self.unlocked.is_none() {
-            self.locked_refusal();
-            return;
+        if !ctx.unlocked() {
+            return Effect::locked();
         }
-        let Some(view) = self.inbox.batch.as_mut() else {
-            return;
-        };
         let BatchState::Checked {
             sha256,
             lines,
             batch,
             failed,
-        } = &mut view.state
+            reissued,
+        } = &mut self.state
         else {
-            return;
+            return Effect::None;
         };
         let Some(checked) = batch.take() else {
-            return;
+            return Effect::None;
         };
         *failed = None;
-        let (spec, sha256, lines) = (view.spec.clone(), sha256.clone(), lines.clone());
-        let operator = self.operator.clone();
-        self.start(
+        let warning = if reissued.is_empty() {
+            Vec::new()
+        } else {
+            vec![format!(
+                "ACKNOWLEDGED: keys that already have a valid certificate get another: {}",
+                reissued.join("; ")
+            )]
+        };
+        let (spec, sha256, lines) = (self.spec.clone(), sha256.clone(), lines.clone());
+        let extra = vec![(
+            "write to".to_owned(),
+            format!(
+                "{}/CLUSTER.pem, never over a file",
+                self.spec.out_dir.display()
+            ),
+        )];
+        let operator = ctx.operator.clone();
+        Effect::Run(Job::with_session(
             "signing the batch",
-            true,
-            Box::new(move |vault, session, _| {
-                let session = session.expect("the batch is signed only with the session");
-                // Exactly what the operator typed: ceremony decides whether it matches.
-                let mut confirm = Scripted(Answer::Typed(typed));
-                let r = ceremony::sign_batch(
-                    &ceremony::Ctx {
-                        vault,
-                        auth: Auth::Unlocked(session),
-                        operator: &operator,
-                    },
-                    *checked,
-                    &spec.out_dir,
-                    &mut confirm,
+            Screen::Inbox,
+            move |vault, session, progress| {
+                let mut confirm = progress.asker(
+                    "Compare the manifest's SHA-256 with the one its author computed (sha256sum).",
+                    extra,
+                    warning,
                 );
+                let ctx = ceremony::Ctx {
+                    vault,
+                    auth: Auth::Unlocked(session),
+                    operator: &operator,
+                };
+                let r = ceremony::sign_batch(&ctx, *checked, &spec.out_dir, &mut confirm);
                 Outcome::SignBatch(Box::new(BatchSigned {
                     spec,
                     sha256,
                     lines,
                     result: r,
                 }))
-            }),
-        );
+            },
+        ))
     }
 
-    pub(crate) fn on_batch_checked(
-        &mut self,
+    /// The view after `check_batch`, and what to say.
+    pub fn checked(
         spec: BatchSpec,
         r: crate::error::Result<CheckedBatch>,
-    ) {
-        let state = match r {
-            Ok(batch) => {
-                self.info(format!(
-                    "checked: {} requests, all acceptable; s signs them after one confirmation",
-                    batch.lines.len()
-                ));
+        ctx: &Ctx,
+    ) -> (BatchView, Effect) {
+        let (state, effect) = match r {
+            Ok(batch) => (
                 BatchState::Checked {
                     sha256: batch.manifest_sha256.clone(),
                     lines: batch.lines.clone(),
-                    batch: Some(Box::new(batch)),
                     failed: None,
-                }
-            }
+                    reissued: reissued(&batch.lines, ctx),
+                    batch: Some(Box::new(batch)),
+                },
+                None,
+            ),
             Err(e) => {
-                let text = e.to_string();
+                let text = words::say(&e);
                 let mut first = text.lines().next().unwrap_or("").to_owned();
                 if text.lines().nth(1).is_some() {
                     first = format!(
@@ -389,155 +281,153 @@ impl App {
                         first.trim_end_matches(':')
                     );
                 }
-                self.message = Some(super::super::app::Message {
-                    text: format!("error: {first}"),
-                    kind: super::super::app::MessageKind::Error,
-                });
-                BatchState::Refused(text)
+                (
+                    BatchState::Refused(text),
+                    Some(Effect::error_line(format!("error: {first}"))),
+                )
             }
         };
-        self.inbox.batch = Some(BatchView::new(spec, state));
+        let effect = effect.unwrap_or_else(|| match &state {
+            BatchState::Checked { lines, .. } => Effect::info(format!(
+                "checked: {} requests, all acceptable; s signs them after one confirmation",
+                lines.len()
+            )),
+            _ => Effect::None,
+        });
+        (BatchView::new(spec, state), effect)
     }
 
-    pub(crate) fn on_batch_signed(&mut self, done: BatchSigned) {
-        self.reload();
+    /// The view after `sign_batch`, and what to say.
+    pub fn signed(done: BatchSigned) -> (BatchView, Effect) {
         let BatchSigned {
             spec,
             sha256,
             lines,
             result,
         } = done;
-        let state = match result {
-            Ok(issued) => {
-                self.success(format!(
+        let (effect, state) = match result {
+            Ok(issued) => (
+                Effect::success(format!(
                     "signed {} certificates into {}",
                     issued.len(),
                     spec.out_dir.display()
-                ));
+                )),
                 BatchState::Signed {
                     sha256,
                     lines,
                     certs: issued.into_iter().map(|i| i.certificate).collect(),
-                }
-            }
+                },
+            ),
             Err(e) => {
-                let failed = e.to_string();
-                self.show_error("Not signed", &e);
-                BatchState::Checked {
-                    sha256,
-                    lines,
-                    batch: None,
-                    failed: Some(failed),
-                }
+                let failed = words::say(&e);
+                (
+                    Effect::failed("Not signed", &e),
+                    BatchState::Checked {
+                        sha256,
+                        lines,
+                        batch: None,
+                        failed: Some(failed),
+                        reissued: Vec::new(),
+                    },
+                )
             }
         };
-        self.inbox.batch = Some(BatchView::new(spec, state));
+        (BatchView::new(spec, state), effect)
     }
-}
 
-/// What a batch signing job reports: what was checked, and `sign_batch`'s result.
-pub(crate) struct BatchSigned {
-    pub spec: BatchSpec,
-    pub sha256: String,
-    pub lines: Vec<BatchLine>,
-    pub result: crate::error::Result<Vec<ceremony::Issued>>,
-}
-
-/// The batch view's keys, in order of importance.
-pub(crate) fn footer_keys(view: &BatchView) -> Vec<(&'static str, &'static str)> {
-    match &view.state {
-        BatchState::Checked { batch: Some(_), .. } => vec![
-            ("s", "sign all"),
-            ("↑↓", "move"),
-            ("Enter", "check again"),
-            ("b", "change"),
-            ("Esc", "close"),
-        ],
-        BatchState::Checked { .. } | BatchState::Refused(_) => vec![
-            ("Enter", "check again"),
-            ("b", "change"),
-            ("↑↓", "scroll"),
-            ("Esc", "close"),
-        ],
-        BatchState::Checking => vec![("b", "change"), ("Esc", "close")],
-        BatchState::Signed { .. } => vec![("↑↓", "move"), ("Enter/Esc", "close")],
-    }
-}
-
-/// The lines of the confirmation modal: what will be signed, and where.
-pub(crate) fn confirm_pairs(view: &BatchView) -> Vec<(String, String)> {
-    let mut pairs = vec![(
-        "manifest".to_owned(),
-        view.spec.manifest.display().to_string(),
-    )];
-    if let BatchState::Checked { sha256, lines, .. } = &view.state {
-        pairs.push((
-            "requests".to_owned(),
-            format!(
-                "{} ({})",
-                lines.len(),
-                lines
-                    .iter()
-                    .map(|l| l.cluster.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-        pairs.push((
-            "write to".to_owned(),
-            format!("{}/CLUSTER.pem", view.spec.out_dir.display()),
-        ));
-        pairs.push(("manifest SHA-256".to_owned(), group_hex(sha256)));
-    }
-    pairs
-}
-
-pub(crate) fn render(app: &App, view: &BatchView, area: Rect, buf: &mut Buffer) {
-    let t = app.theme;
-    let name = view
-        .spec
-        .manifest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| view.spec.manifest.display().to_string());
-    let (word, style) = match &view.state {
-        BatchState::Checking => ("checking… ".to_owned(), t.dim()),
-        BatchState::Checked { lines, .. } => {
-            (format!("{} requests, acceptable ", lines.len()), t.ok())
+    /// The batch view's keys, in order of importance.
+    pub fn footer_keys(&self, _ctx: &Ctx) -> Vec<Key> {
+        match &self.state {
+            BatchState::Checked { batch: Some(_), .. } => vec![
+                ("s", "sign all"),
+                ("↑↓", "move"),
+                ("Enter", "check again"),
+                ("b", "change"),
+                ("Esc", "close"),
+            ],
+            BatchState::Checked { .. } | BatchState::Refused(_) => vec![
+                ("Enter", "check again"),
+                ("b", "change"),
+                ("↑↓", "scroll"),
+                ("Esc", "close"),
+            ],
+            BatchState::Checking => vec![("b", "change"), ("Esc", "close")],
+            BatchState::Signed { .. } => vec![("↑↓", "move"), ("Enter/Esc", "close")],
         }
-        BatchState::Refused(_) => ("REFUSED ".to_owned(), t.error()),
-        BatchState::Signed { certs, .. } => (format!("{} signed ", certs.len()), t.ok()),
-    };
-    let block = Block::new().borders(Borders::TOP).title(Line::from(vec![
-        Span::styled(" Batch ", t.title()),
-        Span::raw(format!("{name} ")),
-        Span::styled(word, style),
-    ]));
-    let inner = block.inner(area);
-    block.render(area, buf);
-
-    let mut pairs = vec![
-        (
-            "manifest".to_owned(),
-            view.spec.manifest.display().to_string(),
-        ),
-        (
-            "write to".to_owned(),
-            format!("{} (one CLUSTER.pem each)", view.spec.out_dir.display()),
-        ),
-        (
-            "days".to_owned(),
-            view.spec
-                .days
-                .map(|d| d.to_string())
-                .unwrap_or_else(|| "the policy's default".to_owned()),
-        ),
-    ];
-    if let BatchState::Checked { sha256, .. } | BatchState::Signed { sha256, .. } = &view.state {
-        pairs.push(("manifest SHA-256".to_owned(), group_hex(sha256)));
     }
-    let header = kv_lines(&pairs, inner.width, t);
-    let hint: Vec<Line> = match &view.state {
+}
+
+/// The lines of a checked batch whose key already has a valid certificate, and which.
+fn reissued(lines: &[BatchLine], ctx: &Ctx) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let certs = ceremony::valid_certificates_for_key(ctx.vault, &l.spki_sha256).ok()?;
+            let first = certs.first()?;
+            Some(format!(
+                "line {} ({}): cluster {} serial {}",
+                l.line,
+                l.cluster,
+                first.cluster.as_deref().unwrap_or("-"),
+                first.serial
+            ))
+        })
+        .collect()
+}
+
+impl BatchView {
+    /// Draws the view in place of the inbox list.
+    pub fn render(&self, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
+        let view = self;
+        let t = ctx.theme;
+        let name = view
+            .spec
+            .manifest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| view.spec.manifest.display().to_string());
+        let (word, style) = match &view.state {
+            BatchState::Checking => ("checking… ".to_owned(), t.dim()),
+            BatchState::Checked { lines, .. } => {
+                (format!("{} requests, acceptable ", lines.len()), t.ok())
+            }
+            BatchState::Refused(_) => ("REFUSED ".to_owned(), t.error()),
+            BatchState::Signed { certs, .. } => (format!("{} signed ", certs.len()), t.ok()),
+        };
+        let block = Block::new().borders(Borders::TOP).title(Line::from(vec![
+            Span::styled(" Batch ", t.title()),
+            Span::raw(format!(
+                "{} ",
+                fit(&name, (area.width as usize).saturating_sub(40))
+            )),
+            Span::styled(word, style),
+        ]));
+        let inner = block.inner(area);
+        block.render(area, buf);
+
+        let mut pairs = vec![
+            (
+                "manifest".to_owned(),
+                view.spec.manifest.display().to_string(),
+            ),
+            (
+                "write to".to_owned(),
+                format!("{} (one CLUSTER.pem each)", view.spec.out_dir.display()),
+            ),
+            (
+                "days".to_owned(),
+                view.spec
+                    .days
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "the policy's default".to_owned()),
+            ),
+        ];
+        if let BatchState::Checked { sha256, .. } | BatchState::Signed { sha256, .. } = &view.state
+        {
+            pairs.push(("manifest SHA-256".to_owned(), group_hex(sha256)));
+        }
+        let header = kv_lines(&pairs, inner.width, t);
+        let hint: Vec<Line> = match &view.state {
         BatchState::Checking => vec![Line::styled(
             "Checking every line of the manifest; nothing is signed.",
             t.dim(),
@@ -545,16 +435,32 @@ pub(crate) fn render(app: &App, view: &BatchView, area: Rect, buf: &mut Buffer) 
         BatchState::Checked {
             lines,
             batch: Some(_),
+            reissued,
             ..
-        } => vec![Line::from(vec![
-            Span::styled("s", t.key()),
-            Span::raw(format!(
-                " signs all {} once you type 8+ hex digits of the manifest's SHA-256. ",
-                lines.len()
-            )),
-            Span::styled("Esc", t.key()),
-            Span::raw(" closes; nothing is signed before."),
-        ])],
+        } => {
+            let mut v = vec![Line::from(vec![
+                Span::styled("s", t.key()),
+                Span::raw(format!(
+                    " signs all {} once you type {MIN_CONFIRM_DIGITS}+ hex digits of the manifest's SHA-256. ",
+                    lines.len()
+                )),
+                Span::styled("Esc", t.key()),
+                Span::raw(" closes; nothing is signed before."),
+            ])];
+            if !reissued.is_empty() {
+                v.insert(
+                    0,
+                    Line::styled(
+                        format!(
+                            "! keys that already have a valid certificate: {}",
+                            reissued.join("; ")
+                        ),
+                        t.error(),
+                    ),
+                );
+            }
+            v
+        }
         BatchState::Checked {
             failed: Some(e), ..
         } => vec![Line::styled(
@@ -577,125 +483,138 @@ pub(crate) fn render(app: &App, view: &BatchView, area: Rect, buf: &mut Buffer) 
             t.ok(),
         )],
     };
-    let [head_area, body_area, hint_area] = Layout::vertical([
-        Constraint::Length(header.len() as u16 + 1),
-        Constraint::Min(3),
-        Constraint::Length(2),
-    ])
-    .areas(inner);
-    Paragraph::new(header).render(head_area, buf);
-    Paragraph::new(hint)
-        .wrap(Wrap { trim: false })
-        .render(hint_area, buf);
+        let hint_height = hint
+            .iter()
+            .map(|l| (l.width() as u16).div_ceil(inner.width.max(1)))
+            .sum::<u16>()
+            .clamp(2, 4);
+        let [head_area, body_area, hint_area] = Layout::vertical([
+            Constraint::Length(header.len() as u16 + 1),
+            Constraint::Min(3),
+            Constraint::Length(hint_height),
+        ])
+        .areas(inner);
+        Paragraph::new(header).render(head_area, buf);
+        Paragraph::new(hint)
+            .wrap(Wrap { trim: false })
+            .render(hint_area, buf);
 
-    match &view.state {
-        BatchState::Checking => {}
-        BatchState::Refused(text) => {
-            // Each problem on its own lines, wrapped under its own indentation.
-            let width = body_area.width as usize;
-            let lines: Vec<Line> = text
-                .lines()
-                .flat_map(|l| {
-                    let body = l.trim_start();
-                    let indent = " ".repeat(l.len() - body.len());
-                    wrap(body, width.saturating_sub(indent.len()))
-                        .into_iter()
-                        .map(move |piece| format!("{indent}{piece}"))
-                })
-                .map(|l| Line::styled(l, t.error()))
-                .collect();
-            let max = (lines.len() as u16).saturating_sub(body_area.height);
-            Paragraph::new(lines)
-                .scroll((view.scroll.min(max), 0))
-                .render(body_area, buf);
-        }
-        BatchState::Checked { lines, .. } => {
-            let cluster_w = lines
-                .iter()
-                .map(|l| l.cluster.chars().count())
-                .max()
-                .unwrap_or(0)
-                .clamp(7, 24) as u16;
-            let rows: Vec<Row> = lines
-                .iter()
-                .map(|l| {
-                    Row::new(vec![
-                        Cell::from(l.line.to_string()),
-                        Cell::from(l.cluster.clone()),
-                        Cell::from(l.key_type.clone()),
-                        Cell::from(group_hex(&l.spki_sha256[..l.spki_sha256.len().min(16)])),
-                        Cell::from(l.days.to_string()),
-                        // As the manifest names it (relative to the manifest's directory).
-                        Cell::from(
-                            view.spec
-                                .manifest
-                                .parent()
-                                .and_then(|d| l.csr.strip_prefix(d).ok())
-                                .unwrap_or(&l.csr)
-                                .display()
-                                .to_string(),
-                        ),
-                    ])
-                })
-                .collect();
-            let table = Table::new(
-                rows,
-                [
+        match &view.state {
+            BatchState::Checking => {}
+            BatchState::Refused(text) => {
+                // Each problem on its own lines, wrapped under its own indentation.
+                let width = body_area.width as usize;
+                let lines: Vec<Line> = text
+                    .lines()
+                    .flat_map(|l| {
+                        let body = l.trim_start();
+                        let indent = " ".repeat(l.len() - body.len());
+                        wrap(body, width.saturating_sub(indent.len()))
+                            .into_iter()
+                            .map(move |piece| format!("{indent}{piece}"))
+                    })
+                    .map(|l| Line::styled(l, t.error()))
+                    .collect();
+                let max = (lines.len() as u16).saturating_sub(body_area.height);
+                Paragraph::new(lines)
+                    .scroll((view.scroll.min(max), 0))
+                    .render(body_area, buf);
+            }
+            BatchState::Checked { lines, .. } => {
+                let cluster_w = lines
+                    .iter()
+                    .map(|l| l.cluster.chars().count())
+                    .max()
+                    .unwrap_or(0)
+                    .clamp(7, 24) as u16;
+                let constraints = [
                     Constraint::Length(4),
                     Constraint::Length(cluster_w),
                     Constraint::Length(11),
                     Constraint::Length(17),
                     Constraint::Length(5),
                     Constraint::Fill(1),
-                ],
-            )
-            .header(
-                Row::new(vec![
-                    "LINE",
-                    "CLUSTER",
-                    "KEY",
-                    "SPKI SHA-256",
-                    "DAYS",
-                    "CSR",
-                ])
-                .style(t.title()),
-            )
-            .row_highlight_style(t.selected());
-            let mut state = TableState::default().with_selected(Some(view.selected));
-            StatefulWidget::render(table, body_area, buf, &mut state);
-        }
-        BatchState::Signed { lines, certs, .. } => {
-            let cluster_w = lines
-                .iter()
-                .map(|l| l.cluster.chars().count())
-                .max()
-                .unwrap_or(0)
-                .clamp(7, 24) as u16;
-            let rows: Vec<Row> = lines
-                .iter()
-                .zip(certs)
-                .map(|(l, c)| {
-                    Row::new(vec![
-                        Cell::from(l.line.to_string()),
-                        Cell::from(l.cluster.clone()),
-                        Cell::from(c.serial.clone()),
-                        Cell::from(format!("{}.pem", l.cluster)),
-                    ])
-                })
-                .collect();
-            let table = Table::new(
-                rows,
-                [
+                ];
+                let widths = column_widths(body_area.width, &constraints);
+                let rows: Vec<Row> = lines
+                    .iter()
+                    .map(|l| {
+                        // As the manifest names it (relative to the manifest's directory).
+                        let csr = view
+                            .spec
+                            .manifest
+                            .parent()
+                            .and_then(|d| l.csr.strip_prefix(d).ok())
+                            .unwrap_or(&l.csr)
+                            .display()
+                            .to_string();
+                        fitted_row(
+                            vec![
+                                (l.line.to_string(), t.text()),
+                                (l.cluster.clone(), t.text()),
+                                (l.key_type.clone(), t.text()),
+                                (
+                                    group_hex(&l.spki_sha256[..l.spki_sha256.len().min(16)]),
+                                    t.text(),
+                                ),
+                                (l.days.to_string(), t.text()),
+                                (csr, t.text()),
+                            ],
+                            &widths,
+                        )
+                    })
+                    .collect();
+                let table = Table::new(rows, constraints)
+                    .header(
+                        Row::new(vec![
+                            "LINE",
+                            "CLUSTER",
+                            "KEY",
+                            "SPKI SHA-256",
+                            "DAYS",
+                            "CSR",
+                        ])
+                        .style(t.title()),
+                    )
+                    .row_highlight_style(t.selected());
+                let mut state = TableState::default().with_selected(Some(view.selected));
+                StatefulWidget::render(table, body_area, buf, &mut state);
+            }
+            BatchState::Signed { lines, certs, .. } => {
+                let cluster_w = lines
+                    .iter()
+                    .map(|l| l.cluster.chars().count())
+                    .max()
+                    .unwrap_or(0)
+                    .clamp(7, 24) as u16;
+                let constraints = [
                     Constraint::Length(4),
                     Constraint::Length(cluster_w),
                     Constraint::Length(32),
                     Constraint::Fill(1),
-                ],
-            )
-            .header(Row::new(vec!["LINE", "CLUSTER", "SERIAL", "FILE"]).style(t.title()))
-            .row_highlight_style(t.selected());
-            let mut state = TableState::default().with_selected(Some(view.selected));
-            StatefulWidget::render(table, body_area, buf, &mut state);
+                ];
+                let widths = column_widths(body_area.width, &constraints);
+                let rows: Vec<Row> = lines
+                    .iter()
+                    .zip(certs)
+                    .map(|(l, c)| {
+                        fitted_row(
+                            vec![
+                                (l.line.to_string(), t.text()),
+                                (l.cluster.clone(), t.text()),
+                                (c.serial.clone(), t.text()),
+                                (format!("{}.pem", l.cluster), t.text()),
+                            ],
+                            &widths,
+                        )
+                    })
+                    .collect();
+                let table = Table::new(rows, constraints)
+                    .header(Row::new(vec!["LINE", "CLUSTER", "SERIAL", "FILE"]).style(t.title()))
+                    .row_highlight_style(t.selected());
+                let mut state = TableState::default().with_selected(Some(view.selected));
+                StatefulWidget::render(table, body_area, buf, &mut state);
+            }
         }
     }
 }

@@ -4,11 +4,21 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Widget};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState, Widget};
 
 use crate::ceremony::CertInfo;
+use crate::error::{Error, NotConfirmed, Refusal};
+use crate::policy::ClusterName;
 
-use super::super::app::{Action, App, Modal};
+use super::super::field::TextField;
+use super::super::job::Outcome;
+use super::super::keys::{Action, Screen};
+use super::super::modals::export::{export_outcome, ExportForm};
+use super::super::modals::message::Details;
+use super::super::modals::revoke::RevokeReason;
+use super::super::view::{Ctx, Effect, Footer, ScreenView};
+use super::super::widgets::{column_widths, fitted_row, group_hex};
+use super::super::words;
 
 /// Which statuses are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,17 +56,19 @@ impl StatusFilter {
 
 /// The certificates screen's state.
 #[derive(Debug, Default)]
-pub(crate) struct CertsView {
-    pub selected: usize,
-    pub filter: String,
-    pub editing_filter: bool,
-    pub status: StatusFilter,
+pub(crate) struct Certs {
+    selected: usize,
+    filter: TextField,
+    editing_filter: bool,
+    status: StatusFilter,
+    /// The serial of the selected certificate (what a status line is about).
+    selected_serial: String,
 }
 
-impl CertsView {
+impl Certs {
     /// The certificates the filters let through, newest first.
-    pub fn visible<'c>(&self, all: &'c [CertInfo]) -> Vec<&'c CertInfo> {
-        let needle = self.filter.to_lowercase();
+    fn visible<'c>(&self, all: &'c [CertInfo]) -> Vec<&'c CertInfo> {
+        let needle = self.filter.text().to_lowercase();
         all.iter()
             .rev()
             .filter(|c| self.status.admits(c.status))
@@ -73,68 +85,172 @@ impl CertsView {
             .collect()
     }
 
-    pub fn clamp(&mut self, all: &[CertInfo]) {
-        let n = self.visible(all).len();
-        self.selected = self.selected.min(n.saturating_sub(1));
+    fn clamp(&mut self, all: &[CertInfo]) {
+        let visible = self.visible(all);
+        self.selected = self.selected.min(visible.len().saturating_sub(1));
+        self.selected_serial = visible
+            .get(self.selected)
+            .map(|c| c.serial.clone())
+            .unwrap_or_default();
     }
-}
 
-impl App {
-    pub(crate) fn certs_action(&mut self, action: Action) {
-        let all: &[CertInfo] = self.data.certs.as_deref().unwrap_or(&[]);
-        if self.certs.editing_filter {
-            match action {
-                Action::Type(c) => self.certs.filter.push(c),
-                Action::Erase => {
-                    self.certs.filter.pop();
-                }
-                Action::Enter => self.certs.editing_filter = false,
-                Action::Back => {
-                    self.certs.filter.clear();
-                    self.certs.editing_filter = false;
-                }
-                _ => {}
-            }
-            let all: &[CertInfo] = self.data.certs.as_deref().unwrap_or(&[]);
-            self.certs.clamp(all);
-            return;
-        }
-        let visible = self.certs.visible(all);
-        let n = visible.len();
-        let selected = visible.get(self.certs.selected).map(|c| (*c).clone());
+    fn filter_action(&mut self, action: Action, ctx: &Ctx) -> Effect {
         match action {
-            Action::Up => self.certs.selected = self.certs.selected.saturating_sub(1),
-            Action::Down => self.certs.selected = (self.certs.selected + 1).min(n.max(1) - 1),
-            Action::PageUp => self.certs.selected = self.certs.selected.saturating_sub(10),
-            Action::PageDown => self.certs.selected = (self.certs.selected + 10).min(n.max(1) - 1),
-            Action::Home => self.certs.selected = 0,
-            Action::End => self.certs.selected = n.saturating_sub(1),
-            Action::Filter => self.certs.editing_filter = true,
+            Action::Enter => self.editing_filter = false,
+            Action::Back => {
+                self.filter.clear();
+                self.editing_filter = false;
+            }
+            other => {
+                self.filter.edit(other);
+            }
+        }
+        self.clamp(ctx.data.certs());
+        Effect::None
+    }
+
+    fn keys(&mut self, action: Action, ctx: &Ctx) -> Effect {
+        if self.editing_filter {
+            return self.filter_action(action, ctx);
+        }
+        let visible = self.visible(ctx.data.certs());
+        let n = visible.len();
+        let selected = visible.get(self.selected).map(|c| (*c).clone());
+        match action {
+            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::Down => self.selected = (self.selected + 1).min(n.max(1) - 1),
+            Action::PageUp => self.selected = self.selected.saturating_sub(10),
+            Action::PageDown => self.selected = (self.selected + 10).min(n.max(1) - 1),
+            Action::Home => self.selected = 0,
+            Action::End => self.selected = n.saturating_sub(1),
+            Action::Filter => self.editing_filter = true,
             Action::CycleStatus => {
-                self.certs.status = self.certs.status.next();
-                self.certs.selected = 0;
+                self.status = self.status.next();
+                self.selected = 0;
             }
             Action::Back => {
-                self.certs.filter.clear();
-                self.certs.status = StatusFilter::All;
+                self.filter.clear();
+                self.status = StatusFilter::All;
             }
             Action::Enter => {
                 if let Some(c) = selected {
-                    self.modal = Some(Modal::Details {
-                        title: format!("Certificate {}", c.serial),
-                        lines: details(&c),
-                        scroll: 0,
-                    });
+                    return Effect::open(Details::new(
+                        format!("Certificate {}", c.serial),
+                        details(&c),
+                    ));
                 }
             }
-            Action::Revoke => match selected {
-                Some(c) => self.open_revoke(&c.serial),
-                None => self.info("no certificate selected".to_owned()),
-            },
+            Action::Revoke => {
+                // Checked before anything opens: the locked token, a certificate already
+                // revoked.
+                return match selected {
+                    None => Effect::info("no certificate selected"),
+                    Some(_) if !ctx.unlocked() => Effect::locked(),
+                    Some(c) if c.status == "revoked" => Effect::error_line(format!(
+                        "error: certificate {} of cluster {} was already revoked at {}",
+                        c.serial,
+                        c.cluster.as_deref().unwrap_or("-"),
+                        c.revoked_at.as_deref().unwrap_or("-")
+                    )),
+                    Some(c) => Effect::open(RevokeReason::new(&c)),
+                };
+            }
             Action::Export => {
-                self.open_export(selected.as_ref().and_then(|c| c.cluster.as_deref()))
+                let cluster = match selected
+                    .as_ref()
+                    .and_then(|c| c.cluster.as_deref())
+                    .map(str::parse::<ClusterName>)
+                {
+                    Some(Ok(c)) => c,
+                    _ => return Effect::info("select a certificate of a cluster to export"),
+                };
+                if !ctx.unlocked() {
+                    return Effect::locked();
+                }
+                let valid =
+                    ctx.data.certs().iter().any(|c| {
+                        c.cluster.as_deref() == Some(cluster.as_str()) && c.status == "valid"
+                    });
+                if !valid {
+                    let e: crate::error::Error =
+                        Refusal::NoValidCertificate(cluster.to_string()).into();
+                    return Effect::error_line(format!("error: {}", words::say(&e)));
+                }
+                return Effect::open(ExportForm::new(cluster, Screen::Certificates));
             }
             _ => {}
+        }
+        Effect::None
+    }
+}
+
+impl ScreenView for Certs {
+    fn handle(&mut self, action: Action, ctx: &Ctx) -> Effect {
+        let effect = self.keys(action, ctx);
+        self.clamp(ctx.data.certs());
+        effect
+    }
+
+    fn render(&self, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
+        render(self, ctx, area, buf)
+    }
+
+    fn footer(&self, _ctx: &Ctx) -> Footer {
+        if self.editing_filter {
+            return Footer::only(vec![
+                ("Enter", "keep filter"),
+                ("Esc", "clear"),
+                ("Ctrl-C", "quit"),
+            ]);
+        }
+        Footer::with_global(vec![
+            ("Enter", "details"),
+            ("/", "filter"),
+            ("f", "status"),
+            ("r", "revoke"),
+            ("e", "export"),
+        ])
+    }
+
+    fn takes_text(&self) -> bool {
+        self.editing_filter
+    }
+
+    fn item(&self) -> Option<String> {
+        Some(self.selected_serial.clone())
+    }
+
+    fn on_leave(&mut self) {
+        self.editing_filter = false;
+    }
+
+    fn on_reload(&mut self, ctx: &Ctx, _shown: bool) {
+        self.clamp(ctx.data.certs());
+    }
+
+    fn on_outcome(&mut self, outcome: Outcome, _ctx: &Ctx) -> Effect {
+        match outcome {
+            Outcome::Revoke(reason, Ok(revoked)) => {
+                let text = revoked
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "revoked: cluster {} serial {} ({})",
+                            c.cluster.as_deref().unwrap_or("-"),
+                            c.serial,
+                            reason.name()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                Effect::success(format!("{text}; issue a new CRL on screen 5 (CRL)"))
+            }
+            Outcome::Revoke(_, Err(Error::NotConfirmed(NotConfirmed::Declined { nothing }))) => {
+                Effect::info(format!("not confirmed; {nothing}"))
+            }
+            Outcome::Revoke(_, Err(e)) => Effect::failed("Not revoked", &e),
+            Outcome::Export(r) => export_outcome(r),
+            _ => Effect::None,
         }
     }
 }
@@ -151,7 +267,7 @@ fn details(c: &CertInfo) -> Vec<(String, String)> {
         ("not before".to_owned(), c.not_before.clone()),
         ("not after".to_owned(), c.not_after.clone()),
         ("key".to_owned(), c.key_type.clone()),
-        ("SHA-256".to_owned(), c.sha256.clone()),
+        ("SHA-256".to_owned(), group_hex(&c.sha256)),
     ];
     if let Some(t) = &c.revoked_at {
         v.push(("revoked at".to_owned(), t.clone()));
@@ -159,15 +275,14 @@ fn details(c: &CertInfo) -> Vec<(String, String)> {
     v
 }
 
-pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let t = app.theme;
-    let view = &app.certs;
+fn render(view: &Certs, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
     let filter = if view.editing_filter {
-        Span::styled(format!("/{}_", view.filter), t.input())
+        Span::styled(format!("/{}_", view.filter.text()), t.input())
     } else if view.filter.is_empty() {
         Span::styled("/ to filter", t.dim())
     } else {
-        Span::raw(format!("filter {:?}", view.filter))
+        Span::raw(format!("filter {:?}", view.filter.text()))
     };
     let block = Block::new().borders(Borders::TOP).title(Line::from(vec![
         Span::styled(" Certificates ", t.title()),
@@ -177,7 +292,7 @@ pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     ]));
     let inner = block.inner(area);
     block.render(area, buf);
-    let all = match &app.data.certs {
+    let all = match &ctx.data.certs {
         Ok(c) => c.as_slice(),
         Err(e) => {
             Paragraph::new(Line::styled(e.clone(), t.error())).render(inner, buf);
@@ -188,6 +303,13 @@ pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let [table_area, count_area] =
         Layout::vertical([Constraint::Min(2), Constraint::Length(1)]).areas(inner);
     let wide = inner.width >= 100;
+    let constraints = [
+        Constraint::Fill(1),
+        Constraint::Length(33),
+        Constraint::Length(8),
+        Constraint::Length(if wide { 20 } else { 10 }),
+    ];
+    let widths = column_widths(table_area.width, &constraints);
     let rows: Vec<Row> = visible
         .iter()
         .map(|c| {
@@ -201,25 +323,20 @@ pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             } else {
                 c.not_after.chars().take(10).collect()
             };
-            Row::new(vec![
-                Cell::from(c.cluster.clone().unwrap_or_else(|| "-".into())),
-                Cell::from(c.serial.clone()),
-                Cell::from(Span::styled(c.status, style)),
-                Cell::from(not_after),
-            ])
+            fitted_row(
+                vec![
+                    (c.cluster.clone().unwrap_or_else(|| "-".into()), t.text()),
+                    (c.serial.clone(), t.text()),
+                    (c.status.to_owned(), style),
+                    (not_after, t.text()),
+                ],
+                &widths,
+            )
         })
         .collect();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Fill(1),
-            Constraint::Length(33),
-            Constraint::Length(8),
-            Constraint::Length(if wide { 20 } else { 10 }),
-        ],
-    )
-    .header(Row::new(vec!["CLUSTER", "SERIAL", "STATUS", "NOT AFTER"]).style(t.title()))
-    .row_highlight_style(t.selected());
+    let table = Table::new(rows, constraints)
+        .header(Row::new(vec!["CLUSTER", "SERIAL", "STATUS", "NOT AFTER"]).style(t.title()))
+        .row_highlight_style(t.selected());
     let mut state = TableState::default().with_selected(if visible.is_empty() {
         None
     } else {

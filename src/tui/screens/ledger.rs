@@ -4,12 +4,19 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Widget};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState, Widget};
 
+use crate::ceremony;
 use crate::vault::Vault;
 
-use super::super::app::{Action, App, Modal};
-use super::super::ui::{fraction_bar, progress_bar};
+use super::super::job::{Job, Outcome};
+use super::super::keys::{Action, Screen};
+use super::super::modals::message::{Details, ErrorBox};
+use super::super::view::{Ctx, Effect, Footer, Modal, ScreenView};
+use super::super::widgets::{column_widths, fitted_row, fraction_bar, group_hex, progress_bar};
+
+/// The verification job's label (the screen draws its progress).
+const VERIFYING: &str = "verifying the ledger";
 
 /// One event, without its payload (read on demand for the details).
 #[derive(Debug, Clone)]
@@ -26,7 +33,6 @@ pub(crate) struct EventRow {
 pub(crate) struct LedgerView {
     pub events: Vec<EventRow>,
     pub selected: usize,
-    pub stale: bool,
     pub problem: Option<String>,
 }
 
@@ -52,10 +58,9 @@ impl LedgerView {
         if was_at_end || self.selected >= self.events.len() {
             self.selected = self.events.len().saturating_sub(1);
         }
-        self.stale = false;
     }
 
-    pub fn navigate(&mut self, action: Action) {
+    fn navigate(&mut self, action: Action) {
         let n = self.events.len();
         let last = n.saturating_sub(1);
         self.selected = match action {
@@ -70,7 +75,7 @@ impl LedgerView {
     }
 
     /// The selected event in full.
-    pub fn details(&self, vault: &Vault) -> Option<Modal> {
+    fn details(&self, vault: &Vault) -> Option<Box<dyn Modal>> {
         let seq = self.events.get(self.selected)?.seq;
         let mut found = None;
         let r = vault.ledger().and_then(|l| {
@@ -82,10 +87,10 @@ impl LedgerView {
             })?)
         });
         if let Err(e) = r {
-            return Some(Modal::Error {
-                title: "Cannot read the event".into(),
-                text: e.to_string(),
-            });
+            return Some(Box::new(ErrorBox::new(
+                "Cannot read the event",
+                e.to_string(),
+            )));
         }
         let e = found?;
         let payload = serde_json::from_str::<serde_json::Value>(&e.payload)
@@ -97,24 +102,80 @@ impl LedgerView {
             ("time".to_owned(), e.time),
             ("kind".to_owned(), e.kind),
             ("actor".to_owned(), e.actor),
-            ("prev hash".to_owned(), e.prev_hash),
-            ("hash".to_owned(), e.hash),
+            ("prev hash".to_owned(), group_hex(&e.prev_hash)),
+            ("hash".to_owned(), group_hex(&e.hash)),
             ("payload".to_owned(), String::new()),
         ];
         for l in payload.lines() {
             lines.push((String::new(), l.to_owned()));
         }
-        Some(Modal::Details {
-            title: format!("Event {seq}"),
-            lines,
-            scroll: 0,
-        })
+        Some(Box::new(Details::new(format!("Event {seq}"), lines)))
     }
 }
 
-pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let t = app.theme;
-    let view = &app.ledger;
+impl ScreenView for LedgerView {
+    fn handle(&mut self, action: Action, ctx: &Ctx) -> Effect {
+        match action {
+            Action::Verify => {
+                Effect::Run(Job::plain(VERIFYING, Screen::Ledger, |vault, progress| {
+                    Outcome::Verify(ceremony::verify_ledger_with_progress(
+                        vault,
+                        |n| progress.total(n),
+                        |n| progress.done(n),
+                    ))
+                }))
+            }
+            Action::Enter => match self.details(ctx.vault) {
+                Some(modal) => Effect::Open(modal),
+                None => Effect::None,
+            },
+            other => {
+                self.navigate(other);
+                Effect::None
+            }
+        }
+    }
+
+    fn render(&self, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
+        render(self, ctx, area, buf)
+    }
+
+    fn footer(&self, _ctx: &Ctx) -> Footer {
+        Footer::with_global(vec![("Enter", "details"), ("v", "verify")])
+    }
+
+    fn on_enter(&mut self, ctx: &Ctx) {
+        self.load(ctx.vault);
+    }
+
+    fn on_reload(&mut self, ctx: &Ctx, shown: bool) {
+        // Elsewhere it is read again when switched to.
+        if shown {
+            self.load(ctx.vault);
+        }
+    }
+
+    fn on_outcome(&mut self, outcome: Outcome, _ctx: &Ctx) -> Effect {
+        match outcome {
+            Outcome::Verify(Ok(report)) if report.ok => Effect::success(format!(
+                "ledger intact: {} events, head {}",
+                report.events, report.head
+            )),
+            Outcome::Verify(Ok(report)) => Effect::error_line(format!(
+                "ledger integrity FAILED{}",
+                report
+                    .first_bad_seq
+                    .map(|s| format!(" at event {s}"))
+                    .unwrap_or_default()
+            )),
+            Outcome::Verify(Err(e)) => Effect::error("Verification failed", &e),
+            _ => Effect::None,
+        }
+    }
+}
+
+fn render(view: &LedgerView, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
     let block = Block::new().borders(Borders::TOP).title(Line::from(vec![
         Span::styled(" Ledger ", t.title()),
         Span::styled(format!("{} events ", view.events.len()), t.dim()),
@@ -125,12 +186,9 @@ pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Layout::vertical([Constraint::Length(3), Constraint::Min(2)]).areas(inner);
 
     // Verification: running (with the bar), or the last result.
-    let verifying = app
-        .job
-        .as_ref()
-        .filter(|j| j.label == "verifying the ledger");
+    let verifying = ctx.job.filter(|j| j.label == VERIFYING);
     let lines: Vec<Line> = if let Some(job) = verifying {
-        let secs = job.started.elapsed().as_secs();
+        let secs = job.elapsed.as_secs();
         match job.total {
             Some(n) => vec![
                 Line::styled(
@@ -141,11 +199,11 @@ pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             ],
             None => vec![
                 Line::styled(format!("counting events… {secs}s"), t.title()),
-                progress_bar(job.started.elapsed(), verify_area.width, t),
+                progress_bar(job.elapsed, verify_area.width, t),
             ],
         }
     } else {
-        match &app.last_verify {
+        match &ctx.data.last_verify {
             None => vec![Line::styled(
                 "not verified in this session: press v to recompute the hash chain",
                 t.dim(),
@@ -180,31 +238,33 @@ pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Paragraph::new(Line::styled(p.clone(), t.error())).render(table_area, buf);
         return;
     }
+    let constraints = [
+        Constraint::Length(6),
+        Constraint::Length(20),
+        Constraint::Length(19),
+        Constraint::Fill(1),
+        Constraint::Length(12),
+    ];
+    let widths = column_widths(table_area.width, &constraints);
     let rows: Vec<Row> = view
         .events
         .iter()
         .map(|e| {
-            Row::new(vec![
-                Cell::from(format!("{:>6}", e.seq)),
-                Cell::from(short_time(&e.time)),
-                Cell::from(e.kind.clone()),
-                Cell::from(e.actor.clone()),
-                Cell::from(e.hash.chars().take(12).collect::<String>()),
-            ])
+            fitted_row(
+                vec![
+                    (format!("{:>6}", e.seq), t.text()),
+                    (short_time(&e.time), t.text()),
+                    (e.kind.clone(), t.text()),
+                    (e.actor.clone(), t.text()),
+                    (e.hash.chars().take(12).collect::<String>(), t.text()),
+                ],
+                &widths,
+            )
         })
         .collect();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(6),
-            Constraint::Length(20),
-            Constraint::Length(19),
-            Constraint::Fill(1),
-            Constraint::Length(12),
-        ],
-    )
-    .header(Row::new(vec!["   SEQ", "TIME (UTC)", "KIND", "ACTOR", "HASH"]).style(t.title()))
-    .row_highlight_style(t.selected());
+    let table = Table::new(rows, constraints)
+        .header(Row::new(vec!["   SEQ", "TIME (UTC)", "KIND", "ACTOR", "HASH"]).style(t.title()))
+        .row_highlight_style(t.selected());
     let mut state = TableState::default().with_selected(if view.events.is_empty() {
         None
     } else {

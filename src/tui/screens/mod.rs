@@ -3,7 +3,6 @@
 pub(crate) mod batch;
 pub(crate) mod certs;
 pub(crate) mod crl;
-pub(crate) mod generate;
 pub(crate) mod inbox;
 pub(crate) mod ledger;
 pub(crate) mod overview;

@@ -1,26 +1,75 @@
 //! Overview: the vault, the token, the root, the ledger, the certificates and what needs
-//! attention soon.
+//! attention soon; `n` opens the root form while the vault has none.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 
-use super::super::app::App;
-use super::super::ui::{days_until, group_hex, kv_lines, pin_words};
+use super::super::job::Outcome;
+use super::super::keys::Action;
+use super::super::modals::root::RootForm;
+use super::super::view::{Ctx, Effect, Footer, ScreenView, Session};
+use super::super::widgets::{days_until, group_hex, kv_lines};
+use super::super::words;
 
 /// How close an expiry must be to be listed.
 const SOON_DAYS: i64 = 30;
 /// How close the root's expiry must be to be listed.
 const ROOT_SOON_DAYS: i64 = 365;
 
+/// The overview has no state of its own: it shows what the app read.
+#[derive(Debug, Default)]
+pub(crate) struct Overview;
+
+impl ScreenView for Overview {
+    fn handle(&mut self, action: Action, ctx: &Ctx) -> Effect {
+        if action != Action::CreateRoot {
+            return Effect::None;
+        }
+        if ctx.data.has_root {
+            Effect::info("this vault already has a root")
+        } else if !ctx.unlocked() {
+            Effect::locked()
+        } else {
+            Effect::open(RootForm::new())
+        }
+    }
+
+    fn render(&self, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
+        render(ctx, area, buf)
+    }
+
+    fn footer(&self, ctx: &Ctx) -> Footer {
+        let mut keys = Vec::new();
+        if !ctx.unlocked() {
+            keys.push(("u", "unlock"));
+        } else if !ctx.data.has_root {
+            keys.push(("n", "new root"));
+        }
+        keys.push(("R", "reload"));
+        Footer::with_global(keys)
+    }
+
+    fn on_outcome(&mut self, outcome: Outcome, _ctx: &Ctx) -> Effect {
+        match outcome {
+            Outcome::CreateRoot(Ok(_)) => {
+                Effect::success("root created; its key stays on the token")
+            }
+            Outcome::CreateRoot(Err(e)) => Effect::failed("No root created", &e),
+            _ => Effect::None,
+        }
+    }
+}
+
 /// What needs attention: expiries within 30 days (CRL, intermediates), the root within a
 /// year, a PIN close to locking, a failed verification.
-pub(crate) fn warnings(app: &App) -> Vec<String> {
+pub(crate) fn warnings(ctx: &Ctx) -> Vec<String> {
+    let data = ctx.data;
     let mut w = Vec::new();
-    match &app.data.root {
+    match &data.root {
         Some(Ok(root)) => {
-            if let Some(d) = days_until(&root.certificate.not_after) {
+            if let Some(d) = days_until(&root.certificate.not_after, ctx.now) {
                 if d < 0 {
                     w.push(format!("the root EXPIRED {} days ago", -d));
                 } else if d <= ROOT_SOON_DAYS {
@@ -30,27 +79,25 @@ pub(crate) fn warnings(app: &App) -> Vec<String> {
                 }
             }
         }
-        Some(Err(_)) if !app.data.has_root => {
-            w.push("this vault has no root yet: unlock (2), then press n to create it".into())
+        Some(Err(_)) if !data.has_root => {
+            w.push("no root yet: unlock the token (2, then u), then press n to create it".into())
         }
         _ => {}
     }
-    if let Ok(certs) = &app.data.certs {
-        for c in certs.iter().filter(|c| c.status == "valid") {
-            if let Some(d) = days_until(&c.not_after) {
-                if d <= SOON_DAYS {
-                    w.push(format!(
-                        "cluster {}: intermediate {} expires in {d} days",
-                        c.cluster.as_deref().unwrap_or("-"),
-                        &c.serial[..c.serial.len().min(12)]
-                    ));
-                }
+    for c in data.certs().iter().filter(|c| c.status == "valid") {
+        if let Some(d) = days_until(&c.not_after, ctx.now) {
+            if d <= SOON_DAYS {
+                w.push(format!(
+                    "cluster {}: intermediate {} expires in {d} days",
+                    c.cluster.as_deref().unwrap_or("-"),
+                    &c.serial[..c.serial.len().min(12)]
+                ));
             }
         }
     }
-    match (&app.data.last_crl, &app.data.revocations) {
+    match (&data.last_crl, &data.revocations) {
         (Ok(Some(crl)), _) => {
-            if let Some(d) = days_until(&crl.next_update) {
+            if let Some(d) = days_until(&crl.next_update, ctx.now) {
                 if d < 0 {
                     w.push(format!(
                         "CRL {} is past its next update ({} days ago): issue the next CRL (5)",
@@ -70,12 +117,12 @@ pub(crate) fn warnings(app: &App) -> Vec<String> {
         )),
         _ => {}
     }
-    if let Some(Ok(t)) = &app.token {
-        if !app.is_unlocked() && (t.pin.locked || t.pin.final_try || t.pin.count_low) {
-            w.push(format!("token user PIN: {}", pin_words(&t.pin)));
+    if let Some(Ok(t)) = &data.token {
+        if !ctx.unlocked() && (t.pin.locked || t.pin.final_try || t.pin.count_low) {
+            w.push(format!("token user PIN: {}", words::pin_state(&t.pin)));
         }
     }
-    if let Some((r, _)) = &app.last_verify {
+    if let Some((r, _)) = &data.last_verify {
         if !r.ok {
             w.push("the ledger FAILED verification: see screen 6 (Ledger)".into());
         }
@@ -83,8 +130,9 @@ pub(crate) fn warnings(app: &App) -> Vec<String> {
     w
 }
 
-pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let t = app.theme;
+fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
+    let t = ctx.theme;
+    let data = ctx.data;
     let block = Block::new()
         .borders(Borders::TOP)
         .title(Line::from(Span::styled(" Overview ", t.title())));
@@ -92,41 +140,43 @@ pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     block.render(area, buf);
 
     let mut pairs: Vec<(String, String)> = Vec::new();
+    pairs.push(("vault".into(), ctx.vault.dir().display().to_string()));
     pairs.push((
-        "vault".into(),
+        "operator".into(),
         format!(
-            "{}  (operator {})",
-            app.vault.dir().display(),
-            app.operator.0
+            "{} ({}; recorded with every action)",
+            ctx.operator.0,
+            if ctx.operator_typed {
+                "typed at the start of this session"
+            } else {
+                "from the system"
+            }
         ),
     ));
-    let login = if app.is_unlocked() {
+    let login = if ctx.unlocked() {
         "LOGGED IN"
     } else {
         "not logged in"
     };
-    let token = match (&app.unlocked, &app.token) {
-        (Some(u), _) => {
-            let s = u.token();
-            format!("{:?} serial {} · {login}", s.label, s.serial)
-        }
-        (None, Some(Ok(r))) => format!(
+    let token = match (ctx.session, &data.token) {
+        (Session::Unlocked(s), _) => format!("{:?} serial {} · {login}", s.label, s.serial),
+        (_, Some(Ok(r))) => format!(
             "{:?} serial {} · {login} · PIN {}",
             r.label,
             r.serial,
-            pin_words(&r.pin)
+            words::pin_state(&r.pin)
         ),
-        (None, Some(Err(e))) => format!("error: {e}"),
-        (None, None) if app.unlocked_lent => format!("in use · {login}"),
-        (None, None) => "reading…".into(),
+        (_, Some(Err(e))) => format!("error: {e}"),
+        (Session::Lent, None) => format!("in use · {login}"),
+        (Session::Locked, None) => "reading…".into(),
     };
     pairs.push(("token".into(), token));
-    match &app.data.root {
+    match &data.root {
         Some(Ok(root)) => {
             let c = &root.certificate;
             pairs.push(("root".into(), c.subject.clone()));
             pairs.push(("  SHA-256".into(), group_hex(&c.sha256)));
-            let left = days_until(&c.not_after)
+            let left = days_until(&c.not_after, ctx.now)
                 .map(|d| format!(" ({d} days left)"))
                 .unwrap_or_default();
             pairs.push((
@@ -137,7 +187,7 @@ pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Some(Err(e)) => pairs.push(("root".into(), e.clone())),
         None => {}
     }
-    let verified = match &app.last_verify {
+    let verified = match &data.last_verify {
         None => "not verified in this session".to_owned(),
         Some((r, when)) if r.ok => format!("intact at {when}"),
         Some((r, when)) => format!(
@@ -149,7 +199,7 @@ pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     };
     pairs.push((
         "ledger".into(),
-        match &app.data.head {
+        match &data.head {
             Ok((n, head)) => format!(
                 "{n} events · head {} · {verified}",
                 head.chars().take(16).collect::<String>()
@@ -159,7 +209,7 @@ pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     ));
     pairs.push((
         "intermediates".into(),
-        match &app.data.certs {
+        match &data.certs {
             Ok(certs) => {
                 let count = |s: &str| certs.iter().filter(|c| c.status == s).count();
                 format!(
@@ -174,7 +224,7 @@ pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     ));
     pairs.push((
         "CRL".into(),
-        match &app.data.last_crl {
+        match &data.last_crl {
             Ok(Some(c)) => format!(
                 "number {} · next update {} · {} entries",
                 c.number, c.next_update, c.entries
@@ -184,7 +234,7 @@ pub(crate) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         },
     ));
     let lines = kv_lines(&pairs, inner.width, t);
-    let warnings = warnings(app);
+    let warnings = warnings(ctx);
     let [top, bottom] = Layout::vertical([
         Constraint::Length(lines.len() as u16 + 1),
         Constraint::Min(1),
