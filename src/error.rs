@@ -135,6 +135,14 @@ pub enum Error {
     /// The operator did not confirm.
     #[error(transparent)]
     NotConfirmed(#[from] NotConfirmed),
+    /// A trust-changing event was about to be committed without the witness gate's record
+    /// before it, while the vault requires witnesses: a bug in rootvault; nothing was
+    /// recorded.
+    #[error("a trust-changing action reached the ledger without passing the witness gate; nothing was recorded (this is a bug in rootvault: please report it)")]
+    Unwitnessed,
+    /// The witnesses the vault requires did not sign the action's statement (exit 6).
+    #[error(transparent)]
+    NotWitnessed(#[from] NotWitnessed),
     /// The token acted and the ledger recorded it, but the output file could not be written
     /// afterwards (space for it is reserved before signing, so this is rare). The one case
     /// where a failing command has changed something: the message says what is recorded and
@@ -314,6 +322,46 @@ pub enum Refusal {
         /// Why recording the refusal failed, if it did.
         not_recorded: Option<String>,
     },
+    /// `witness add` for a name that is registered.
+    #[error("a witness named {0} is registered already; remove it first, or choose another name")]
+    WitnessExists(String),
+    /// `witness add` for a key another witness registered.
+    #[error("this key ({fingerprint}) is registered already, as witness {name}; each witness needs a key of their own")]
+    WitnessKeyTaken {
+        /// The key's fingerprint.
+        fingerprint: String,
+        /// The witness who holds it.
+        name: String,
+    },
+    /// No witness of that name.
+    #[error("no witness named {0} is registered; `rootvault witness list` shows them")]
+    UnknownWitness(String),
+    /// The key file cannot be a witness key.
+    #[error("the key {}: {why}", path.display())]
+    WitnessKey {
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        why: crate::witness::KeyRefused,
+    },
+    /// `witness require M` with fewer than M witnesses registered.
+    #[error("cannot require {required} witnesses while {registered} are registered: every trust-changing action would be impossible; add witnesses first")]
+    RequirementAboveWitnesses {
+        /// M asked for.
+        required: u32,
+        /// Witnesses registered.
+        registered: usize,
+    },
+    /// `witness remove` that would leave fewer witnesses than required.
+    #[error("removing {name} would leave {left} witnesses, fewer than the {required} every trust-changing action needs; lower the requirement first (`rootvault witness require`)")]
+    RemoveBelowRequirement {
+        /// The witness.
+        name: String,
+        /// How many would be left.
+        left: usize,
+        /// M.
+        required: u32,
+    },
     /// The signing request was refused by intake or policy; the refusal was recorded.
     #[error("request refused, {nothing}: {}{}", reasons.join("; "), not_recorded.as_ref().map(|e| format!(" (the refusal could not be recorded in the ledger: {e})")).unwrap_or_default())]
     Request {
@@ -379,6 +427,65 @@ pub enum NotConfirmed {
     },
 }
 
+/// The witnesses the vault requires did not sign this action's statement (exit 6). Nothing
+/// was changed: the token was not used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotWitnessed {
+    /// No signature was given, and the vault requires witnesses.
+    #[error("{action} needs {required} witness signature(s) in this vault ({registered} witnesses are registered), and none was given; {nothing}. Write the statement with `--statement-out FILE`, have {required} registered witnesses sign it (`ssh-keygen -Y sign -f KEY -n rootvault-witness FILE`), then pass each FILE.sig with --witness-sig")]
+    Required {
+        /// The action.
+        action: &'static str,
+        /// M.
+        required: u32,
+        /// N.
+        registered: usize,
+        /// What did not happen.
+        nothing: &'static str,
+    },
+    /// At least one signature does not count; each is named with its reason.
+    #[error("{}", NotWitnessed::invalid_text(problems, nothing))]
+    Invalid {
+        /// Each refused file and why.
+        problems: Vec<(String, crate::witness::Invalid)>,
+        /// What did not happen.
+        nothing: &'static str,
+    },
+    /// Every signature is valid, but too few witnesses signed.
+    #[error("{action} needs {required} distinct registered witnesses, and {} signed{}; {nothing}", valid.len(), if valid.is_empty() { String::new() } else { format!(" ({})", valid.join(", ")) })]
+    TooFew {
+        /// The action.
+        action: &'static str,
+        /// M.
+        required: u32,
+        /// The witnesses whose signatures count.
+        valid: Vec<String>,
+        /// What did not happen.
+        nothing: &'static str,
+    },
+    /// The ledger moved after the signatures were checked and before the action was recorded.
+    #[error("the ledger moved on (to event {now_seq}) after the statement for event {statement_seq} was checked; {nothing}. Write the statement again and have it signed again")]
+    Moved {
+        /// The head the statement names.
+        statement_seq: i64,
+        /// The head now.
+        now_seq: i64,
+        /// What did not happen.
+        nothing: &'static str,
+    },
+}
+
+impl NotWitnessed {
+    fn invalid_text(problems: &[(String, crate::witness::Invalid)], nothing: &str) -> String {
+        let mut text = format!("witness signatures refused, {nothing}:");
+        for (file, why) in problems {
+            text += &format!("\n  {file}: {why}");
+        }
+        text
+    }
+}
+
 impl Error {
     /// The exit code the command-line contract assigns to this failure.
     pub fn exit_code(&self) -> ExitCode {
@@ -395,6 +502,7 @@ impl Error {
             | Error::KeyGeneration { .. }
             | Error::Demo(_)
             | Error::WrittenNotRecorded { .. }
+            | Error::Unwitnessed
             | Error::RecordedNotWritten { .. } => ExitCode::Failed,
             Error::Hsm(e) if e.is_login_failure() => ExitCode::Login,
             Error::Hsm(e) if e.is_unsupported_request() => ExitCode::Rejected,
@@ -410,7 +518,7 @@ impl Error {
             Error::Recipients(e) if e.is_input_rejection() => ExitCode::Rejected,
             Error::Recipients(_) => ExitCode::Failed,
             Error::Refused(_) => ExitCode::Rejected,
-            Error::NotConfirmed(_) => ExitCode::NotConfirmed,
+            Error::NotConfirmed(_) | Error::NotWitnessed(_) => ExitCode::NotConfirmed,
         }
     }
 

@@ -21,6 +21,7 @@ pub mod policy;
 pub mod recipients;
 pub mod tui;
 pub mod vault;
+pub mod witness;
 pub mod x509;
 
 pub use error::{Error, ExitCode, Result};

@@ -32,7 +32,9 @@ impl Attestor<'_> {
     /// an event that needed the token but is not this transaction's is refused.
     pub(crate) fn commit(&self, tx: Appender<'_>) -> Result<Checkpoint> {
         let mut state = self.state.borrow().clone();
+        let required = state.witnesses_required;
         let ours = tx.first_appended();
+        let mut own = Vec::new();
         for ev in tx.events_after(state.seq)? {
             let broken = |detail: &str| state::Mismatch::Broken {
                 seq: ev.seq,
@@ -48,8 +50,14 @@ impl Attestor<'_> {
                 )
                 .into());
             }
+            if ours.is_some_and(|first| ev.seq >= first) {
+                own.push(event.clone());
+            }
             state.apply(ev.seq, &ev.hash, &event);
         }
+        // Once witnesses are required, a trust-changing event is recorded only behind the
+        // gate's `action_witnessed` record, whatever code path appended it.
+        super::witness::check_witnessed(&own, required)?;
         let cp = tx.commit_attested(&self.key, self.key.label())?;
         crate::fault::point("state.before_token_write");
         // The action is complete: recorded and attested. Should the token fail to take the new

@@ -16,6 +16,7 @@ mod state;
 mod token_check;
 mod transcript;
 mod verified;
+mod witness;
 
 use serde::Serialize;
 
@@ -54,6 +55,11 @@ pub use token_check::{
     token_check, DataObjectCheck, Hosting, KeyTypeCheck, TokenCheckReport, AUDIT_KEY_TYPE,
 };
 pub use transcript::{transcript, TRANSCRIPT_WIDTH};
+pub use witness::{
+    add_witness, check_signature_dir, export_witnesses, list_witnesses, remove_witness,
+    require_witnesses, Progress, Registry, SignatureFile, StatementReport, Witness,
+    WitnessExport, WitnessSigs, WitnessedEvent,
+};
 
 use crate::error::Result;
 use crate::hsm::{KeyProtection, PinState};

@@ -12,6 +12,7 @@
 //! | `crl_numbers` | per root generation, the last CRL number issued |
 //! | `revocations`, `revocations_digest` | how many revocations were recorded, and a running SHA-256 over them in order |
 //! | `roots` | per root generation, the SHA-256 of its certificate |
+//! | `witnesses_required`, `witnesses_digest` | how many witnesses each trust-changing action needs, and a running SHA-256 over the witness registry's changes in order (absent while no witness was ever registered or required) |
 //!
 //! Before every token action ([`check`]) the ledger must contain the attested head exactly
 //! and chain from it to its end, every event after it that needed the token covered by a
@@ -61,6 +62,26 @@ pub struct TokenState {
     pub revocations_digest: String,
     /// Per root generation, the SHA-256 of its certificate.
     pub roots: BTreeMap<u32, String>,
+    /// How many distinct registered witnesses every trust-changing action needs (absent in
+    /// states written before witnesses, and while it is 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub witnesses_required: u32,
+    /// Running SHA-256 over the witness registry's changes, in ledger order
+    /// ([`crate::witness::registry_step`]); absent while there were none.
+    #[serde(default = "genesis", skip_serializing_if = "is_genesis")]
+    pub witnesses_digest: String,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn genesis() -> String {
+    GENESIS.to_owned()
+}
+
+fn is_genesis(s: &str) -> bool {
+    s == GENESIS
 }
 
 /// One step of the running revocation digest: `SHA-256(prev \n serial \n reason \n
@@ -131,6 +152,8 @@ impl TokenState {
             revocations: 0,
             revocations_digest: GENESIS.to_owned(),
             roots: BTreeMap::new(),
+            witnesses_required: 0,
+            witnesses_digest: GENESIS.to_owned(),
         }
     }
 
@@ -153,6 +176,23 @@ impl TokenState {
                 let last = self.crl_numbers.entry(1).or_insert(0);
                 *last = (*last).max(c.number);
             }
+            Event::WitnessAdded(w) => {
+                self.witnesses_digest = crate::witness::registry_step(
+                    &self.witnesses_digest,
+                    "added",
+                    &w.name,
+                    &w.fingerprint,
+                );
+            }
+            Event::WitnessRemoved(w) => {
+                self.witnesses_digest = crate::witness::registry_step(
+                    &self.witnesses_digest,
+                    "removed",
+                    &w.name,
+                    &w.fingerprint,
+                );
+            }
+            Event::WitnessesRequired(r) => self.witnesses_required = r.required,
             Event::LedgerRecovered(r) => {
                 // Numbers go on from what the token had counted, even for the lost tail.
                 for (generation, number) in &r.crl_numbers {
@@ -425,6 +465,18 @@ mod tests {
             "a restored ledger never repeats 4..7"
         );
         assert_eq!(s.next_crl_number(1, 9), 10);
+    }
+
+    #[test]
+    fn a_state_without_witnesses_keeps_the_bytes_older_builds_wrote_and_read() {
+        let s = TokenState::genesis("v");
+        let text = String::from_utf8(s.to_bytes()).unwrap();
+        assert!(!text.contains("witnesses"), "{text}");
+        assert_eq!(TokenState::parse(text.as_bytes()).unwrap(), s);
+        let mut w = s.clone();
+        w.witnesses_required = 2;
+        w.witnesses_digest = crate::witness::registry_step(GENESIS, "added", "a", "SHA256:x");
+        assert_eq!(TokenState::parse(&w.to_bytes()).unwrap(), w);
     }
 
     #[test]

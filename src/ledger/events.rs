@@ -30,6 +30,73 @@ pub enum Event {
     /// The operator recorded that the ledger's tail after some event is lost for good (the
     /// token had attested more than the ledger holds).
     LedgerRecovered(LedgerRecovered),
+    /// A witness's SSH public key was registered.
+    WitnessAdded(WitnessAdded),
+    /// A witness was removed from the registry.
+    WitnessRemoved(WitnessRemoved),
+    /// The number of witnesses every trust-changing action needs was set.
+    WitnessesRequired(WitnessesRequired),
+    /// The statement of the action whose events follow in the same transaction, and the
+    /// witnesses' signatures of it.
+    ActionWitnessed(ActionWitnessed),
+}
+
+/// Payload of `witness_added`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessAdded {
+    /// The witness's name.
+    pub name: String,
+    /// The public key, `TYPE BASE64` (OpenSSH, no comment).
+    pub public_key: String,
+    /// Its SHA-256 fingerprint, `SHA256:…` as `ssh-keygen -l -E sha256` prints it.
+    pub fingerprint: String,
+}
+
+/// Payload of `witness_removed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessRemoved {
+    /// The witness's name.
+    pub name: String,
+    /// The fingerprint of the key removed with it.
+    pub fingerprint: String,
+}
+
+/// Payload of `witnesses_required`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessesRequired {
+    /// How many distinct registered witnesses each trust-changing action needs (0: none).
+    pub required: u32,
+}
+
+/// Payload of `action_witnessed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionWitnessed {
+    /// The action, as the statement names it (`sign`, `revoke`, …).
+    pub action: String,
+    /// The statement, exactly as the witnesses signed it.
+    pub statement: String,
+    /// SHA-256 of `statement`, hex.
+    pub statement_sha256: String,
+    /// How many witnesses the vault required when it was recorded.
+    pub required: u32,
+    /// Each witness's signature, in the order given.
+    pub signatures: Vec<WitnessSignature>,
+}
+
+/// One witness's signature of a statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessSignature {
+    /// The witness's registered name.
+    pub witness: String,
+    /// The fingerprint of the key that signed (`SHA256:…`).
+    pub fingerprint: String,
+    /// The armored SSHSIG, as `ssh-keygen -Y sign` wrote it.
+    pub signature: String,
 }
 
 /// Payload of `module_approved`.
@@ -365,6 +432,21 @@ impl Event {
         !matches!(self, Event::SigningRejected(_))
     }
 
+    /// Whether this event changes what the vault trusts, so that once witnesses are required
+    /// it is recorded only after an `action_witnessed` event in the same transaction (shared
+    /// cli.md, "Witnesses"). CRLs, exports, refusals and bookkeeping need none.
+    pub fn is_trust_changing(&self) -> bool {
+        matches!(
+            self,
+            Event::RootCreated(_)
+                | Event::CertificateIssued(_)
+                | Event::CertificateRevoked(_)
+                | Event::WitnessAdded(_)
+                | Event::WitnessRemoved(_)
+                | Event::WitnessesRequired(_)
+        )
+    }
+
     /// The `kind` column.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -378,6 +460,10 @@ impl Event {
             Event::AuditKeyCreated(_) => "audit_key_created",
             Event::ModuleApproved(_) => "module_approved",
             Event::LedgerRecovered(_) => "ledger_recovered",
+            Event::WitnessAdded(_) => "witness_added",
+            Event::WitnessRemoved(_) => "witness_removed",
+            Event::WitnessesRequired(_) => "witnesses_required",
+            Event::ActionWitnessed(_) => "action_witnessed",
         }
     }
 
@@ -394,6 +480,10 @@ impl Event {
             Event::AuditKeyCreated(p) => serde_json::to_string(p),
             Event::ModuleApproved(p) => serde_json::to_string(p),
             Event::LedgerRecovered(p) => serde_json::to_string(p),
+            Event::WitnessAdded(p) => serde_json::to_string(p),
+            Event::WitnessRemoved(p) => serde_json::to_string(p),
+            Event::WitnessesRequired(p) => serde_json::to_string(p),
+            Event::ActionWitnessed(p) => serde_json::to_string(p),
         };
         value.expect("event payloads are plain data and always serialize")
     }
@@ -417,6 +507,10 @@ impl Event {
             "audit_key_created" => Event::AuditKeyCreated(de(kind, payload)?),
             "module_approved" => Event::ModuleApproved(de(kind, payload)?),
             "ledger_recovered" => Event::LedgerRecovered(de(kind, payload)?),
+            "witness_added" => Event::WitnessAdded(de(kind, payload)?),
+            "witness_removed" => Event::WitnessRemoved(de(kind, payload)?),
+            "witnesses_required" => Event::WitnessesRequired(de(kind, payload)?),
+            "action_witnessed" => Event::ActionWitnessed(de(kind, payload)?),
             other => return Err(PayloadError::UnknownKind(other.to_owned())),
         })
     }
@@ -428,7 +522,11 @@ impl Event {
             Event::VaultInitialised(_)
             | Event::SigningRejected(_)
             | Event::ModuleApproved(_)
-            | Event::LedgerRecovered(_) => {}
+            | Event::LedgerRecovered(_)
+            | Event::WitnessAdded(_)
+            | Event::WitnessRemoved(_)
+            | Event::WitnessesRequired(_)
+            | Event::ActionWitnessed(_) => {}
             Event::CertificateIssued(c) => p.certificates.push(CertificateRow {
                 role: "intermediate",
                 cluster: Some(c.cluster.clone()),

@@ -22,7 +22,8 @@ pub use events::{
     ApprovedProfile, AuditKeyCreated, BundleExported, CertificateIssued, CertificateRecord,
     CertificateRevoked, CertificateRow, CrlIssued, Event, ExportedFile, LedgerRecovered,
     ModuleApproved, PayloadError, Projection, RootCreated, SigningRejected, TokenKeyRow,
-    VaultInitialised,
+    VaultInitialised, ActionWitnessed, WitnessAdded, WitnessRemoved, WitnessSignature,
+    WitnessesRequired,
 };
 pub use migrate::{LATEST_VERSION, MIGRATIONS};
 use rows::DerivedRow;
@@ -349,6 +350,21 @@ impl Ledger {
             }
         }
         Ok(approved)
+    }
+
+    /// The events of these kinds, oldest first, found through the `events_by_kind` index
+    /// (the witness registry and the witnessed actions: a few events in a large ledger).
+    pub fn events_of_kinds(&self, kinds: &[&str]) -> Result<Vec<StoredEvent>, LedgerError> {
+        let marks = vec!["?"; kinds.len()].join(", ");
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT seq, time, kind, actor, payload, prev_hash, hash FROM events WHERE kind IN ({marks}) ORDER BY seq"))
+            .map_err(self.err("reading events"))?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(kinds), stored_event_from_row)
+            .map_err(self.err("reading events"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("reading events"))
     }
 
     /// The stored hash of the event at `seq`, if the ledger has it.

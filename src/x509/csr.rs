@@ -289,6 +289,14 @@ fn describe_parse_error(e: &X509Error) -> String {
     }
 }
 
+/// The subject key of a DER certificate (the root's, to lint a draft before the token is
+/// opened), identified as a request's key is.
+pub fn certificate_public_key(der: &[u8]) -> Result<PublicKey, CsrError> {
+    let (_, cert) = X509Certificate::from_der(der)
+        .map_err(|e| CsrError::Malformed(format!("the certificate does not parse ({e})")))?;
+    identify_key(cert.public_key())
+}
+
 /// The key from a SubjectPublicKeyInfo, if it is one rootvault issues intermediates for.
 fn identify_key(spki: &SubjectPublicKeyInfo<'_>) -> Result<PublicKey, CsrError> {
     let bits = &spki.subject_public_key;

@@ -14,7 +14,7 @@ pub mod material;
 mod profile;
 
 pub use crl::{lint_crl, sign_crl, CrlDraft, CrlEntry, IssuedCrl, LintedCrl, RevocationReason};
-pub use csr::{Csr, CsrError, RequestedExtension, MAX_CSR_BYTES};
+pub use csr::{certificate_public_key, Csr, CsrError, RequestedExtension, MAX_CSR_BYTES};
 pub use dn::{Attr, Dn};
 pub use lint::{lint, sign, sign_tbs, IssuedCertificate, LintedTbs, SignedTbs};
 pub use profile::{CaProfile, Draft, Issuing, NameConstraintsSpec, Serial};
