@@ -12,6 +12,7 @@ use super::sign::{
     draft_intermediate, evaluate, find_root_key, fresh_serial, issued_event, record_issue,
     record_of,
 };
+use super::witness::WitnessSigs;
 use super::{CertInfo, Ctx, Issued};
 use crate::error::{Error, Refusal, Result};
 use crate::fsio;
@@ -19,6 +20,7 @@ use crate::keys::{sha256_hex, RawSigner as _};
 use crate::ledger::{Event, Ledger, RootRecord, SigningRejected};
 use crate::policy::{ClusterName, Evaluation};
 use crate::vault::Vault;
+use crate::witness::Body;
 use crate::x509::{self, Csr};
 
 /// One checked line of a manifest.
@@ -195,6 +197,46 @@ pub fn sign_batch(
     out_dir: &Path,
     confirmer: &mut dyn Confirm,
 ) -> Result<Vec<Issued>> {
+    sign_batch_witnessed(ctx, batch, out_dir, &WitnessSigs::none(), confirmer)
+}
+
+/// The statement body of `sign-batch`: ONE statement for the whole manifest, every request
+/// with all the values `sign` states for one.
+pub(super) fn batch_body(batch: &CheckedBatch) -> Body {
+    let mut body = Body::new("sign-batch");
+    body.line("manifest SHA-256", &batch.manifest_sha256)
+        .line("requests", batch.lines.len());
+    for (l, (csr, _, evaluation)) in batch.lines.iter().zip(&batch.items) {
+        let mut one = Body::new("sign");
+        one.line("cluster", &l.cluster)
+            .line("key type", &l.key_type)
+            .line("SPKI SHA-256", &l.spki_sha256)
+            .line("CSR SHA-256", csr.sha256_hex());
+        super::sign::profile_lines(&mut one, &evaluation.profile);
+        for (label, value) in one.lines {
+            body.line(&format!("request {} {label}", l.line), value);
+        }
+    }
+    body
+}
+
+/// `sign-batch … --statement-out`: the manifest was checked by [`check_batch`]; each
+/// certificate is drafted and linted as it would be signed, then the statement body.
+pub(super) fn batch_statement(batch: &CheckedBatch) -> Result<Body> {
+    for (csr, _, evaluation) in &batch.items {
+        super::sign::lint_only(&batch.root, csr.public_key(), &evaluation.profile)?;
+    }
+    Ok(batch_body(batch))
+}
+
+/// [`sign_batch`] with the witnesses' signatures of its one statement.
+pub fn sign_batch_witnessed(
+    ctx: &Ctx<'_>,
+    batch: CheckedBatch,
+    out_dir: &Path,
+    sigs: &WitnessSigs,
+    confirmer: &mut dyn Confirm,
+) -> Result<Vec<Issued>> {
     let (vault, operator) = (ctx.vault, ctx.operator);
     let paths: Vec<PathBuf> = batch
         .lines
@@ -206,6 +248,13 @@ pub fn sign_batch(
             return Err(fsio::FsError::OutputExists(p.clone()).into());
         }
     }
+    let approval = super::witness::approve(
+        vault,
+        &vault.ledger()?,
+        &batch_body(&batch),
+        sigs,
+        "nothing was signed",
+    )?;
     let request = confirmation_request(&batch);
     confirm::check(&request, confirmer.ask(&request), "nothing was signed")?;
 
@@ -238,6 +287,7 @@ pub fn sign_batch(
 
     let signed = vault.ledger().and_then(|mut ledger| {
         ctx.with_session(|session, attestor| {
+            let attested = approval.attest(attestor)?;
             let root_key = find_root_key(session, &batch.root, attestor)?;
             let serials = batch
                 .items
@@ -287,7 +337,7 @@ pub fn sign_batch(
                     written: Some(out_dir.join(format!("{cluster}.pem"))),
                 });
             }
-            record_issue(&mut ledger, operator, &events, attestor)?;
+            record_issue(&mut ledger, operator, &events, attestor, &attested)?;
             Ok(issued)
         })
     });

@@ -8,7 +8,8 @@ use zeroize::Zeroizing;
 
 use super::audit::receipt_json;
 use super::confirm::{self, Confirm, ConfirmRequest};
-use super::sign::{certify, evaluate, issued_event, profile_summary, record_issue};
+use super::sign::{certify, evaluate, issued_event, profile_lines, profile_summary, record_issue};
+use super::witness::WitnessSigs;
 use super::{CertInfo, Ctx};
 use crate::error::{Error, Refusal, Result};
 use crate::export::{self, Format, Material, Written};
@@ -16,6 +17,7 @@ use crate::keys::{sha256_hex, KeyAlg, PublicKey};
 use crate::ledger::{BundleExported, CertificateRow, Event, ExportedFile};
 use crate::policy::ClusterName;
 use crate::recipients::Recipients;
+use crate::witness::Body;
 
 /// What was exported.
 #[derive(Debug, Clone, Serialize)]
@@ -151,6 +153,73 @@ pub fn sign_generated(
     req: &GenerateRequest,
     confirmer: &mut dyn Confirm,
 ) -> Result<ExportReport> {
+    sign_generated_witnessed(ctx, req, &WitnessSigs::none(), confirmer)
+}
+
+/// The statement body of `sign --generate-key`: the cluster, the key type to generate (its
+/// public key does not exist yet), the recipients and the profile.
+fn generate_body(req: &GenerateRequest, evaluation: &crate::policy::Evaluation) -> Body {
+    let mut body = Body::new("sign --generate-key");
+    body.line("cluster", &req.cluster).line(
+        "key type",
+        format!("{} (generated in memory by the vault)", req.key.name()),
+    );
+    let mut recipients = req.recipients.describe();
+    recipients.sort();
+    for r in &recipients {
+        body.line("age recipient", r);
+    }
+    body.line(
+        "recipients SHA-256",
+        recipients_fingerprint(&req.recipients.describe()),
+    )
+    .line("export format", req.format);
+    profile_lines(&mut body, &evaluation.profile);
+    body
+}
+
+/// `sign --generate-key … --statement-out`: the checks of [`sign_generated`] (output, policy,
+/// the lint of the certificate it would draft for a throwaway key of the same type), then
+/// the statement body. No token key is touched.
+pub(super) fn generated_statement(
+    vault: &crate::vault::Vault,
+    req: &GenerateRequest,
+) -> Result<Body> {
+    let evaluation = generate_checks(vault, req)?;
+    let (_, throwaway) = generate_key(req.key)?;
+    let root = super::require_root(&vault.ledger()?)?;
+    super::sign::lint_only(&root, &throwaway, &evaluation.profile)?;
+    Ok(generate_body(req, &evaluation))
+}
+
+fn generate_checks(
+    vault: &crate::vault::Vault,
+    req: &GenerateRequest,
+) -> Result<crate::policy::Evaluation> {
+    if !req.force && crate::fsio::Existing::at(&req.out)? != crate::fsio::Existing::Nothing {
+        return Err(crate::fsio::FsError::OutputExists(req.out.clone()).into());
+    }
+    crate::fsio::check_output_dir(&crate::fsio::parent_dir(&req.out))?;
+    let root = super::require_root(&vault.ledger()?)?;
+    let evaluation = evaluate(vault, req.key, &req.cluster, req.days, &root)?;
+    if !evaluation.acceptable {
+        return Err(Refusal::Request {
+            nothing: "nothing was generated or signed",
+            reasons: evaluation.reasons,
+            not_recorded: None,
+        }
+        .into());
+    }
+    Ok(evaluation)
+}
+
+/// [`sign_generated`] with the witnesses' signatures of its statement.
+pub fn sign_generated_witnessed(
+    ctx: &Ctx<'_>,
+    req: &GenerateRequest,
+    sigs: &WitnessSigs,
+    confirmer: &mut dyn Confirm,
+) -> Result<ExportReport> {
     let (vault, operator) = (ctx.vault, ctx.operator);
     if !req.force && crate::fsio::Existing::at(&req.out)? != crate::fsio::Existing::Nothing {
         return Err(crate::fsio::FsError::OutputExists(req.out.clone()).into());
@@ -169,6 +238,13 @@ pub fn sign_generated(
         }
         .into());
     }
+    let approval = super::witness::approve(
+        vault,
+        &ledger,
+        &generate_body(req, &evaluation),
+        sigs,
+        "nothing was generated or signed",
+    )?;
 
     let (key_pem, public_key) = generate_key(req.key)?;
     let mut summary = profile_summary(&req.cluster, &evaluation, &public_key, None);
@@ -198,9 +274,10 @@ pub fn sign_generated(
     // outside the ledger.
     let profile = &evaluation.profile;
     ctx.with_session(|session, attestor| {
+        let attested = approval.attest(attestor)?;
         let (issued, record) = certify(session, attestor, &ledger, &root, &public_key, profile)?;
         let issue = issued_event(&req.cluster, &record, "generated", None, profile);
-        record_issue(&mut ledger, operator, &[issue], attestor)?;
+        record_issue(&mut ledger, operator, &[issue], attestor, &attested)?;
         let lost = |e: Error| Error::RecordedNotWritten {
             done: format!(
                 "certificate {} for cluster {} was signed",

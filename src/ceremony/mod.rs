@@ -28,10 +28,10 @@ pub use backup::{
     backup, BackupError, BackupFile, BackupManifest, BackupProblem, BackupReport, BACKUP_ENTRIES,
     BACKUP_FORMAT, MANIFEST_FILE,
 };
-pub use batch::{check_batch, sign_batch, BatchLine, CheckedBatch};
+pub use batch::{check_batch, sign_batch, sign_batch_witnessed, BatchLine, CheckedBatch};
 pub use bundle::{
-    export_cluster, recipients_fingerprint, sign_generated, ExportReport, ExportRequest,
-    GenerateRequest,
+    export_cluster, recipients_fingerprint, sign_generated, sign_generated_witnessed, ExportReport,
+    ExportRequest, GenerateRequest,
 };
 pub use confirm::{
     check as check_confirmation, Answer, Confirm, ConfirmRequest, Scripted, MIN_CONFIRM_DIGITS,
@@ -40,15 +40,16 @@ pub use init::{init, InitReport};
 pub use recover::{recover_ledger, RecoverReport};
 pub use restore::{restore, RestoreReport};
 pub use revoke::{
-    issue_crl, normalize_serial, revoke, CrlInfo, RevokeTarget, DEFAULT_CRL_DAYS, MAX_CRL_DAYS,
+    issue_crl, normalize_serial, revoke, revoke_witnessed, CrlInfo, RevokeTarget, DEFAULT_CRL_DAYS,
+    MAX_CRL_DAYS,
 };
 pub use root::{
-    create_root, create_root_confirmed, rfc3339, root_info, root_request_fingerprint, RootInfo,
-    RootRequest, DEFAULT_ROOT_DAYS, DEFAULT_ROOT_LABEL,
+    create_root, create_root_confirmed, create_root_witnessed, rfc3339, root_info,
+    root_request_fingerprint, RootInfo, RootRequest, DEFAULT_ROOT_DAYS, DEFAULT_ROOT_LABEL,
 };
 pub use sign::{
-    inspect_csr, list_certificates, read_request, sign_csr, valid_certificates_for_key, Inspection,
-    Issued, SignRequest,
+    inspect_csr, list_certificates, read_request, sign_csr, sign_csr_witnessed,
+    valid_certificates_for_key, Inspection, Issued, SignRequest,
 };
 pub use state::{revocation_step, Mismatch, TokenState, STATE_LABEL};
 pub use token_check::{
@@ -57,8 +58,8 @@ pub use token_check::{
 pub use transcript::{transcript, TRANSCRIPT_WIDTH};
 pub use witness::{
     add_witness, check_signature_dir, export_witnesses, list_witnesses, remove_witness,
-    require_witnesses, Progress, Registry, SignatureFile, StatementReport, Witness,
-    WitnessExport, WitnessSigs, WitnessedEvent,
+    require_witnesses, statement, write_statement, Progress, Registry, SignatureFile,
+    StatementReport, Witness, WitnessExport, WitnessSigs, WitnessedAction, WitnessedEvent,
 };
 
 use crate::error::Result;

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::confirm::{self, Confirm, ConfirmRequest};
 use super::sign::find_root_key;
+use super::witness::WitnessSigs;
 use super::{rfc3339, CertInfo, Ctx, Output};
 use crate::error::{Error, Refusal, Result};
 use crate::fsio;
@@ -15,6 +16,7 @@ use crate::ledger::{
     CertificateRevoked, CertificateRow, CrlIssued, Event, Ledger, LedgerError, RootRecord,
 };
 use crate::policy::ClusterName;
+use crate::witness::Body;
 use crate::x509::{self, CrlDraft, CrlEntry, RevocationReason};
 
 /// Default CRL validity (nextUpdate - thisUpdate) in days.
@@ -39,17 +41,36 @@ pub fn revoke(
     reason: RevocationReason,
     confirmer: &mut dyn Confirm,
 ) -> Result<Vec<CertInfo>> {
+    revoke_witnessed(ctx, target, reason, &WitnessSigs::none(), confirmer)
+}
+
+/// [`revoke`] with the witnesses' signatures of its statement.
+pub fn revoke_witnessed(
+    ctx: &Ctx<'_>,
+    target: &RevokeTarget,
+    reason: RevocationReason,
+    sigs: &WitnessSigs,
+    confirmer: &mut dyn Confirm,
+) -> Result<Vec<CertInfo>> {
     let (vault, operator) = (ctx.vault, ctx.operator);
     let mut ledger = vault.ledger()?;
     let root = super::require_root(&ledger)?;
     let targets = find_targets(&ledger, &root, target)?;
+    let approval = super::witness::approve(
+        vault,
+        &ledger,
+        &revoke_body(&targets, reason),
+        sigs,
+        "nothing was revoked",
+    )?;
     let request = confirmation(&targets, reason);
     confirm::check(&request, confirmer.ask(&request), "nothing was revoked")?;
 
     ctx.with_session(|_session, attestor| {
+        let attested = approval.attest(attestor)?;
         let revoked_at =
             rfc3339(DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("now is in range"));
-        let tx = ledger.begin()?;
+        let tx = attested.begin(&mut ledger, operator)?;
         for row in &targets {
             // Checked again under the write lock: another process may have revoked it meanwhile.
             if tx.is_revoked(&row.record.serial)? {
@@ -74,6 +95,40 @@ pub fn revoke(
             .map(|r| CertInfo::from_row(r, Some(&revoked_at)))
             .collect())
     })
+}
+
+/// `revoke … --statement-out`: the targets found and checked as `revoke` finds them, then
+/// the statement body.
+pub(super) fn revoke_statement(
+    vault: &crate::vault::Vault,
+    target: &RevokeTarget,
+    reason: RevocationReason,
+) -> Result<Body> {
+    let ledger = vault.ledger()?;
+    let root = super::require_root(&ledger)?;
+    Ok(revoke_body(&find_targets(&ledger, &root, target)?, reason))
+}
+
+/// The statement body of `revoke`: the reason and every certificate, by serial.
+fn revoke_body(targets: &[CertificateRow], reason: RevocationReason) -> Body {
+    let mut body = Body::new("revoke");
+    body.line("reason", reason.name())
+        .line("certificates", targets.len());
+    let mut sorted: Vec<&CertificateRow> = targets.iter().collect();
+    sorted.sort_by(|a, b| a.record.serial.cmp(&b.record.serial));
+    for t in sorted {
+        body.line(
+            "revoke",
+            format!(
+                "serial {}, cluster {}, subject {}, certificate SHA-256 {}",
+                t.record.serial,
+                t.cluster.as_deref().unwrap_or("-"),
+                t.record.subject,
+                t.record.sha256
+            ),
+        );
+    }
+    body
 }
 
 /// Normalises a serial as typed: colons, spaces and case ignored.

@@ -6,12 +6,14 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::confirm::{self, Confirm, ConfirmRequest};
+use super::witness::WitnessSigs;
 use super::{CertInfo, Ctx, Operator};
 use crate::error::{Error, Refusal, Result};
 use crate::hsm::{TokenKey, UserSession};
 use crate::keys::{sha256_hex, KeyType, RawSigner};
 use crate::ledger::{CertificateRecord, Event, LedgerError, RootCreated, RootRecord};
 use crate::vault::Vault;
+use crate::witness::Body;
 use crate::x509::{self, CaProfile, Dn, Draft, Issuing, Serial};
 
 /// Default CKA_LABEL of the root key pair.
@@ -65,14 +67,63 @@ pub struct TokenObject {
 /// Generates the root key on the token and self-signs the root certificate. Refuses if the
 /// vault has a root. If anything fails after the key was generated, the key is destroyed.
 pub fn create_root(ctx: &Ctx<'_>, req: &RootRequest) -> Result<RootInfo> {
+    create_root_witnessed(ctx, req, &WitnessSigs::none())
+}
+
+/// `root create … --statement-out`: the checks of [`create_root`], then the statement body.
+pub(super) fn root_statement(vault: &Vault, req: &RootRequest) -> Result<Body> {
+    if vault.ledger()?.root()?.is_some() {
+        return Err(refuse_second_root());
+    }
+    Ok(root_body(req))
+}
+
+/// The statement body of `root create`.
+fn root_body(req: &RootRequest) -> Body {
+    let mut body = Body::new("root create");
+    body.line("subject", &req.subject)
+        .line("key type", req.key_type.name())
+        .line("validity", format!("{} days", req.days))
+        .line(
+            "pathlen",
+            req.path_len.map_or("none".to_owned(), |p| p.to_string()),
+        )
+        .line("token key label", &req.key_label);
+    body
+}
+
+/// [`create_root`] with the witnesses' signatures of its statement: the key is generated on
+/// the token only after they are checked.
+pub fn create_root_witnessed(
+    ctx: &Ctx<'_>,
+    req: &RootRequest,
+    sigs: &WitnessSigs,
+) -> Result<RootInfo> {
     let (vault, operator) = (ctx.vault, ctx.operator);
     let mut ledger = vault.ledger()?;
     if ledger.root()?.is_some() {
         return Err(refuse_second_root());
     }
+    let approval = super::witness::approve(
+        vault,
+        &ledger,
+        &root_body(req),
+        sigs,
+        "no key was generated and nothing was signed",
+    )?;
     ctx.with_session(|session, attestor| {
+        let attested = approval.attest(attestor)?;
         let key = session.generate_key_pair(req.key_type, &req.key_label)?;
-        let result = certify_and_record(vault, &mut ledger, session, attestor, &key, req, operator);
+        let result = certify_and_record(
+            vault,
+            &mut ledger,
+            session,
+            attestor,
+            &key,
+            req,
+            operator,
+            &attested,
+        );
         if result.is_err() {
             // Nothing may remain of a failed ceremony: the key goes too.
             let _ = session.destroy_key_pair(key);
@@ -139,6 +190,7 @@ fn refuse_second_root() -> Error {
     Refusal::RootExists.into()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn certify_and_record(
     vault: &Vault,
     ledger: &mut crate::ledger::Ledger,
@@ -147,6 +199,7 @@ fn certify_and_record(
     key: &TokenKey<'_>,
     req: &RootRequest,
     operator: &Operator,
+    attested: &super::witness::Attested,
 ) -> Result<RootInfo> {
     let protection = session.protection(key)?;
     if !protection.is_locked_in() {
@@ -194,7 +247,7 @@ fn certify_and_record(
         key_id: hex::encode(key.id()),
         token_serial: vault.config().token.serial.clone(),
     });
-    let tx = ledger.begin()?;
+    let tx = attested.begin(ledger, operator)?;
     // Checked again under the write lock: another process may have made a root meanwhile.
     if tx.root()?.is_some() {
         return Err(refuse_second_root());

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::audit::Attestor;
 use super::confirm::{self, Confirm, ConfirmRequest};
+use super::witness::{self, WitnessSigs};
 use super::{rfc3339, CertInfo, Ctx, Operator, Output};
 use crate::error::{Error, Refusal, Result};
 use crate::fsio;
@@ -20,6 +21,7 @@ use crate::ledger::{
 };
 use crate::policy::{ClusterName, Evaluation, IntermediateProfile};
 use crate::vault::Vault;
+use crate::witness::Body;
 use crate::x509::{
     self, CaProfile, Csr, Dn, Draft, IssuedCertificate, Issuing, NameConstraintsSpec,
     RequestedExtension, Serial,
@@ -199,6 +201,17 @@ pub fn sign_csr(
     req: &SignRequest<'_>,
     confirmer: &mut dyn Confirm,
 ) -> Result<Issued> {
+    sign_csr_witnessed(ctx, req, &WitnessSigs::none(), confirmer)
+}
+
+/// [`sign_csr`] with the witnesses' signatures of its statement (`--witness-sig`), checked
+/// before the operator is asked and the PIN is read.
+pub fn sign_csr_witnessed(
+    ctx: &Ctx<'_>,
+    req: &SignRequest<'_>,
+    sigs: &WitnessSigs,
+    confirmer: &mut dyn Confirm,
+) -> Result<Issued> {
     let (vault, operator) = (ctx.vault, ctx.operator);
     // Reserved first: a full or read-only disk stops here, before anything is signed.
     let reserved = req
@@ -212,11 +225,19 @@ pub fn sign_csr(
         Ok(j) => j,
         Err(reasons) => return Err(reject(&mut ledger, operator, req, reasons)),
     };
+    let approval = witness::approve(
+        vault,
+        &ledger,
+        &sign_body(&judged),
+        sigs,
+        "nothing was signed",
+    )?;
     let request = confirmation_request(&judged);
     confirm::check(&request, confirmer.ask(&request), "nothing was signed")?;
 
     let profile = &judged.evaluation.profile;
     let issued = ctx.with_session(|session, attestor| {
+        let attested = approval.attest(attestor)?;
         let (issued, record) = certify(
             session,
             attestor,
@@ -232,7 +253,7 @@ pub fn sign_csr(
             Some(judged.csr.sha256_hex()),
             profile,
         );
-        record_issue(&mut ledger, operator, &[event], attestor)?;
+        record_issue(&mut ledger, operator, &[event], attestor, &attested)?;
         Ok(Issued {
             certificate: CertInfo::from_record(&record, Some(judged.cluster.to_string())),
             pem: issued.pem(),
@@ -359,8 +380,9 @@ pub(super) fn record_issue(
     operator: &Operator,
     events: &[Event],
     attestor: &Attestor<'_>,
+    attested: &witness::Attested,
 ) -> Result<()> {
-    let tx = ledger.begin()?;
+    let tx = attested.begin(ledger, operator)?;
     for event in events {
         if let Event::CertificateIssued(c) = event {
             if tx.serial_exists(&c.certificate.serial)? {
@@ -419,6 +441,100 @@ fn reject(
         not_recorded: recorded.err().map(|e| e.to_string()),
     }
     .into()
+}
+
+/// The statement body of `sign`: what the operator confirms, every value of the profile.
+fn sign_body(j: &Judged) -> Body {
+    let key = j.csr.public_key();
+    let mut body = Body::new("sign");
+    body.line("cluster", &j.cluster)
+        .line("key type", key.alg().name())
+        .line("SPKI SHA-256", key.spki_sha256_hex())
+        .line("CSR SHA-256", j.csr.sha256_hex());
+    profile_lines(&mut body, &j.evaluation.profile);
+    body
+}
+
+/// The profile's values, as every statement that signs an intermediate lists them.
+pub(super) fn profile_lines(body: &mut Body, p: &IntermediateProfile) {
+    let nc = name_constraints(p);
+    body.line("subject", &p.subject)
+        .line(
+            "validity",
+            format!(
+                "{} days{}",
+                p.days,
+                if p.not_after_capped_by_root {
+                    " (capped at the root's notAfter)"
+                } else {
+                    ""
+                }
+            ),
+        )
+        .line("pathlen", p.path_len)
+        .line(
+            "key usage",
+            if p.digital_signature {
+                "keyCertSign, cRLSign, digitalSignature"
+            } else {
+                "keyCertSign, cRLSign"
+            },
+        )
+        .line("subject alt names", list_or_none(&p.san_dns))
+        .line(
+            "name constraints",
+            format!(
+                "permitted DNS {}, URI {}; excluded DNS {}, URI {}",
+                list_or_none(&nc.permitted_dns),
+                list_or_none(&nc.permitted_uri),
+                list_or_none(&nc.excluded_dns),
+                list_or_none(&nc.excluded_uri)
+            ),
+        );
+}
+
+/// `sign … --statement-out`: every check `sign` makes before the token (intake, policy —
+/// a refusal is recorded as `sign` records it — and the lint of the certificate it would
+/// draft, with the root's key from its certificate), then the statement body. No key is
+/// touched.
+pub(super) fn sign_statement(
+    vault: &Vault,
+    operator: &Operator,
+    req: &SignRequest<'_>,
+) -> Result<Body> {
+    let mut ledger = vault.ledger()?;
+    let root = super::require_root(&ledger)?;
+    let judged = match judge(vault, req, root)? {
+        Ok(j) => j,
+        Err(reasons) => return Err(reject(&mut ledger, operator, req, reasons)),
+    };
+    lint_only(
+        &judged.root,
+        judged.csr.public_key(),
+        &judged.evaluation.profile,
+    )?;
+    Ok(sign_body(&judged))
+}
+
+/// Drafts and lints the intermediate `profile` would give `subject_key`, with a fixed
+/// serial and the root's key read from its certificate: the checks the token's signature
+/// would follow, made without the token.
+pub(super) fn lint_only(
+    root: &RootRecord,
+    subject_key: &PublicKey,
+    profile: &IntermediateProfile,
+) -> Result<()> {
+    let root_public = x509::certificate_public_key(&root.der)
+        .map_err(|e| LedgerError::malformed("the root certificate", e))?;
+    let draft = draft_intermediate(
+        root,
+        &root_public,
+        subject_key,
+        profile,
+        Serial::from_random([0x5a; 16]),
+    )?;
+    x509::lint(draft)?;
+    Ok(())
 }
 
 fn confirmation_request(j: &Judged) -> ConfirmRequest {

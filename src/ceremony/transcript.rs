@@ -341,6 +341,37 @@ fn describe(e: &StoredEvent, parsed: Result<Event, crate::ledger::PayloadError>)
                 fields.push(("token serial", a.token_serial));
                 "audit key generated on the token; it signs ledger checkpoints".to_owned()
             }
+            Event::ActionWitnessed(w) => {
+                fields.push(("action", w.action.clone()));
+                fields.push(("statement SHA-256", w.statement_sha256));
+                fields.push(("witnesses required", w.required.to_string()));
+                for s in &w.signatures {
+                    fields.push(("witnessed by", format!("{} ({})", s.witness, s.fingerprint)));
+                }
+                let names: Vec<&str> = w.signatures.iter().map(|s| s.witness.as_str()).collect();
+                format!(
+                    "`{}` witnessed by {}: each signed the statement with their SSH key (`ledger witnesses` exports it)",
+                    w.action,
+                    names.join(", ")
+                )
+            }
+            Event::WitnessAdded(w) => {
+                fields.push(("witness", w.name.clone()));
+                fields.push(("key", w.public_key));
+                fields.push(("fingerprint", w.fingerprint));
+                format!("witness {} registered", w.name)
+            }
+            Event::WitnessRemoved(w) => {
+                fields.push(("witness", w.name.clone()));
+                fields.push(("fingerprint", w.fingerprint));
+                format!("witness {} removed", w.name)
+            }
+            Event::WitnessesRequired(r) => {
+                format!(
+                    "every trust-changing action now needs {} witness(es)",
+                    r.required
+                )
+            }
             // Kinds added after this transcript was written show their payload as stored.
             #[allow(unreachable_patterns)]
             _ => {

@@ -424,11 +424,6 @@ impl Approval {
         self.registry.prove(&attestor.state())?;
         Ok(Attested(self))
     }
-
-    /// The statement approved.
-    pub(crate) fn statement(&self) -> &Statement {
-        &self.statement
-    }
 }
 
 /// An approval proven against the token's state. Made only by [`Approval::attest`].
@@ -493,6 +488,64 @@ pub(crate) fn check_witnessed(events: &[Event], required: u32) -> Result<()> {
     }
 }
 
+/// A trust-changing action, as a face asks for its statement: the same request the action
+/// itself takes.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum WitnessedAction<'a> {
+    /// `sign FILE --cluster NAME`.
+    Sign(&'a super::SignRequest<'a>),
+    /// `sign --generate-key`.
+    SignGenerated(&'a super::GenerateRequest),
+    /// `sign-batch MANIFEST` (checked by `check_batch`).
+    SignBatch(&'a super::CheckedBatch),
+    /// `revoke`.
+    Revoke(&'a super::RevokeTarget, crate::x509::RevocationReason),
+    /// `root create`.
+    CreateRoot(&'a super::RootRequest),
+    /// `witness add`.
+    WitnessAdd(&'a WitnessName, &'a WitnessKey),
+    /// `witness remove`.
+    WitnessRemove(&'a WitnessName),
+    /// `witness require M`.
+    WitnessRequire(u32),
+}
+
+/// The statement of `action` at the ledger's current head, after every check the action
+/// makes before the token (policy, lint, the vault's state; a refused signing request is
+/// recorded as `sign` records it). Touches no key. The same inputs at the same head give the
+/// same bytes.
+pub fn statement(
+    vault: &Vault,
+    operator: &Operator,
+    action: &WitnessedAction<'_>,
+) -> Result<Statement> {
+    let body = match *action {
+        WitnessedAction::Sign(req) => super::sign::sign_statement(vault, operator, req)?,
+        WitnessedAction::SignGenerated(req) => super::bundle::generated_statement(vault, req)?,
+        WitnessedAction::SignBatch(batch) => super::batch::batch_statement(batch)?,
+        WitnessedAction::Revoke(target, reason) => {
+            super::revoke::revoke_statement(vault, target, reason)?
+        }
+        WitnessedAction::CreateRoot(req) => super::root::root_statement(vault, req)?,
+        WitnessedAction::WitnessAdd(name, key) => add_body(&vault.ledger()?, name, key)?,
+        WitnessedAction::WitnessRemove(name) => remove_body(&vault.ledger()?, name)?,
+        WitnessedAction::WitnessRequire(m) => require_body(&vault.ledger()?, m)?,
+    };
+    statement_of(vault, &vault.ledger()?, &body)
+}
+
+/// [`statement`], written to `out` for the witnesses (`--statement-out FILE`).
+pub fn write_statement(
+    vault: &Vault,
+    operator: &Operator,
+    action: &WitnessedAction<'_>,
+    out: &Output,
+) -> Result<StatementReport> {
+    let statement = statement(vault, operator, action)?;
+    write_statement_file(&vault.ledger()?, &statement, out)
+}
+
 /// A statement written for the witnesses (`--statement-out`).
 #[derive(Debug, Clone, Serialize)]
 pub struct StatementReport {
@@ -516,7 +569,7 @@ pub struct StatementReport {
 
 /// Writes `statement` to `out` (readable by the witnesses; never over an existing file
 /// unless `out.force`).
-pub(crate) fn write_statement(
+fn write_statement_file(
     ledger: &Ledger,
     statement: &Statement,
     out: &Output,
@@ -635,7 +688,8 @@ pub fn add_witness(
     let request = ConfirmRequest {
         action: "register the witness",
         summary: body.lines.clone(),
-        subject: "the key's SHA-256 fingerprint (as ssh-keygen -l -E sha256 prints it, without SHA256:)",
+        subject:
+            "the key's SHA-256 fingerprint (as ssh-keygen -l -E sha256 prints it, without SHA256:)",
         expected: key.fingerprint(),
     };
     check_fingerprint(&request, confirmer.ask(&request), nothing)?;
@@ -711,7 +765,11 @@ pub fn require_witnesses(ctx: &Ctx<'_>, required: u32, sigs: &WitnessSigs) -> Re
 
 /// Accepts at least [`witness::MIN_FINGERPRINT_CHARS`] characters of an SSH SHA-256
 /// fingerprint (base64, case-sensitive; a leading `SHA256:` is ignored).
-fn check_fingerprint(request: &ConfirmRequest, answer: Answer, nothing: &'static str) -> Result<()> {
+fn check_fingerprint(
+    request: &ConfirmRequest,
+    answer: Answer,
+    nothing: &'static str,
+) -> Result<()> {
     let subject = request.subject;
     let min = witness::MIN_FINGERPRINT_CHARS;
     let typed = match answer {

@@ -10,6 +10,7 @@ use rootvault::ceremony;
 use rootvault::export::Format;
 use rootvault::keys::{KeyAlg, KeyType};
 use rootvault::policy::ClusterName;
+use rootvault::witness::WitnessName;
 use rootvault::x509::{Dn, RevocationReason};
 
 /// An offline root CA for service meshes, with its key on a PKCS#11 token.
@@ -84,6 +85,8 @@ pub enum Command {
         /// certificates, of the SHA-256 of their sorted serials, one per line).
         #[arg(long, value_name = "HEX")]
         confirm: Option<String>,
+        #[command(flatten)]
+        witness: WitnessArgs,
     },
     /// Issue the next CRL, signed by the root key.
     Crl {
@@ -149,6 +152,8 @@ pub enum Command {
         /// files are never overwritten).
         #[arg(long, value_name = "DIR")]
         out_dir: PathBuf,
+        #[command(flatten)]
+        witness: WitnessArgs,
     },
     /// List issued intermediate certificates with their status.
     List {
@@ -159,6 +164,9 @@ pub enum Command {
     /// Create and inspect the root.
     #[command(subcommand)]
     Root(RootCommand),
+    /// Register witnesses and require them for every trust-changing action.
+    #[command(subcommand)]
+    Witness(WitnessCommand),
     /// Check and read the ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
@@ -213,6 +221,46 @@ pub struct SignArgs {
     pub format: Format,
     #[command(flatten)]
     pub out: OutArgs,
+    #[command(flatten)]
+    pub witness: WitnessArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WitnessCommand {
+    /// Register a witness's SSH public key (ed25519, ecdsa-sha2-nistp256/384, rsa >= 3072
+    /// bits), after confirming its fingerprint.
+    Add {
+        /// The witness's name (names their signature files).
+        #[arg(value_parser = parse_witness_name)]
+        name: WitnessName,
+        /// The witness's public key file (`ssh-keygen` wrote it as KEY.pub).
+        #[arg(long, value_name = "FILE.pub")]
+        ssh_key: PathBuf,
+        /// Confirm without a prompt: at least 16 characters of the key's fingerprint as
+        /// `ssh-keygen -l -E sha256 -f FILE.pub` prints it, without `SHA256:`.
+        #[arg(long, value_name = "FPR")]
+        confirm: Option<String>,
+        #[command(flatten)]
+        witness: WitnessArgs,
+    },
+    /// The registered witnesses and how many each trust-changing action needs.
+    List,
+    /// Remove a witness.
+    Remove {
+        /// The witness's name.
+        #[arg(value_parser = parse_witness_name)]
+        name: WitnessName,
+        #[command(flatten)]
+        witness: WitnessArgs,
+    },
+    /// From now on every trust-changing action needs M distinct registered witnesses (0:
+    /// none).
+    Require {
+        /// M.
+        required: u32,
+        #[command(flatten)]
+        witness: WitnessArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -274,6 +322,20 @@ pub struct RootCreateArgs {
     /// CKA_LABEL of the key pair on the token.
     #[arg(long, value_name = "LABEL", default_value = ceremony::DEFAULT_ROOT_LABEL)]
     pub key_label: String,
+    #[command(flatten)]
+    pub witness: WitnessArgs,
+}
+
+/// The two steps of a witnessed action (shared cli.md, "Witnesses").
+#[derive(Debug, Args, Clone, Default)]
+pub struct WitnessArgs {
+    /// Check everything, touch no key, and write the statement the witnesses sign to FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "witness_sigs")]
+    pub statement_out: Option<PathBuf>,
+    /// A witness's signature of the statement (`ssh-keygen -Y sign -f KEY -n
+    /// rootvault-witness FILE` writes FILE.sig); repeatable.
+    #[arg(long = "witness-sig", value_name = "SIG")]
+    pub witness_sigs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -321,6 +383,13 @@ pub enum LedgerCommand {
         #[arg(long)]
         force: bool,
     },
+    /// The auditor's copy of every witnessed event: DIR/SEQ/statement.txt, DIR/SEQ/NAME.sig
+    /// and DIR/allowed_signers, for `ssh-keygen -Y verify`.
+    Witnesses {
+        /// The directory to create (must not exist).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// A printable record of a ceremony (events, fingerprints, hashes, the closing signed
     /// checkpoint) with lines for the operator's and the witness's signatures.
     Transcript {
@@ -330,6 +399,10 @@ pub enum LedgerCommand {
         #[command(flatten)]
         out: OutArgs,
     },
+}
+
+fn parse_witness_name(s: &str) -> std::result::Result<WitnessName, String> {
+    s.parse()
 }
 
 fn parse_dn(s: &str) -> std::result::Result<Dn, String> {

@@ -14,7 +14,10 @@ use rootvault::vault::Vault;
 use rootvault::{Error, ExitCode, Result};
 
 pub use args::Cli;
-use args::{Command, CsrCommand, LedgerCommand, RootCommand, SignMode, TokenCommand};
+use args::{
+    Command, CsrCommand, LedgerCommand, RootCommand, SignMode, TokenCommand, WitnessArgs,
+    WitnessCommand,
+};
 use render::print_json;
 
 /// Runs one command.
@@ -140,7 +143,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         recipients: Recipients::parse(&recipients)?,
                         force: out.force,
                     };
-                    let report = ceremony::sign_generated(&ctx(&vault), &req, &mut confirmer)?;
+                    let action = ceremony::WitnessedAction::SignGenerated(&req);
+                    let Some(sigs) = witness_step(&a.witness, &vault, &operator, json, action)?
+                    else {
+                        return Ok(ExitCode::Ok);
+                    };
+                    let report = ceremony::sign_generated_witnessed(
+                        &ctx(&vault),
+                        &req,
+                        &sigs,
+                        &mut confirmer,
+                    )?;
                     eprintln!(
                         "signed: cluster {} serial {}; key and chain written encrypted to {}",
                         req.cluster,
@@ -159,7 +172,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         days: a.days,
                         out,
                     };
-                    let issued = ceremony::sign_csr(&ctx(&vault), &req, &mut confirmer)?;
+                    let action = ceremony::WitnessedAction::Sign(&req);
+                    let Some(sigs) = witness_step(&a.witness, &vault, &operator, json, action)?
+                    else {
+                        return Ok(ExitCode::Ok);
+                    };
+                    let issued =
+                        ceremony::sign_csr_witnessed(&ctx(&vault), &req, &sigs, &mut confirmer)?;
                     eprintln!(
                         "signed: cluster {} serial {} SHA-256 {}",
                         issued.certificate.cluster.as_deref().unwrap_or(""),
@@ -182,6 +201,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             cluster,
             reason,
             confirm,
+            witness,
         } => {
             let vault = open()?;
             let target = match (serial, cluster) {
@@ -189,8 +209,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 (None, Some(c)) => ceremony::RevokeTarget::Cluster(c),
                 _ => return Err(Error::Usage("give either --serial or --cluster".into())),
             };
+            let action = ceremony::WitnessedAction::Revoke(&target, reason);
+            let Some(sigs) = witness_step(&witness, &vault, &operator, json, action)? else {
+                return Ok(ExitCode::Ok);
+            };
             let mut confirmer = CliConfirm { given: confirm };
-            let revoked = ceremony::revoke(&ctx(&vault), &target, reason, &mut confirmer)?;
+            let revoked =
+                ceremony::revoke_witnessed(&ctx(&vault), &target, reason, &sigs, &mut confirmer)?;
             for c in &revoked {
                 eprintln!(
                     "revoked: cluster {} serial {} ({reason}); issue a new CRL with `rootvault crl`",
@@ -260,11 +285,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             days,
             confirm,
             out_dir,
+            witness,
         } => {
             let vault = open()?;
             let batch = ceremony::check_batch(&vault, &manifest, days)?;
+            let action = ceremony::WitnessedAction::SignBatch(&batch);
+            let Some(sigs) = witness_step(&witness, &vault, &operator, json, action)? else {
+                return Ok(ExitCode::Ok);
+            };
             let mut confirmer = CliConfirm { given: confirm };
-            let issued = ceremony::sign_batch(&ctx(&vault), batch, &out_dir, &mut confirmer)?;
+            let issued = ceremony::sign_batch_witnessed(
+                &ctx(&vault),
+                batch,
+                &out_dir,
+                &sigs,
+                &mut confirmer,
+            )?;
             eprintln!(
                 "signed {} certificates into {}",
                 issued.len(),
@@ -291,12 +327,102 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 path_len: a.path_len,
                 key_label: a.key_label,
             };
-            let info = ceremony::create_root(&ctx(&vault), &req)?;
+            let action = ceremony::WitnessedAction::CreateRoot(&req);
+            let Some(sigs) = witness_step(&a.witness, &vault, &operator, json, action)? else {
+                return Ok(ExitCode::Ok);
+            };
+            let info = ceremony::create_root_witnessed(&ctx(&vault), &req, &sigs)?;
             if json {
                 print_json(&info)?;
             } else {
                 eprintln!("root created; its key stays on the token");
                 render::print_stdout(&render::root(&info))?;
+            }
+        }
+        Command::Witness(WitnessCommand::Add {
+            name,
+            ssh_key,
+            confirm,
+            witness,
+        }) => {
+            let vault = open()?;
+            let text = std::fs::read_to_string(&ssh_key).map_err(|source| {
+                rootvault::error::Refusal::Unreadable {
+                    what: "witness key",
+                    path: ssh_key.clone(),
+                    source,
+                }
+            })?;
+            let key = rootvault::witness::WitnessKey::parse(&text).map_err(|why| {
+                rootvault::error::Refusal::WitnessKey {
+                    path: ssh_key.clone(),
+                    why,
+                }
+            })?;
+            let action = ceremony::WitnessedAction::WitnessAdd(&name, &key);
+            let Some(sigs) = witness_step(&witness, &vault, &operator, json, action)? else {
+                return Ok(ExitCode::Ok);
+            };
+            let mut confirmer = CliConfirm { given: confirm };
+            let w = ceremony::add_witness(&ctx(&vault), &name, &key, &sigs, &mut confirmer)?;
+            eprintln!(
+                "witness {} registered ({} {}), event {}",
+                w.name, w.key_type, w.fingerprint, w.added_seq
+            );
+            if json {
+                print_json(&w)?;
+            }
+        }
+        Command::Witness(WitnessCommand::List) => {
+            let (required, witnesses) = ceremony::list_witnesses(&open()?)?;
+            if json {
+                print_json(&serde_json::json!({
+                    "required": required,
+                    "witnesses": witnesses,
+                }))?;
+            } else {
+                render::print_stdout(&render::witnesses(required, &witnesses))?;
+            }
+        }
+        Command::Witness(WitnessCommand::Remove { name, witness }) => {
+            let vault = open()?;
+            let action = ceremony::WitnessedAction::WitnessRemove(&name);
+            let Some(sigs) = witness_step(&witness, &vault, &operator, json, action)? else {
+                return Ok(ExitCode::Ok);
+            };
+            ceremony::remove_witness(&ctx(&vault), &name, &sigs)?;
+            eprintln!("witness {name} removed");
+        }
+        Command::Witness(WitnessCommand::Require { required, witness }) => {
+            let vault = open()?;
+            let action = ceremony::WitnessedAction::WitnessRequire(required);
+            let Some(sigs) = witness_step(&witness, &vault, &operator, json, action)? else {
+                return Ok(ExitCode::Ok);
+            };
+            ceremony::require_witnesses(&ctx(&vault), required, &sigs)?;
+            eprintln!("every trust-changing action now needs {required} witness(es)");
+        }
+        Command::Ledger(LedgerCommand::Witnesses { out }) => {
+            let report = ceremony::export_witnesses(&open()?, &out)?;
+            if json {
+                print_json(&report)?;
+            } else {
+                eprintln!(
+                    "{} witnessed event(s) and {} key(s) written to {}; check each signature with:",
+                    report.events.len(),
+                    report.signers,
+                    out.display()
+                );
+                for e in &report.events {
+                    for w in &e.witnesses {
+                        eprintln!(
+                            "  ssh-keygen -Y verify -f {d}/allowed_signers -I {w} -n {ns} -s {d}/{s}/{w}.sig < {d}/{s}/statement.txt",
+                            d = out.display(),
+                            s = e.seq,
+                            ns = rootvault::witness::NAMESPACE
+                        );
+                    }
+                }
             }
         }
         Command::Root(RootCommand::Show) => {
@@ -450,6 +576,42 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::Ok)
+}
+
+/// The first step of a witnessed action: with `--statement-out`, writes the statement and
+/// returns `None` (the command is done); otherwise reads the `--witness-sig` files.
+fn witness_step(
+    w: &WitnessArgs,
+    vault: &Vault,
+    operator: &Operator,
+    json: bool,
+    action: ceremony::WitnessedAction<'_>,
+) -> Result<Option<ceremony::WitnessSigs>> {
+    let Some(path) = &w.statement_out else {
+        return ceremony::WitnessSigs::read(&w.witness_sigs).map(Some);
+    };
+    let out = Output {
+        path: path.clone(),
+        force: false,
+    };
+    let report = ceremony::write_statement(vault, operator, &action, &out)?;
+    if json {
+        print_json(&report)?;
+    } else {
+        eprint!("{}", report.statement);
+        eprintln!(
+            "\nstatement for `{}` at ledger event {} written to {} (SHA-256 {}); this vault requires {} of its {} registered witnesses.\nEach witness compares it with what they were told, then signs it:\n  ssh-keygen -Y sign -f KEY -n {} {}\nThen run the same command with --witness-sig FILE.sig for each signature instead of --statement-out.",
+            report.action,
+            report.head_seq,
+            path.display(),
+            report.sha256,
+            report.required,
+            report.registered,
+            rootvault::witness::NAMESPACE,
+            path.display()
+        );
+    }
+    Ok(None)
 }
 
 /// Confirmation on the command line: the summary always goes to stderr; the answer is

@@ -208,3 +208,18 @@ pub fn write_output(out: Option<&Path>, bytes: &[u8], force: bool) -> Result<()>
         None => print_stdout(&String::from_utf8_lossy(bytes)),
     }
 }
+
+/// `witness list`.
+pub fn witnesses(required: u32, witnesses: &[ceremony::Witness]) -> String {
+    let mut out = format!("witnesses required for every trust-changing action: {required}\n");
+    if witnesses.is_empty() {
+        out += "no witness is registered\n";
+    }
+    for w in witnesses {
+        out += &format!(
+            "{:<16} {:<20} {}  (event {})\n",
+            w.name, w.key_type, w.fingerprint, w.added_seq
+        );
+    }
+    out
+}

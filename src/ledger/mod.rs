@@ -19,10 +19,10 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 pub use canonical::{EventFields, DOMAIN, GENESIS};
 pub use checkpoint::{Checkpoint, Receipt, CHECKPOINT_DOMAIN, RECEIPT_FORMAT};
 pub use events::{
-    ApprovedProfile, AuditKeyCreated, BundleExported, CertificateIssued, CertificateRecord,
-    CertificateRevoked, CertificateRow, CrlIssued, Event, ExportedFile, LedgerRecovered,
-    ModuleApproved, PayloadError, Projection, RootCreated, SigningRejected, TokenKeyRow,
-    VaultInitialised, ActionWitnessed, WitnessAdded, WitnessRemoved, WitnessSignature,
+    ActionWitnessed, ApprovedProfile, AuditKeyCreated, BundleExported, CertificateIssued,
+    CertificateRecord, CertificateRevoked, CertificateRow, CrlIssued, Event, ExportedFile,
+    LedgerRecovered, ModuleApproved, PayloadError, Projection, RootCreated, SigningRejected,
+    TokenKeyRow, VaultInitialised, WitnessAdded, WitnessRemoved, WitnessSignature,
     WitnessesRequired,
 };
 pub use migrate::{LATEST_VERSION, MIGRATIONS};
