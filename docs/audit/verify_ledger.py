@@ -144,6 +144,7 @@ class Report:
         self.attested_seq = None
         self.notes = []
         self.warnings = []
+        self.witnessed = []  # (seq, action, [witness names])
 
     def problem(self, seq, text):
         self.ok = False
@@ -164,6 +165,7 @@ class Report:
             "audit_key_pinned": pinned,
             "audit_key_sha256": fingerprint(key_der) if key_der else None,
             "warnings": self.warnings,
+            "witnessed": [{"seq": s, "action": a, "witnesses": w} for s, a, w in self.witnessed],
         }
 
 
@@ -266,6 +268,30 @@ def check_chain(events, report):
     return by_seq, audit_key, last_token_event
 
 
+def check_witnessed(events, report):
+    """Each action_witnessed event: its statement's SHA-256 is the digest it records, and the
+    statement names the ledger head the event extends (seq - 1 and its prev_hash). The
+    signatures are checked with ssh-keygen (docs/witnesses.md): main() prints the commands."""
+    for e in events:
+        if e["kind"] != "action_witnessed":
+            continue
+        seq = e["seq"]
+        try:
+            w = json.loads(e["payload"])
+            statement, digest = w["statement"], w["statement_sha256"]
+            names = [s["witness"] for s in w["signatures"]]
+            action = w["action"]
+        except (ValueError, KeyError, TypeError) as err:
+            report.problem(seq, f"event {seq}: an action_witnessed payload that does not parse ({err})")
+            continue
+        if hashlib.sha256(statement.encode("utf-8")).hexdigest() != digest:
+            report.problem(seq, f"event {seq}: the witnessed statement's SHA-256 is not the digest recorded with it")
+        want = f"ledger head: event {seq - 1}, hash {e['prev_hash']}"
+        if want not in statement.split("\n"):
+            report.problem(seq, f"event {seq}: the witnessed statement does not name the head this event extends ({want})")
+        report.witnessed.append((seq, action, names))
+
+
 def check_checkpoints(checkpoints, by_seq, key_seq, key_der, ossl, report):
     for cp in checkpoints:
         report.checkpoints += 1
@@ -360,6 +386,7 @@ def main(argv):
     try:
         events, checkpoints, export_pem = read_export(args.export, report)
         by_seq, audit_event, last_token_event = check_chain(events, report)
+        check_witnessed(events, report)
         key_seq = audit_event[0] if audit_event else None
         chain_key = audit_event[1] if audit_event else None
 
@@ -432,6 +459,13 @@ def main(argv):
             print(f"ledger integrity FAILED{at}: {len(report.problems)} problems in {report.events} events")
             for p in report.problems:
                 print(f"  - {p}")
+        if report.witnessed and report.ok:
+            print(f"{len(report.witnessed)} witnessed event(s), statement digests match; after "
+                  "`rootvault ledger witnesses --out DIR`, check each signature with:")
+            for seq, action, names in report.witnessed:
+                for name in names:
+                    print(f"  ssh-keygen -Y verify -f DIR/allowed_signers -I {name} -n rootvault-witness "
+                          f"-s DIR/{seq}/{name}.sig < DIR/{seq}/statement.txt   # {action}")
         for n in report.notes:
             print(f"note: {n}")
     return EXIT_OK if report.ok else EXIT_INTEGRITY
