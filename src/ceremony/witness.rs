@@ -848,10 +848,8 @@ pub fn export_witnesses(vault: &Vault, dir: &Path) -> Result<WitnessExport> {
         match Event::parse(&ev.kind, &ev.payload)
             .map_err(|e| LedgerError::malformed("a witness event", e))?
         {
-            Event::WitnessAdded(w) => {
-                if seen.insert((w.name.clone(), w.public_key.clone())) {
-                    signers += &witness::allowed_signers_line(&w.name, &w.public_key);
-                }
+            Event::WitnessAdded(w) if seen.insert((w.name.clone(), w.public_key.clone())) => {
+                signers += &witness::allowed_signers_line(&w.name, &w.public_key);
             }
             Event::ActionWitnessed(a) => {
                 let sub = staged.path().join(ev.seq.to_string());

@@ -10,6 +10,7 @@ mod migrate;
 mod rows;
 mod snapshot;
 mod verify;
+mod witnessed;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

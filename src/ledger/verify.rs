@@ -74,6 +74,11 @@ impl Ledger {
         // The serials revoked so far: what each CRL must list, what no export may hand out.
         // It grows with the revocations, not with the ledger.
         let mut revoked = std::collections::BTreeSet::<String>::new();
+        // The witnessed statements and the requirement (ledger/witnessed.rs); a transaction
+        // ends at a checkpoint.
+        let mut witnesses = super::witnessed::WitnessCheck::default();
+        let checkpointed: std::collections::BTreeSet<i64> =
+            self.checkpoints()?.iter().map(|c| c.seq).collect();
         self.for_each_event(i64::MIN, |ev| {
             report.events += 1;
             if (report.events as u64).is_multiple_of(VERIFY_PROGRESS_STEP) {
@@ -116,6 +121,9 @@ impl Ledger {
             if let Ok(event) = &event {
                 if event.requires_token() {
                     last_token_event = Some(seq);
+                }
+                for problem in witnesses.check(&ev, event, &checkpointed) {
+                    report.problem(Some(seq), problem);
                 }
                 match event {
                     Event::CertificateRevoked(r) => {
