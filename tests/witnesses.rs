@@ -131,6 +131,73 @@ fn witnesses_are_listed_with_the_fingerprints_ssh_keygen_prints() {
         );
         assert!(w["added_seq"].as_i64().unwrap() > 0);
     }
+
+    // Removing a witness, a generated key, and lowering M each need two witnesses now.
+    let [alice, bob, _] = &keys;
+    let both = |st: &Path, tag: &str| {
+        [
+            ssh_sign(alice, st, "rootvault-witness", &format!("{tag}-alice")),
+            ssh_sign(bob, st, "rootvault-witness", &format!("{tag}-bob")),
+        ]
+    };
+    let remove = ["witness", "remove", "carol"];
+    let r = run(hsm.rv_pin().args(remove)).expect(6);
+    assert!(
+        r.stderr
+            .contains("witness remove needs 2 witness signature(s)"),
+        "{}",
+        r.stderr
+    );
+    let st = statement(&hsm, &remove, "remove.txt");
+    let [a, b] = both(&st, "remove");
+    run(hsm.rv_pin().args(remove).args(sig_args(&[&a, &b]))).expect(0);
+    let v = run(hsm.rv().args(["witness", "list", "--json"]))
+        .expect(0)
+        .json();
+    assert_eq!(v["witnesses"].as_array().unwrap().len(), 2);
+
+    let recipient = age_identity(&hsm.path("cluster.age"));
+    let generate = [
+        "sign",
+        "--generate-key",
+        "--key-type",
+        "ecdsa-p256",
+        "--cluster",
+        "gen",
+        "--age-recipient",
+        &recipient,
+        "--out",
+        "gen.yaml",
+    ];
+    let st = statement(&hsm, &generate, "generate.txt");
+    let text = std::fs::read_to_string(&st).unwrap();
+    assert!(
+        text.contains(&format!(
+            "action: sign --generate-key\ncluster: gen\nkey type: ecdsa-p256 (generated in memory by the vault)\nage recipient: {recipient}\n"
+        )),
+        "{text}"
+    );
+    assert!(!hsm.path("gen.yaml").exists(), "the statement wrote no key");
+    let fpr = rootvault::ceremony::recipients_fingerprint(&[recipient.clone()]);
+    let [a, b] = both(&st, "generate");
+    run(hsm
+        .rv_pin()
+        .args(generate)
+        .args(sig_args(&[&a, &b]))
+        .args(["--confirm", &fpr[..16]]))
+    .expect(0);
+    assert_eq!(certificates(&hsm), 1);
+
+    let lower = ["witness", "require", "0"];
+    let st = statement(&hsm, &lower, "lower.txt");
+    assert!(std::fs::read_to_string(&st)
+        .unwrap()
+        .contains("witnesses required now: 2\nwitnesses required after: 0\n"));
+    let [a, b] = both(&st, "lower");
+    run(hsm.rv_pin().args(lower).args(sig_args(&[&a, &b]))).expect(0);
+    // M = 0: actions run without witnesses again.
+    run(hsm.rv_pin().args(["witness", "require", "1"])).expect(0);
+    run(hsm.rv().args(["ledger", "verify"])).expect(0);
 }
 
 #[test]
