@@ -5,13 +5,14 @@
 # docs/performance.md explains each figure.
 #
 #   benches/run.sh                 # everything (about 10-20 minutes on 2 cores)
-#   benches/run.sh issuance crl    # only some phases: build issuance append verify crl startup precheck
+#   benches/run.sh issuance crl    # only some phases: build issuance append verify crl startup precheck witness
 #
 # Environment:
 #   BENCH_DIR     scratch directory (default /tmp/rootvault-bench; wiped). The ledger and the
 #                 commit-floor database live here, so put it on the disk you want measured.
 #   BENCH_N       CSRs per sign-batch run (default 1000)
 #   BENCH_APPENDS durable single-event appends timed at each ledger size (default 200)
+#   BENCH_WITNESS_RUNS  signings timed with and without witnesses (default 30 each)
 #   CARGO_TARGET_DIR  default /tmp/bench-target
 #
 # Needs: SoftHSM2, OpenSC (pkcs11-tool), openssl, GNU time (/usr/bin/time); the repository's
@@ -26,7 +27,7 @@ N=${BENCH_N:-1000}
 APPENDS=${BENCH_APPENDS:-200}
 PIN=Bench-Pin-5521
 SO_PIN=Bench-SoPin-9902
-phases=${*:-build issuance append verify crl startup precheck}
+phases=${*:-build issuance append verify crl startup precheck witness}
 has() { [[ " $phases " == *" $1 "* ]]; }
 
 mkdir -p "$BENCH_DIR"
@@ -196,4 +197,63 @@ if has precheck; then
   echo "precheck_catchup_1m_us $(( ($(now_ns) - t0) / 1000 ))" | record
   crl_loop precheck_1m_crl
   awk '/^precheck_fresh_crl_median_us/{f=$2} /^precheck_1m_crl_median_us/{b=$2} END {if (f) printf "precheck_ratio %.2f\n", b/f}' "$results" | record
+fi
+
+if has witness; then
+  # Issue 14: what the witness gate costs the vault. The same `sign` (one P-256 CSR, P-384
+  # root), interleaved run by run: on a vault that requires no witnesses, and on one that
+  # requires 2 of 2 (ed25519 keys made by ssh-keygen), given both signatures. Each witnessed
+  # run's statement is written (timed on its own) and signed by both witnesses first; their
+  # ssh-keygen time is theirs, not the vault's, and is not counted.
+  K=${BENCH_WITNESS_RUNS:-30}
+  log "witness gate: sign with M = 0 and with M = 2 ($K runs each, interleaved)"
+  make_vault ecdsa-p384 plain
+  make_vault ecdsa-p384 witnessed
+  w=$BENCH_DIR/witness
+  rm -rf "$w" && mkdir -p "$w"
+  openssl req -new -nodes -subj "/CN=bench" -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+    -keyout "$w/bench.key" -out "$w/bench.csr" 2>/dev/null
+  fp=$(openssl req -in "$w/bench.csr" -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -c1-16)
+  in_vault() {
+    local v=$1
+    shift
+    SOFTHSM2_CONF=$BENCH_DIR/vault-$v/hsm/softhsm2.conf ROOTVAULT_DIR=$BENCH_DIR/vault-$v/vault "$@"
+  }
+  for n in alice bob; do
+    ssh-keygen -q -t ed25519 -N '' -C "$n" -f "$w/$n"
+    in_vault witnessed "$rv" --pin-file "$BENCH_DIR/pin" witness add "$n" --ssh-key "$w/$n.pub" \
+      --confirm "$(ssh-keygen -l -E sha256 -f "$w/$n.pub" | awk '{print $2}' | cut -c8-23)" >/dev/null 2>&1
+  done
+  in_vault witnessed "$rv" --pin-file "$BENCH_DIR/pin" witness require 2 >/dev/null 2>&1
+  sign_args=(sign "$w/bench.csr" --cluster bench --confirm "$fp")
+  plain=() witnessed=() statement=()
+  for i in $(seq 0 "$K"); do
+    t0=$(now_ns)
+    in_vault plain "$rv" --pin-file "$BENCH_DIR/pin" "${sign_args[@]}" >/dev/null 2>&1
+    t1=$(now_ns)
+    rm -f "$w/st" "$w"/st-*
+    in_vault witnessed "$rv" "${sign_args[@]}" --statement-out "$w/st" >/dev/null 2>&1
+    t2=$(now_ns)
+    for n in alice bob; do
+      ssh-keygen -q -Y sign -f "$w/$n" -n rootvault-witness <"$w/st" >"$w/st-$n.sig"
+    done
+    t3=$(now_ns)
+    in_vault witnessed "$rv" --pin-file "$BENCH_DIR/pin" "${sign_args[@]}" \
+      --witness-sig "$w/st-alice.sig" --witness-sig "$w/st-bob.sig" >/dev/null 2>&1
+    t4=$(now_ns)
+    if [ "$i" -gt 0 ]; then # run 0 warms the page cache
+      plain+=($(( (t1 - t0) / 1000 )))
+      statement+=($(( (t2 - t1) / 1000 )))
+      witnessed+=($(( (t4 - t3) / 1000 )))
+    fi
+  done
+  stats() {
+    printf '%s\n' "${@:2}" | sort -n | awk -v n="$1" '{a[NR]=$1; s+=$1} END {printf "%s_median_us %d\n%s_p10_us %d\n%s_p90_us %d\n", n, a[int((NR+1)/2)], n, a[int(NR*0.1)+1], n, a[int(NR*0.9)]}'
+  }
+  stats witness_plain_sign "${plain[@]}" | record
+  stats witness_m2_sign "${witnessed[@]}" | record
+  stats witness_statement_out "${statement[@]}" | record
+  echo "witness_issued_plain $(in_vault plain "$rv" list --json | grep -o '"serial"' | wc -l)" | record
+  echo "witness_issued_m2 $(in_vault witnessed "$rv" list --json | grep -o '"serial"' | wc -l)" | record
+  in_vault witnessed "$rv" ledger verify >/dev/null && echo "witness_ledger_verify ok" | record
 fi
