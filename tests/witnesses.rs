@@ -178,7 +178,7 @@ fn witnesses_are_listed_with_the_fingerprints_ssh_keygen_prints() {
         "{text}"
     );
     assert!(!hsm.path("gen.yaml").exists(), "the statement wrote no key");
-    let fpr = rootvault::ceremony::recipients_fingerprint(&[recipient.clone()]);
+    let fpr = rootvault::ceremony::recipients_fingerprint(std::slice::from_ref(&recipient));
     let [a, b] = both(&st, "generate");
     run(hsm
         .rv_pin()

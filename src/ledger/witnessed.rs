@@ -110,3 +110,183 @@ impl WitnessCheck {
         problems
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{
+        ActionWitnessed, CertificateRevoked, WitnessAdded, WitnessSignature, WitnessesRequired,
+        GENESIS,
+    };
+    use crate::witness::{Body, Head, Statement, VaultId};
+    use ssh_key::private::Ed25519Keypair;
+    use ssh_key::{HashAlg, LineEnding, PrivateKey, SshSig};
+
+    fn key(seed: u8) -> PrivateKey {
+        PrivateKey::from(Ed25519Keypair::from_seed(&[seed; 32]))
+    }
+
+    fn stored(seq: i64, prev_hash: &str, event: &Event) -> StoredEvent {
+        StoredEvent {
+            seq,
+            time: "2026-01-01T00:00:00.000000Z".into(),
+            kind: event.kind().into(),
+            actor: "t".into(),
+            payload: event.payload_json(),
+            prev_hash: prev_hash.into(),
+            hash: format!("{seq:064x}"),
+        }
+    }
+
+    fn sign(k: &PrivateKey, namespace: &str, text: &str) -> String {
+        SshSig::sign(k, namespace, HashAlg::Sha512, text.as_bytes())
+            .unwrap()
+            .to_pem(LineEnding::LF)
+            .unwrap()
+    }
+
+    /// A registry of alice (seed 1) and bob (seed 2) with M = 2 at events 1..3; returns the
+    /// checker and the statement of a revocation at head 3.
+    fn setup() -> (WitnessCheck, String) {
+        let mut c = WitnessCheck::default();
+        let none = BTreeSet::from([1, 2, 3]);
+        for (seq, name, seed) in [(1, "alice", 1), (2, "bob", 2)] {
+            let public = key(seed).public_key().clone();
+            let e = Event::WitnessAdded(WitnessAdded {
+                name: name.into(),
+                public_key: public.to_openssh().unwrap(),
+                fingerprint: public.fingerprint(HashAlg::Sha256).to_string(),
+            });
+            assert!(c.check(&stored(seq, GENESIS, &e), &e, &none).is_empty());
+        }
+        let e = Event::WitnessesRequired(WitnessesRequired { required: 2 });
+        assert!(c.check(&stored(3, GENESIS, &e), &e, &none).is_empty());
+        let mut body = Body::new("revoke");
+        body.line("reason", "keyCompromise");
+        let vault = VaultId {
+            token_serial: "t".into(),
+            audit_key_sha256: "a".into(),
+        };
+        let head = Head {
+            seq: 3,
+            hash: format!("{:064x}", 3),
+        };
+        (c, Statement::new(&vault, &head, &body).text().to_owned())
+    }
+
+    fn witnessed(statement: &str, sigs: &[(&str, u8, &str)]) -> Event {
+        Event::ActionWitnessed(ActionWitnessed {
+            action: "revoke".into(),
+            statement: statement.into(),
+            statement_sha256: sha256_hex(statement.as_bytes()),
+            required: 2,
+            signatures: sigs
+                .iter()
+                .map(|(w, seed, ns)| WitnessSignature {
+                    witness: (*w).into(),
+                    fingerprint: key(*seed)
+                        .public_key()
+                        .fingerprint(HashAlg::Sha256)
+                        .to_string(),
+                    signature: sign(&key(*seed), ns, statement),
+                })
+                .collect(),
+        })
+    }
+
+    fn revoked() -> Event {
+        Event::CertificateRevoked(CertificateRevoked {
+            serial: "01".into(),
+            cluster: "a".into(),
+            reason: "keyCompromise".into(),
+            revoked_at: "2026-01-01T00:00:00Z".into(),
+        })
+    }
+
+    /// Runs `witnessed` at seq 4 (extending head 3) and a revocation at 5, checkpointed at 5.
+    fn problems(w: &Event) -> Vec<String> {
+        let (mut c, _) = setup();
+        let cps = BTreeSet::from([5]);
+        let mut p = c.check(&stored(4, &format!("{:064x}", 3), w), w, &cps);
+        p.extend(c.check(
+            &stored(5, &format!("{:064x}", 4), &revoked()),
+            &revoked(),
+            &cps,
+        ));
+        p
+    }
+
+    const NS: &str = "rootvault-witness";
+
+    #[test]
+    fn a_statement_two_registered_witnesses_signed_verifies() {
+        let (_, st) = setup();
+        assert_eq!(
+            problems(&witnessed(&st, &[("alice", 1, NS), ("bob", 2, NS)])),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn forged_or_short_witnessing_is_named() {
+        let (_, st) = setup();
+        let one = problems(&witnessed(&st, &[("alice", 1, NS)]));
+        assert!(
+            one[0].contains("1 witnesses signed and it records M = 2, but 2 were required then"),
+            "{one:?}"
+        );
+        let ns = problems(&witnessed(&st, &[("alice", 1, NS), ("bob", 2, "file")]));
+        assert!(
+            ns[0].contains("bob's signature: it was made for the namespace \"file\""),
+            "{ns:?}"
+        );
+        let stranger = problems(&witnessed(&st, &[("alice", 1, NS), ("bob", 9, NS)]));
+        assert!(
+            stranger[0].contains("bob was not a registered witness with key"),
+            "{stranger:?}"
+        );
+        let twice = problems(&witnessed(&st, &[("alice", 1, NS), ("alice", 1, NS)]));
+        assert!(
+            twice.iter().any(|p| p.contains("alice signed twice")),
+            "{twice:?}"
+        );
+        // A statement edited after signing (digest recomputed) no longer verifies.
+        let mut w = witnessed(&st, &[("alice", 1, NS), ("bob", 2, NS)]);
+        if let Event::ActionWitnessed(a) = &mut w {
+            a.statement = a.statement.replace("keyCompromise", "superseded");
+            a.statement_sha256 = sha256_hex(a.statement.as_bytes());
+        }
+        let edited = problems(&w);
+        assert!(
+            edited
+                .iter()
+                .all(|p| p.contains("does not sign this statement"))
+                && edited.len() == 2,
+            "{edited:?}"
+        );
+        // Another head: the statement is moved elsewhere in the chain.
+        let moved = st.replace(
+            &format!("event 3, hash {:064x}", 3),
+            &format!("event 2, hash {:064x}", 2),
+        );
+        let p = problems(&witnessed(&moved, &[("alice", 1, NS), ("bob", 2, NS)]));
+        assert!(
+            p[0].contains("does not name the head this event extends (event 3"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn a_trust_changing_event_without_a_witnessed_statement_is_named() {
+        let (mut c, _) = setup();
+        let p = c.check(
+            &stored(4, GENESIS, &revoked()),
+            &revoked(),
+            &BTreeSet::new(),
+        );
+        assert_eq!(
+            p,
+            ["event 4 (certificate_revoked): witnesses were required, but no witnessed statement precedes it in its transaction"]
+        );
+    }
+}
