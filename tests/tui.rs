@@ -354,14 +354,12 @@ fn a_whole_ceremony_by_keys_unlock_sign_export_revoke_crl_verify() {
     press(&mut app, KeyCode::Char('s'));
     shows(&app, &["Confirm: sign", "Have the cluster team read out"]);
     insta::assert_snapshot!("confirm_sign_80x24", redact(&screen(&app, 80, 24), &hsm));
-    let typed = format!(
-        "{}:{}:{}:{}",
-        &spki[0..2],
-        &spki[2..4],
-        &spki[4..6],
-        &spki[6..8]
-    )
-    .to_uppercase();
+    let typed = spki.as_bytes()[..16]
+        .chunks(2)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(":")
+        .to_uppercase();
     typing(&mut app, &typed);
     press(&mut app, KeyCode::Enter);
     settle(&mut app);
@@ -420,7 +418,7 @@ fn a_whole_ceremony_by_keys_unlock_sign_export_revoke_crl_verify() {
     press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::Enter);
     shows(&app, &["Confirm: revoke", "keyCompromise"]);
-    typing(&mut app, &serial[..10]);
+    typing(&mut app, &serial[..16]);
     press(&mut app, KeyCode::Enter);
     settle(&mut app);
     assert_eq!(list(&hsm)[0]["status"], "revoked");
@@ -504,9 +502,9 @@ fn a_wrong_fingerprint_in_the_modal_signs_nothing_and_says_what_the_cli_says() {
     let hsm = ceremony("tui-wrong-fpr");
     let spki = inbox_csr(&hsm, "prod-us1");
     let wrong = if spki.starts_with("00") {
-        "11111111"
+        "1111111111111111"
     } else {
-        "00000000"
+        "0000000000000000"
     };
     let before = (list(&hsm), events(&hsm));
 
@@ -536,12 +534,12 @@ fn a_wrong_fingerprint_in_the_modal_signs_nothing_and_says_what_the_cli_says() {
     // Too short is refused by ceremony too, in its words.
     press(&mut app, KeyCode::Enter);
     press(&mut app, KeyCode::Char('s'));
-    typing(&mut app, &spki[..7]);
+    typing(&mut app, &spki[..15]);
     press(&mut app, KeyCode::Enter);
     settle(&mut app);
     assert!(
         app.error_shown()
-            .is_some_and(|e| e.contains("at least 8 hex digits")),
+            .is_some_and(|e| e.contains("at least 16 hex digits")),
         "{:?}",
         app.error_shown()
     );
@@ -580,7 +578,7 @@ fn quitting_in_the_middle_of_a_flow_leaves_the_vault_unchanged() {
         .rv_pin()
         .arg("sign")
         .arg(hsm.vault().join("inbox/prod-ap1.csr"))
-        .args(["--cluster", "prod-ap1", "--confirm", &spki[..8]]))
+        .args(["--cluster", "prod-ap1", "--confirm", &spki[..16]]))
     .expect(0);
     let before = (list(&hsm), events(&hsm));
     let mut app = open_app(&hsm, None);
@@ -593,7 +591,7 @@ fn quitting_in_the_middle_of_a_flow_leaves_the_vault_unchanged() {
     press(&mut app, KeyCode::Char('n'));
     shows(&app, &["Revoke: reason"]);
     press(&mut app, KeyCode::Enter);
-    typing(&mut app, &before.0[0]["serial"].as_str().unwrap()[..8]);
+    typing(&mut app, &before.0[0]["serial"].as_str().unwrap()[..16]);
     ctrl(&mut app, 'c');
     press(&mut app, KeyCode::Char('y'));
     assert!(app.should_quit());
@@ -644,7 +642,7 @@ fn a_refused_export_reads_as_the_command_line_prints_it() {
         .rv_pin()
         .arg("sign")
         .arg(hsm.vault().join("inbox/prod-sa1.csr"))
-        .args(["--cluster", "prod-sa1", "--confirm", &spki[..8]]))
+        .args(["--cluster", "prod-sa1", "--confirm", &spki[..16]]))
     .expect(0);
     let taken = hsm.path("taken.pem");
     std::fs::write(&taken, "already here").unwrap();
@@ -773,7 +771,7 @@ fn a_typed_usb_path_a_typed_cluster_and_an_age_encrypted_export() {
     press(&mut app, KeyCode::Enter);
     shows(&app, &["edge-7 (typed)", "30 days", "days asked"]);
     press(&mut app, KeyCode::Char('s'));
-    typing(&mut app, &spki[..8]);
+    typing(&mut app, &spki[..16]);
     press(&mut app, KeyCode::Enter);
     settle(&mut app);
     let certs = list(&hsm);
@@ -948,15 +946,12 @@ fn a_batch_is_signed_by_keys_after_one_confirmation_of_the_manifest() {
         ],
     );
     insta::assert_snapshot!("confirm_batch_80x24", redact(&screen(&app, 80, 24), &hsm));
-    let typed = format!(
-        "{}:{}:{}:{}:{}",
-        &sha[0..2],
-        &sha[2..4],
-        &sha[4..6],
-        &sha[6..8],
-        &sha[8..10]
-    )
-    .to_uppercase();
+    let typed = sha.as_bytes()[..16]
+        .chunks(2)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(":")
+        .to_uppercase();
     typing(&mut app, &typed);
     press(&mut app, KeyCode::Enter);
     settle(&mut app);
@@ -1015,9 +1010,9 @@ fn a_wrong_batch_confirmation_or_esc_signs_nothing_and_says_what_the_cli_says() 
     let hsm = ceremony("tui-batch-wrong");
     let (manifest, sha) = batch_manifest(&hsm, &["prod-eu2", "prod-us2"], "");
     let wrong = if sha.starts_with("00") {
-        "11111111"
+        "1111111111111111"
     } else {
-        "00000000"
+        "0000000000000000"
     };
     let out = hsm.path("usb/signed");
     let before = (list(&hsm), events(&hsm));
@@ -1066,7 +1061,7 @@ fn a_wrong_batch_confirmation_or_esc_signs_nothing_and_says_what_the_cli_says() 
     press(&mut app, KeyCode::Enter);
     settle(&mut app);
     press(&mut app, KeyCode::Char('s'));
-    typing(&mut app, &sha[..8]);
+    typing(&mut app, &sha[..16]);
     press(&mut app, KeyCode::Esc);
     shows(&app, &["not confirmed; nothing was signed"]);
 
@@ -1255,7 +1250,7 @@ fn a_key_generated_by_keys_is_signed_and_written_only_age_encrypted() {
         before,
         "nothing happens before the confirmation"
     );
-    typing(&mut app, &fingerprint[..10].to_uppercase());
+    typing(&mut app, &fingerprint[..16].to_uppercase());
     press(&mut app, KeyCode::Enter);
     assert!(app.busy());
     settle(&mut app);
@@ -1347,9 +1342,9 @@ fn a_wrong_recipients_prefix_or_esc_generates_nothing_and_says_what_the_cli_says
     let hsm = ceremony("tui-generate-wrong");
     let fingerprint = sorted_lines_sha256(&[FIXED_AGE, FIXED_SSH]);
     let wrong = if fingerprint.starts_with("00") {
-        "11111111"
+        "1111111111111111"
     } else {
-        "00000000"
+        "0000000000000000"
     };
     let out = hsm.path("gen-west.yaml.age");
     let before = (list(&hsm), events(&hsm));
@@ -1422,7 +1417,7 @@ fn a_wrong_recipients_prefix_or_esc_generates_nothing_and_says_what_the_cli_says
     // The right prefix typed, then Esc: nothing.
     fill_generate_form(&mut app, "gen-west", &out, &[FIXED_AGE, FIXED_SSH]);
     press(&mut app, KeyCode::Enter);
-    typing(&mut app, &fingerprint[..8]);
+    typing(&mut app, &fingerprint[..16]);
     press(&mut app, KeyCode::Esc);
     shows(&app, &["not confirmed; nothing was generated or signed"]);
 
@@ -1466,7 +1461,7 @@ fn a_bad_recipient_is_refused_in_the_cli_words_and_nothing_is_generated() {
             "--age-recipient",
             bad,
             "--confirm",
-            "00000000",
+            "0000000000000000",
             "--out",
         ])
         .arg(&out))

@@ -170,7 +170,7 @@ fn an_operator_unlocks_and_signs_an_inbox_csr_by_keystrokes_in_a_real_terminal()
     tmux.wait_for(&["Review", "SPKI SHA-256", &spki[..8]]);
     tmux.keys(&["s"]);
     tmux.wait_for(&["Confirm: sign", "Have the cluster team"]);
-    tmux.literal(&spki[..12]);
+    tmux.literal(&spki[..16]);
     tmux.keys(&["Enter"]);
     let signed = tmux.wait_for(&["Signed", "e exports it"]);
     tmux.keys(&["Enter"]);

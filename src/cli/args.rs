@@ -80,7 +80,7 @@ pub enum Command {
         /// cessationOfOperation, privilegeWithdrawn, unspecified.
         #[arg(long, value_name = "REASON", value_parser = parse_reason)]
         reason: RevocationReason,
-        /// Confirm without a prompt: at least 8 hex digits of the serial (or, for several
+        /// Confirm without a prompt: at least 16 hex digits of the serial (or, for several
         /// certificates, of the SHA-256 of their sorted serials, one per line).
         #[arg(long, value_name = "HEX")]
         confirm: Option<String>,
@@ -142,7 +142,7 @@ pub enum Command {
         /// Validity in days for every certificate (default and maximum from the policy).
         #[arg(long, value_name = "N")]
         days: Option<u32>,
-        /// Confirm without a prompt: at least 8 hex digits of the manifest's SHA-256.
+        /// Confirm without a prompt: at least 16 hex digits of the manifest's SHA-256.
         #[arg(long, value_name = "HEX")]
         confirm: Option<String>,
         /// Directory for the certificates, one CLUSTER.pem each (created if missing; existing
@@ -195,7 +195,7 @@ pub struct SignArgs {
     /// Validity in days (default and maximum from the vault's policy).
     #[arg(long, value_name = "N")]
     pub days: Option<u32>,
-    /// Confirm without a prompt: at least 8 hex digits of the CSR's SPKI SHA-256 (with
+    /// Confirm without a prompt: at least 16 hex digits of the CSR's SPKI SHA-256 (with
     /// --generate-key: of the SHA-256 of the sorted recipients, one per line).
     #[arg(long, value_name = "HEX")]
     pub confirm: Option<String>,

@@ -271,7 +271,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<()> {
         "--cluster",
         "legacy",
         "--confirm",
-        &fp[..12],
+        &fp[..16],
         "--out",
         &d.path("legacy-ca.pem"),
     ])?;
@@ -291,7 +291,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<()> {
         "--reason",
         "cessationOfOperation",
         "--confirm",
-        &serial[..8],
+        &serial[..16],
     ])?;
     d.rv(&["crl", "--out", &d.path("crl.pem")])?;
     d.check(&[
