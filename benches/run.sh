@@ -36,7 +36,7 @@ touch "$results"
 rv=$CARGO_TARGET_DIR/release/rootvault
 lb=$CARGO_TARGET_DIR/release/examples/ledger_bench
 module=$("$repo/hsm-test/module-path.sh")
-echo "$PIN" >"$BENCH_DIR/pin"
+(umask 077 && echo "$PIN" >"$BENCH_DIR/pin")
 
 log() { echo "== $*" >&2; }
 record() { tee -a "$results"; }

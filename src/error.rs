@@ -63,6 +63,9 @@ pub enum Error {
     /// The token or its module failed.
     #[error(transparent)]
     Hsm(#[from] HsmError),
+    /// No PIN could be obtained, or the PIN file is not private (exit 5).
+    #[error(transparent)]
+    Pin(#[from] crate::pin::PinError),
     /// The ledger database failed or is inconsistent.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -397,6 +400,7 @@ impl Error {
             | Error::WrittenNotRecorded { .. }
             | Error::RecordedNotWritten { .. } => ExitCode::Failed,
             Error::Hsm(e) if e.is_login_failure() => ExitCode::Login,
+            Error::Pin(_) => ExitCode::Login,
             Error::Hsm(e) if e.is_unsupported_request() => ExitCode::Rejected,
             Error::Hsm(_) => ExitCode::Failed,
             Error::Ledger(e) if e.is_integrity_failure() => ExitCode::Integrity,

@@ -77,7 +77,7 @@ fn ceremony(label: &str) -> Hsm {
         .rand_bytes(6)
         .tempdir_in("/tmp")
         .unwrap();
-    std::fs::write(dir.path().join("pin"), format!("{PIN}\n")).unwrap();
+    write_private(&dir.path().join("pin"), format!("{PIN}\n"));
     let hsm = Hsm {
         dir,
         conf: w.conf.clone(),
@@ -819,7 +819,7 @@ fn the_root_is_created_from_the_overview_with_progress_on_a_worker() {
         .rand_bytes(6)
         .tempdir_in("/tmp")
         .unwrap();
-    std::fs::write(dir.path().join("pin"), format!("{PIN}\n")).unwrap();
+    write_private(&dir.path().join("pin"), format!("{PIN}\n"));
     let hsm = Hsm {
         dir,
         conf: w.conf.clone(),

@@ -53,7 +53,7 @@ pub fn init(
 
     let parent = fsio::parent_dir(dir);
     fs::create_dir_all(&parent).map_err(|e| Error::io("cannot create", &parent, e))?;
-    let staging = StagedDir::new(dir, "init", 0o755)?;
+    let staging = StagedDir::new(dir, "init", fsio::PRIVATE_DIR_MODE)?;
 
     let config = Config {
         format: CONFIG_FORMAT,
@@ -92,6 +92,7 @@ pub fn init(
 
     let staged_vault = Vault::open(staging.path())?;
     audit::attestor(&staged_vault, &session, operator)?;
+    vault::make_private(staging.path())?;
     refuse_existing(dir)?;
     staging.commit()?;
     Ok(InitReport {

@@ -1,0 +1,146 @@
+//! Issue 12: what the vault's files, its outputs and its PIN file expose, and what a second
+//! `init` on a used token says. Each test runs the real binary on a SoftHSM2 token of its own.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use common::*;
+
+/// The permission bits of `path` itself (a link is not followed).
+fn mode(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The vault directory is 0700 and everything in it 0600.
+#[track_caller]
+fn assert_private(vault: &Path) {
+    assert_eq!(mode(vault), 0o700, "{}", vault.display());
+    let files = files_under(vault);
+    for name in ["vault.toml", "ledger.sqlite"] {
+        assert!(
+            files.contains(&vault.join(name)),
+            "{name} missing: {files:?}"
+        );
+    }
+    for f in files {
+        assert_eq!(mode(&f), 0o600, "{} is {:04o}", f.display(), mode(&f));
+    }
+}
+
+#[test]
+fn init_and_restore_make_the_vault_directory_0700_and_its_files_0600() {
+    let h = Hsm::new("private-vault");
+    h.init().expect(0);
+    assert_private(&h.vault());
+    run(h.rv_pin().args([
+        "root",
+        "create",
+        "--subject",
+        "CN=Private Root",
+        "--key-type",
+        "ecdsa-p256",
+    ]))
+    .expect(0);
+    assert_private(&h.vault());
+
+    let identity = h.path("backup.age-key");
+    let recipient = age_identity(&identity);
+    let backup = h.path("vault.backup");
+    run(h
+        .rv_pin()
+        .args(["backup", "--out"])
+        .arg(&backup)
+        .args(["--age-recipient", &recipient]))
+    .expect(0);
+    let restored = h.path("restored");
+    run(h
+        .rv_pin()
+        .arg("--vault")
+        .arg(&restored)
+        .args(["restore", "--from"])
+        .arg(&backup)
+        .arg("--identity")
+        .arg(&identity))
+    .expect(0);
+    assert_private(&restored);
+}
+
+/// SQLite makes `ledger.sqlite-wal` and `-shm` while a command has the ledger open; they take
+/// the ledger's mode, so they are 0600 too.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn the_ledgers_write_ahead_log_and_shared_memory_are_0600_while_in_use() {
+    let h = Hsm::new("private-wal");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    let csr = make_cluster_csr(h.dir.path(), "east", P256);
+    let mut sign = h.rv_pin();
+    sign.arg("sign").arg(&csr.csr).args([
+        "--cluster",
+        "east",
+        "--confirm",
+        &csr.spki_sha256[..16],
+        "--out",
+    ]);
+    sign.arg(h.path("east.pem"));
+    let mut seen = Vec::new();
+    with_pause(sign, "sign.after_lint", || {
+        for suffix in ["-wal", "-shm"] {
+            let p = h.vault().join(format!("ledger.sqlite{suffix}"));
+            seen.push((suffix, mode(&p)));
+        }
+        assert_eq!(mode(&h.vault()), 0o700);
+    })
+    .expect(0);
+    assert_eq!(seen, [("-wal", 0o600), ("-shm", 0o600)]);
+}
+
+#[test]
+fn a_pin_file_group_or_others_can_access_is_refused_with_exit_5_naming_the_fix() {
+    let h = Hsm::new("loose-pin");
+    let pin = h.pin_file();
+    // `init` with such a file creates nothing.
+    set_mode(&pin, 0o644);
+    let r = h.init().expect(5);
+    assert_eq!(
+        r.stderr.trim(),
+        format!(
+            "rootvault: error: the PIN file {p} is accessible by group or others (mode 0644), so its PIN may already be known to others; refusing to use it. Make it private with `chmod 600 {p}` (and consider changing the PIN)",
+            p = pin.display()
+        )
+    );
+    assert!(!h.vault().exists());
+
+    set_mode(&pin, 0o600);
+    h.init().expect(0);
+    let before = snapshot(&h.vault());
+    for loose in [0o640, 0o604, 0o620, 0o602, 0o660, 0o666, 0o610] {
+        set_mode(&pin, loose);
+        let r = run(h.rv_pin().args(["root", "create", "--subject", "CN=Root"])).expect(5);
+        assert!(
+            r.stderr.contains(&format!(
+                "is accessible by group or others (mode {loose:04o})"
+            )) && r.stderr.contains(&format!("chmod 600 {}", pin.display())),
+            "{loose:04o}: {}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains(PIN) && !r.stdout.contains(PIN));
+        assert_eq!(
+            snapshot(&h.vault()),
+            before,
+            "{loose:04o} changed the vault"
+        );
+    }
+    // Owner-only, read-only or read-write, is accepted.
+    set_mode(&pin, 0o400);
+    run(h.rv_pin().args(["root", "create", "--subject", "CN=Root"])).expect(0);
+}
