@@ -144,3 +144,75 @@ fn a_pin_file_group_or_others_can_access_is_refused_with_exit_5_naming_the_fix()
     set_mode(&pin, 0o400);
     run(h.rv_pin().args(["root", "create", "--subject", "CN=Root"])).expect(0);
 }
+
+#[test]
+fn a_dangling_symbolic_link_at_out_is_refused_before_the_token_signs_and_left_alone() {
+    let h = Hsm::new("out-link");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    let csr = make_cluster_csr(h.dir.path(), "east", P256);
+    let target = h.path("elsewhere/planted.pem");
+    let link = h.path("east.pem");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let before = snapshot(&h.vault());
+    let events = run(h.rv().args(["ledger", "show", "--json"]))
+        .expect(0)
+        .json();
+
+    let r = run(h
+        .rv_pin()
+        .arg("sign")
+        .arg(&csr.csr)
+        .args([
+            "--cluster",
+            "east",
+            "--confirm",
+            &csr.spki_sha256[..16],
+            "--out",
+        ])
+        .arg(&link))
+    .expect(1);
+    assert_eq!(
+        r.stderr.trim(),
+        format!(
+            "rootvault: error: {} already exists; choose another path, or pass --force to replace it",
+            link.display()
+        )
+    );
+    // Not signed (the confirmation summary is never reached), nothing recorded, the link as
+    // it was and nothing made where it points.
+    assert!(!r.stderr.contains("About to sign"), "{}", r.stderr);
+    assert_eq!(snapshot(&h.vault()), before);
+    assert_eq!(
+        run(h.rv().args(["ledger", "show", "--json"]))
+            .expect(0)
+            .json(),
+        events
+    );
+    assert_eq!(std::fs::read_link(&link).unwrap(), target);
+    assert!(!target.exists() && !h.path("elsewhere").exists());
+
+    // --force does not write through a link either.
+    let r = run(h
+        .rv_pin()
+        .arg("sign")
+        .arg(&csr.csr)
+        .args([
+            "--cluster",
+            "east",
+            "--confirm",
+            &csr.spki_sha256[..16],
+            "--force",
+            "--out",
+        ])
+        .arg(&link))
+    .expect(1);
+    assert!(
+        r.stderr
+            .contains("is a symbolic link, but this output is one file"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(snapshot(&h.vault()), before);
+    assert_eq!(std::fs::read_link(&link).unwrap(), target);
+    assert!(!target.exists());
+}
