@@ -216,3 +216,71 @@ fn a_dangling_symbolic_link_at_out_is_refused_before_the_token_signs_and_left_al
     assert_eq!(std::fs::read_link(&link).unwrap(), target);
     assert!(!target.exists());
 }
+
+/// Every checkpoint object of a `ledger export`.
+fn exported_checkpoints(export: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(export)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|v| v.get("checkpoint").cloned())
+        .collect()
+}
+
+#[test]
+fn checkpoints_are_exported_with_only_what_their_signature_covers() {
+    let h = Hsm::new("cp-meta");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    let first = h.path("first.jsonl");
+    run(h.rv().args(["ledger", "export", "--out"]).arg(&first)).expect(0);
+    let checkpoints = exported_checkpoints(&first);
+    assert!(checkpoints.len() >= 2, "{checkpoints:?}");
+    for cp in &checkpoints {
+        let mut keys: Vec<&str> = cp.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["hash", "seq", "signature", "time"], "{cp}");
+    }
+
+    // Someone with the files relabels every checkpoint: no signature covers the label, and
+    // nothing exported or printed changes.
+    h.sqlite(
+        "DROP TRIGGER checkpoints_append_only_update;
+         UPDATE checkpoints SET key_label = 'forged-label';
+         CREATE TRIGGER checkpoints_append_only_update BEFORE UPDATE ON checkpoints
+         BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;",
+    )
+    .expect(0);
+    let second = h.path("second.jsonl");
+    run(h.rv().args(["ledger", "export", "--out"]).arg(&second)).expect(0);
+    assert_eq!(
+        std::fs::read(&first).unwrap(),
+        std::fs::read(&second).unwrap()
+    );
+    let transcript = h.path("transcript.txt");
+    run(h
+        .rv()
+        .args(["ledger", "transcript", "--out"])
+        .arg(&transcript))
+    .expect(0);
+    let text = std::fs::read_to_string(&transcript).unwrap();
+    assert!(!text.contains("forged-label"), "{text}");
+    // The closing checkpoint names the key that verifies it, by its SHA-256.
+    let audit_pem = run(h.rv().args(["root", "show", "--json"]))
+        .expect(0)
+        .json()["audit_public_key_pem"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let der = pem::parse(&audit_pem).unwrap().into_contents();
+    let sha = rootvault::keys::sha256_hex(&der);
+    let closing = text.split("CLOSING CHECKPOINT").nth(1).unwrap();
+    assert!(
+        closing.contains(&format!("\naudit key       {sha}\n")),
+        "{closing}"
+    );
+    // The auditor's script takes the export as it is.
+    run(std::process::Command::new("python3")
+        .arg(repo().join("docs/audit/verify_ledger.py"))
+        .arg(&second))
+    .expect(0);
+}

@@ -33,7 +33,7 @@ TOKENLESS_KINDS = {"signing_rejected"}
 P256_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
 HEX64 = re.compile(r"[0-9a-f]{64}")
 EVENT_KEYS = {"seq", "time", "kind", "actor", "payload", "prev_hash", "hash"}
-CHECKPOINT_KEYS = {"seq", "hash", "time", "key_label", "signature"}
+CHECKPOINT_KEYS = {"seq", "hash", "time", "signature"}  # only what the signature covers, and it
 RECEIPT_KEYS = {"format", "seq", "hash", "time", "message", "signature", "audit_public_key_pem"}
 
 EXIT_OK, EXIT_IO, EXIT_USAGE, EXIT_INTEGRITY = 0, 1, 2, 4
