@@ -284,3 +284,51 @@ fn checkpoints_are_exported_with_only_what_their_signature_covers() {
         .arg(&second))
     .expect(0);
 }
+
+#[test]
+fn a_second_init_on_a_token_with_another_vaults_keys_is_refused_naming_its_audit_key() {
+    let h = Hsm::new("used-token");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    let audit_pem = run(h.rv().args(["root", "show", "--json"]))
+        .expect(0)
+        .json()["audit_public_key_pem"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let audit_sha = rootvault::keys::sha256_hex(&pem::parse(&audit_pem).unwrap().into_contents());
+    let objects = || {
+        h.pkcs11_tool(&["--login", "--pin", PIN, "--list-objects"])
+            .expect(0)
+            .stdout
+    };
+    let (objects_before, vault_before) = (objects(), snapshot(&h.vault()));
+
+    let second = h.path("second-vault");
+    let r = run(h
+        .rv_pin()
+        .arg("--vault")
+        .arg(&second)
+        .args(["init", "--module"])
+        .arg(module())
+        .args(["--token", &h.label]))
+    .expect(3);
+    assert_eq!(
+        r.stderr.trim(),
+        format!(
+            "rootvault: error: the token \"used-token\" already holds another vault's keys (its audit key has SHA-256 {audit_sha}), so no vault was created. A token serves one vault: open that vault (its `root show`, transcripts and receipts name the same audit key), restore it from a backup, or initialise a fresh token"
+        )
+    );
+    // Nothing made: no directory (nor a staging one beside it), no object on the token.
+    assert!(!second.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(h.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("second-vault"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_eq!(objects(), objects_before);
+    // The vault that owns the token is untouched and still works.
+    assert_eq!(snapshot(&h.vault()), vault_before);
+    run(h.rv().args(["ledger", "verify"])).expect(0);
+    run(h.rv_pin().args(["crl", "--out"]).arg(h.path("crl.pem"))).expect(0);
+}

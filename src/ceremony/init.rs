@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{audit, Operator};
-use crate::error::{Error, Result, VaultError};
+use crate::error::{Error, Refusal, Result, VaultError};
 use crate::fsio::{self, StagedDir};
 use crate::hsm::{Module, TokenSelector};
 use crate::ledger::{Event, Ledger, VaultInitialised};
@@ -48,6 +48,17 @@ pub fn init(
     let pin = pins.read()?;
     let session = token_handle.login(&pin)?;
     drop(pin);
+    // Before anything is made: a token holding an audit key serves another vault already.
+    if let Some(key) = session
+        .public_keys_labelled(crate::keys::KeyType::EcdsaP256, audit::AUDIT_KEY_LABEL)?
+        .first()
+    {
+        return Err(Refusal::TokenHasVault {
+            token: summary.label,
+            audit_key_sha256: key.spki_sha256_hex(),
+        }
+        .into());
+    }
     let module_path =
         fs::canonicalize(module_path).map_err(|e| Error::io("cannot resolve", module_path, e))?;
 
