@@ -499,10 +499,15 @@ fn name_constraints_from_policy_admit_leaves_inside_and_refuse_leaves_outside() 
         v.code, 0,
         "a leaf with a SPIFFE ID outside the trust domain verified"
     );
-    // Another cluster has no constraints.
+    // Another cluster has no table of its own: it gets the defaults, the vault's trust domain.
     let other = h.path("other.pem");
     h.sign(&req, "prod-us", &other).expect(0);
-    assert!(!text(&other).contains("Name Constraints"));
+    let t = text(&other);
+    assert!(t.contains("X509v3 Name Constraints: critical"), "{t}");
+    assert!(
+        t.contains("Permitted:\n                  URI:cluster.local\n                  email:no-email.invalid\n"),
+        "{t}"
+    );
 }
 
 #[test]

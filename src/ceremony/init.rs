@@ -11,6 +11,7 @@ use crate::fsio::{self, StagedDir};
 use crate::hsm::{Module, TokenSelector};
 use crate::ledger::{Event, Ledger, VaultInitialised};
 use crate::pin::PinSource;
+use crate::policy::TrustDomain;
 use crate::vault::{self, Config, TokenConfig, Vault, CONFIG_FILE, CONFIG_FORMAT, LEDGER_FILE};
 
 /// What `init` created.
@@ -24,15 +25,20 @@ pub struct InitReport {
     pub token_serial: String,
     /// Hash of the first ledger event.
     pub ledger_head: String,
+    /// The SPIFFE trust domain every intermediate is name-constrained to by default.
+    pub trust_domain: String,
 }
 
 /// Creates the vault at `dir`: logs in to the token (so a wrong PIN creates nothing),
 /// generates the audit key there, and signs the first checkpoint. The directory is assembled
 /// beside its final place and renamed in one step, so a failure leaves nothing behind.
+/// `trust_domain` goes into the policy and the first event: every intermediate is
+/// name-constrained to it unless a cluster's policy says otherwise (docs/policy.md).
 pub fn init(
     dir: &Path,
     module_path: &Path,
     token: &str,
+    trust_domain: &TrustDomain,
     pins: &PinSource,
     operator: &Operator,
 ) -> Result<InitReport> {
@@ -73,7 +79,10 @@ pub fn init(
             selector: token.to_owned(),
             serial: summary.serial.clone(),
         },
-        policy: crate::policy::Policy::default(),
+        policy: crate::policy::Policy {
+            trust_domain: Some(trust_domain.clone()),
+            ..crate::policy::Policy::default()
+        },
     };
     let text = toml::to_string(&config).expect("a vault configuration serializes");
     let text = format!(
@@ -95,6 +104,7 @@ pub fn init(
                 token_model: summary.model.clone(),
                 rootvault_version: env!("CARGO_PKG_VERSION").to_owned(),
                 module_sha256: Some(module_file.sha256.clone()),
+                trust_domain: Some(trust_domain.to_string()),
             }),
         )?;
         tx.commit()?;
@@ -111,6 +121,7 @@ pub fn init(
         token_label: summary.label,
         token_serial: summary.serial,
         ledger_head: head,
+        trust_domain: trust_domain.to_string(),
     })
 }
 

@@ -43,7 +43,8 @@ pub use root::{
     create_root, rfc3339, root_info, RootInfo, RootRequest, DEFAULT_ROOT_DAYS, DEFAULT_ROOT_LABEL,
 };
 pub use sign::{
-    inspect_csr, list_certificates, read_request, sign_csr, Inspection, Issued, SignRequest,
+    describe_name_constraints, inspect_csr, list_certificates, read_request, sign_csr, Inspection,
+    Issued, SignRequest,
 };
 pub use state::{revocation_step, Mismatch, TokenState, STATE_LABEL};
 pub use token_check::{
@@ -307,6 +308,9 @@ pub struct TokenReport {
     pub pin: PinState,
     /// The vault's key objects.
     pub keys: Vec<TokenKeyStatus>,
+    /// The SPIFFE trust domain intermediates are name-constrained to by default (null: the
+    /// vault predates trust domains and constrains nothing by default).
+    pub trust_domain: Option<String>,
 }
 
 /// One of the vault's keys, and whether the token holds it.
@@ -354,6 +358,7 @@ pub fn token_report(vault: &Vault) -> Result<TokenReport> {
         manufacturer: s.manufacturer.clone(),
         pin: s.pin,
         keys,
+        trust_domain: trust_domain(vault),
     })
 }
 
@@ -401,6 +406,16 @@ pub fn verify_ledger_with_token(ctx: &Ctx<'_>) -> Result<VerifyReport> {
         report.problems.push(format!("against the token: {p}"));
     }
     Ok(report)
+}
+
+/// The trust domain in force (`policy.trust_domain`), as `token` and `root show` report it.
+pub(crate) fn trust_domain(vault: &Vault) -> Option<String> {
+    vault
+        .config()
+        .policy
+        .trust_domain
+        .as_ref()
+        .map(ToString::to_string)
 }
 
 /// Recomputes the ledger's hash chain and derived tables.

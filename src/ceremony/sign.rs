@@ -483,18 +483,8 @@ pub(super) fn profile_summary(
         },
     ));
     summary.push(("subject alt names".to_owned(), list_or_none(&p.san_dns)));
-    let nc = name_constraints(p);
-    if !nc.is_empty() {
-        summary.push((
-            "name constraints".to_owned(),
-            format!(
-                "permitted DNS {}, URI {}; excluded DNS {}, URI {} (critical)",
-                list_or_none(&nc.permitted_dns),
-                list_or_none(&nc.permitted_uri),
-                list_or_none(&nc.excluded_dns),
-                list_or_none(&nc.excluded_uri)
-            ),
-        ));
+    if let Some(nc) = describe_name_constraints(p) {
+        summary.push(("name constraints".to_owned(), nc));
     }
     if let Some(csr) = csr {
         let requested: Vec<String> = csr
@@ -522,6 +512,36 @@ pub(super) fn profile_summary(
     summary
 }
 
+/// The name constraints of `p` in one line, as the confirmation and `csr inspect` show them;
+/// `None` when there are none.
+pub fn describe_name_constraints(p: &IntermediateProfile) -> Option<String> {
+    let nc = name_constraints(p);
+    if nc.is_empty() {
+        return None;
+    }
+    let email = if nc.permitted_email == [crate::policy::NO_EMAIL_PERMITTED]
+        && nc.excluded_email == [crate::policy::NO_EMAIL_EXCLUDED]
+    {
+        "none".to_owned()
+    } else {
+        format!(
+            "permitted {}, excluded {}",
+            list_or_none(&nc.permitted_email),
+            list_or_none(&nc.excluded_email)
+        )
+    };
+    let ip: Vec<String> = nc.excluded_ip.iter().map(ToString::to_string).collect();
+    Some(format!(
+        "URI permitted {}, excluded {}; DNS permitted {}, excluded {}; IP excluded {}; email {} (critical)",
+        list_or_none(&nc.permitted_uri),
+        list_or_none(&nc.excluded_uri),
+        list_or_none(&nc.permitted_dns),
+        list_or_none(&nc.excluded_dns),
+        list_or_none(&ip),
+        email,
+    ))
+}
+
 fn list_or_none(v: &[String]) -> String {
     if v.is_empty() {
         "none".into()
@@ -536,6 +556,9 @@ fn name_constraints(p: &IntermediateProfile) -> NameConstraintsSpec {
         excluded_dns: p.excluded_dns.clone(),
         permitted_uri: p.permitted_uri.clone(),
         excluded_uri: p.excluded_uri.clone(),
+        permitted_email: p.permitted_email.clone(),
+        excluded_email: p.excluded_email.clone(),
+        excluded_ip: p.excluded_ip.clone(),
     }
 }
 
@@ -559,6 +582,9 @@ fn approved(p: &IntermediateProfile) -> ApprovedProfile {
         excluded_dns: p.excluded_dns.clone(),
         permitted_uri: p.permitted_uri.clone(),
         excluded_uri: p.excluded_uri.clone(),
+        permitted_email: p.permitted_email.clone(),
+        excluded_email: p.excluded_email.clone(),
+        excluded_ip: p.excluded_ip.iter().map(ToString::to_string).collect(),
     }
 }
 

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use rootvault::ceremony;
 use rootvault::export::Format;
 use rootvault::keys::{KeyAlg, KeyType};
-use rootvault::policy::ClusterName;
+use rootvault::policy::{ClusterName, TrustDomain};
 use rootvault::x509::{Dn, RevocationReason};
 
 /// An offline root CA for service meshes, with its key on a PKCS#11 token.
@@ -49,6 +49,10 @@ pub enum Command {
         /// The token's label, or an RFC 7512 pkcs11: URI.
         #[arg(long, value_name = "LABEL|URI")]
         token: String,
+        /// The mesh's SPIFFE trust domain: every intermediate is name-constrained to it (URIs
+        /// in it only, no IP or email addresses) unless a cluster's policy says otherwise.
+        #[arg(long, value_name = "TD", default_value = rootvault::policy::DEFAULT_TRUST_DOMAIN, value_parser = parse_trust_domain)]
+        trust_domain: TrustDomain,
     },
     /// Show the token and the vault's key objects on it.
     Token {
@@ -350,6 +354,10 @@ fn parse_key_alg(s: &str) -> std::result::Result<KeyAlg, String> {
 }
 
 fn parse_cluster(s: &str) -> std::result::Result<ClusterName, String> {
+    s.parse()
+}
+
+fn parse_trust_domain(s: &str) -> std::result::Result<TrustDomain, String> {
     s.parse()
 }
 

@@ -59,16 +59,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 .map_err(|e| Error::io("cannot write to", "stdout", e))?;
             render::print_stdout(&String::from_utf8_lossy(&out))?;
         }
-        Command::Init { module, token } => {
-            let report = ceremony::init(&cli.vault, &module, &token, &pins, &operator)?;
+        Command::Init {
+            module,
+            token,
+            trust_domain,
+        } => {
+            let report =
+                ceremony::init(&cli.vault, &module, &token, &trust_domain, &pins, &operator)?;
             if json {
                 print_json(&report)?;
             } else {
                 eprintln!(
-                    "vault created at {} on token {:?} (serial {})",
+                    "vault created at {} on token {:?} (serial {}); intermediates are name-constrained to trust domain {}",
                     report.vault.display(),
                     report.token_label,
-                    report.token_serial
+                    report.token_serial,
+                    report.trust_domain
                 );
             }
         }
