@@ -85,6 +85,7 @@ fn a_crash_at_every_point_of_signing_leaves_a_sound_vault_and_the_next_run_works
     std::fs::create_dir_all(&out).unwrap();
     let (csr, fp) = make_csr(h.dir.path(), "east");
     for point in [
+        "sign.after_confirm",
         "sign.after_lint",
         "sign.after_token_sign",
         "ledger.before_commit",

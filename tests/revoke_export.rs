@@ -344,11 +344,12 @@ fn crls_from_a_root_of(key_type: &str, sig_alg: &str) {
     let h = Hsm::new(&format!("crl-{key_type}"));
     h.vault_with_root(key_type).expect(0);
     let root = h.root_pem();
-    let req = make_csr(h.dir.path(), "team");
+    // Each cluster its own key: one key for two clusters needs --allow-key-reuse.
+    let req = |cluster| make_csr(h.dir.path(), cluster);
     let (east, west, north) = (h.path("east.pem"), h.path("west.pem"), h.path("north.pem"));
-    let east_serial = h.sign(&req, "east", &east);
-    let west_serial = h.sign(&req, "west", &west);
-    let north_serial = h.sign(&req, "north", &north);
+    let east_serial = h.sign(&req("east"), "east", &east);
+    let west_serial = h.sign(&req("west"), "west", &west);
+    let north_serial = h.sign(&req("north"), "north", &north);
 
     // CRL 1: nothing revoked yet.
     let crl1 = h.path("crl1.pem");
@@ -575,7 +576,7 @@ fn revoking_a_cluster_revokes_each_of_its_valid_certificates_once_their_serial_s
     let east: Vec<String> = (0..3)
         .map(|i| h.sign(&req, "east", &h.path(&format!("east{i}.pem"))))
         .collect();
-    let west = h.sign(&req, "west", &h.path("west.pem"));
+    let west = h.sign(&make_csr(h.dir.path(), "west"), "west", &h.path("west.pem"));
     h.revoke(&[
         "--serial",
         &east[0],
@@ -659,9 +660,8 @@ fn refused_revocations_exit_with_their_documented_codes_and_change_nothing() {
     let h = Hsm::new("revoke-refusals");
     h.vault_with_root("ecdsa-p256").expect(0);
     let root_serial = serial_of(&h.root_pem());
-    let req = make_csr(h.dir.path(), "team");
-    let east = h.sign(&req, "east", &h.path("east.pem"));
-    let west = h.sign(&req, "west", &h.path("west.pem"));
+    let east = h.sign(&make_csr(h.dir.path(), "east"), "east", &h.path("east.pem"));
+    let west = h.sign(&make_csr(h.dir.path(), "west"), "west", &h.path("west.pem"));
     h.revoke(&[
         "--serial",
         &west,
@@ -1363,7 +1363,7 @@ type ExportCase<'a> = (&'a str, &'a str, &'a str, PathBuf, Vec<&'a str>, i32);
 fn refused_exports_exit_with_their_documented_codes_write_nothing_and_add_no_event() {
     let x = exporting("export-refusals");
     let h = &x.h;
-    let gone = h.sign(&x.req, "gone", &h.path("gone.pem"));
+    let gone = h.sign(&make_csr(h.dir.path(), "gone"), "gone", &h.path("gone.pem"));
     h.revoke(&[
         "--serial",
         &gone,

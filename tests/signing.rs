@@ -501,7 +501,8 @@ fn name_constraints_from_policy_admit_leaves_inside_and_refuse_leaves_outside() 
     );
     // Another cluster has no table of its own: it gets the defaults, the vault's trust domain.
     let other = h.path("other.pem");
-    h.sign(&req, "prod-us", &other).expect(0);
+    h.sign(&request(fx, "p384-sha256"), "prod-us", &other)
+        .expect(0);
     let t = text(&other);
     assert!(t.contains("X509v3 Name Constraints: critical"), "{t}");
     assert!(
@@ -879,12 +880,16 @@ fn the_issued_event_records_cluster_serial_certificate_csr_hash_fingerprint_prof
 
 #[test]
 fn four_concurrent_sign_processes_get_four_serials_and_a_linear_ledger() {
-    let fx = fixtures();
     let h = Hsm::new("concurrent");
     h.vault_with_root("ecdsa-p256").expect(0);
-    let req = request(fx, "p256");
-    let children: Vec<_> = (0..4)
-        .map(|i| {
+    // Each cluster its own key (one key for two clusters needs --allow-key-reuse).
+    let reqs: Vec<_> = (0..4)
+        .map(|i| make_cluster_csr(h.dir.path(), &format!("c{i}"), P256))
+        .collect();
+    let children: Vec<_> = reqs
+        .iter()
+        .enumerate()
+        .map(|(i, req)| {
             h.rv_pin()
                 .arg("sign")
                 .arg(&req.csr)

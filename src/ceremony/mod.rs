@@ -7,6 +7,7 @@ mod batch;
 mod bundle;
 mod confirm;
 mod init;
+mod keyuse;
 mod recover;
 mod revoke;
 mod root;
@@ -35,6 +36,7 @@ pub use confirm::{
     check as check_confirmation, Answer, Confirm, ConfirmRequest, Scripted, MIN_CONFIRM_DIGITS,
 };
 pub use init::{init, InitReport};
+pub use keyuse::{KeyUse, COMPROMISE_REASONS};
 pub use recover::{recover_ledger, RecoverReport};
 pub use revoke::{
     issue_crl, normalize_serial, revoke, CrlInfo, RevokeTarget, DEFAULT_CRL_DAYS, MAX_CRL_DAYS,

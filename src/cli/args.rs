@@ -153,6 +153,11 @@ pub enum Command {
         /// files are never overwritten).
         #[arg(long, value_name = "DIR")]
         out_dir: PathBuf,
+        /// Sign lines whose key already has a valid certificate for another cluster (or is
+        /// another line's key); each is shown in the confirmation. A key revoked for
+        /// keyCompromise or cACompromise is refused anyway.
+        #[arg(long)]
+        allow_key_reuse: bool,
     },
     /// List issued intermediate certificates with their status.
     List {
@@ -203,6 +208,11 @@ pub struct SignArgs {
     /// --generate-key: of the SHA-256 of the sorted recipients, one per line).
     #[arg(long, value_name = "HEX")]
     pub confirm: Option<String>,
+    /// Sign even if the CSR's key already has a valid certificate for another cluster; the
+    /// confirmation shows it. A key revoked for keyCompromise or cACompromise is refused
+    /// anyway.
+    #[arg(long, conflicts_with = "generate_key")]
+    pub allow_key_reuse: bool,
     /// Generate the cluster's key in the vault instead of reading a CSR.
     #[arg(long, requires_all = ["key_type", "age_recipients", "out"])]
     pub generate_key: bool,
@@ -248,6 +258,9 @@ pub enum CsrCommand {
         /// Validity in days to judge.
         #[arg(long, value_name = "N")]
         days: Option<u32>,
+        /// Judge as `sign --allow-key-reuse` would.
+        #[arg(long)]
+        allow_key_reuse: bool,
     },
 }
 

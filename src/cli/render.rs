@@ -35,6 +35,21 @@ pub fn inspection(i: &Inspection) -> String {
         "signature algorithm",
         i.signature_algorithm.as_deref().unwrap_or("-"),
     );
+    for u in &i.key_reuse {
+        line(
+            "same key as",
+            &format!(
+                "certificate {} of cluster {} ({}{})",
+                u.serial,
+                u.cluster,
+                u.status,
+                u.revocation_reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
     for e in &i.requested_extensions {
         line(
             "requested extension",

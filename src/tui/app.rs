@@ -1342,6 +1342,7 @@ impl App {
                     cluster,
                     days,
                     out: None,
+                    allow_key_reuse: false,
                 };
                 // Exactly what the operator typed: ceremony decides whether it matches.
                 let mut confirm = Scripted(Answer::Typed(typed));

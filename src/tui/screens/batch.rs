@@ -229,7 +229,7 @@ impl App {
             "checking the batch",
             false,
             Box::new(move |vault, _, _| {
-                let r = ceremony::check_batch(vault, &s.manifest, s.days);
+                let r = ceremony::check_batch(vault, &s.manifest, s.days, false);
                 Outcome::CheckBatch(s, r)
             }),
         );

@@ -46,8 +46,10 @@ pub(crate) struct Entry {
 impl Entry {
     fn judge(&mut self, vault: &Vault) {
         self.inspection = match &self.input {
-            Ok(bytes) => ceremony::inspect_csr(vault, bytes, self.cluster.as_ref(), self.days)
-                .map_err(|e| e.to_string()),
+            Ok(bytes) => {
+                ceremony::inspect_csr(vault, bytes, self.cluster.as_ref(), self.days, false)
+                    .map_err(|e| e.to_string())
+            }
             Err(e) => Err(e.clone()),
         };
     }
