@@ -171,11 +171,14 @@ impl Vault {
     }
 
     fn lock_token(&self) -> Result<fs::File> {
+        use std::os::unix::fs::OpenOptionsExt as _;
         let path = self.dir.join(TOKEN_LOCK_FILE);
+        // Made here in a restored vault (a backup does not carry it): private, like the rest.
         let file = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(crate::fsio::PRIVATE_FILE_MODE)
             .open(&path)
             .map_err(|e| Error::io("cannot open the token lock", &path, e))?;
         let start = std::time::Instant::now();

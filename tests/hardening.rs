@@ -73,6 +73,16 @@ fn init_and_restore_make_the_vault_directory_0700_and_its_files_0600() {
         .arg(&identity))
     .expect(0);
     assert_private(&restored);
+    // The restored vault's first token action makes its token lock, private too.
+    run(h
+        .rv_pin()
+        .arg("--vault")
+        .arg(&restored)
+        .args(["crl", "--out"])
+        .arg(h.path("crl.pem")))
+    .expect(0);
+    assert!(restored.join(".token.lock").exists());
+    assert_private(&restored);
 }
 
 /// SQLite makes `ledger.sqlite-wal` and `-shm` while a command has the ledger open; they take
