@@ -335,7 +335,7 @@ fn a_key_certified_by_another_process_meanwhile_is_not_recorded() {
     })
     .expect(1);
     assert!(
-        r.stderr.contains("rootvault: error: another process certified this key for another cluster, or revoked it, meanwhile; nothing was recorded, run the command again"),
+        r.stderr.contains("rootvault: error: another process certified this key for another cluster, or revoked it, after it was judged; nothing was recorded, run the command again"),
         "{}",
         r.stderr
     );
@@ -346,4 +346,62 @@ fn a_key_certified_by_another_process_meanwhile_is_not_recorded() {
     // Run again, east is refused as it would have been.
     sign(&h, &csr, "east", &[]).expect(3);
     run(h.rv().args(["ledger", "verify"])).expect(0);
+}
+
+/// Someone with the vault's files removes the compromised certificate's row, or its
+/// revocation: the judgement, which reads those rows, lets the key through, but the token's
+/// attested revocations do not, and nothing is signed (exit 4).
+#[test]
+fn removing_a_compromised_certificate_or_its_revocation_from_the_files_brings_no_key_back() {
+    let h = Hsm::new("compromised-rows");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    let csr = make_cluster_csr(h.dir.path(), "east", P256);
+    let east = serial_of(&sign(&h, &csr, "east", &[]).expect(0));
+    revoke(&h, &east, "keyCompromise");
+    let ledger = h.vault().join("ledger.sqlite");
+    let good = h.path("ledger.good");
+    std::fs::copy(&ledger, &good).unwrap();
+    let issued = |h: &Hsm| {
+        events(h)
+            .iter()
+            .filter(|e| e["kind"] == "certificate_issued")
+            .count()
+    };
+
+    // The certificate's row removed (the sqlite3 shell does not enforce foreign keys): no
+    // certificate has the key any more, so it is judged a fresh key.
+    h.sqlite(&format!(
+        "DROP TRIGGER certificates_append_only_delete; DELETE FROM certificates WHERE serial = '{east}';"
+    ))
+    .expect(0);
+    let r = sign(&h, &csr, "west", &[]).expect(4);
+    assert!(
+        r.stderr.contains(&format!(
+            "certificate {east} was revoked for keyCompromise, but the ledger's certificates no longer hold it: it was removed. Nothing was signed"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(issued(&h), 1);
+    let written: Vec<_> = std::fs::read_dir(h.dir.path())
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().into_string().ok())
+        .filter(|n| n.starts_with("west-"))
+        .collect();
+    assert!(written.is_empty(), "{written:?}");
+
+    // The revocation's row removed instead: the key looks valid for east, and with
+    // --allow-key-reuse the request reaches the token, which refuses it.
+    std::fs::copy(&good, &ledger).unwrap();
+    h.sqlite(&format!(
+        "DROP TRIGGER revocations_append_only_delete; DELETE FROM revocations WHERE serial = '{east}';"
+    ))
+    .expect(0);
+    let r = sign(&h, &csr, "west", &["--allow-key-reuse"]).expect(4);
+    assert!(
+        r.stderr.contains("a revocation was removed or altered"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(issued(&h), 1);
 }

@@ -268,6 +268,15 @@ pub fn sign_batch(
 
     let signed = vault.ledger().and_then(|mut ledger| {
         ctx.with_session(|session, attestor| {
+            for (csr, cluster, _) in &batch.items {
+                keyuse::recheck(
+                    &ledger,
+                    attestor,
+                    &csr.public_key().spki_sha256_hex(),
+                    cluster.as_str(),
+                    batch.allow_key_reuse,
+                )?;
+            }
             let root_key = find_root_key(session, &batch.root, attestor)?;
             let serials = batch
                 .items
@@ -317,13 +326,7 @@ pub fn sign_batch(
                     written: Some(out_dir.join(format!("{cluster}.pem"))),
                 });
             }
-            record_issue(
-                &mut ledger,
-                operator,
-                &events,
-                attestor,
-                batch.allow_key_reuse,
-            )?;
+            record_issue(&mut ledger, operator, &events, attestor)?;
             Ok(issued)
         })
     });

@@ -200,8 +200,7 @@ pub fn sign_generated(
     ctx.with_session(|session, attestor| {
         let (issued, record) = certify(session, attestor, &ledger, &root, &public_key, profile)?;
         let issue = issued_event(&req.cluster, &record, "generated", None, profile);
-        // A key generated just now has no other certificate.
-        record_issue(&mut ledger, operator, &[issue], attestor, false)?;
+        record_issue(&mut ledger, operator, &[issue], attestor)?;
         let lost = |e: Error| Error::RecordedNotWritten {
             done: format!(
                 "certificate {} for cluster {} was signed",

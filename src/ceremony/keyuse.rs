@@ -13,7 +13,7 @@
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::ledger::{Appender, KeyHolder, Ledger};
+use crate::ledger::{KeyHolder, Ledger};
 
 /// The revocation reasons that mean the key itself is compromised.
 pub const COMPROMISE_REASONS: [&str; 2] = ["keyCompromise", "cACompromise"];
@@ -50,16 +50,6 @@ pub(super) fn key_uses(ledger: &Ledger, spki_sha256: &str) -> Result<Vec<KeyUse>
         .collect())
 }
 
-/// [`key_uses`] inside a write transaction: what `record_issue` checks again under the lock,
-/// so that two processes cannot both certify one key for two clusters.
-pub(super) fn key_uses_in(tx: &Appender<'_>, spki_sha256: &str) -> Result<Vec<KeyUse>> {
-    Ok(tx
-        .key_holders(spki_sha256)?
-        .into_iter()
-        .map(key_use)
-        .collect())
-}
-
 fn key_use((row, revocation): KeyHolder) -> KeyUse {
     let info = super::CertInfo::from_row(&row, revocation.as_ref().map(|r| r.revoked_at.as_str()));
     KeyUse {
@@ -69,6 +59,77 @@ fn key_use((row, revocation): KeyHolder) -> KeyUse {
         revocation_reason: revocation.map(|r| r.reason),
         revoked_at: info.revoked_at,
     }
+}
+
+/// The rule again, once the token is this process's (its lock held, so no other process signs
+/// or revokes until the action ends) and before it signs anything: another process may have
+/// certified or revoked the key since it was judged (exit 1, run again), and the judgement
+/// read tables anyone with the vault's files could edit, so the compromised keys are proven
+/// against what the token attested ([`proven_compromised`]; a removed or altered row is
+/// exit 4).
+pub(super) fn recheck(
+    ledger: &Ledger,
+    attestor: &super::audit::Attestor<'_>,
+    spki_sha256: &str,
+    cluster: &str,
+    allow_reuse: bool,
+) -> Result<()> {
+    if !judge(&key_uses(ledger, spki_sha256)?, cluster, allow_reuse)
+        .reasons
+        .is_empty()
+    {
+        return Err(crate::Error::Raced(
+            "another process certified this key for another cluster, or revoked it, after it was judged",
+        ));
+    }
+    if proven_compromised(ledger, &attestor.state())?.contains(spki_sha256) {
+        return Err(super::state::Mismatch::Derived(format!(
+            "the request's key (SPKI SHA-256 {spki_sha256}) is the key of a certificate revoked for compromise, which the ledger's certificate rows no longer show: they were altered"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// The SPKI SHA-256 of every certificate revoked for compromise, proven rather than read:
+/// the revocations are the ones the token attested (`verified::revocations`), and each such
+/// certificate is the one the vault's root signed (`verified::intermediate`), its key read
+/// from the certificate itself. A revocation or certificate row removed from the files does
+/// not bring a compromised key back (exit 4 instead).
+pub(super) fn proven_compromised(
+    ledger: &Ledger,
+    state: &super::state::TokenState,
+) -> Result<std::collections::BTreeSet<String>> {
+    let mut keys = std::collections::BTreeSet::new();
+    let revocations = super::verified::revocations(ledger, state)?;
+    let compromised: Vec<_> = revocations
+        .iter()
+        .filter(|r| COMPROMISE_REASONS.contains(&r.reason.as_str()))
+        .collect();
+    if compromised.is_empty() {
+        return Ok(keys);
+    }
+    let root = super::require_root(ledger)?;
+    super::verified::root(&root, state)?;
+    for r in compromised {
+        let row = ledger.certificate(&r.serial)?.ok_or_else(|| {
+            super::state::Mismatch::Derived(format!(
+                "certificate {} was revoked for {}, but the ledger's certificates no longer hold it: it was removed",
+                r.serial, r.reason
+            ))
+        })?;
+        super::verified::intermediate(&row, &root)?;
+        keys.insert(spki_sha256_of(&row.der)?);
+    }
+    Ok(keys)
+}
+
+/// The SHA-256 of a certificate's SubjectPublicKeyInfo, from the certificate itself.
+fn spki_sha256_of(der: &[u8]) -> Result<String> {
+    use x509_parser::prelude::FromDer;
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der)
+        .map_err(|e| crate::ledger::LedgerError::malformed("a revoked certificate", e))?;
+    Ok(crate::keys::sha256_hex(cert.public_key().raw))
 }
 
 /// What the earlier certificates for a request's key mean for a request for `cluster`.

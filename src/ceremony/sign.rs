@@ -245,6 +245,13 @@ pub fn sign_csr(
 
     let profile = &judged.evaluation.profile;
     let issued = ctx.with_session(|session, attestor| {
+        keyuse::recheck(
+            &ledger,
+            attestor,
+            &judged.csr.public_key().spki_sha256_hex(),
+            judged.cluster.as_str(),
+            req.allow_key_reuse,
+        )?;
         let (issued, record) = certify(
             session,
             attestor,
@@ -260,13 +267,7 @@ pub fn sign_csr(
             Some(judged.csr.sha256_hex()),
             profile,
         );
-        record_issue(
-            &mut ledger,
-            operator,
-            &[event],
-            attestor,
-            req.allow_key_reuse,
-        )?;
+        record_issue(&mut ledger, operator, &[event], attestor)?;
         Ok(Issued {
             certificate: CertInfo::from_record(&record, Some(judged.cluster.to_string())),
             pem: issued.pem(),
@@ -387,30 +388,18 @@ pub(super) fn issued_event(
 }
 
 /// Appends `events` (the first a `certificate_issued`) in one transaction, refusing a serial
-/// the vault has already used, and a key that another process certified for another cluster
-/// or revoked as compromised since it was judged (the key rule again, under the write lock;
-/// `allow_key_reuse` as the operator gave it).
+/// the vault has already used.
 pub(super) fn record_issue(
     ledger: &mut Ledger,
     operator: &Operator,
     events: &[Event],
     attestor: &Attestor<'_>,
-    allow_key_reuse: bool,
 ) -> Result<()> {
     let tx = ledger.begin()?;
     for event in events {
         if let Event::CertificateIssued(c) = event {
             if tx.serial_exists(&c.certificate.serial)? {
                 return Err(Error::SerialCollision(c.certificate.serial.clone()));
-            }
-            let uses = keyuse::key_uses_in(&tx, &c.certificate.spki_sha256)?;
-            if !keyuse::judge(&uses, &c.cluster, allow_key_reuse)
-                .reasons
-                .is_empty()
-            {
-                return Err(Error::Raced(
-                    "another process certified this key for another cluster, or revoked it, meanwhile",
-                ));
             }
         }
         tx.append(&operator.0, event)?;

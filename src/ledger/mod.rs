@@ -554,11 +554,6 @@ impl Appender<'_> {
         serial_exists(&self.tx, serial).map_err(self.err("checking serial uniqueness"))
     }
 
-    /// [`Ledger::key_holders`], read inside this transaction.
-    pub fn key_holders(&self, spki_sha256: &str) -> Result<Vec<KeyHolder>, LedgerError> {
-        key_holders_of(&self.tx, spki_sha256).map_err(self.err("reading certificates"))
-    }
-
     /// The audit key, read inside this transaction.
     pub fn audit_key(&self) -> Result<Option<AuditKeyCreated>, LedgerError> {
         audit_key_of(&self.tx).map_err(self.err("reading the audit key"))
