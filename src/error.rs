@@ -63,6 +63,9 @@ pub enum Error {
     /// The token or its module failed.
     #[error(transparent)]
     Hsm(#[from] HsmError),
+    /// No PIN could be obtained, or the PIN file is not private (exit 5).
+    #[error(transparent)]
+    Pin(#[from] crate::pin::PinError),
     /// The ledger database failed or is inconsistent.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -254,6 +257,15 @@ pub enum Refusal {
     /// `ledger recover` on a ledger that is not behind its token.
     #[error("the ledger is not behind the token, so there is nothing to recover; `rootvault ledger verify --with-token` compares them")]
     NothingToRecover,
+    /// `init` on a token that already holds another vault's audit key: a token serves one
+    /// vault, whose ledger its keys attest.
+    #[error("the token {token:?} already holds another vault's keys (its audit key has SHA-256 {audit_key_sha256}), so no vault was created. A token serves one vault: open that vault (its `root show`, transcripts and receipts name the same audit key), restore it from a backup, or initialise a fresh token")]
+    TokenHasVault {
+        /// The token's label.
+        token: String,
+        /// SHA-256 of the DER SubjectPublicKeyInfo of the audit key on it.
+        audit_key_sha256: String,
+    },
     /// `root create` on a vault that has one.
     #[error("this vault already has a root; a vault holds exactly one root (`rootvault root show` describes it)")]
     RootExists,
@@ -397,6 +409,7 @@ impl Error {
             | Error::WrittenNotRecorded { .. }
             | Error::RecordedNotWritten { .. } => ExitCode::Failed,
             Error::Hsm(e) if e.is_login_failure() => ExitCode::Login,
+            Error::Pin(_) => ExitCode::Login,
             Error::Hsm(e) if e.is_unsupported_request() => ExitCode::Rejected,
             Error::Hsm(_) => ExitCode::Failed,
             Error::Ledger(e) if e.is_integrity_failure() => ExitCode::Integrity,

@@ -267,7 +267,7 @@ fn a_wrong_pin_exits_5_and_changes_nothing() {
     let h = Hsm::new("wrong-pin");
     h.init().expect(0);
     let before = snapshot(&h.vault());
-    std::fs::write(h.path("bad-pin"), "not-the-pin\n").unwrap();
+    write_private(&h.path("bad-pin"), "not-the-pin\n");
     let r = run(h.rv().arg("--pin-file").arg(h.path("bad-pin")).args([
         "root",
         "create",

@@ -7,6 +7,7 @@ mod batch;
 mod bundle;
 mod confirm;
 mod init;
+mod keyuse;
 mod recover;
 mod restore;
 mod revoke;
@@ -36,6 +37,7 @@ pub use confirm::{
     check as check_confirmation, Answer, Confirm, ConfirmRequest, Scripted, MIN_CONFIRM_DIGITS,
 };
 pub use init::{init, InitReport};
+pub use keyuse::{KeyUse, COMPROMISE_REASONS};
 pub use recover::{recover_ledger, RecoverReport};
 pub use restore::{restore, RestoreReport};
 pub use revoke::{
@@ -46,8 +48,8 @@ pub use root::{
     RootRequest, DEFAULT_ROOT_DAYS, DEFAULT_ROOT_LABEL,
 };
 pub use sign::{
-    inspect_csr, list_certificates, read_request, sign_csr, valid_certificates_for_key, Inspection,
-    Issued, SignRequest,
+    describe_name_constraints, inspect_csr, list_certificates, read_request, sign_csr,
+    valid_certificates_for_key, Inspection, Issued, SignRequest,
 };
 pub use state::{revocation_step, Mismatch, TokenState, STATE_LABEL};
 pub use token_check::{
@@ -315,6 +317,9 @@ pub struct TokenReport {
     pub pin: PinState,
     /// The vault's key objects.
     pub keys: Vec<TokenKeyStatus>,
+    /// The SPIFFE trust domain intermediates are name-constrained to by default (null: the
+    /// vault predates trust domains and constrains nothing by default).
+    pub trust_domain: Option<String>,
 }
 
 /// One of the vault's keys, and whether the token holds it.
@@ -362,6 +367,7 @@ pub fn token_report(vault: &Vault) -> Result<TokenReport> {
         manufacturer: s.manufacturer.clone(),
         pin: s.pin,
         keys,
+        trust_domain: trust_domain(vault),
     })
 }
 
@@ -409,6 +415,16 @@ pub fn verify_ledger_with_token(ctx: &Ctx<'_>) -> Result<VerifyReport> {
         report.problems.push(format!("against the token: {p}"));
     }
     Ok(report)
+}
+
+/// The trust domain in force (`policy.trust_domain`), as `token` and `root show` report it.
+pub(crate) fn trust_domain(vault: &Vault) -> Option<String> {
+    vault
+        .config()
+        .policy
+        .trust_domain
+        .as_ref()
+        .map(ToString::to_string)
 }
 
 /// Recomputes the ledger's hash chain and derived tables.

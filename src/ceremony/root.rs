@@ -46,6 +46,9 @@ pub struct RootInfo {
     pub token_object: TokenObject,
     /// The audit public key (PEM) that signs the ledger's checkpoints.
     pub audit_public_key_pem: Option<String>,
+    /// The SPIFFE trust domain intermediates are name-constrained to by default (null: the
+    /// vault predates trust domains and constrains nothing by default).
+    pub trust_domain: Option<String>,
     /// The PEM certificate.
     #[serde(skip)]
     pub pem: String,
@@ -226,6 +229,7 @@ fn describe(vault: &Vault, root: &RootRecord) -> Result<RootInfo> {
         },
         pem: crate::x509::certificate_pem(&root.der),
         audit_public_key_pem: super::audit_public_key_pem(vault)?,
+        trust_domain: super::trust_domain(vault),
     })
 }
 

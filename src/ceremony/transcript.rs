@@ -165,7 +165,16 @@ pub fn transcript(vault: &Vault, since: i64) -> Result<String> {
             page.field(0, "seq", &cp.seq.to_string());
             page.field(0, "event hash", &cp.hash);
             page.field(0, "signed at", &cp.time);
-            page.field(0, "audit key", &cp.key_label);
+            // The key that verifies the signature, not the token object's label (which no
+            // signature covers).
+            page.field(
+                0,
+                "audit key",
+                &audit
+                    .as_ref()
+                    .and_then(|a| spki_sha256(&a.public_key_der_base64))
+                    .unwrap_or_else(|| "(none)".into()),
+            );
             let signature = wrap(&cp.signature, TRANSCRIPT_WIDTH - VALUE_COLUMN);
             for (i, line) in signature.iter().enumerate() {
                 page.field(0, if i == 0 { "signature" } else { "" }, line);

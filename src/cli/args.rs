@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use rootvault::ceremony;
 use rootvault::export::Format;
 use rootvault::keys::{KeyAlg, KeyType};
-use rootvault::policy::ClusterName;
+use rootvault::policy::{ClusterName, TrustDomain};
 use rootvault::x509::{Dn, RevocationReason};
 
 /// An offline root CA for service meshes, with its key on a PKCS#11 token.
@@ -49,6 +49,10 @@ pub enum Command {
         /// The token's label, or an RFC 7512 pkcs11: URI.
         #[arg(long, value_name = "LABEL|URI")]
         token: String,
+        /// The mesh's SPIFFE trust domain: every intermediate is name-constrained to it (URIs
+        /// in it only, no IP or email addresses) unless a cluster's policy says otherwise.
+        #[arg(long, value_name = "TD", default_value = rootvault::policy::DEFAULT_TRUST_DOMAIN, value_parser = parse_trust_domain)]
+        trust_domain: TrustDomain,
     },
     /// Show the token and the vault's key objects on it.
     Token {
@@ -80,7 +84,7 @@ pub enum Command {
         /// cessationOfOperation, privilegeWithdrawn, unspecified.
         #[arg(long, value_name = "REASON", value_parser = parse_reason)]
         reason: RevocationReason,
-        /// Confirm without a prompt: at least 8 hex digits of the serial (or, for several
+        /// Confirm without a prompt: at least 16 hex digits of the serial (or, for several
         /// certificates, of the SHA-256 of their sorted serials, one per line).
         #[arg(long, value_name = "HEX")]
         confirm: Option<String>,
@@ -142,13 +146,18 @@ pub enum Command {
         /// Validity in days for every certificate (default and maximum from the policy).
         #[arg(long, value_name = "N")]
         days: Option<u32>,
-        /// Confirm without a prompt: at least 8 hex digits of the manifest's SHA-256.
+        /// Confirm without a prompt: at least 16 hex digits of the manifest's SHA-256.
         #[arg(long, value_name = "HEX")]
         confirm: Option<String>,
         /// Directory for the certificates, one CLUSTER.pem each (created if missing; existing
         /// files are never overwritten).
         #[arg(long, value_name = "DIR")]
         out_dir: PathBuf,
+        /// Sign lines whose key already has a valid certificate for another cluster (or is
+        /// another line's key); each is shown in the confirmation. A key revoked for
+        /// keyCompromise or cACompromise is refused anyway.
+        #[arg(long)]
+        allow_key_reuse: bool,
     },
     /// List issued intermediate certificates with their status.
     List {
@@ -195,10 +204,15 @@ pub struct SignArgs {
     /// Validity in days (default and maximum from the vault's policy).
     #[arg(long, value_name = "N")]
     pub days: Option<u32>,
-    /// Confirm without a prompt: at least 8 hex digits of the CSR's SPKI SHA-256 (with
+    /// Confirm without a prompt: at least 16 hex digits of the CSR's SPKI SHA-256 (with
     /// --generate-key: of the SHA-256 of the sorted recipients, one per line).
     #[arg(long, value_name = "HEX")]
     pub confirm: Option<String>,
+    /// Sign even if the CSR's key already has a valid certificate for another cluster; the
+    /// confirmation shows it. A key revoked for keyCompromise or cACompromise is refused
+    /// anyway.
+    #[arg(long, conflicts_with = "generate_key")]
+    pub allow_key_reuse: bool,
     /// Generate the cluster's key in the vault instead of reading a CSR.
     #[arg(long, requires_all = ["key_type", "age_recipients", "out"])]
     pub generate_key: bool,
@@ -244,6 +258,9 @@ pub enum CsrCommand {
         /// Validity in days to judge.
         #[arg(long, value_name = "N")]
         days: Option<u32>,
+        /// Judge as `sign --allow-key-reuse` would.
+        #[arg(long)]
+        allow_key_reuse: bool,
     },
 }
 
@@ -350,6 +367,10 @@ fn parse_key_alg(s: &str) -> std::result::Result<KeyAlg, String> {
 }
 
 fn parse_cluster(s: &str) -> std::result::Result<ClusterName, String> {
+    s.parse()
+}
+
+fn parse_trust_domain(s: &str) -> std::result::Result<TrustDomain, String> {
     s.parse()
 }
 

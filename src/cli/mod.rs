@@ -59,16 +59,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 .map_err(|e| Error::io("cannot write to", "stdout", e))?;
             render::print_stdout(&String::from_utf8_lossy(&out))?;
         }
-        Command::Init { module, token } => {
-            let report = ceremony::init(&cli.vault, &module, &token, &pins, &operator)?;
+        Command::Init {
+            module,
+            token,
+            trust_domain,
+        } => {
+            let report =
+                ceremony::init(&cli.vault, &module, &token, &trust_domain, &pins, &operator)?;
             if json {
                 print_json(&report)?;
             } else {
                 eprintln!(
-                    "vault created at {} on token {:?} (serial {})",
+                    "vault created at {} on token {:?} (serial {}); intermediates are name-constrained to trust domain {}",
                     report.vault.display(),
                     report.token_label,
-                    report.token_serial
+                    report.token_serial,
+                    report.trust_domain
                 );
             }
         }
@@ -101,6 +107,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             file,
             cluster,
             days,
+            allow_key_reuse,
         }) => {
             let vault = open()?;
             let input = ceremony::read_request(&file)?;
@@ -109,7 +116,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     .and_then(|s| s.to_str())
                     .and_then(|s| s.parse().ok())
             });
-            let inspection = ceremony::inspect_csr(&vault, &input, cluster.as_ref(), days)?;
+            let inspection =
+                ceremony::inspect_csr(&vault, &input, cluster.as_ref(), days, allow_key_reuse)?;
             if json {
                 print_json(&inspection)?;
             } else {
@@ -158,6 +166,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         cluster: a.cluster,
                         days: a.days,
                         out,
+                        allow_key_reuse: a.allow_key_reuse,
                     };
                     let issued = ceremony::sign_csr(&ctx(&vault), &req, &mut confirmer)?;
                     eprintln!(
@@ -260,9 +269,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             days,
             confirm,
             out_dir,
+            allow_key_reuse,
         } => {
             let vault = open()?;
-            let batch = ceremony::check_batch(&vault, &manifest, days)?;
+            let batch = ceremony::check_batch(&vault, &manifest, days, allow_key_reuse)?;
             let mut confirmer = CliConfirm { given: confirm };
             let issued = ceremony::sign_batch(&ctx(&vault), batch, &out_dir, &mut confirmer)?;
             eprintln!(

@@ -193,6 +193,16 @@ pub struct ApprovedProfile {
     pub permitted_uri: Vec<String>,
     /// nameConstraints excluded URI subtrees.
     pub excluded_uri: Vec<String>,
+    /// nameConstraints permitted rfc822Name subtrees (absent, i.e. empty, in events written
+    /// before email constraints existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permitted_email: Vec<String>,
+    /// nameConstraints excluded rfc822Name subtrees (absent when empty, as above).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_email: Vec<String>,
+    /// nameConstraints excluded iPAddress ranges, CIDR (absent when empty, as above).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_ip: Vec<String>,
 }
 
 /// Payload of `signing_rejected`.
@@ -227,6 +237,11 @@ pub struct VaultInitialised {
     /// (absent in vaults made before modules were checked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module_sha256: Option<String>,
+    /// The SPIFFE trust domain the vault's intermediates are constrained to by default.
+    /// Absent in vaults made before trust domains: those constrain nothing by default until
+    /// the operator sets `policy.trust_domain` in vault.toml (docs/policy.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_domain: Option<String>,
 }
 
 /// Payload of `root_created`.
@@ -495,4 +510,40 @@ fn decode_der(kind: &str, b64: &str) -> Result<Vec<u8>, PayloadError> {
             kind: kind.to_owned(),
             detail: format!("certificate is not base64: {e}"),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_written_before_trust_domains_and_email_or_ip_constraints_read_back_unchanged() {
+        // Payloads exactly as older versions stored them (and hashed them).
+        let init = r#"{"module":"/usr/lib/softhsm/libsofthsm2.so","token":"t","token_label":"t","token_serial":"s","token_model":"SoftHSM v2","rootvault_version":"0.1.0"}"#;
+        let Event::VaultInitialised(v) = Event::parse("vault_initialised", init).unwrap() else {
+            panic!("not vault_initialised")
+        };
+        assert_eq!(v.trust_domain, None);
+        assert_eq!(Event::VaultInitialised(v).payload_json(), init);
+
+        let profile = r#"{"days":365,"capped_by_root":false,"path_len":0,"digital_signature":true,"san_dns":["istiod.istio-system.svc"],"permitted_dns":[],"excluded_dns":[],"permitted_uri":[],"excluded_uri":[]}"#;
+        let old: ApprovedProfile = serde_json::from_str(profile).unwrap();
+        assert!(old.permitted_email.is_empty() && old.excluded_ip.is_empty());
+        assert_eq!(serde_json::to_string(&old).unwrap(), profile);
+
+        // New ones carry the fields, and read back the same.
+        let new = ApprovedProfile {
+            permitted_uri: vec!["cluster.local".into()],
+            permitted_email: vec!["no-email.invalid".into()],
+            excluded_email: vec![".".into()],
+            excluded_ip: vec!["0.0.0.0/0".into(), "::/0".into()],
+            ..old
+        };
+        let text = serde_json::to_string(&new).unwrap();
+        assert!(
+            text.contains(r#""excluded_ip":["0.0.0.0/0","::/0"]"#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<ApprovedProfile>(&text).unwrap(), new);
+    }
 }

@@ -420,6 +420,12 @@ impl Ledger {
             .map_err(self.err("reading certificates"))
     }
 
+    /// Intermediate certificates whose subject key has this SPKI SHA-256, oldest first, each
+    /// with its revocation if it was revoked.
+    pub fn key_holders(&self, spki_sha256: &str) -> Result<Vec<KeyHolder>, LedgerError> {
+        key_holders_of(&self.conn, spki_sha256).map_err(self.err("reading certificates"))
+    }
+
     /// Calls `f` for every event with `seq >= since`, in order, without loading them all.
     pub fn for_each_event(
         &self,
@@ -792,6 +798,28 @@ fn last_crl_of(conn: &Connection) -> rusqlite::Result<Option<CrlRow>> {
         CrlRow::from_row,
     )
     .optional()
+}
+
+/// An intermediate certificate and its revocation, if it was revoked.
+pub type KeyHolder = (CertificateRow, Option<RevocationRow>);
+
+fn key_holders_of(conn: &Connection, spki_sha256: &str) -> rusqlite::Result<Vec<KeyHolder>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {} FROM certificates WHERE role = 'intermediate' AND spki_sha256 = ?1 ORDER BY event_seq",
+        CertificateRow::COLUMNS
+    ))?;
+    let rows = stmt
+        .query_map([spki_sha256], CertificateRow::from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|row| {
+            let revocation = rows::read(
+                conn,
+                rusqlite::types::Value::Text(row.record.serial.clone()),
+            )?;
+            Ok((row, revocation))
+        })
+        .collect()
 }
 
 fn serial_exists(conn: &Connection, serial: &str) -> rusqlite::Result<bool> {
