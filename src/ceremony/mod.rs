@@ -6,6 +6,7 @@ mod backup;
 mod batch;
 mod bundle;
 mod confirm;
+mod generations;
 mod init;
 mod recover;
 mod revoke;
@@ -34,10 +35,18 @@ pub use bundle::{
 pub use confirm::{
     check as check_confirmation, Answer, Confirm, ConfirmRequest, Scripted, MIN_CONFIRM_DIGITS,
 };
+pub use generations::{
+    check_import, csr_confirmation, default_key_label, destroy_key_confirmation, destroy_root_key,
+    export_freshness, generations, import_confirmation, import_root, retire_confirmation,
+    retire_root, root_certificate, root_csr, rotate_confirmation, rotate_root, CheckedImport,
+    ExportFreshness, GenerationInfo, ImportRequest, RootCert, RootCsrReport, RootCsrRequest,
+    RotateReport, RotateRequest, ROOT_CONFIRM_DIGITS,
+};
 pub use init::{init, InitReport};
 pub use recover::{recover_ledger, RecoverReport};
 pub use revoke::{
-    issue_crl, normalize_serial, revoke, CrlInfo, RevokeTarget, DEFAULT_CRL_DAYS, MAX_CRL_DAYS,
+    issue_crl, issue_crl_for, normalize_serial, revoke, CrlInfo, RevokeTarget, DEFAULT_CRL_DAYS,
+    MAX_CRL_DAYS,
 };
 pub use root::{
     create_root, rfc3339, root_info, RootInfo, RootRequest, DEFAULT_ROOT_DAYS, DEFAULT_ROOT_LABEL,
@@ -45,7 +54,9 @@ pub use root::{
 pub use sign::{
     inspect_csr, list_certificates, read_request, sign_csr, Inspection, Issued, SignRequest,
 };
-pub use state::{revocation_step, Mismatch, TokenState, STATE_LABEL};
+pub use state::{
+    chain_digest, revocation_step, GenerationState, Mismatch, TokenState, STATE_LABEL,
+};
 pub use token_check::{
     token_check, DataObjectCheck, Hosting, KeyTypeCheck, TokenCheckReport, AUDIT_KEY_TYPE,
 };
@@ -85,12 +96,15 @@ pub struct CertInfo {
     pub key_type: String,
     /// When it was revoked (RFC 3339), if it was.
     pub revoked_at: Option<String>,
+    /// The root generation that issued it (for a root: the generation it is), when known.
+    pub generation: Option<u32>,
 }
 
 impl CertInfo {
     /// From a ledger row and its revocation time, if revoked; `expired` is judged now.
     pub fn from_row(row: &crate::ledger::CertificateRow, revoked_at: Option<&str>) -> CertInfo {
-        let mut info = CertInfo::from_record(&row.record, row.cluster.clone());
+        let mut info =
+            CertInfo::from_record(&row.record, row.cluster.clone()).with_generation(row.generation);
         if let Some(t) = revoked_at {
             info.status = "revoked";
             info.revoked_at = Some(t.to_owned());
@@ -112,6 +126,15 @@ impl CertInfo {
             sha256: c.sha256.clone(),
             key_type: c.key_type.clone(),
             revoked_at: None,
+            generation: None,
+        }
+    }
+
+    /// The same, issued by (or being) root generation `generation`.
+    pub fn with_generation(self, generation: u32) -> CertInfo {
+        CertInfo {
+            generation: Some(generation),
+            ..self
         }
     }
 }
@@ -333,13 +356,17 @@ pub fn token_report(vault: &Vault) -> Result<TokenReport> {
     let ledger = vault.ledger()?;
     let session = token.public_session()?;
     let mut keys = Vec::new();
-    if let Some(root) = ledger.root()? {
-        let id = hex::decode(&root.key_id).unwrap_or_default();
+    for g in ledger.generations()? {
+        let id = hex::decode(&g.key_id).unwrap_or_default();
         keys.push(TokenKeyStatus {
-            label: root.key_label.clone(),
-            id: root.key_id.clone(),
-            purpose: "root".into(),
-            key_type: root.certificate.key_type.clone(),
+            label: g.key_label.clone(),
+            id: g.key_id.clone(),
+            purpose: if g.generation == 1 && g.status == "active" {
+                "root".into()
+            } else {
+                format!("root generation {} ({})", g.generation, g.status)
+            },
+            key_type: g.key_type.clone(),
             present: session.has_public_key(&id)?,
             protection: None,
         });

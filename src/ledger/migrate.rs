@@ -26,11 +26,25 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_derived_append_only.sql",
         include_str!("../../migrations/0004_derived_append_only.sql"),
     ),
+    (
+        "0005_root_generations.sql",
+        include_str!("../../migrations/0005_root_generations.sql"),
+    ),
 ];
 
 /// The oldest schema a read-only ledger (an auditor's copy on write-protected media) can be
-/// read at without upgrading it: from version 3 on, later versions only add triggers.
-pub const OLDEST_READABLE_AS_IS: i64 = 3;
+/// read at without upgrading it. Version 5 added columns and tables (root generations), so an
+/// older read-only ledger is upgraded in a copy in memory instead ([`needs_upgrade_in_memory`]).
+pub const OLDEST_READABLE_AS_IS: i64 = 5;
+
+/// Whether a read-only ledger at this schema version must be read through an upgraded copy in
+/// memory (it cannot be upgraded where it lies, and this build cannot read it as it is).
+pub(super) fn needs_upgrade_in_memory(conn: &Connection) -> bool {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap_or(LATEST_VERSION);
+    version < OLDEST_READABLE_AS_IS
+}
 
 /// The schema version this build writes.
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
