@@ -982,6 +982,17 @@ pub fn check_import(vault: &Vault, req: ImportRequest<'_>) -> Result<CheckedImpo
     }
     let now = Utc::now().timestamp();
     check_ca("the certificate", &cert, 1, now)?;
+    // RFC 5280 §4.2.1.2: a CA certificate carries a subjectKeyIdentifier, which every
+    // intermediate the vault issues under it names as its authorityKeyIdentifier.
+    if !cert
+        .get_extension_unique(&x509_parser::oid_registry::OID_X509_EXT_SUBJECT_KEY_IDENTIFIER)
+        .is_ok_and(|e| e.is_some())
+    {
+        return Err(import_refusal(
+            "CA",
+            "the certificate carries no subjectKeyIdentifier, which RFC 5280 §4.2.1.2 requires of a CA certificate",
+        ));
+    }
     if !cert
         .key_usage()
         .ok()
