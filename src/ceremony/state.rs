@@ -527,6 +527,35 @@ mod tests {
     }
 
     #[test]
+    fn a_state_written_before_generations_reads_as_generation_one_active() {
+        let mut s = TokenState::genesis("v");
+        s.roots.insert(1, "abc".into());
+        let text = String::from_utf8(s.to_bytes()).unwrap();
+        assert!(!text.contains("generations"), "{text}");
+        let read = TokenState::parse(text.as_bytes()).unwrap();
+        assert_eq!(read.generations[&1].status, "active");
+        assert_eq!(read.generations[&1].key, None);
+        assert_eq!(read.generations.len(), 1);
+    }
+
+    #[test]
+    fn crl_numbers_are_counted_per_generation() {
+        let mut s = TokenState::genesis("v");
+        s.crl_numbers.insert(1, 4);
+        assert_eq!(s.next_crl_number(2, 0), 1, "a new generation starts at 1");
+        assert_eq!(s.next_crl_number(1, 0), 5);
+    }
+
+    #[test]
+    fn the_chain_digest_is_sha256sum_of_the_certificates_sha256_lines() {
+        assert_eq!(
+            chain_digest(["aa", "bb"]),
+            sha256_hex(b"aa\nbb\n"),
+            "printf 'aa\\nbb\\n' | sha256sum"
+        );
+    }
+
+    #[test]
     fn a_state_of_another_format_is_refused() {
         let mut s = TokenState::genesis("v");
         s.format = 9;

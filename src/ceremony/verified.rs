@@ -199,10 +199,13 @@ pub(crate) fn revocations_of(
                 r.serial
             ))
         })?;
-        if !roots.contains_key(&row.generation) {
-            roots.insert(row.generation, root_of(ledger, state, row.generation)?);
-        }
-        intermediate(&row, &roots[&row.generation])?;
+        let issuer = match roots.entry(row.generation) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(root_of(ledger, state, row.generation)?)
+            }
+        };
+        intermediate(&row, issuer)?;
         if row.generation == g {
             out.push(r);
         }

@@ -494,10 +494,13 @@ impl Generations {
                 }
                 self.status.insert(r.generation, ("retired", true));
             }
-            Event::CertificateIssued(c) => {
-                if self.active() != Some(c.generation) {
-                    problems.push(format!("certificate {} was issued by root generation {}, but the active one was {:?}", c.certificate.serial, c.generation, self.active()));
-                }
+            Event::CertificateIssued(c) if self.active() != Some(c.generation) => {
+                problems.push(format!(
+                    "certificate {} was issued by root generation {}, but the active one was {:?}",
+                    c.certificate.serial,
+                    c.generation,
+                    self.active()
+                ));
             }
             Event::CrlIssued(c) => match self.status.get(&c.generation) {
                 Some((s, false)) if *s != "pending" => {}
