@@ -415,8 +415,31 @@ fn a_full_rotation_keeps_both_workloads_talking_through_every_phase_and_ends_wit
     let bundle = root_cert(&h, &["--bundle"], "bundle-2.pem");
     assert_eq!(pem_blocks(&bundle), [read(&root_b), read(&root_a)]);
 
+    // East's phase-1 export is stale for the new phase until it is exported again.
+    let freshness = |h: &Hsm| {
+        run(h.rv().args(["root", "show", "--json"]))
+            .expect(0)
+            .json()["exports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["cluster"].as_str().unwrap().to_owned(),
+                    e["stale"].as_bool().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(freshness(&h), [("east".to_owned(), true)]);
+    assert!(run(h.rv().args(["root", "show"]))
+        .expect(0)
+        .stdout
+        .contains("STALE export of cluster east"));
+
     // Phase 2: east re-exported: the same intermediate, root-cert.pem = B + A.
     let phase2 = export(&h, "east", "east-phase2", &east_key);
+    assert_eq!(freshness(&h), [("east".to_owned(), false)]);
     assert_eq!(
         read(&phase2.join("ca-cert.pem")),
         read(&phase1.join("ca-cert.pem"))
@@ -669,6 +692,11 @@ fn a_full_rotation_keeps_both_workloads_talking_through_every_phase_and_ends_wit
     ledger_ok(&h);
 
     // Phase 4: every export holds B alone; east's chain runs to B.
+    assert!(
+        freshness(&h).iter().all(|(_, stale)| *stale),
+        "{:?}",
+        freshness(&h)
+    );
     let phase4 = export(&h, "east", "east-phase4", &east_key_b);
     assert_eq!(read(&phase4.join("root-cert.pem")), read(&root_b));
     assert_eq!(

@@ -52,6 +52,8 @@ pub struct RootInfo {
     pub generation: u32,
     /// Every root generation, oldest first (cli.md "Root lifecycle").
     pub roots: Vec<super::GenerationInfo>,
+    /// Each cluster's latest export, and whether it is stale for the current phase.
+    pub exports: Vec<super::ExportFreshness>,
 }
 
 /// Where the root key lives on the token.
@@ -170,6 +172,7 @@ fn describe(vault: &Vault, root: &RootRecord) -> Result<RootInfo> {
             .with_generation(root.generation),
         generation: root.generation,
         roots: super::generations(vault)?,
+        exports: super::export_freshness(vault)?,
         spki_sha256: root.certificate.spki_sha256.clone(),
         token_object: TokenObject {
             label: root.key_label.clone(),

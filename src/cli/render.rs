@@ -185,6 +185,20 @@ pub fn root(info: &RootInfo) -> String {
         } else {
             String::new()
         }
+        + &info
+            .exports
+            .iter()
+            .filter(|e| e.stale)
+            .map(|e| {
+                format!(
+                    "STALE export of cluster {} ({}, {}): {}\n",
+                    e.cluster,
+                    e.format,
+                    e.path,
+                    e.reasons.join("; ")
+                )
+            })
+            .collect::<String>()
 }
 
 /// Every root generation, one block each.
