@@ -28,7 +28,7 @@ fn a_database_held_by_another_writer_makes_sign_wait_then_fail_with_exit_1() {
     let mut stdin = holder.stdin.take().unwrap();
     writeln!(
         stdin,
-        "BEGIN IMMEDIATE; INSERT INTO crls SELECT 1,'a','b',0,'s',x'00',1 WHERE 0;"
+        "BEGIN IMMEDIATE; INSERT INTO crls SELECT 1,1,1,'a','b',0,'s',x'00' WHERE 0;"
     )
     .unwrap();
     stdin.flush().unwrap();

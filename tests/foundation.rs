@@ -549,7 +549,7 @@ fn ledger_verify_catches_a_derived_row_that_disagrees_with_its_event() {
         "{v}"
     );
     let h = two_event_vault("extra-row");
-    let v = tampered(&h, "INSERT INTO certificates SELECT 'ff', 'intermediate', 'x', subject, not_before, not_after, key_type, spki_sha256, 'ff', der, 2 FROM certificates;");
+    let v = tampered(&h, "INSERT INTO certificates SELECT 'ff', 'intermediate', 'x', subject, not_before, not_after, key_type, spki_sha256, 'ff', der, 2, 1 FROM certificates;");
     assert!(
         v["problems"]
             .to_string()

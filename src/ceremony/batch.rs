@@ -268,6 +268,8 @@ pub fn sign_batch(
 
     let signed = vault.ledger().and_then(|mut ledger| {
         ctx.with_session(|session, attestor| {
+            // Only the generation the token attested active issues intermediates.
+            super::verified::issuing(&batch.root, &attestor.state())?;
             for (csr, cluster, _) in &batch.items {
                 keyuse::recheck(
                     &ledger,
@@ -319,9 +321,11 @@ pub fn sign_batch(
                     "csr",
                     Some(csr.sha256_hex()),
                     &evaluation.profile,
+                    batch.root.generation,
                 ));
                 issued.push(Issued {
-                    certificate: CertInfo::from_record(&record, Some(cluster.to_string())),
+                    certificate: CertInfo::from_record(&record, Some(cluster.to_string()))
+                        .with_generation(batch.root.generation),
                     pem: cert.pem(),
                     written: Some(out_dir.join(format!("{cluster}.pem"))),
                 });

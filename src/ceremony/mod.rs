@@ -6,6 +6,7 @@ mod backup;
 mod batch;
 mod bundle;
 mod confirm;
+mod generations;
 mod init;
 mod keyuse;
 mod recover;
@@ -36,12 +37,20 @@ pub use bundle::{
 pub use confirm::{
     check as check_confirmation, Answer, Confirm, ConfirmRequest, Scripted, MIN_CONFIRM_DIGITS,
 };
+pub use generations::{
+    check_import, csr_confirmation, default_key_label, destroy_key_confirmation, destroy_root_key,
+    export_freshness, generations, import_confirmation, import_root, retire_confirmation,
+    retire_root, root_certificate, root_csr, rotate_confirmation, rotate_root, CheckedImport,
+    ExportFreshness, GenerationInfo, ImportRequest, RootCert, RootCsrReport, RootCsrRequest,
+    RotateReport, RotateRequest, ROOT_CONFIRM_DIGITS,
+};
 pub use init::{init, InitReport};
 pub use keyuse::{KeyUse, COMPROMISE_REASONS};
 pub use recover::{recover_ledger, RecoverReport};
 pub use restore::{restore, RestoreReport};
 pub use revoke::{
-    issue_crl, normalize_serial, revoke, CrlInfo, RevokeTarget, DEFAULT_CRL_DAYS, MAX_CRL_DAYS,
+    issue_crl, issue_crl_for, normalize_serial, revoke, CrlInfo, RevokeTarget, DEFAULT_CRL_DAYS,
+    MAX_CRL_DAYS,
 };
 pub use root::{
     create_root, create_root_confirmed, rfc3339, root_info, root_request_fingerprint, RootInfo,
@@ -51,7 +60,9 @@ pub use sign::{
     describe_name_constraints, inspect_csr, list_certificates, read_request, sign_csr,
     valid_certificates_for_key, Inspection, Issued, SignRequest,
 };
-pub use state::{revocation_step, Mismatch, TokenState, STATE_LABEL};
+pub use state::{
+    chain_digest, revocation_step, GenerationState, Mismatch, TokenState, STATE_LABEL,
+};
 pub use token_check::{
     token_check, DataObjectCheck, Hosting, KeyTypeCheck, TokenCheckReport, AUDIT_KEY_TYPE,
 };
@@ -91,12 +102,15 @@ pub struct CertInfo {
     pub key_type: String,
     /// When it was revoked (RFC 3339), if it was.
     pub revoked_at: Option<String>,
+    /// The root generation that issued it (for a root: the generation it is), when known.
+    pub generation: Option<u32>,
 }
 
 impl CertInfo {
     /// From a ledger row and its revocation time, if revoked; `expired` is judged now.
     pub fn from_row(row: &crate::ledger::CertificateRow, revoked_at: Option<&str>) -> CertInfo {
-        let mut info = CertInfo::from_record(&row.record, row.cluster.clone());
+        let mut info =
+            CertInfo::from_record(&row.record, row.cluster.clone()).with_generation(row.generation);
         if let Some(t) = revoked_at {
             info.status = "revoked";
             info.revoked_at = Some(t.to_owned());
@@ -118,6 +132,15 @@ impl CertInfo {
             sha256: c.sha256.clone(),
             key_type: c.key_type.clone(),
             revoked_at: None,
+            generation: None,
+        }
+    }
+
+    /// The same, issued by (or being) root generation `generation`.
+    pub fn with_generation(self, generation: u32) -> CertInfo {
+        CertInfo {
+            generation: Some(generation),
+            ..self
         }
     }
 }
@@ -346,13 +369,17 @@ pub fn token_report(vault: &Vault) -> Result<TokenReport> {
     let ledger = vault.ledger()?;
     let session = token.public_session()?;
     let mut keys = Vec::new();
-    if let Some(root) = ledger.root()? {
-        let id = hex::decode(&root.key_id).unwrap_or_default();
+    for g in ledger.generations()? {
+        let id = hex::decode(&g.key_id).unwrap_or_default();
         keys.push(TokenKeyStatus {
-            label: root.key_label.clone(),
-            id: root.key_id.clone(),
-            purpose: "root".into(),
-            key_type: root.certificate.key_type.clone(),
+            label: g.key_label.clone(),
+            id: g.key_id.clone(),
+            purpose: if g.generation == 1 && g.status == "active" {
+                "root".into()
+            } else {
+                format!("root generation {} ({})", g.generation, g.status)
+            },
+            key_type: g.key_type.clone(),
             present: session.has_public_key(&id)?,
             protection: None,
         });

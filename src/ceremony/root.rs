@@ -52,6 +52,12 @@ pub struct RootInfo {
     /// The PEM certificate.
     #[serde(skip)]
     pub pem: String,
+    /// The active generation (the one described above).
+    pub generation: u32,
+    /// Every root generation, oldest first (cli.md "Root lifecycle").
+    pub roots: Vec<super::GenerationInfo>,
+    /// Each cluster's latest export, and whether it is stale for the current phase.
+    pub exports: Vec<super::ExportFreshness>,
 }
 
 /// Where the root key lives on the token.
@@ -70,7 +76,7 @@ pub struct TokenObject {
 pub fn create_root(ctx: &Ctx<'_>, req: &RootRequest) -> Result<RootInfo> {
     let (vault, operator) = (ctx.vault, ctx.operator);
     let mut ledger = vault.ledger()?;
-    if ledger.root()?.is_some() {
+    if !ledger.generations()?.is_empty() {
         return Err(refuse_second_root());
     }
     ctx.with_session(|session, attestor| {
@@ -199,7 +205,7 @@ fn certify_and_record(
     });
     let tx = ledger.begin()?;
     // Checked again under the write lock: another process may have made a root meanwhile.
-    if tx.root()?.is_some() {
+    if !tx.generations()?.is_empty() {
         return Err(refuse_second_root());
     }
     tx.append(&operator.0, &event)?;
@@ -220,7 +226,11 @@ pub fn root_info(vault: &Vault) -> Result<RootInfo> {
 fn describe(vault: &Vault, root: &RootRecord) -> Result<RootInfo> {
     let token_serial = &vault.config().token.serial;
     Ok(RootInfo {
-        certificate: CertInfo::from_record(&root.certificate, None),
+        certificate: CertInfo::from_record(&root.certificate, None)
+            .with_generation(root.generation),
+        generation: root.generation,
+        roots: super::generations(vault)?,
+        exports: super::export_freshness(vault)?,
         spki_sha256: root.certificate.spki_sha256.clone(),
         token_object: TokenObject {
             label: root.key_label.clone(),

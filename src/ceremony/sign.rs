@@ -266,10 +266,12 @@ pub fn sign_csr(
             "csr",
             Some(judged.csr.sha256_hex()),
             profile,
+            judged.root.generation,
         );
         record_issue(&mut ledger, operator, &[event], attestor)?;
         Ok(Issued {
-            certificate: CertInfo::from_record(&record, Some(judged.cluster.to_string())),
+            certificate: CertInfo::from_record(&record, Some(judged.cluster.to_string()))
+                .with_generation(judged.root.generation),
             pem: issued.pem(),
             written: None,
         })
@@ -309,6 +311,8 @@ pub(super) fn certify(
     subject_key: &PublicKey,
     profile: &IntermediateProfile,
 ) -> Result<(IssuedCertificate, CertificateRecord)> {
+    // Only the generation the token attested active issues intermediates.
+    super::verified::issuing(root, &attestor.state())?;
     let root_key = find_root_key(session, root, attestor)?;
     certify_with(session, &root_key, ledger, root, subject_key, profile)
 }
@@ -377,9 +381,11 @@ pub(super) fn issued_event(
     key_source: &str,
     csr_sha256: Option<String>,
     profile: &IntermediateProfile,
+    generation: u32,
 ) -> Event {
     Event::CertificateIssued(CertificateIssued {
         cluster: cluster.to_string(),
+        generation,
         certificate: record.clone(),
         key_source: key_source.to_owned(),
         csr_sha256,

@@ -89,8 +89,12 @@ pub enum Command {
         #[arg(long, value_name = "HEX")]
         confirm: Option<String>,
     },
-    /// Issue the next CRL, signed by the root key.
+    /// Issue the next CRL of a root generation, signed by its key.
     Crl {
+        /// The root generation whose CRL this is (default: the active one); each generation
+        /// numbers its own CRLs.
+        #[arg(long, value_name = "N")]
+        generation: Option<u32>,
         /// Days until nextUpdate (1 to 365).
         #[arg(long, value_name = "N", default_value_t = ceremony::DEFAULT_CRL_DAYS, value_parser = clap::value_parser!(u32).range(1..=365))]
         days: u32,
@@ -268,10 +272,110 @@ pub enum CsrCommand {
 pub enum RootCommand {
     /// Generate the root key on the token and self-sign the root certificate.
     Create(RootCreateArgs),
-    /// Describe the root.
+    /// Describe the root and every root generation.
     Show,
-    /// Print (or write) the root certificate as PEM.
-    Cert(OutArgs),
+    /// Print (or write) a root certificate, the trust bundle, or a cross-certificate, as PEM.
+    Cert(RootCertArgs),
+    /// Rotate: a new root key and self-signed root (the next generation) on the token, and a
+    /// cross-certificate of it signed by the active root; the new root becomes active, the
+    /// old one trusted. Re-export every cluster afterwards (docs/rotation.md).
+    Rotate(RootRotateArgs),
+    /// Retire a trusted generation: it leaves every trust bundle and signs only its own CRLs.
+    /// Refused while a valid intermediate it issued remains.
+    Retire {
+        /// The generation to retire.
+        #[arg(long, value_name = "N")]
+        generation: u32,
+        /// Confirm without a prompt: at least 16 hex digits of its certificate's SHA-256.
+        #[arg(long, value_name = "HEX")]
+        confirm: Option<String>,
+    },
+    /// Destroy a retired generation's key on the token (it can never sign again, not even a
+    /// CRL); recorded in the ledger.
+    DestroyKey {
+        /// The retired generation.
+        #[arg(long, value_name = "N")]
+        generation: u32,
+        /// Confirm without a prompt: at least 16 hex digits of the key's SPKI SHA-256.
+        #[arg(long, value_name = "HEX")]
+        confirm: Option<String>,
+    },
+    /// For a vault under an enterprise root: a new root key on the token (a pending
+    /// generation) and a certificate request for it, signed on the token.
+    Csr(RootCsrArgs),
+    /// Import the certificate the enterprise root issued for the pending key, with its chain;
+    /// the pending generation becomes active (the one before it trusted).
+    Import {
+        /// The certificate (PEM or DER; a PEM file may hold its chain after it).
+        #[arg(long, value_name = "FILE")]
+        cert: PathBuf,
+        /// Its chain: the certificates from its issuer up to and including the enterprise's
+        /// self-signed root, PEM.
+        #[arg(long, value_name = "FILE")]
+        chain: Option<PathBuf>,
+        /// Confirm without a prompt: at least 16 hex digits of the certificate's SHA-256.
+        #[arg(long, value_name = "HEX")]
+        confirm: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RootCertArgs {
+    /// This generation's certificate (default: the active one).
+    #[arg(long, value_name = "N")]
+    pub generation: Option<u32>,
+    /// The trust bundle: every active and trusted root (a subordinate's enterprise anchor),
+    /// active first.
+    #[arg(long, conflicts_with = "cross")]
+    pub bundle: bool,
+    /// The cross-certificate of --generation N (its key certified by generation N-1).
+    #[arg(long, requires = "generation")]
+    pub cross: bool,
+    #[command(flatten)]
+    pub out: OutArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RootRotateArgs {
+    /// The new root's subject.
+    #[arg(long, value_name = "DN", value_parser = parse_dn)]
+    pub subject: Dn,
+    /// Key type generated on the token for the new root.
+    #[arg(long, value_name = "TYPE", default_value = "ecdsa-p384", value_parser = parse_key_type)]
+    pub key_type: KeyType,
+    /// Validity of the new root in days.
+    #[arg(long, value_name = "N", default_value_t = ceremony::DEFAULT_ROOT_DAYS, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub days: u32,
+    /// basicConstraints pathLenConstraint of the new root (default: none).
+    #[arg(long, value_name = "N")]
+    pub path_len: Option<u8>,
+    /// CKA_LABEL of the new key pair (default: rootvault-root-gN).
+    #[arg(long, value_name = "LABEL")]
+    pub key_label: Option<String>,
+    /// Confirm without a prompt: at least 16 hex digits of the active root certificate's
+    /// SHA-256.
+    #[arg(long, value_name = "HEX")]
+    pub confirm: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RootCsrArgs {
+    /// The subject to request.
+    #[arg(long, value_name = "DN", value_parser = parse_dn)]
+    pub subject: Dn,
+    /// Key type generated on the token.
+    #[arg(long, value_name = "TYPE", default_value = "ecdsa-p384", value_parser = parse_key_type)]
+    pub key_type: KeyType,
+    /// CKA_LABEL of the key pair (default: rootvault-root, or rootvault-root-gN after the
+    /// first generation).
+    #[arg(long, value_name = "LABEL")]
+    pub key_label: Option<String>,
+    /// Where to write the request (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Overwrite FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

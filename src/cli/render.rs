@@ -199,6 +199,68 @@ pub fn root(info: &RootInfo) -> String {
         .as_deref()
         .map(|p| format!("audit key (signs ledger checkpoints):\n{p}"))
         .unwrap_or_default()
+        + &if info.roots.len() > 1 {
+            format!("root generations:\n{}", generations(&info.roots))
+        } else {
+            String::new()
+        }
+        + &info
+            .exports
+            .iter()
+            .filter(|e| e.stale)
+            .map(|e| {
+                format!(
+                    "STALE export of cluster {} ({}, {}): {}\n",
+                    e.cluster,
+                    e.format,
+                    e.path,
+                    e.reasons.join("; ")
+                )
+            })
+            .collect::<String>()
+}
+
+/// Every root generation, one block each.
+pub fn generations(roots: &[ceremony::GenerationInfo]) -> String {
+    let mut out = String::new();
+    for g in roots {
+        out += &format!(
+            "generation {}: {}{}\n",
+            g.generation,
+            g.status,
+            if g.key_destroyed {
+                ", key destroyed"
+            } else {
+                ""
+            }
+        );
+        out += &format!("  subject:      {}\n", g.subject);
+        if let (Some(serial), Some(sha), Some(na)) = (&g.serial, &g.sha256, &g.not_after) {
+            out += &format!("  serial:       {serial}\n");
+            out += &format!("  not after:    {na}\n");
+            out += &format!("  SHA-256:      {sha}\n");
+            out += &format!(
+                "  issuer:       {}\n",
+                if g.self_signed {
+                    "itself (self-signed)".to_owned()
+                } else {
+                    format!(
+                        "{} (anchor {})",
+                        g.issuer.as_deref().unwrap_or("-"),
+                        g.anchor.as_deref().unwrap_or("-")
+                    )
+                }
+            );
+        }
+        out += &format!(
+            "  key:          {} label {} id {}\n",
+            g.key_type, g.key_label, g.key_id
+        );
+        if let Some(c) = &g.cross_sha256 {
+            out += &format!("  cross-cert:   SHA-256 {c}\n");
+        }
+    }
+    out
 }
 
 /// One JSON document on stdout.

@@ -487,7 +487,24 @@ fn check_extensions(draft: &Draft, cert: &X509Certificate<'_>) -> Result<(), Cer
             "does not parse",
         ));
     };
-    let issuer_id = draft.issuer_key().key_identifier();
+    // The issuer's own subjectKeyIdentifier when its certificate has one (an enterprise CA's,
+    // made by another method), else the RFC 7093 identifier of its key (a root this vault
+    // made, or drafted self-signed).
+    let issuer_id = match &draft.issuing {
+        Issuing::ByCa { der, .. } => X509Certificate::from_der(der)
+            .ok()
+            .and_then(|(_, ca)| {
+                ca.get_extension_unique(&oid_registry::OID_X509_EXT_SUBJECT_KEY_IDENTIFIER)
+                    .ok()
+                    .flatten()
+                    .and_then(|e| match e.parsed_extension() {
+                        ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+                        _ => None,
+                    })
+            })
+            .unwrap_or_else(|| draft.issuer_key().key_identifier()),
+        Issuing::SelfSigned => draft.issuer_key().key_identifier(),
+    };
     if aki.critical || aki_value.key_identifier.as_ref().map(|k| k.0) != Some(issuer_id.as_slice())
     {
         return Err(fail(
