@@ -37,7 +37,7 @@ touch "$results"
 rv=$CARGO_TARGET_DIR/release/rootvault
 lb=$CARGO_TARGET_DIR/release/examples/ledger_bench
 module=$("$repo/hsm-test/module-path.sh")
-echo "$PIN" >"$BENCH_DIR/pin"
+(umask 077 && echo "$PIN" >"$BENCH_DIR/pin")
 
 log() { echo "== $*" >&2; }
 record() { tee -a "$results"; }
@@ -112,7 +112,7 @@ PY
     out=$BENCH_DIR/out-$kt
     rm -rf "$out"
     t0=$(now_ns)
-    "$rv" --pin-file "$BENCH_DIR/pin" sign-batch "$manifest" --confirm "${sha:0:12}" \
+    "$rv" --pin-file "$BENCH_DIR/pin" sign-batch "$manifest" --confirm "${sha:0:16}" \
       --out-dir "$out" >/dev/null 2>"$BENCH_DIR/sign-batch-$kt.err"
     t1=$(now_ns)
     issued=$(ls "$out" | wc -l)

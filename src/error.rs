@@ -63,6 +63,9 @@ pub enum Error {
     /// The token or its module failed.
     #[error(transparent)]
     Hsm(#[from] HsmError),
+    /// No PIN could be obtained, or the PIN file is not private (exit 5).
+    #[error(transparent)]
+    Pin(#[from] crate::pin::PinError),
     /// The ledger database failed or is inconsistent.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -262,8 +265,17 @@ pub enum Refusal {
     /// `ledger recover` on a ledger that is not behind its token.
     #[error("the ledger is not behind the token, so there is nothing to recover; `rootvault ledger verify --with-token` compares them")]
     NothingToRecover,
+    /// `init` on a token that already holds another vault's audit key: a token serves one
+    /// vault, whose ledger its keys attest.
+    #[error("the token {token:?} already holds another vault's keys (its audit key has SHA-256 {audit_key_sha256}), so no vault was created. A token serves one vault: open that vault (its `root show`, transcripts and receipts name the same audit key), restore it from a backup, or initialise a fresh token")]
+    TokenHasVault {
+        /// The token's label.
+        token: String,
+        /// SHA-256 of the DER SubjectPublicKeyInfo of the audit key on it.
+        audit_key_sha256: String,
+    },
     /// `root create` on a vault that has one.
-    #[error("this vault already has a root; a vault holds exactly one root (`rootvault root show` describes it)")]
+    #[error("this vault already has a root; `rootvault root show` describes it, and `rootvault root rotate` replaces it with a new generation")]
     RootExists,
     /// The root's serial was given to `revoke`.
     #[error("that is the root's serial; the root cannot revoke itself (retire it by rotating to a new root)")]
@@ -371,6 +383,75 @@ pub enum Refusal {
         reasons: Vec<String>,
         /// Why recording the refusal failed, if it did.
         not_recorded: Option<String>,
+    },
+    /// No root generation with this number.
+    #[error("this vault has no root generation {0}; `rootvault root show` lists them")]
+    NoSuchGeneration(u32),
+    /// The generation is pending: its key exists, its certificate not yet.
+    #[error("root generation {generation} is pending (its certificate was not imported yet), so it cannot {what}; import it with `rootvault root import --cert FILE --chain FILE`")]
+    GenerationPending {
+        /// The generation.
+        generation: u32,
+        /// What it cannot do.
+        what: &'static str,
+    },
+    /// The generation's key was destroyed on the token.
+    #[error(
+        "the key of root generation {0} was destroyed on the token; it signs nothing any more"
+    )]
+    KeyDestroyed(u32),
+    /// An intermediate of a generation that is in no trust bundle any more.
+    #[error("root generation {generation} is {status}, in no trust bundle: its intermediates cannot be exported")]
+    GenerationNotTrusted {
+        /// The generation.
+        generation: u32,
+        /// Its status.
+        status: String,
+    },
+    /// A rotation, CSR or import while another generation is pending.
+    #[error("root generation {0} is pending: import its certificate (`rootvault root import`) before making another root")]
+    PendingExists(u32),
+    /// `root import` with no pending generation.
+    #[error("no root generation is pending; make one with `rootvault root csr` first")]
+    NoPending,
+    /// `root rotate` on a subordinate vault.
+    #[error("the active root generation {0} was issued by an enterprise root, so a new self-signed root would not chain to it; rotate a subordinate with `rootvault root csr` and `rootvault root import`")]
+    RotateSubordinate(u32),
+    /// `root retire` of a generation that is not trusted.
+    #[error("root generation {generation} is {status}; only a trusted generation (one a rotation replaced) can be retired{}", if status == "active" { ": rotate to a new root first (`rootvault root rotate`)" } else { "" })]
+    RetireNotTrusted {
+        /// The generation.
+        generation: u32,
+        /// Its status.
+        status: String,
+    },
+    /// `root retire` while intermediates of the generation are still valid.
+    #[error("root generation {generation} still has valid intermediates, for cluster(s) {}: re-key each (sign a new CSR under the active root and export it) and revoke the old one (`rootvault revoke --serial SERIAL --reason superseded`), then retire; nothing was retired", clusters.join(", "))]
+    RetireInUse {
+        /// The generation.
+        generation: u32,
+        /// The clusters (with serials) still holding one.
+        clusters: Vec<String>,
+    },
+    /// `root destroy-key` of a generation that is not retired, or whose key is gone already.
+    #[error("root generation {generation} is {status}; only a retired generation's key can be destroyed (`rootvault root retire --generation {generation}` first)")]
+    DestroyNotRetired {
+        /// The generation.
+        generation: u32,
+        /// Its status.
+        status: String,
+    },
+    /// The generation has no cross-certificate (it was not made by `root rotate`).
+    #[error("root generation {0} has no cross-certificate: only a generation made by `rootvault root rotate` has one")]
+    NoCross(u32),
+    /// An imported root certificate failed a check; the message names it.
+    #[error("the certificate is refused, nothing was imported: {check}: {detail}")]
+    Import {
+        /// The check that failed, as cli.md names it (key match, CA, keyCertSign, pathLen,
+        /// validity, chain).
+        check: &'static str,
+        /// What was found.
+        detail: String,
     },
 }
 
@@ -505,6 +586,7 @@ impl Error {
             | Error::Unwitnessed
             | Error::RecordedNotWritten { .. } => ExitCode::Failed,
             Error::Hsm(e) if e.is_login_failure() => ExitCode::Login,
+            Error::Pin(_) => ExitCode::Login,
             Error::Hsm(e) if e.is_unsupported_request() => ExitCode::Rejected,
             Error::Hsm(_) => ExitCode::Failed,
             Error::Ledger(e) if e.is_integrity_failure() => ExitCode::Integrity,

@@ -15,7 +15,7 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::keys::KeyAlg;
-use crate::x509::{Attr, Dn};
+use crate::x509::{Attr, Dn, IpRange};
 
 /// The smallest RSA modulus `policy.rsa_min_bits` may allow: Istio refuses smaller CA keys.
 /// `{org}` when neither the policy nor the root's subject names an organization.
@@ -44,6 +44,12 @@ const ATTRS: [Attr; 6] = [
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Policy {
+    /// The SPIFFE trust domain of the mesh (`init --trust-domain`, default `cluster.local`).
+    /// When set, every intermediate is name-constrained by default (see [`ClusterPolicy`]):
+    /// URIs to this trust domain, no IP address, no email address. Absent in a vault made
+    /// before trust domains: then nothing is constrained by default, as before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust_domain: Option<TrustDomain>,
     /// The organisation of issued subjects, substituted for `{org}` (default `rootvault`).
     pub organization: String,
     /// The subject of every intermediate, most significant attribute first, one `TYPE=value`
@@ -68,13 +74,14 @@ pub struct Policy {
     /// true, as on Istio's own intermediates).
     pub digital_signature: bool,
     /// Per-cluster settings, keyed by cluster name; a cluster not listed gets the global
-    /// rules and no name constraints.
+    /// rules and the default name constraints.
     pub clusters: BTreeMap<String, ClusterPolicy>,
 }
 
 impl Default for Policy {
     fn default() -> Self {
         Policy {
+            trust_domain: None,
             organization: String::new(),
             subject_template: vec![
                 "O={org}".into(),
@@ -95,6 +102,12 @@ impl Default for Policy {
 }
 
 /// Settings for one cluster: name constraints and its own validity limit.
+///
+/// In a vault with a trust domain, every intermediate carries the default name constraints
+/// unless its cluster's table lifts them, each by name, in [`ClusterPolicy::allow_names`]:
+/// URIs only in the trust domain (a non-empty `permitted_uri` replaces it), no IP address
+/// (0.0.0.0/0 and ::/0 excluded), no email address. A table that only sets `max_days`, say,
+/// keeps them all.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterPolicy {
@@ -106,12 +119,130 @@ pub struct ClusterPolicy {
     /// URI name constraints the intermediate permits. These are host names, not URIs: for
     /// the SPIFFE trust domain `cluster.local` the constraint is `cluster.local`; a leading
     /// dot (`.example.com`) means any host below the domain but not the domain itself.
+    /// Non-empty, it replaces the vault's trust domain as the permitted URI subtree.
     pub permitted_uri: Vec<String>,
     /// URI name constraints the intermediate excludes (host names, as above).
     pub excluded_uri: Vec<String>,
+    /// The default name constraints this cluster's intermediate goes without, each named:
+    /// `any-uri` (no trust-domain URI subtree), `ip` (IP addresses allowed), `email` (email
+    /// addresses allowed). Empty (the default) keeps them all.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allow_names: Vec<NameKind>,
     /// Longest validity in days for this cluster; replaces `policy.max_days` when set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_days: Option<u32>,
+}
+
+/// A kind of name a default name constraint forbids, which a cluster may allow explicitly
+/// (`policy.clusters.NAME.allow_names`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum NameKind {
+    /// URIs outside the trust domain: no permitted URI subtree by default.
+    #[serde(rename = "any-uri")]
+    AnyUri,
+    /// IP addresses: no excluded 0.0.0.0/0 and ::/0.
+    #[serde(rename = "ip")]
+    Ip,
+    /// Email addresses: no email name constraints.
+    #[serde(rename = "email")]
+    Email,
+}
+
+/// The rfc822Name base that, permitted alone, leaves no mailbox an intermediate could name:
+/// `.invalid` is reserved never to exist (RFC 6761 §6.4). OpenSSL reads no excluded
+/// rfc822Name as "every address", so forbidding email for it takes a permitted subtree that
+/// nothing real is in.
+pub const NO_EMAIL_PERMITTED: &str = "no-email.invalid";
+
+/// The rfc822Name base excluded to forbid every email address: `.`, every domain, as Go's
+/// crypto/x509 (istiod) and NSS read it. (An empty base, which they read the same way, is
+/// refused by pkilint as bad syntax.)
+pub const NO_EMAIL_EXCLUDED: &str = ".";
+
+/// A SPIFFE trust domain (SPIFFE-ID §2.1): lower-case letters, digits, `.`, `-` and `_`, at
+/// most 255 characters; here also a host name that a URI name constraint can carry (labels
+/// of 1 to 63 characters, not starting or ending with `-`, not an IP address). Istio's
+/// default is `cluster.local`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TrustDomain(String);
+
+/// The trust domain `init` records when none is given: Istio's default.
+pub const DEFAULT_TRUST_DOMAIN: &str = "cluster.local";
+
+impl TrustDomain {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn check(s: &str) -> Result<(), String> {
+        const RULE: &str = "a SPIFFE trust domain is lower-case letters, digits, '.', '-' and '_', e.g. cluster.local";
+        if let Some((scheme, rest)) = s.split_once("://") {
+            let host = rest.split(['/', ':', '?', '#']).next().unwrap_or("");
+            let hint = if scheme.eq_ignore_ascii_case("spiffe") {
+                format!(" (write {host:?})")
+            } else {
+                String::new()
+            };
+            return Err(format!(
+                "trust domain {s:?} is a URI, not the trust domain's name{hint}; {RULE}"
+            ));
+        }
+        if s.is_empty() {
+            return Err(format!("the trust domain is empty; {RULE}"));
+        }
+        if s.len() > 255 {
+            return Err(format!(
+                "trust domain {s:?} is {} characters, more than 255; {RULE}",
+                s.len()
+            ));
+        }
+        if s.chars().any(|c| c.is_ascii_uppercase()) {
+            return Err(format!(
+                "trust domain {s:?} has upper-case letters (try {:?}); {RULE}",
+                s.to_ascii_lowercase()
+            ));
+        }
+        if let Some(c) = s.chars().find(|c| {
+            !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'))
+        }) {
+            return Err(format!("trust domain {s:?} contains {c:?}; {RULE}"));
+        }
+        check_host(s, true).map_err(|e| {
+            format!("trust domain {s:?} {e}; it becomes the host of a URI name constraint (RFC 5280 §4.2.1.10)")
+        })
+    }
+}
+
+impl FromStr for TrustDomain {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TrustDomain::check(s)?;
+        Ok(TrustDomain(s.to_owned()))
+    }
+}
+
+impl TryFrom<String> for TrustDomain {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        TrustDomain::check(&s)?;
+        Ok(TrustDomain(s))
+    }
+}
+
+impl From<TrustDomain> for String {
+    fn from(td: TrustDomain) -> String {
+        td.0
+    }
+}
+
+impl fmt::Display for TrustDomain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// A cluster's name: one DNS label of lower-case letters, digits and `-`, 1 to 63
@@ -258,6 +389,17 @@ pub struct IntermediateProfile {
     pub permitted_uri: Vec<String>,
     /// Excluded URI name constraints (host names).
     pub excluded_uri: Vec<String>,
+    /// Permitted email (rfc822Name) name constraints.
+    pub permitted_email: Vec<String>,
+    /// Excluded email (rfc822Name) name constraints.
+    pub excluded_email: Vec<String>,
+    /// Excluded IP address ranges (CIDR, serialized as `0.0.0.0/0`).
+    #[serde(serialize_with = "ser_display_all")]
+    pub excluded_ip: Vec<IpRange>,
+}
+
+fn ser_display_all<S: Serializer, T: fmt::Display>(v: &[T], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(ToString::to_string))
 }
 
 fn ser_display<S: Serializer, T: fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -361,6 +503,13 @@ impl Policy {
                 check_uri_constraint(c).map_err(|e| format!("{}[{i}] ({c:?}) {e}", field(key)))?;
             }
         }
+        if cluster.allow_names.contains(&NameKind::AnyUri) && !cluster.permitted_uri.is_empty() {
+            return Err(format!(
+                "{} allows \"any-uri\" but {} names permitted URI hosts; drop one (permitted_uri alone replaces the trust domain)",
+                field("allow_names"),
+                field("permitted_uri")
+            ));
+        }
         // istiod's own serving certificate is issued by the intermediate for the SAN names,
         // so the intermediate's DNS constraints must allow them.
         for san in &self.san_dns {
@@ -437,6 +586,7 @@ impl Policy {
         };
         let no_overrides = ClusterPolicy::default();
         let settings = self.clusters.get(cluster.as_str()).unwrap_or(&no_overrides);
+        let constraints = self.default_constraints(settings);
 
         match key {
             KeyAlg::Rsa { bits } if bits < self.rsa_min_bits => reasons.push(format!(
@@ -544,11 +694,47 @@ impl Policy {
                 san_dns: self.san_dns.clone(),
                 permitted_dns: settings.permitted_dns.clone(),
                 excluded_dns: settings.excluded_dns.clone(),
-                permitted_uri: settings.permitted_uri.clone(),
+                permitted_uri: constraints.permitted_uri,
                 excluded_uri: settings.excluded_uri.clone(),
+                permitted_email: constraints.permitted_email,
+                excluded_email: constraints.excluded_email,
+                excluded_ip: constraints.excluded_ip,
             },
         }
     }
+
+    /// The URI, email and IP constraints of `cluster`'s intermediate: its own, and the
+    /// defaults of a vault with a trust domain unless the cluster allows each by name.
+    fn default_constraints(&self, settings: &ClusterPolicy) -> DefaultConstraints {
+        let lifted = |k| settings.allow_names.contains(&k);
+        let mut c = DefaultConstraints {
+            permitted_uri: settings.permitted_uri.clone(),
+            ..DefaultConstraints::default()
+        };
+        let Some(td) = &self.trust_domain else {
+            return c;
+        };
+        if c.permitted_uri.is_empty() && !lifted(NameKind::AnyUri) {
+            c.permitted_uri = vec![td.to_string()];
+        }
+        if !lifted(NameKind::Ip) {
+            c.excluded_ip = vec![IpRange::ALL_V4, IpRange::ALL_V6];
+        }
+        if !lifted(NameKind::Email) {
+            c.permitted_email = vec![NO_EMAIL_PERMITTED.to_owned()];
+            c.excluded_email = vec![NO_EMAIL_EXCLUDED.to_owned()];
+        }
+        c
+    }
+}
+
+/// What [`Policy::default_constraints`] decides.
+#[derive(Default)]
+struct DefaultConstraints {
+    permitted_uri: Vec<String>,
+    permitted_email: Vec<String>,
+    excluded_email: Vec<String>,
+    excluded_ip: Vec<IpRange>,
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -707,6 +893,7 @@ mod tests {
                 permitted_uri: vec!["prod.example".into()],
                 excluded_uri: vec![".evil.prod.example".into()],
                 max_days: Some(90),
+                ..ClusterPolicy::default()
             },
         );
         p
@@ -1308,6 +1495,149 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&cluster("prod-eu")).unwrap(),
             "\"prod-eu\""
+        );
+    }
+
+    fn td(s: &str) -> TrustDomain {
+        s.parse().unwrap()
+    }
+
+    /// The default policy of a vault made with trust domain `cluster.local`.
+    fn with_td() -> Policy {
+        Policy {
+            trust_domain: Some(td("cluster.local")),
+            ..Policy::default()
+        }
+    }
+
+    #[test]
+    fn trust_domains_are_spiffe_names_that_a_uri_constraint_can_carry() {
+        for ok in [
+            "cluster.local",
+            "prod.example.com",
+            "my_domain.test",
+            "td-1",
+            "a",
+        ] {
+            assert_eq!(td(ok).as_str(), ok);
+        }
+        let err = |s: &str| s.parse::<TrustDomain>().unwrap_err();
+        assert_eq!(
+            err("Cluster.Local"),
+            "trust domain \"Cluster.Local\" has upper-case letters (try \"cluster.local\"); a SPIFFE trust domain is lower-case letters, digits, '.', '-' and '_', e.g. cluster.local"
+        );
+        assert!(
+            err("spiffe://cluster.local/ns/a")
+                .contains("is a URI, not the trust domain's name (write \"cluster.local\")"),
+            "{}",
+            err("spiffe://cluster.local/ns/a")
+        );
+        assert!(err("").starts_with("the trust domain is empty"));
+        assert!(err("cluster.local:8443").contains("contains ':'"));
+        assert!(err("a b").contains("contains ' '"));
+        assert!(err("10.0.0.1").contains("is an IP address"));
+        assert!(err("a..b").contains("empty label"));
+        assert!(err("-a.b").contains("starts or ends with '-'"));
+        assert!(err(&format!("{}.b", "a".repeat(64))).contains("longer than 63"));
+        assert!(err(&"a.".repeat(128)).contains("more than 255"));
+        // In vault.toml, a bad one makes the policy fail to load, naming it.
+        let e = toml::from_str::<VaultToml>("[policy]\ntrust_domain = \"Mesh\"\n").unwrap_err();
+        assert!(e.to_string().contains("upper-case"), "{e}");
+    }
+
+    #[test]
+    fn a_vault_with_a_trust_domain_constrains_every_intermediate_by_default() {
+        let p = with_td();
+        assert_eq!(p.validate(), Ok(()));
+        let e = eval(&p, KeyAlg::EcP256, None);
+        assert!(e.acceptable, "{:?}", e.reasons);
+        assert_eq!(e.profile.permitted_uri, ["cluster.local"]);
+        assert_eq!(e.profile.excluded_ip, [IpRange::ALL_V4, IpRange::ALL_V6]);
+        assert_eq!(e.profile.permitted_email, [NO_EMAIL_PERMITTED]);
+        assert_eq!(e.profile.excluded_email, [NO_EMAIL_EXCLUDED]);
+        assert!(e.profile.permitted_dns.is_empty() && e.profile.excluded_dns.is_empty());
+        let json = serde_json::to_value(&e.profile).unwrap();
+        assert_eq!(
+            json["excluded_ip"],
+            serde_json::json!(["0.0.0.0/0", "::/0"])
+        );
+
+        // A table that sets only max_days keeps every default.
+        let mut p = with_td();
+        p.clusters.insert(
+            "prod-eu".into(),
+            toml::from_str::<ClusterPolicy>("max_days = 90").unwrap(),
+        );
+        let e = eval(&p, KeyAlg::EcP256, None);
+        assert_eq!(e.profile.permitted_uri, ["cluster.local"]);
+        assert_eq!(e.profile.excluded_ip.len(), 2);
+        assert_eq!(e.profile.permitted_email, [NO_EMAIL_PERMITTED]);
+    }
+
+    #[test]
+    fn a_cluster_lifts_each_default_only_by_naming_it() {
+        let cluster_with = |text: &str| {
+            let mut p = with_td();
+            p.clusters
+                .insert("prod-eu".into(), toml::from_str(text).unwrap());
+            assert_eq!(p.validate(), Ok(()), "{text}");
+            eval(&p, KeyAlg::EcP256, None).profile
+        };
+        let ip = cluster_with("allow_names = [\"ip\"]");
+        assert!(ip.excluded_ip.is_empty());
+        assert_eq!(ip.permitted_uri, ["cluster.local"]);
+        assert_eq!(ip.permitted_email, [NO_EMAIL_PERMITTED]);
+        let email = cluster_with("allow_names = [\"email\"]");
+        assert!(email.permitted_email.is_empty() && email.excluded_email.is_empty());
+        assert_eq!(email.excluded_ip.len(), 2);
+        let uri = cluster_with("allow_names = [\"any-uri\"]");
+        assert!(uri.permitted_uri.is_empty());
+        let all = cluster_with("allow_names = [\"any-uri\", \"ip\", \"email\"]");
+        assert!(
+            all.permitted_uri.is_empty()
+                && all.excluded_ip.is_empty()
+                && all.permitted_email.is_empty()
+                && all.excluded_email.is_empty()
+        );
+        // Naming other hosts replaces the trust domain; the other defaults stay.
+        let other = cluster_with("permitted_uri = [\"prod.example.com\"]");
+        assert_eq!(other.permitted_uri, ["prod.example.com"]);
+        assert_eq!(other.excluded_ip.len(), 2);
+        // An unknown kind is refused when vault.toml is read.
+        let e = toml::from_str::<ClusterPolicy>("allow_names = [\"dns\"]").unwrap_err();
+        assert!(e.to_string().contains("any-uri"), "{e}");
+        // "any URI" and a list of URI hosts contradict each other.
+        let e = invalid(with_cluster(ClusterPolicy {
+            permitted_uri: vec!["prod.example.com".into()],
+            allow_names: vec![NameKind::AnyUri],
+            ..Default::default()
+        }));
+        assert!(
+            e.starts_with("policy.clusters.prod-eu.allow_names allows \"any-uri\" but policy.clusters.prod-eu.permitted_uri names permitted URI hosts"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_vault_without_a_trust_domain_keeps_its_old_unconstrained_profile() {
+        // A vault made before trust domains has no policy.trust_domain.
+        let p = toml::from_str::<VaultToml>("[policy]\nmax_days = 730\n")
+            .unwrap()
+            .policy;
+        assert_eq!(p.trust_domain, None);
+        let e = eval(&p, KeyAlg::EcP256, None);
+        assert!(
+            e.profile.permitted_uri.is_empty()
+                && e.profile.excluded_ip.is_empty()
+                && e.profile.permitted_email.is_empty()
+                && e.profile.excluded_email.is_empty()
+        );
+        // Setting one turns the defaults on; it round-trips through vault.toml.
+        let text = toml::to_string(&VaultToml { policy: with_td() }).unwrap();
+        assert!(text.contains("trust_domain = \"cluster.local\""), "{text}");
+        assert_eq!(
+            toml::from_str::<VaultToml>(&text).unwrap().policy,
+            with_td()
         );
     }
 }

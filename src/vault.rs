@@ -171,11 +171,14 @@ impl Vault {
     }
 
     fn lock_token(&self) -> Result<fs::File> {
+        use std::os::unix::fs::OpenOptionsExt as _;
         let path = self.dir.join(TOKEN_LOCK_FILE);
+        // Made here in a restored vault (a backup does not carry it): private, like the rest.
         let file = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(crate::fsio::PRIVATE_FILE_MODE)
             .open(&path)
             .map_err(|e| Error::io("cannot open the token lock", &path, e))?;
         let start = std::time::Instant::now();
@@ -194,6 +197,30 @@ impl Vault {
             }
         }
     }
+}
+
+/// Makes a vault directory private to its owner: the directory [`fsio::PRIVATE_DIR_MODE`]
+/// (0700); the configuration, the ledger, SQLite's `-wal` and `-shm` beside it and the token
+/// lock [`fsio::PRIVATE_FILE_MODE`] (0600). SQLite gives a `-wal` or `-shm` it makes later the
+/// ledger's own mode. `init` and `restore` call this on the directory they assemble, before
+/// it is renamed into place; a symbolic link there is left alone, never followed.
+pub(crate) fn make_private(dir: &Path) -> Result<()> {
+    use crate::fsio::{self, Existing};
+    fsio::set_mode(dir, fsio::PRIVATE_DIR_MODE)?;
+    let sidecar = |suffix: &str| format!("{LEDGER_FILE}{suffix}");
+    for name in [
+        CONFIG_FILE.to_owned(),
+        LEDGER_FILE.to_owned(),
+        sidecar("-wal"),
+        sidecar("-shm"),
+        TOKEN_LOCK_FILE.to_owned(),
+    ] {
+        let path = dir.join(name);
+        if Existing::at(&path)? == Existing::File {
+            fsio::set_mode(&path, fsio::PRIVATE_FILE_MODE)?;
+        }
+    }
+    Ok(())
 }
 
 /// Parses and checks `vault.toml`.

@@ -128,7 +128,7 @@ fn ceremony(label: &str) -> Ceremony {
             .rv_pin()
             .arg("sign")
             .arg(&csr)
-            .args(["--cluster", cluster, "--confirm", &fp[..12], "--out"])
+            .args(["--cluster", cluster, "--confirm", &fp[..16], "--out"])
             .arg(&out))
         .expect(0);
         serials.push(serial_of(&out));
@@ -141,7 +141,7 @@ fn ceremony(label: &str) -> Ceremony {
         "--reason",
         "keyCompromise",
         "--confirm",
-        &west[..8],
+        &west[..16],
     ]))
     .expect(0);
     run(h.rv_pin().args(["crl", "--out"]).arg(h.path("root.crl"))).expect(0);

@@ -128,7 +128,7 @@ impl Hsm {
             .rv_pin()
             .arg("sign")
             .arg(&csr)
-            .args(["--cluster", cluster, "--confirm", &spki[..12], "--out"])
+            .args(["--cluster", cluster, "--confirm", &spki[..16], "--out"])
             .arg(&out))
         .expect(0);
         spki
@@ -158,7 +158,7 @@ fn ceremony(label: &str) -> Ceremony {
         "--reason",
         "superseded",
         "--confirm",
-        &west[..10],
+        &west[..16],
     ]))
     .expect(0);
     run(h.rv_pin().args(["crl", "--out"]).arg(h.path("crl.pem"))).expect(0);
@@ -188,7 +188,7 @@ fn ceremony(label: &str) -> Ceremony {
             "--age-recipient",
             &team.age_pub,
             "--confirm",
-            &confirm[..12],
+            &confirm[..16],
             "--out",
         ])
         .arg(&north))
@@ -652,11 +652,12 @@ fn the_transcript_names_the_root_every_cluster_and_has_lines_to_sign() {
     // A refusal after the last checkpoint: recorded without the token, so not yet covered.
     let junk = h.path("south.csr");
     std::fs::write(&junk, "this is not a CSR\n").unwrap();
-    run(h
-        .rv_pin()
-        .arg("sign")
-        .arg(&junk)
-        .args(["--cluster", "south", "--confirm", "00000000"]))
+    run(h.rv_pin().arg("sign").arg(&junk).args([
+        "--cluster",
+        "south",
+        "--confirm",
+        "0000000000000000",
+    ]))
     .expect(3);
 
     let out = h.path("transcript.txt");

@@ -42,7 +42,7 @@ fn a_batch_signs_every_cluster_after_one_confirmation_each_its_own_event() {
         .rv_pin()
         .arg("sign-batch")
         .arg(&m)
-        .args(["--confirm", &sha[..10], "--out-dir"])
+        .args(["--confirm", &sha[..16], "--out-dir"])
         .arg(h.path("out")))
     .expect(0);
     assert!(
@@ -130,7 +130,7 @@ fn one_bad_line_stops_the_whole_batch_before_anything_is_signed() {
             .rv_pin()
             .arg("sign-batch")
             .arg(&m)
-            .args(["--confirm", &sha[..8], "--out-dir"])
+            .args(["--confirm", &sha[..16], "--out-dir"])
             .arg(&out))
         .expect(3);
         assert!(r.stderr.contains(needle), "{name}: {}", r.stderr);
@@ -162,7 +162,7 @@ fn a_wrong_manifest_confirmation_signs_nothing() {
         .rv_pin()
         .arg("sign-batch")
         .arg(&m)
-        .args(["--confirm", "00000000", "--out-dir"])
+        .args(["--confirm", "0000000000000000", "--out-dir"])
         .arg(h.path("out")))
     .expect(6);
     run(h

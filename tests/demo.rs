@@ -15,6 +15,15 @@ fn the_demo_runs_a_complete_ceremony_and_leaves_a_verifiable_vault() {
         .arg(&demo))
     .expect(0);
     assert!(r.stdout.contains("Demo complete"), "{}", r.stdout);
+    // Its PIN file (and the key it decrypts) are private, as rootvault requires of a PIN file.
+    for private in ["pin", "west-ca-key.pem"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(demo.join(private))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{private} is {:o}", mode & 0o777);
+    }
     assert!(
         r.stdout.contains(" tui"),
         "the demo should say how to open the TUI: {}",

@@ -126,7 +126,7 @@ fn setup(label: &str) -> Setup {
         "--cluster",
         "east",
         "--confirm",
-        &east.spki_sha256[..12],
+        &east.spki_sha256[..16],
     ]))
     .expect(0);
     let (manifest, manifest_sha256) = h.batch_manifest(&["west", "north"]);
@@ -148,7 +148,7 @@ fn writers(s: &Setup, out: &Path) -> Vec<(&'static str, Command)> {
         "--cluster",
         "east",
         "--confirm",
-        &s.east.spki_sha256[..12],
+        &s.east.spki_sha256[..16],
         "--out",
     ]);
     sign.arg(out.join("east.pem"));
@@ -156,7 +156,7 @@ fn writers(s: &Setup, out: &Path) -> Vec<(&'static str, Command)> {
     batch
         .arg("sign-batch")
         .arg(&s.manifest)
-        .args(["--confirm", &s.manifest_sha256[..8], "--out-dir"])
+        .args(["--confirm", &s.manifest_sha256[..16], "--out-dir"])
         .arg(out.join("batch"));
     let mut crl = h.rv_pin();
     crl.args(["crl", "--out"]).arg(out.join("crl.pem"));
@@ -190,7 +190,7 @@ fn writers(s: &Setup, out: &Path) -> Vec<(&'static str, Command)> {
             "--age-recipient",
             &s.age_recipient,
             "--confirm",
-            &rootvault::keys::sha256_hex(format!("{}\n", s.age_recipient).as_bytes())[..12],
+            &rootvault::keys::sha256_hex(format!("{}\n", s.age_recipient).as_bytes())[..16],
             "--out",
         ])
         .arg(out.join("south"));
@@ -352,7 +352,7 @@ fn a_vault_on_read_only_media_can_be_read_and_verified_but_refuses_token_actions
         "--cluster",
         "east",
         "--confirm",
-        &s.east.spki_sha256[..12],
+        &s.east.spki_sha256[..16],
     ]);
     let mut revoke = on(h.rv_pin());
     revoke.args([
@@ -393,7 +393,7 @@ fn a_vault_on_read_only_media_can_be_read_and_verified_but_refuses_token_actions
         "--cluster",
         "east",
         "--confirm",
-        &s.east.spki_sha256[..12],
+        &s.east.spki_sha256[..16],
     ]))
     .expect(0);
     run(on(h.rv()).args(["ledger", "verify"])).expect(0);
@@ -416,7 +416,7 @@ fn a_nearly_full_vault_disk_refuses_token_actions_before_signing() {
             "--cluster",
             "east",
             "--confirm",
-            &s.east.spki_sha256[..12],
+            &s.east.spki_sha256[..16],
         ]);
         c
     };
@@ -463,7 +463,7 @@ fn a_vault_disk_that_fills_after_the_token_signed_records_nothing_and_recovers()
         c.env("ROOTVAULT_DIR", &fs.dir)
             .arg("sign")
             .arg(&s.east.csr)
-            .args(["--cluster", "east", "--confirm", &s.east.spki_sha256[..12]]);
+            .args(["--cluster", "east", "--confirm", &s.east.spki_sha256[..16]]);
         c
     };
     let r = with_pause(sign(), "ledger.before_commit", || fs.fill());
@@ -497,7 +497,7 @@ fn an_output_directory_lost_after_the_commit_is_reported_with_how_to_write_it_ag
     let mut sign = h.rv_pin();
     sign.arg("sign")
         .arg(&s.east.csr)
-        .args(["--cluster", "east", "--confirm", &s.east.spki_sha256[..12]])
+        .args(["--cluster", "east", "--confirm", &s.east.spki_sha256[..16]])
         .arg("--out")
         .arg(out.join("east.pem"));
     let serials = |v: serde_json::Value| -> Vec<(String, String)> {

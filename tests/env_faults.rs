@@ -28,7 +28,7 @@ fn a_database_held_by_another_writer_makes_sign_wait_then_fail_with_exit_1() {
     let mut stdin = holder.stdin.take().unwrap();
     writeln!(
         stdin,
-        "BEGIN IMMEDIATE; INSERT INTO crls SELECT 1,'a','b',0,'s',x'00',1 WHERE 0;"
+        "BEGIN IMMEDIATE; INSERT INTO crls SELECT 1,1,1,'a','b',0,'s',x'00' WHERE 0;"
     )
     .unwrap();
     stdin.flush().unwrap();
@@ -40,7 +40,7 @@ fn a_database_held_by_another_writer_makes_sign_wait_then_fail_with_exit_1() {
             .rv_pin()
             .arg("sign")
             .arg(&csr)
-            .args(["--cluster", "east", "--confirm", &fp[..12]]));
+            .args(["--cluster", "east", "--confirm", &fp[..16]]));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
         r.stderr.contains("locked by another process"),
@@ -63,7 +63,7 @@ fn a_database_held_by_another_writer_makes_sign_wait_then_fail_with_exit_1() {
         .rv_pin()
         .arg("sign")
         .arg(&csr)
-        .args(["--cluster", "east", "--confirm", &fp[..12]]))
+        .args(["--cluster", "east", "--confirm", &fp[..16]]))
     .expect(0);
 }
 
@@ -79,7 +79,7 @@ fn a_vanished_token_directory_is_reported_and_changes_nothing() {
             .rv_pin()
             .arg("sign")
             .arg(&csr)
-            .args(["--cluster", "east", "--confirm", &fp[..12]]))
+            .args(["--cluster", "east", "--confirm", &fp[..16]]))
         .expect(1);
     assert!(
         r.stderr.contains("no token labelled \"vanished\""),
@@ -92,7 +92,7 @@ fn a_vanished_token_directory_is_reported_and_changes_nothing() {
         .rv_pin()
         .arg("sign")
         .arg(&csr)
-        .args(["--cluster", "east", "--confirm", &fp[..12]]))
+        .args(["--cluster", "east", "--confirm", &fp[..16]]))
     .expect(0);
     run(h.rv().args(["ledger", "verify"])).expect(0);
 }
@@ -119,7 +119,7 @@ fn a_token_without_the_vaults_root_key_refuses_to_sign() {
             .rv_pin()
             .arg("sign")
             .arg(&csr)
-            .args(["--cluster", "east", "--confirm", &fp[..12]]))
+            .args(["--cluster", "east", "--confirm", &fp[..16]]))
         .expect(1);
     assert!(
         r.stderr.contains("has no key labelled \"rootvault-root\""),

@@ -85,6 +85,7 @@ fn a_crash_at_every_point_of_signing_leaves_a_sound_vault_and_the_next_run_works
     std::fs::create_dir_all(&out).unwrap();
     let (csr, fp) = make_csr(h.dir.path(), "east");
     for point in [
+        "sign.after_confirm",
         "sign.after_lint",
         "sign.after_token_sign",
         "ledger.before_commit",
@@ -98,7 +99,7 @@ fn a_crash_at_every_point_of_signing_leaves_a_sound_vault_and_the_next_run_works
             .env("ROOTVAULT_FAULT", point)
             .arg("sign")
             .arg(&csr)
-            .args(["--cluster", "east", "--confirm", &fp[..12], "--out"])
+            .args(["--cluster", "east", "--confirm", &fp[..16], "--out"])
             .arg(&pem));
         crashed(&r, point);
         assert_sound(&h, &out, point);
@@ -112,7 +113,7 @@ fn a_crash_at_every_point_of_signing_leaves_a_sound_vault_and_the_next_run_works
                 "--cluster",
                 "east",
                 "--confirm",
-                &fp[..12],
+                &fp[..16],
                 "--force",
                 "--out",
             ])
@@ -138,7 +139,7 @@ fn a_crash_during_revocation_crl_and_export_leaves_a_sound_vault() {
             .rv_pin()
             .arg("sign")
             .arg(&csr)
-            .args(["--cluster", c, "--confirm", &fp[..12], "--out"])
+            .args(["--cluster", c, "--confirm", &fp[..16], "--out"])
             .arg(out.join(format!("{c}.pem"))))
         .expect(0);
     }
@@ -162,7 +163,7 @@ fn a_crash_during_revocation_crl_and_export_leaves_a_sound_vault() {
                 "--cluster",
                 "west",
                 "--confirm",
-                &fp[..12],
+                &fp[..16],
             ]))
             .expect(0);
             continue;
@@ -175,7 +176,7 @@ fn a_crash_during_revocation_crl_and_export_leaves_a_sound_vault() {
             "--reason",
             "superseded",
             "--confirm",
-            &serial[..8],
+            &serial[..16],
         ]));
         crashed(&r, point);
         assert_sound(&h, &out, point);
@@ -276,7 +277,7 @@ fn kill_9_while_the_token_has_signed_leaves_no_certificate_outside_the_ledger() 
                 "--cluster",
                 "east",
                 "--confirm",
-                &fp[..12],
+                &fp[..16],
                 "--force",
                 "--out",
             ])
@@ -304,7 +305,7 @@ fn kill_9_while_the_token_has_signed_leaves_no_certificate_outside_the_ledger() 
                 "--cluster",
                 "east",
                 "--confirm",
-                &fp[..12],
+                &fp[..16],
                 "--force",
                 "--out",
             ])
@@ -334,7 +335,7 @@ fn a_crash_in_a_batch_records_all_of_it_or_none_of_it() {
             .env("ROOTVAULT_FAULT", point)
             .arg("sign-batch")
             .arg(&m)
-            .args(["--confirm", &sha[..8], "--out-dir"])
+            .args(["--confirm", &sha[..16], "--out-dir"])
             .arg(&out));
         crashed(&r, point);
         assert_sound(&h, h.dir.path(), point);
@@ -359,7 +360,7 @@ fn a_crash_in_a_batch_records_all_of_it_or_none_of_it() {
         .rv_pin()
         .arg("sign-batch")
         .arg(&m)
-        .args(["--confirm", &sha[..8], "--out-dir"])
+        .args(["--confirm", &sha[..16], "--out-dir"])
         .arg(&out))
     .expect(0);
     assert_sound(&h, &out, "after the crashes");
@@ -392,7 +393,7 @@ fn a_crash_while_generating_a_key_never_leaves_a_certificate_outside_the_ledger(
             "--age-recipient",
             &recipient,
             "--confirm",
-            &confirm[..12],
+            &confirm[..16],
             "--out",
         ])
         .arg(target);
@@ -465,7 +466,7 @@ fn a_crash_during_backup_or_restore_leaves_no_partial_backup_and_no_half_restore
         .rv_pin()
         .arg("sign")
         .arg(&csr)
-        .args(["--cluster", "east", "--confirm", &fp[..12]]))
+        .args(["--cluster", "east", "--confirm", &fp[..16]]))
     .expect(0);
     let identity = h.path("age.key");
     let recipient = age_identity(&identity);
@@ -546,7 +547,7 @@ fn a_token_directory_that_vanishes_mid_ceremony_leaves_no_certificate_outside_th
                 "--cluster",
                 "east",
                 "--confirm",
-                &fp[..12],
+                &fp[..16],
                 "--force",
                 "--out",
             ])
@@ -580,7 +581,7 @@ fn a_token_directory_that_vanishes_mid_ceremony_leaves_no_certificate_outside_th
         .rv_pin()
         .arg("sign")
         .arg(&csr)
-        .args(["--cluster", "east", "--confirm", &fp[..12]]))
+        .args(["--cluster", "east", "--confirm", &fp[..16]]))
     .expect(0);
 }
 
@@ -594,7 +595,7 @@ fn a_batch_whose_token_fails_midway_records_nothing_and_leaves_no_output_directo
     batch
         .arg("sign-batch")
         .arg(&m)
-        .args(["--confirm", &sha[..8], "--out-dir"])
+        .args(["--confirm", &sha[..16], "--out-dir"])
         .arg(&out);
     // The first certificate is linted; then the token's objects disappear.
     let r = with_pause(batch, "sign.after_lint", || h.hide_token());

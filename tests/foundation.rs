@@ -267,7 +267,7 @@ fn a_wrong_pin_exits_5_and_changes_nothing() {
     let h = Hsm::new("wrong-pin");
     h.init().expect(0);
     let before = snapshot(&h.vault());
-    std::fs::write(h.path("bad-pin"), "not-the-pin\n").unwrap();
+    write_private(&h.path("bad-pin"), "not-the-pin\n");
     let r = run(h.rv().arg("--pin-file").arg(h.path("bad-pin")).args([
         "root",
         "create",
@@ -549,7 +549,7 @@ fn ledger_verify_catches_a_derived_row_that_disagrees_with_its_event() {
         "{v}"
     );
     let h = two_event_vault("extra-row");
-    let v = tampered(&h, "INSERT INTO certificates SELECT 'ff', 'intermediate', 'x', subject, not_before, not_after, key_type, spki_sha256, 'ff', der, 2 FROM certificates;");
+    let v = tampered(&h, "INSERT INTO certificates SELECT 'ff', 'intermediate', 'x', subject, not_before, not_after, key_type, spki_sha256, 'ff', der, 2, 1 FROM certificates;");
     assert!(
         v["problems"]
             .to_string()

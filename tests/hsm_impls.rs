@@ -9,7 +9,9 @@ mod common;
 
 use std::path::Path;
 
-use common::{make_cluster_csr, openssl, run, snapshot, verify_strict, Hsm, Run, P256};
+use common::{
+    make_cluster_csr, openssl, run, snapshot, verify_strict, write_private, Hsm, Run, P256,
+};
 use serde_json::Value;
 
 /// What each implementation cannot do, as found by `token check` (docs/hsm.md).
@@ -187,7 +189,7 @@ fn ceremony(implementation: &str, key_type: &str) {
     // because a TPM counts failed authorisations towards its lockout.
     let before = snapshot(&h.vault());
     let bad = h.path("bad-pin");
-    std::fs::write(&bad, "Wrong-PIN-4711\n").unwrap();
+    write_private(&bad, "Wrong-PIN-4711\n");
     let csr2 = make_cluster_csr(h.dir.path(), "prod-us", P256);
     let r = run(h
         .rv()
@@ -459,7 +461,7 @@ fn token_check_reports_a_wrong_pin_a_missing_pin_and_a_wrong_module_plainly() {
     let before = sorted_objects(&h);
 
     let bad = h.path("bad-pin");
-    std::fs::write(&bad, "Wrong-PIN-4711\n").unwrap();
+    write_private(&bad, "Wrong-PIN-4711\n");
     let r = run(h
         .rv()
         .arg("--pin-file")

@@ -164,7 +164,7 @@ fn backup_seed() -> &'static BackupSeed {
             "--cluster",
             "east",
             "--confirm",
-            &c.spki_sha256[..12],
+            &c.spki_sha256[..16],
         ]))
         .expect(0);
         let identity = h.path("age.key");

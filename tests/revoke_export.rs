@@ -53,7 +53,7 @@ impl Hsm {
                 "--cluster",
                 cluster,
                 "--confirm",
-                &req.spki_sha256[..12],
+                &req.spki_sha256[..16],
                 "--out",
             ])
             .arg(out))
@@ -344,11 +344,12 @@ fn crls_from_a_root_of(key_type: &str, sig_alg: &str) {
     let h = Hsm::new(&format!("crl-{key_type}"));
     h.vault_with_root(key_type).expect(0);
     let root = h.root_pem();
-    let req = make_csr(h.dir.path(), "team");
+    // Each cluster its own key: one key for two clusters needs --allow-key-reuse.
+    let req = |cluster| make_csr(h.dir.path(), cluster);
     let (east, west, north) = (h.path("east.pem"), h.path("west.pem"), h.path("north.pem"));
-    let east_serial = h.sign(&req, "east", &east);
-    let west_serial = h.sign(&req, "west", &west);
-    let north_serial = h.sign(&req, "north", &north);
+    let east_serial = h.sign(&req("east"), "east", &east);
+    let west_serial = h.sign(&req("west"), "west", &west);
+    let north_serial = h.sign(&req("north"), "north", &north);
 
     // CRL 1: nothing revoked yet.
     let crl1 = h.path("crl1.pem");
@@ -386,7 +387,7 @@ fn crls_from_a_root_of(key_type: &str, sig_alg: &str) {
         "--reason",
         "keyCompromise",
         "--confirm",
-        &east_serial[..8],
+        &east_serial[..16],
     ])
     .expect(0);
     h.revoke(&[
@@ -395,7 +396,7 @@ fn crls_from_a_root_of(key_type: &str, sig_alg: &str) {
         "--reason",
         "superseded",
         "--confirm",
-        &west_serial[..8],
+        &west_serial[..16],
     ])
     .expect(0);
     let crl2 = h.path("crl2.pem");
@@ -537,7 +538,7 @@ fn revoking_by_serial_accepts_an_upper_case_colon_separated_confirmation_and_lis
             "--reason",
             "keyCompromise",
             "--confirm",
-            &colon_upper(&a[..10]),
+            &colon_upper(&a[..16]),
             "--json",
         ])
         .expect(0);
@@ -575,14 +576,14 @@ fn revoking_a_cluster_revokes_each_of_its_valid_certificates_once_their_serial_s
     let east: Vec<String> = (0..3)
         .map(|i| h.sign(&req, "east", &h.path(&format!("east{i}.pem"))))
         .collect();
-    let west = h.sign(&req, "west", &h.path("west.pem"));
+    let west = h.sign(&make_csr(h.dir.path(), "west"), "west", &h.path("west.pem"));
     h.revoke(&[
         "--serial",
         &east[0],
         "--reason",
         "superseded",
         "--confirm",
-        &east[0][..8],
+        &east[0][..16],
     ])
     .expect(0);
 
@@ -596,7 +597,7 @@ fn revoking_a_cluster_revokes_each_of_its_valid_certificates_once_their_serial_s
             "--reason",
             "cessationOfOperation",
             "--confirm",
-            &all[..12],
+            &all[..16],
         ])
         .expect(6);
     h.assert_unchanged(&before, "revoke --cluster with the wrong serial set");
@@ -614,7 +615,7 @@ fn revoking_a_cluster_revokes_each_of_its_valid_certificates_once_their_serial_s
             "--reason",
             "cessationOfOperation",
             "--confirm",
-            &live[..12],
+            &live[..16],
             "--json",
         ])
         .expect(0);
@@ -659,50 +660,49 @@ fn refused_revocations_exit_with_their_documented_codes_and_change_nothing() {
     let h = Hsm::new("revoke-refusals");
     h.vault_with_root("ecdsa-p256").expect(0);
     let root_serial = serial_of(&h.root_pem());
-    let req = make_csr(h.dir.path(), "team");
-    let east = h.sign(&req, "east", &h.path("east.pem"));
-    let west = h.sign(&req, "west", &h.path("west.pem"));
+    let east = h.sign(&make_csr(h.dir.path(), "east"), "east", &h.path("east.pem"));
+    let west = h.sign(&make_csr(h.dir.path(), "west"), "west", &h.path("west.pem"));
     h.revoke(&[
         "--serial",
         &west,
         "--reason",
         "keyCompromise",
         "--confirm",
-        &west[..8],
+        &west[..16],
     ])
     .expect(0);
     let unknown = "4242424242424242424242424242424242";
     // The serial's first hex digit is 4 to 7 (positive, 16 octets), so this never matches.
-    let wrong = "00000000";
+    let wrong = "0000000000000000";
 
     let cases: [(&str, Vec<&str>, i32, &str); 8] = [
         (
             "unknown serial",
-            vec!["--serial", unknown, "--confirm", &unknown[..8]],
+            vec!["--serial", unknown, "--confirm", &unknown[..16]],
             3,
             "no certificate with serial",
         ),
         (
             "already revoked",
-            vec!["--serial", &west, "--confirm", &west[..8]],
+            vec!["--serial", &west, "--confirm", &west[..16]],
             3,
             "already revoked",
         ),
         (
             "the root's own serial",
-            vec!["--serial", &root_serial, "--confirm", &root_serial[..8]],
+            vec!["--serial", &root_serial, "--confirm", &root_serial[..16]],
             3,
             "root",
         ),
         (
             "unknown cluster",
-            vec!["--cluster", "nowhere", "--confirm", &east[..8]],
+            vec!["--cluster", "nowhere", "--confirm", &east[..16]],
             3,
             "nowhere",
         ),
         (
             "a cluster with everything revoked",
-            vec!["--cluster", "west", "--confirm", &west[..8]],
+            vec!["--cluster", "west", "--confirm", &west[..16]],
             3,
             "already revoked",
         ),
@@ -747,7 +747,7 @@ fn refused_revocations_exit_with_their_documented_codes_and_change_nothing() {
             "--reason",
             reason,
             "--confirm",
-            &east[..8],
+            &east[..16],
         ]);
         assert_eq!(r.code, 2, "reason {reason:?}: {}", r.stderr);
     }
@@ -1363,14 +1363,14 @@ type ExportCase<'a> = (&'a str, &'a str, &'a str, PathBuf, Vec<&'a str>, i32);
 fn refused_exports_exit_with_their_documented_codes_write_nothing_and_add_no_event() {
     let x = exporting("export-refusals");
     let h = &x.h;
-    let gone = h.sign(&x.req, "gone", &h.path("gone.pem"));
+    let gone = h.sign(&make_csr(h.dir.path(), "gone"), "gone", &h.path("gone.pem"));
     h.revoke(&[
         "--serial",
         &gone,
         "--reason",
         "cessationOfOperation",
         "--confirm",
-        &gone[..8],
+        &gone[..16],
     ])
     .expect(0);
     let ids = identities(h.dir.path());
@@ -1585,7 +1585,7 @@ fn a_vault_generated_p256_key_exists_only_age_encrypted_in_an_istio_directory_an
         "--format",
         "istio",
         "--confirm",
-        &confirm[..12],
+        &confirm[..16],
         "--out",
     ])
     .arg(&out);
@@ -1721,7 +1721,7 @@ fn a_vault_generated_rsa_2048_key_exists_only_inside_an_age_encrypted_istio_secr
             "--age-recipient",
             &ids.age_pub,
             "--confirm",
-            &confirm[..8],
+            &confirm[..16],
             "--out",
         ])
         .arg(&out))
@@ -1825,28 +1825,28 @@ fn generating_a_key_without_a_good_recipient_or_confirmation_writes_and_records_
             "no recipient",
             h.path("g1"),
             vec![],
-            Some(&confirm[..12]),
+            Some(&confirm[..16]),
             2,
         ),
         (
             "a bad recipient",
             h.path("g2"),
             vec!["age1notakey"],
-            Some(&confirm[..12]),
+            Some(&confirm[..16]),
             3,
         ),
         (
             "a good and a bad recipient",
             h.path("g3"),
             vec![&ids.age_pub, "ssh-ed25519 AAAAnotbase64"],
-            Some(&confirm[..12]),
+            Some(&confirm[..16]),
             3,
         ),
         (
             "a wrong confirmation",
             h.path("g4"),
             vec![&ids.age_pub],
-            Some("00000000"),
+            Some("0000000000000000"),
             6,
         ),
         (
@@ -1860,7 +1860,7 @@ fn generating_a_key_without_a_good_recipient_or_confirmation_writes_and_records_
             "an existing output",
             taken.clone(),
             vec![&ids.age_pub],
-            Some(&confirm[..12]),
+            Some(&confirm[..16]),
             1,
         ),
     ];

@@ -125,7 +125,7 @@ impl Hsm {
                 "--cluster",
                 cluster,
                 "--confirm",
-                &req.spki_sha256[..12],
+                &req.spki_sha256[..16],
                 "--out",
             ])
             .arg(out))
@@ -499,10 +499,16 @@ fn name_constraints_from_policy_admit_leaves_inside_and_refuse_leaves_outside() 
         v.code, 0,
         "a leaf with a SPIFFE ID outside the trust domain verified"
     );
-    // Another cluster has no constraints.
+    // Another cluster has no table of its own: it gets the defaults, the vault's trust domain.
     let other = h.path("other.pem");
-    h.sign(&req, "prod-us", &other).expect(0);
-    assert!(!text(&other).contains("Name Constraints"));
+    h.sign(&request(fx, "p384-sha256"), "prod-us", &other)
+        .expect(0);
+    let t = text(&other);
+    assert!(t.contains("X509v3 Name Constraints: critical"), "{t}");
+    assert!(
+        t.contains("Permitted:\n                  URI:cluster.local\n                  email:no-email.invalid\n"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -652,7 +658,13 @@ fn bad_input_and_refused_keys_exit_3_and_sign_nothing() {
             .rv_pin()
             .arg("sign")
             .arg(&path)
-            .args(["--cluster", "prod-eu", "--confirm", "00000000", "--out"])
+            .args([
+                "--cluster",
+                "prod-eu",
+                "--confirm",
+                "0000000000000000",
+                "--out",
+            ])
             .arg(&out));
         assert_eq!(r.code, 3, "{name}: {}", r.stderr);
         assert!(
@@ -728,9 +740,9 @@ fn a_wrong_confirmation_or_no_terminal_exits_6_and_signs_nothing() {
     let req = request(fx, "p256");
     let before = snapshot(&h.vault());
     let wrong = if req.spki_sha256.starts_with('0') {
-        "11111111"
+        "1111111111111111"
     } else {
-        "00000000"
+        "0000000000000000"
     };
     let out = h.path("x.pem");
     let r = run(h
@@ -741,14 +753,24 @@ fn a_wrong_confirmation_or_no_terminal_exits_6_and_signs_nothing() {
         .arg(&out))
     .expect(6);
     assert!(r.stderr.contains("does not match"), "{}", r.stderr);
-    // Too short a prefix.
-    run(h.rv_pin().arg("sign").arg(&req.csr).args([
-        "--cluster",
-        "prod-eu",
-        "--confirm",
-        &req.spki_sha256[..7],
-    ]))
-    .expect(6);
+    // Too short a prefix: 8 digits (32 bits) can be matched by grinding keys, and so can 15;
+    // 16 (64 bits) is the least.
+    for short in [&req.spki_sha256[..8], &req.spki_sha256[..15]] {
+        let r = run(h.rv_pin().arg("sign").arg(&req.csr).args([
+            "--cluster",
+            "prod-eu",
+            "--confirm",
+            short,
+        ]))
+        .expect(6);
+        assert!(
+            r.stderr.contains(
+                "the confirmation must be at least 16 hex digits of the SPKI SHA-256 fingerprint; nothing was signed"
+            ),
+            "{}",
+            r.stderr
+        );
+    }
     // No terminal and no --confirm.
     let r = run(h
         .rv_pin()
@@ -812,7 +834,7 @@ fn the_issued_event_records_cluster_serial_certificate_csr_hash_fingerprint_prof
             "--cluster",
             "prod-eu",
             "--confirm",
-            &req.spki_sha256[..8],
+            &req.spki_sha256[..16],
             "--out",
         ])
         .arg(&out)
@@ -858,12 +880,16 @@ fn the_issued_event_records_cluster_serial_certificate_csr_hash_fingerprint_prof
 
 #[test]
 fn four_concurrent_sign_processes_get_four_serials_and_a_linear_ledger() {
-    let fx = fixtures();
     let h = Hsm::new("concurrent");
     h.vault_with_root("ecdsa-p256").expect(0);
-    let req = request(fx, "p256");
-    let children: Vec<_> = (0..4)
-        .map(|i| {
+    // Each cluster its own key (one key for two clusters needs --allow-key-reuse).
+    let reqs: Vec<_> = (0..4)
+        .map(|i| make_cluster_csr(h.dir.path(), &format!("c{i}"), P256))
+        .collect();
+    let children: Vec<_> = reqs
+        .iter()
+        .enumerate()
+        .map(|(i, req)| {
             h.rv_pin()
                 .arg("sign")
                 .arg(&req.csr)
@@ -871,7 +897,7 @@ fn four_concurrent_sign_processes_get_four_serials_and_a_linear_ledger() {
                     "--cluster",
                     &format!("c{i}"),
                     "--confirm",
-                    &req.spki_sha256[..8],
+                    &req.spki_sha256[..16],
                     "--out",
                 ])
                 .arg(h.path(&format!("c{i}.pem")))

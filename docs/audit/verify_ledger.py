@@ -33,7 +33,7 @@ TOKENLESS_KINDS = {"signing_rejected"}
 P256_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
 HEX64 = re.compile(r"[0-9a-f]{64}")
 EVENT_KEYS = {"seq", "time", "kind", "actor", "payload", "prev_hash", "hash"}
-CHECKPOINT_KEYS = {"seq", "hash", "time", "key_label", "signature"}
+CHECKPOINT_KEYS = {"seq", "hash", "time", "signature"}  # what the signature covers, and the signature
 RECEIPT_KEYS = {"format", "seq", "hash", "time", "message", "signature", "audit_public_key_pem"}
 
 EXIT_OK, EXIT_IO, EXIT_USAGE, EXIT_INTEGRITY = 0, 1, 2, 4
@@ -212,6 +212,10 @@ def read_export(path, report):
             events.append(obj)
         elif keys == {"checkpoint"}:
             cp = obj["checkpoint"]
+            # Exports made before rootvault stopped exporting the unsigned `key_label` carry it:
+            # ignored, as nothing vouches for it.
+            if isinstance(cp, dict) and isinstance(cp.get("key_label"), str):
+                cp = {k: v for k, v in cp.items() if k != "key_label"}
             if not (isinstance(cp, dict) and set(cp) == CHECKPOINT_KEYS and is_int(cp["seq"])
                     and all(isinstance(cp[k], str) for k in CHECKPOINT_KEYS - {"seq"})):
                 report.problem(None, f"export line {n}: a malformed checkpoint")

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::confirm::{self, Confirm, ConfirmRequest};
+use super::keyuse;
 use super::sign::{
     draft_intermediate, evaluate, find_root_key, fresh_serial, issued_event, record_issue,
     record_of,
@@ -38,6 +39,9 @@ pub struct BatchLine {
     pub spki_sha256: String,
     /// Validity that will be signed, in days.
     pub days: u32,
+    /// What the vault's earlier certificates for this key (or an earlier line's) mean; shown
+    /// in the confirmation (ceremony/keyuse.rs).
+    pub notes: Vec<String>,
 }
 
 /// A manifest that passed every check.
@@ -49,14 +53,23 @@ pub struct CheckedBatch {
     pub lines: Vec<BatchLine>,
     items: Vec<(Csr, ClusterName, Evaluation)>,
     root: RootRecord,
+    allow_key_reuse: bool,
 }
 
 /// Reads and checks a manifest: lines of `cluster  spki-sha256  csr-path` (whitespace
 /// separated; `#` comments and blank lines ignored; paths relative to the manifest's
 /// directory). Each line's CSR must pass intake, its SPKI SHA-256 must equal the manifest's
 /// (all 64 hex digits), and policy must accept it; clusters may not repeat. Every problem
-/// of every line is reported, and none is signed if any line fails.
-pub fn check_batch(vault: &Vault, manifest: &Path, days: Option<u32>) -> Result<CheckedBatch> {
+/// of every line is reported, and none is signed if any line fails. A key is judged as
+/// `sign` judges it: refused if compromised, and, unless `allow_key_reuse` (sign-batch's
+/// `--allow-key-reuse`, for the whole manifest), refused if it has a valid certificate for
+/// another cluster or is the key of another line.
+pub fn check_batch(
+    vault: &Vault,
+    manifest: &Path,
+    days: Option<u32>,
+    allow_key_reuse: bool,
+) -> Result<CheckedBatch> {
     let text = std::fs::read(manifest).map_err(|source| Refusal::Unreadable {
         what: "manifest",
         path: manifest.to_owned(),
@@ -76,6 +89,8 @@ pub fn check_batch(vault: &Vault, manifest: &Path, days: Option<u32>) -> Result<
     let mut lines = Vec::new();
     let mut items = Vec::new();
     let mut seen = std::collections::HashMap::new();
+    let mut keys: std::collections::HashMap<String, (usize, ClusterName)> =
+        std::collections::HashMap::new();
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
         let line = raw.split('#').next().unwrap_or("").trim();
@@ -129,10 +144,23 @@ pub fn check_batch(vault: &Vault, manifest: &Path, days: Option<u32>) -> Result<
             continue;
         }
         let evaluation = evaluate(vault, csr.public_key().alg(), &cluster, days, &root)?;
-        if !evaluation.acceptable {
+        let uses = keyuse::key_uses(&ledger, &spki)?;
+        let mut key = keyuse::judge(&uses, cluster.as_str(), allow_key_reuse);
+        match keys.get(&spki) {
+            Some((first, other)) if !allow_key_reuse => key.reasons.push(format!(
+                "the request's key is also the key of line {first} (cluster {other}); one key for two clusters lets each act as the other's CA. Give each cluster its own key, or sign the batch with --allow-key-reuse"
+            )),
+            Some((first, other)) => key.notes.push(format!(
+                "KEY REUSE (allowed by --allow-key-reuse): this key is also the key of line {first} (cluster {other})"
+            )),
+            None => {
+                keys.insert(spki.clone(), (n, cluster.clone()));
+            }
+        }
+        if !evaluation.acceptable || !key.reasons.is_empty() {
             problems.push(format!(
                 "line {n} ({cluster}): {}",
-                evaluation.reasons.join("; ")
+                [evaluation.reasons, key.reasons].concat().join("; ")
             ));
             continue;
         }
@@ -143,6 +171,7 @@ pub fn check_batch(vault: &Vault, manifest: &Path, days: Option<u32>) -> Result<
             key_type: csr.public_key().alg().name(),
             spki_sha256: spki,
             days: evaluation.profile.days,
+            notes: key.notes,
         });
         items.push((csr, cluster, evaluation));
     }
@@ -157,6 +186,7 @@ pub fn check_batch(vault: &Vault, manifest: &Path, days: Option<u32>) -> Result<
         lines,
         items,
         root,
+        allow_key_reuse,
     })
 }
 
@@ -288,6 +318,17 @@ pub fn sign_batch_witnessed(
     let signed = vault.ledger().and_then(|mut ledger| {
         ctx.with_session(|session, attestor| {
             let attested = approval.attest(attestor)?;
+            // Only the generation the token attested active issues intermediates.
+            super::verified::issuing(&batch.root, &attestor.state())?;
+            for (csr, cluster, _) in &batch.items {
+                keyuse::recheck(
+                    &ledger,
+                    attestor,
+                    &csr.public_key().spki_sha256_hex(),
+                    cluster.as_str(),
+                    batch.allow_key_reuse,
+                )?;
+            }
             let root_key = find_root_key(session, &batch.root, attestor)?;
             let serials = batch
                 .items
@@ -330,9 +371,11 @@ pub fn sign_batch_witnessed(
                     "csr",
                     Some(csr.sha256_hex()),
                     &evaluation.profile,
+                    batch.root.generation,
                 ));
                 issued.push(Issued {
-                    certificate: CertInfo::from_record(&record, Some(cluster.to_string())),
+                    certificate: CertInfo::from_record(&record, Some(cluster.to_string()))
+                        .with_generation(batch.root.generation),
                     pem: cert.pem(),
                     written: Some(out_dir.join(format!("{cluster}.pem"))),
                 });
@@ -452,6 +495,9 @@ fn confirmation_request(batch: &CheckedBatch) -> ConfirmRequest {
                 l.days
             ),
         ));
+        for note in &l.notes {
+            summary.push((format!("line {} same key", l.line), note.clone()));
+        }
     }
     summary.push(("manifest SHA-256".to_owned(), batch.manifest_sha256.clone()));
     ConfirmRequest {

@@ -64,26 +64,39 @@ pub fn export_cluster(ctx: &Ctx<'_>, req: &ExportRequest) -> Result<ExportReport
     } = req;
     let (format, force) = (*format, *force);
     let mut ledger = vault.ledger()?;
-    let root = super::require_root(&ledger)?;
+    super::require_root(&ledger)?;
     let recipients = recipients.as_ref();
     let rows = ledger.intermediates(Some(cluster.as_str()))?;
     if rows.is_empty() {
         return Err(Refusal::UnknownCluster(cluster.to_string()).into());
     }
     ctx.with_session(|session, attestor| {
-        // The anchor and the certificate come from what the token attested: the root key on
-        // the token, the root certificate it attested, the revocations it counted.
-        super::sign::find_root_key(session, &root, attestor)?;
+        // The chain, the trust bundle and the certificate come from what the token attested:
+        // the generation's key on the token, the root certificates and statuses it attested,
+        // the revocations it counted.
         let state = attestor.state();
         let revoked = super::verified::revoked_serials(&ledger, &state)?;
         let current = current_certificate(rows, &revoked, cluster)?;
-        super::verified::intermediate(&current, &root)?;
+        let issuer = super::verified::root_of(&ledger, &state, current.generation)?;
+        let status = super::verified::generation(&state, current.generation)?
+            .status
+            .clone();
+        if status != "active" && status != "trusted" {
+            return Err(Refusal::GenerationNotTrusted {
+                generation: current.generation,
+                status,
+            }
+            .into());
+        }
+        super::sign::find_root_key(session, &issuer, attestor)?;
+        super::verified::intermediate(&current, &issuer)?;
         let intermediate_pem = crate::x509::certificate_pem(&current.der);
-        let root_pem = crate::x509::certificate_pem(&root.der);
+        let (chain_pem, trust) = chain_and_trust(&ledger, &state, current.generation)?;
         let material = Material {
             cluster: cluster.as_str(),
             intermediate_pem: &intermediate_pem,
-            root_pem: &root_pem,
+            chain_pem: &chain_pem,
+            trust_pem: Some(&pems(&trust)),
             key_pem: None,
         };
         let receipt = receipt_json(&ledger)?;
@@ -103,6 +116,7 @@ pub fn export_cluster(ctx: &Ctx<'_>, req: &ExportRequest) -> Result<ExportReport
             &written,
             recipients,
             false,
+            &trust,
         );
         record_or_undo(&written, || {
             let tx = ledger.begin()?;
@@ -276,7 +290,14 @@ pub fn sign_generated_witnessed(
     ctx.with_session(|session, attestor| {
         let attested = approval.attest(attestor)?;
         let (issued, record) = certify(session, attestor, &ledger, &root, &public_key, profile)?;
-        let issue = issued_event(&req.cluster, &record, "generated", None, profile);
+        let issue = issued_event(
+            &req.cluster,
+            &record,
+            "generated",
+            None,
+            profile,
+            root.generation,
+        );
         record_issue(&mut ledger, operator, &[issue], attestor, &attested)?;
         let lost = |e: Error| Error::RecordedNotWritten {
             done: format!(
@@ -290,11 +311,14 @@ pub fn sign_generated_witnessed(
             source: Box::new(e),
         };
         let intermediate_pem = issued.pem();
-        let root_pem = crate::x509::certificate_pem(&root.der);
+        let (chain_pem, trust) =
+            chain_and_trust(&ledger, &attestor.state(), root.generation).map_err(lost)?;
+        let trust_pem = pems(&trust);
         let material = Material {
             cluster: req.cluster.as_str(),
             intermediate_pem: &intermediate_pem,
-            root_pem: &root_pem,
+            chain_pem: &chain_pem,
+            trust_pem: Some(&trust_pem),
             key_pem: Some(&key_pem),
         };
         let receipt = receipt_json(&ledger).map_err(lost)?;
@@ -316,6 +340,7 @@ pub fn sign_generated_witnessed(
             &written,
             Some(recipients),
             true,
+            &trust,
         );
         // The files hold the only copy of the key: keep them even if this fails.
         let recorded = ledger.begin().map_err(Error::from).and_then(|tx| {
@@ -331,7 +356,8 @@ pub fn sign_generated_witnessed(
     })
     .map(|(record, written)| {
         report(
-            CertInfo::from_record(&record, Some(req.cluster.to_string())),
+            CertInfo::from_record(&record, Some(req.cluster.to_string()))
+                .with_generation(root.generation),
             req.format,
             written,
             Some(recipients),
@@ -394,6 +420,7 @@ fn exported_event(
     written: &Written,
     recipients: Option<&Recipients>,
     contains_generated_key: bool,
+    trust: &[Vec<u8>],
 ) -> Event {
     Event::BundleExported(BundleExported {
         cluster: cluster.to_string(),
@@ -411,7 +438,28 @@ fn exported_event(
             .collect(),
         recipients: recipients.map(Recipients::describe).unwrap_or_default(),
         contains_generated_key,
+        trust_sha256: trust.iter().map(|der| sha256_hex(der)).collect(),
     })
+}
+
+/// The PEM of the certificates above an intermediate of `generation` (up to and including
+/// its root or enterprise anchor), and the trust bundle of the vault's current phase: both
+/// proven against the token's state.
+pub(super) fn chain_and_trust(
+    ledger: &crate::ledger::Ledger,
+    state: &super::state::TokenState,
+    generation: u32,
+) -> Result<(String, Vec<Vec<u8>>)> {
+    let chain = super::verified::chain_above(ledger, state, generation)?;
+    let trust = super::verified::trust_bundle(ledger, state)?;
+    Ok((pems(&chain), trust))
+}
+
+/// DER certificates as concatenated PEM blocks.
+pub(super) fn pems(ders: &[Vec<u8>]) -> String {
+    ders.iter()
+        .map(|d| crate::x509::certificate_pem(d))
+        .collect()
 }
 
 /// Records the export; if that fails, removes what was written, so that nothing exists

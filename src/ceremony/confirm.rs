@@ -4,8 +4,11 @@
 
 use crate::error::{NotConfirmed, Result};
 
-/// The fewest hex digits of a fingerprint or serial the operator must type.
-pub const MIN_CONFIRM_DIGITS: usize = 8;
+/// The fewest hex digits of a fingerprint or serial the operator must type: 64 bits. A
+/// shorter prefix can be matched by grinding keys (one core matched 6 hex digits of a real
+/// CSR's SPKI SHA-256 in under four minutes; 8 digits, 32 bits, is hours on one machine),
+/// so whoever could swap a CSR in transit would get their own key certified.
+pub const MIN_CONFIRM_DIGITS: usize = 16;
 
 /// What the operator is asked to confirm.
 #[derive(Debug, Clone)]
@@ -91,22 +94,29 @@ mod tests {
             action: "test",
             summary: vec![],
             subject: "the fingerprint",
-            expected: "0a1b2c3d4e5f6789".into(),
+            expected: "0a1b2c3d4e5f67890011223344556677".into(),
         }
     }
 
     #[test]
-    fn a_prefix_of_eight_digits_confirms_ignoring_colons_and_case() {
-        check(&req(), Answer::Typed("0A:1B:2C:3D".into()), "x").unwrap();
-        check(&req(), Answer::Typed("0a1b2c3d4e5f6789".into()), "x").unwrap();
+    fn a_prefix_of_sixteen_digits_confirms_ignoring_colons_and_case() {
+        check(&req(), Answer::Typed("0A:1B:2C:3D:4E:5F:67:89".into()), "x").unwrap();
+        check(
+            &req(),
+            Answer::Typed("0a1b2c3d4e5f678900112233".into()),
+            "x",
+        )
+        .unwrap();
     }
 
     #[test]
     fn short_wrong_declined_or_unavailable_answers_do_not_confirm() {
         for a in [
-            Answer::Typed("0a1b2c3".into()),
-            Answer::Typed("0a1b2c3e".into()),
-            Answer::Typed("zz1b2c3d".into()),
+            // Eight digits (32 bits) were once enough; they are not now.
+            Answer::Typed("0a1b2c3d".into()),
+            Answer::Typed("0a1b2c3d4e5f678".into()),
+            Answer::Typed("0a1b2c3d4e5f6780".into()),
+            Answer::Typed("zz1b2c3d4e5f6789".into()),
             Answer::Declined,
             Answer::Unavailable,
         ] {

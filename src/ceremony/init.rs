@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{audit, Operator};
-use crate::error::{Error, Result, VaultError};
+use crate::error::{Error, Refusal, Result, VaultError};
 use crate::fsio::{self, StagedDir};
 use crate::hsm::{Module, TokenSelector};
 use crate::ledger::{Event, Ledger, VaultInitialised};
 use crate::pin::PinSource;
+use crate::policy::TrustDomain;
 use crate::vault::{self, Config, TokenConfig, Vault, CONFIG_FILE, CONFIG_FORMAT, LEDGER_FILE};
 
 /// What `init` created.
@@ -24,15 +25,20 @@ pub struct InitReport {
     pub token_serial: String,
     /// Hash of the first ledger event.
     pub ledger_head: String,
+    /// The SPIFFE trust domain every intermediate is name-constrained to by default.
+    pub trust_domain: String,
 }
 
 /// Creates the vault at `dir`: logs in to the token (so a wrong PIN creates nothing),
 /// generates the audit key there, and signs the first checkpoint. The directory is assembled
 /// beside its final place and renamed in one step, so a failure leaves nothing behind.
+/// `trust_domain` goes into the policy and the first event: every intermediate is
+/// name-constrained to it unless a cluster's policy says otherwise (docs/policy.md).
 pub fn init(
     dir: &Path,
     module_path: &Path,
     token: &str,
+    trust_domain: &TrustDomain,
     pins: &PinSource,
     operator: &Operator,
 ) -> Result<InitReport> {
@@ -48,12 +54,23 @@ pub fn init(
     let pin = pins.read()?;
     let session = token_handle.login(&pin)?;
     drop(pin);
+    // Before anything is made: a token holding an audit key serves another vault already.
+    if let Some(key) = session
+        .public_keys_labelled(crate::keys::KeyType::EcdsaP256, audit::AUDIT_KEY_LABEL)?
+        .first()
+    {
+        return Err(Refusal::TokenHasVault {
+            token: summary.label,
+            audit_key_sha256: key.spki_sha256_hex(),
+        }
+        .into());
+    }
     let module_path =
         fs::canonicalize(module_path).map_err(|e| Error::io("cannot resolve", module_path, e))?;
 
     let parent = fsio::parent_dir(dir);
     fs::create_dir_all(&parent).map_err(|e| Error::io("cannot create", &parent, e))?;
-    let staging = StagedDir::new(dir, "init", 0o755)?;
+    let staging = StagedDir::new(dir, "init", fsio::PRIVATE_DIR_MODE)?;
 
     let config = Config {
         format: CONFIG_FORMAT,
@@ -62,7 +79,10 @@ pub fn init(
             selector: token.to_owned(),
             serial: summary.serial.clone(),
         },
-        policy: crate::policy::Policy::default(),
+        policy: crate::policy::Policy {
+            trust_domain: Some(trust_domain.clone()),
+            ..crate::policy::Policy::default()
+        },
     };
     let text = toml::to_string(&config).expect("a vault configuration serializes");
     let text = format!(
@@ -84,6 +104,7 @@ pub fn init(
                 token_model: summary.model.clone(),
                 rootvault_version: env!("CARGO_PKG_VERSION").to_owned(),
                 module_sha256: Some(module_file.sha256.clone()),
+                trust_domain: Some(trust_domain.to_string()),
             }),
         )?;
         tx.commit()?;
@@ -92,6 +113,7 @@ pub fn init(
 
     let staged_vault = Vault::open(staging.path())?;
     audit::attestor(&staged_vault, &session, operator)?;
+    vault::make_private(staging.path())?;
     refuse_existing(dir)?;
     staging.commit()?;
     Ok(InitReport {
@@ -99,6 +121,7 @@ pub fn init(
         token_label: summary.label,
         token_serial: summary.serial,
         ledger_head: head,
+        trust_domain: trust_domain.to_string(),
     })
 }
 

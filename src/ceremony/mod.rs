@@ -6,7 +6,9 @@ mod backup;
 mod batch;
 mod bundle;
 mod confirm;
+mod generations;
 mod init;
+mod keyuse;
 mod recover;
 mod restore;
 mod revoke;
@@ -36,22 +38,32 @@ pub use bundle::{
 pub use confirm::{
     check as check_confirmation, Answer, Confirm, ConfirmRequest, Scripted, MIN_CONFIRM_DIGITS,
 };
+pub use generations::{
+    check_import, csr_confirmation, default_key_label, destroy_key_confirmation, destroy_root_key,
+    export_freshness, generations, import_confirmation, import_root, retire_confirmation,
+    retire_root, root_certificate, root_csr, rotate_confirmation, rotate_root, CheckedImport,
+    ExportFreshness, GenerationInfo, ImportRequest, RootCert, RootCsrReport, RootCsrRequest,
+    RotateReport, RotateRequest, ROOT_CONFIRM_DIGITS,
+};
 pub use init::{init, InitReport};
+pub use keyuse::{KeyUse, COMPROMISE_REASONS};
 pub use recover::{recover_ledger, RecoverReport};
 pub use restore::{restore, RestoreReport};
 pub use revoke::{
-    issue_crl, normalize_serial, revoke, revoke_witnessed, CrlInfo, RevokeTarget, DEFAULT_CRL_DAYS,
-    MAX_CRL_DAYS,
+    issue_crl, issue_crl_for, normalize_serial, revoke, revoke_witnessed, CrlInfo, RevokeTarget,
+    DEFAULT_CRL_DAYS, MAX_CRL_DAYS,
 };
 pub use root::{
     create_root, create_root_confirmed, create_root_witnessed, rfc3339, root_info,
     root_request_fingerprint, RootInfo, RootRequest, DEFAULT_ROOT_DAYS, DEFAULT_ROOT_LABEL,
 };
 pub use sign::{
-    inspect_csr, list_certificates, read_request, sign_csr, sign_csr_witnessed,
-    valid_certificates_for_key, Inspection, Issued, SignRequest,
+    describe_name_constraints, inspect_csr, list_certificates, read_request, sign_csr,
+    sign_csr_witnessed, valid_certificates_for_key, Inspection, Issued, SignRequest,
 };
-pub use state::{revocation_step, Mismatch, TokenState, STATE_LABEL};
+pub use state::{
+    chain_digest, revocation_step, GenerationState, Mismatch, TokenState, STATE_LABEL,
+};
 pub use token_check::{
     token_check, DataObjectCheck, Hosting, KeyTypeCheck, TokenCheckReport, AUDIT_KEY_TYPE,
 };
@@ -96,12 +108,15 @@ pub struct CertInfo {
     pub key_type: String,
     /// When it was revoked (RFC 3339), if it was.
     pub revoked_at: Option<String>,
+    /// The root generation that issued it (for a root: the generation it is), when known.
+    pub generation: Option<u32>,
 }
 
 impl CertInfo {
     /// From a ledger row and its revocation time, if revoked; `expired` is judged now.
     pub fn from_row(row: &crate::ledger::CertificateRow, revoked_at: Option<&str>) -> CertInfo {
-        let mut info = CertInfo::from_record(&row.record, row.cluster.clone());
+        let mut info =
+            CertInfo::from_record(&row.record, row.cluster.clone()).with_generation(row.generation);
         if let Some(t) = revoked_at {
             info.status = "revoked";
             info.revoked_at = Some(t.to_owned());
@@ -123,6 +138,15 @@ impl CertInfo {
             sha256: c.sha256.clone(),
             key_type: c.key_type.clone(),
             revoked_at: None,
+            generation: None,
+        }
+    }
+
+    /// The same, issued by (or being) root generation `generation`.
+    pub fn with_generation(self, generation: u32) -> CertInfo {
+        CertInfo {
+            generation: Some(generation),
+            ..self
         }
     }
 }
@@ -322,6 +346,9 @@ pub struct TokenReport {
     pub pin: PinState,
     /// The vault's key objects.
     pub keys: Vec<TokenKeyStatus>,
+    /// The SPIFFE trust domain intermediates are name-constrained to by default (null: the
+    /// vault predates trust domains and constrains nothing by default).
+    pub trust_domain: Option<String>,
 }
 
 /// One of the vault's keys, and whether the token holds it.
@@ -348,13 +375,17 @@ pub fn token_report(vault: &Vault) -> Result<TokenReport> {
     let ledger = vault.ledger()?;
     let session = token.public_session()?;
     let mut keys = Vec::new();
-    if let Some(root) = ledger.root()? {
-        let id = hex::decode(&root.key_id).unwrap_or_default();
+    for g in ledger.generations()? {
+        let id = hex::decode(&g.key_id).unwrap_or_default();
         keys.push(TokenKeyStatus {
-            label: root.key_label.clone(),
-            id: root.key_id.clone(),
-            purpose: "root".into(),
-            key_type: root.certificate.key_type.clone(),
+            label: g.key_label.clone(),
+            id: g.key_id.clone(),
+            purpose: if g.generation == 1 && g.status == "active" {
+                "root".into()
+            } else {
+                format!("root generation {} ({})", g.generation, g.status)
+            },
+            key_type: g.key_type.clone(),
             present: session.has_public_key(&id)?,
             protection: None,
         });
@@ -369,6 +400,7 @@ pub fn token_report(vault: &Vault) -> Result<TokenReport> {
         manufacturer: s.manufacturer.clone(),
         pin: s.pin,
         keys,
+        trust_domain: trust_domain(vault),
     })
 }
 
@@ -416,6 +448,16 @@ pub fn verify_ledger_with_token(ctx: &Ctx<'_>) -> Result<VerifyReport> {
         report.problems.push(format!("against the token: {p}"));
     }
     Ok(report)
+}
+
+/// The trust domain in force (`policy.trust_domain`), as `token` and `root show` report it.
+pub(crate) fn trust_domain(vault: &Vault) -> Option<String> {
+    vault
+        .config()
+        .policy
+        .trust_domain
+        .as_ref()
+        .map(ToString::to_string)
 }
 
 /// Recomputes the ledger's hash chain and derived tables.

@@ -70,7 +70,7 @@ pub fn restore(from: &Path, identities: &Identities, into: &Path) -> Result<Rest
     let file = fs::File::open(from).map_err(|e| refused(BackupProblem::Unreadable(e)))?;
 
     // Dropped on any early return, which removes it and everything in it.
-    let staging = StagedDir::new(into, "restore", 0o755)?;
+    let staging = StagedDir::new(into, "restore", fsio::PRIVATE_DIR_MODE)?;
     let manifest = unpack(file, identities, staging.path(), from)?;
     crate::fault::point("restore.after_unpack");
     let checked = check_restored(staging.path(), from)?;
@@ -86,6 +86,7 @@ pub fn restore(from: &Path, identities: &Identities, into: &Path) -> Result<Rest
     let (signature, mut notes) = authenticate(staging.path(), &manifest, from)?;
     notes.extend(checked.notes);
     crate::fault::point("restore.before_rename");
+    vault::make_private(staging.path())?;
     refuse_existing_target(into)?;
     staging.commit()?;
     Ok(RestoreReport {
@@ -295,10 +296,12 @@ fn unpack(
                 hex::encode(Sha256::digest(&manifest_bytes)),
             )
         } else {
+            use std::os::unix::fs::OpenOptionsExt as _;
             let path = dest.join(name);
             let out = fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
+                .mode(fsio::PRIVATE_FILE_MODE)
                 .open(&path)
                 .map_err(|e| Error::io("cannot create", &path, e))?;
             let mut hashing = HashingWriter::new(BufWriter::new(&out));

@@ -147,7 +147,12 @@ fn find_targets(
     match target {
         RevokeTarget::Serial(typed) => {
             let serial = normalize_serial(typed);
-            if serial == root.certificate.serial {
+            let a_root = ledger.generations()?.iter().any(|g| {
+                g.certificate
+                    .as_ref()
+                    .is_some_and(|c| c.record.serial == serial)
+            });
+            if serial == root.certificate.serial || a_root {
                 return Err(Refusal::RootSerial.into());
             }
             let row = ledger
@@ -224,7 +229,9 @@ fn confirmation(targets: &[CertificateRow], reason: RevocationReason) -> Confirm
 /// A CRL as `crl` reports it.
 #[derive(Debug, Clone, Serialize)]
 pub struct CrlInfo {
-    /// CRL number.
+    /// The root generation that signed it.
+    pub generation: u32,
+    /// CRL number, counted per generation.
     pub number: i64,
     /// RFC 3339.
     pub this_update: String,
@@ -240,8 +247,20 @@ pub struct CrlInfo {
     pub written: Option<std::path::PathBuf>,
 }
 
-/// Issues the next CRL: every revocation in the ledger, signed by the root key on the token.
+/// Issues the next CRL of the active root generation ([`issue_crl_for`]).
 pub fn issue_crl(ctx: &Ctx<'_>, days: Option<u32>, out: Option<&Output>) -> Result<CrlInfo> {
+    issue_crl_for(ctx, None, days, out)
+}
+
+/// Issues the next CRL of root generation `generation` (default: the active one): every
+/// revocation of a certificate that generation issued, signed by its key on the token and
+/// numbered one above that generation's last CRL.
+pub fn issue_crl_for(
+    ctx: &Ctx<'_>,
+    generation: Option<u32>,
+    days: Option<u32>,
+    out: Option<&Output>,
+) -> Result<CrlInfo> {
     let (vault, operator) = (ctx.vault, ctx.operator);
     let days = days.unwrap_or(DEFAULT_CRL_DAYS);
     if days == 0 || days > MAX_CRL_DAYS {
@@ -250,7 +269,20 @@ pub fn issue_crl(ctx: &Ctx<'_>, days: Option<u32>, out: Option<&Output>) -> Resu
         )));
     }
     let mut ledger = vault.ledger()?;
-    let root = super::require_root(&ledger)?;
+    let generation = match generation {
+        Some(g) => g,
+        None => super::require_root(&ledger)?.generation,
+    };
+    let record = ledger
+        .generation(generation)?
+        .ok_or(Refusal::NoSuchGeneration(generation))?;
+    if record.key_destroyed {
+        return Err(Refusal::KeyDestroyed(generation).into());
+    }
+    let root = record.root_record().ok_or(Refusal::GenerationPending {
+        generation,
+        what: "sign a CRL",
+    })?;
     // Reserved before the token is touched: a full or read-only disk stops here.
     let reserved = out
         .map(|o| fsio::ReservedFile::reserve(&o.path, o.force, fsio::CRL_RESERVATION))
@@ -258,11 +290,18 @@ pub fn issue_crl(ctx: &Ctx<'_>, days: Option<u32>, out: Option<&Output>) -> Resu
     let info = ctx.with_session(|session, attestor| {
         let root_key = find_root_key(session, &root, attestor)?;
         let state = attestor.state();
+        if super::verified::generation(&state, generation)?.key_destroyed {
+            return Err(Refusal::KeyDestroyed(generation).into());
+        }
         // What is signed comes from rows proven equal to what the token attested, and the
         // number from the token's counter: a row removed from `revocations`, or an older
-        // ledger restored, cannot take a revocation off the CRL or reuse a number.
-        let revocations = super::verified::revocations(&ledger, &state)?;
-        let number = state.next_crl_number(1, ledger.last_crl()?.map_or(0, |c| c.number));
+        // ledger restored, cannot take a revocation off the CRL or reuse a number; a
+        // certificate moved to another generation cannot leave this generation's CRL.
+        let revocations = super::verified::revocations_of(&ledger, &state, generation)?;
+        let number = state.next_crl_number(
+            generation,
+            ledger.last_crl_of(generation)?.map_or(0, |c| c.number),
+        );
         let mut entries = Vec::new();
         let mut serials = Vec::new();
         for r in revocations {
@@ -298,6 +337,7 @@ pub fn issue_crl(ctx: &Ctx<'_>, days: Option<u32>, out: Option<&Output>) -> Resu
         crate::fault::point("crl.after_sign");
 
         let payload = CrlIssued {
+            generation,
             number,
             this_update: rfc3339(this_update),
             next_update: rfc3339(next_update),
@@ -307,7 +347,7 @@ pub fn issue_crl(ctx: &Ctx<'_>, days: Option<u32>, out: Option<&Output>) -> Resu
         };
         let tx = ledger.begin()?;
         // Numbers strictly increase: if another process issued a CRL meanwhile, stop.
-        if tx.last_crl()?.map_or(0, |c| c.number) >= number {
+        if tx.last_crl_of(generation)?.map_or(0, |c| c.number) >= number {
             return Err(Error::Raced(
                 "another CRL was issued while this one was being signed",
             ));
@@ -315,6 +355,7 @@ pub fn issue_crl(ctx: &Ctx<'_>, days: Option<u32>, out: Option<&Output>) -> Resu
         tx.append(&operator.0, &Event::CrlIssued(payload.clone()))?;
         attestor.commit(tx)?;
         Ok(CrlInfo {
+            generation,
             number,
             this_update: payload.this_update,
             next_update: payload.next_update,

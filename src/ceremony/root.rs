@@ -48,9 +48,18 @@ pub struct RootInfo {
     pub token_object: TokenObject,
     /// The audit public key (PEM) that signs the ledger's checkpoints.
     pub audit_public_key_pem: Option<String>,
+    /// The SPIFFE trust domain intermediates are name-constrained to by default (null: the
+    /// vault predates trust domains and constrains nothing by default).
+    pub trust_domain: Option<String>,
     /// The PEM certificate.
     #[serde(skip)]
     pub pem: String,
+    /// The active generation (the one described above).
+    pub generation: u32,
+    /// Every root generation, oldest first (cli.md "Root lifecycle").
+    pub roots: Vec<super::GenerationInfo>,
+    /// Each cluster's latest export, and whether it is stale for the current phase.
+    pub exports: Vec<super::ExportFreshness>,
 }
 
 /// Where the root key lives on the token.
@@ -101,7 +110,7 @@ pub fn create_root_witnessed(
 ) -> Result<RootInfo> {
     let (vault, operator) = (ctx.vault, ctx.operator);
     let mut ledger = vault.ledger()?;
-    if ledger.root()?.is_some() {
+    if !ledger.generations()?.is_empty() {
         return Err(refuse_second_root());
     }
     let approval = super::witness::approve(
@@ -249,7 +258,7 @@ fn certify_and_record(
     });
     let tx = attested.begin(ledger, operator)?;
     // Checked again under the write lock: another process may have made a root meanwhile.
-    if tx.root()?.is_some() {
+    if !tx.generations()?.is_empty() {
         return Err(refuse_second_root());
     }
     tx.append(&operator.0, &event)?;
@@ -270,7 +279,11 @@ pub fn root_info(vault: &Vault) -> Result<RootInfo> {
 fn describe(vault: &Vault, root: &RootRecord) -> Result<RootInfo> {
     let token_serial = &vault.config().token.serial;
     Ok(RootInfo {
-        certificate: CertInfo::from_record(&root.certificate, None),
+        certificate: CertInfo::from_record(&root.certificate, None)
+            .with_generation(root.generation),
+        generation: root.generation,
+        roots: super::generations(vault)?,
+        exports: super::export_freshness(vault)?,
         spki_sha256: root.certificate.spki_sha256.clone(),
         token_object: TokenObject {
             label: root.key_label.clone(),
@@ -279,6 +292,7 @@ fn describe(vault: &Vault, root: &RootRecord) -> Result<RootInfo> {
         },
         pem: crate::x509::certificate_pem(&root.der),
         audit_public_key_pem: super::audit_public_key_pem(vault)?,
+        trust_domain: super::trust_domain(vault),
     })
 }
 

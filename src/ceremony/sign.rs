@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::audit::Attestor;
 use super::confirm::{self, Confirm, ConfirmRequest};
+use super::keyuse::{self, KeyUse};
 use super::witness::{self, WitnessSigs};
 use super::{rfc3339, CertInfo, Ctx, Operator, Output};
 use crate::error::{Error, Refusal, Result};
@@ -52,6 +53,10 @@ pub struct Inspection {
     pub requested_extensions: Vec<RequestedExtension>,
     /// What would be signed.
     pub profile: Option<IntermediateProfile>,
+    /// Every certificate the vault already issued for the request's key (SPKI), oldest first:
+    /// a compromised one refuses the request, a valid one for another cluster needs
+    /// `--allow-key-reuse` (ceremony/keyuse.rs).
+    pub key_reuse: Vec<KeyUse>,
 }
 
 /// A CSR judged for a cluster, ready to confirm and sign.
@@ -60,16 +65,21 @@ struct Judged {
     cluster: ClusterName,
     evaluation: Evaluation,
     root: RootRecord,
+    /// What the vault's earlier certificates for this key mean (notes only: no refusal).
+    key_notes: Vec<String>,
 }
 
-/// Judges `input` as a CSR for `cluster` without touching the token or the ledger.
+/// Judges `input` as a CSR for `cluster` without touching the token or the ledger, as `sign`
+/// would with `--allow-key-reuse` if `allow_key_reuse`.
 pub fn inspect_csr(
     vault: &Vault,
     input: &[u8],
     cluster: Option<&ClusterName>,
     days: Option<u32>,
+    allow_key_reuse: bool,
 ) -> Result<Inspection> {
-    let root = super::require_root(&vault.ledger()?)?;
+    let ledger = vault.ledger()?;
+    let root = super::require_root(&ledger)?;
     let csr = match Csr::intake(input) {
         Ok(csr) => csr,
         Err(e) => {
@@ -85,17 +95,29 @@ pub fn inspect_csr(
                 signature_algorithm: None,
                 requested_extensions: vec![],
                 profile: None,
+                key_reuse: vec![],
             })
         }
     };
     let evaluation = cluster
         .map(|c| evaluate(vault, csr.public_key().alg(), c, days, &root))
         .transpose()?;
+    let key_reuse = keyuse::key_uses(&ledger, &csr.public_key().spki_sha256_hex())?;
     let mut reasons = Vec::new();
-    if cluster.is_none() {
-        reasons.push("no cluster given: name the cluster the request is for".to_owned());
+    let mut key_notes = Vec::new();
+    match cluster {
+        None => reasons.push("no cluster given: name the cluster the request is for".to_owned()),
+        Some(c) => {
+            let verdict = keyuse::judge(&key_reuse, c.as_str(), allow_key_reuse);
+            reasons.extend(verdict.reasons);
+            key_notes = verdict.notes;
+        }
     }
-    Ok(describe(&csr, cluster, evaluation, reasons))
+    let mut inspection = describe(&csr, cluster, evaluation, reasons);
+    inspection.notes.extend(key_notes);
+    inspection.acceptable = inspection.reasons.is_empty();
+    inspection.key_reuse = key_reuse;
+    Ok(inspection)
 }
 
 fn describe(
@@ -123,6 +145,7 @@ fn describe(
         signature_algorithm: Some(csr.signature_algorithm()),
         requested_extensions: csr.requested_extensions(),
         profile,
+        key_reuse: vec![],
     }
 }
 
@@ -178,6 +201,9 @@ pub struct SignRequest<'a> {
     pub days: Option<u32>,
     /// Where to write the certificate's PEM (reserved before the token signs), if anywhere.
     pub out: Option<Output>,
+    /// Sign even if the key already has a valid certificate for another cluster
+    /// (`--allow-key-reuse`); the confirmation shows it. A compromised key is refused anyway.
+    pub allow_key_reuse: bool,
 }
 
 /// A signed intermediate.
@@ -221,7 +247,7 @@ pub fn sign_csr_witnessed(
         .transpose()?;
     let mut ledger = vault.ledger()?;
     let root = super::require_root(&ledger)?;
-    let judged = match judge(vault, req, root)? {
+    let judged = match judge(vault, &ledger, req, root)? {
         Ok(j) => j,
         Err(reasons) => return Err(reject(&mut ledger, operator, req, reasons)),
     };
@@ -234,10 +260,19 @@ pub fn sign_csr_witnessed(
     )?;
     let request = confirmation_request(&judged);
     confirm::check(&request, confirmer.ask(&request), "nothing was signed")?;
+    // Judged and confirmed, the token not yet taken: another process may act meanwhile.
+    crate::fault::point("sign.after_confirm");
 
     let profile = &judged.evaluation.profile;
     let issued = ctx.with_session(|session, attestor| {
         let attested = approval.attest(attestor)?;
+        keyuse::recheck(
+            &ledger,
+            attestor,
+            &judged.csr.public_key().spki_sha256_hex(),
+            judged.cluster.as_str(),
+            req.allow_key_reuse,
+        )?;
         let (issued, record) = certify(
             session,
             attestor,
@@ -252,10 +287,12 @@ pub fn sign_csr_witnessed(
             "csr",
             Some(judged.csr.sha256_hex()),
             profile,
+            judged.root.generation,
         );
         record_issue(&mut ledger, operator, &[event], attestor, &attested)?;
         Ok(Issued {
-            certificate: CertInfo::from_record(&record, Some(judged.cluster.to_string())),
+            certificate: CertInfo::from_record(&record, Some(judged.cluster.to_string()))
+                .with_generation(judged.root.generation),
             pem: issued.pem(),
             written: None,
         })
@@ -295,6 +332,8 @@ pub(super) fn certify(
     subject_key: &PublicKey,
     profile: &IntermediateProfile,
 ) -> Result<(IssuedCertificate, CertificateRecord)> {
+    // Only the generation the token attested active issues intermediates.
+    super::verified::issuing(root, &attestor.state())?;
     let root_key = find_root_key(session, root, attestor)?;
     certify_with(session, &root_key, ledger, root, subject_key, profile)
 }
@@ -363,9 +402,11 @@ pub(super) fn issued_event(
     key_source: &str,
     csr_sha256: Option<String>,
     profile: &IntermediateProfile,
+    generation: u32,
 ) -> Event {
     Event::CertificateIssued(CertificateIssued {
         cluster: cluster.to_string(),
+        generation,
         certificate: record.clone(),
         key_source: key_source.to_owned(),
         csr_sha256,
@@ -400,6 +441,7 @@ pub(super) fn record_issue(
 /// request's fault and is never recorded as a refusal.
 fn judge(
     vault: &Vault,
+    ledger: &Ledger,
     req: &SignRequest<'_>,
     root: RootRecord,
 ) -> Result<std::result::Result<Judged, Vec<String>>> {
@@ -408,14 +450,17 @@ fn judge(
         Err(e) => return Ok(Err(vec![e.to_string()])),
     };
     let evaluation = evaluate(vault, csr.public_key().alg(), &req.cluster, req.days, &root)?;
-    if !evaluation.acceptable {
-        return Ok(Err(evaluation.reasons));
+    let uses = keyuse::key_uses(ledger, &csr.public_key().spki_sha256_hex())?;
+    let key = keyuse::judge(&uses, req.cluster.as_str(), req.allow_key_reuse);
+    if !evaluation.acceptable || !key.reasons.is_empty() {
+        return Ok(Err([evaluation.reasons, key.reasons].concat()));
     }
     Ok(Ok(Judged {
         csr,
         cluster: req.cluster.clone(),
         evaluation,
         root,
+        key_notes: key.notes,
     }))
 }
 
@@ -504,7 +549,7 @@ pub(super) fn sign_statement(
 ) -> Result<Body> {
     let mut ledger = vault.ledger()?;
     let root = super::require_root(&ledger)?;
-    let judged = match judge(vault, req, root)? {
+    let judged = match judge(vault, &ledger, req, root)? {
         Ok(j) => j,
         Err(reasons) => return Err(reject(&mut ledger, operator, req, reasons)),
     };
@@ -540,6 +585,9 @@ pub(super) fn lint_only(
 fn confirmation_request(j: &Judged) -> ConfirmRequest {
     let key = j.csr.public_key();
     let mut summary = profile_summary(&j.cluster, &j.evaluation, key, Some(&j.csr));
+    for n in &j.key_notes {
+        summary.push(("same key".to_owned(), n.clone()));
+    }
     summary.push(("policy verdict".to_owned(), "acceptable".to_owned()));
     ConfirmRequest {
         action: "sign",
@@ -599,18 +647,8 @@ pub(super) fn profile_summary(
         },
     ));
     summary.push(("subject alt names".to_owned(), list_or_none(&p.san_dns)));
-    let nc = name_constraints(p);
-    if !nc.is_empty() {
-        summary.push((
-            "name constraints".to_owned(),
-            format!(
-                "permitted DNS {}, URI {}; excluded DNS {}, URI {} (critical)",
-                list_or_none(&nc.permitted_dns),
-                list_or_none(&nc.permitted_uri),
-                list_or_none(&nc.excluded_dns),
-                list_or_none(&nc.excluded_uri)
-            ),
-        ));
+    if let Some(nc) = describe_name_constraints(p) {
+        summary.push(("name constraints".to_owned(), nc));
     }
     if let Some(csr) = csr {
         let requested: Vec<String> = csr
@@ -638,6 +676,36 @@ pub(super) fn profile_summary(
     summary
 }
 
+/// The name constraints of `p` in one line, as the confirmation and `csr inspect` show them;
+/// `None` when there are none.
+pub fn describe_name_constraints(p: &IntermediateProfile) -> Option<String> {
+    let nc = name_constraints(p);
+    if nc.is_empty() {
+        return None;
+    }
+    let email = if nc.permitted_email == [crate::policy::NO_EMAIL_PERMITTED]
+        && nc.excluded_email == [crate::policy::NO_EMAIL_EXCLUDED]
+    {
+        "none".to_owned()
+    } else {
+        format!(
+            "permitted {}, excluded {}",
+            list_or_none(&nc.permitted_email),
+            list_or_none(&nc.excluded_email)
+        )
+    };
+    let ip: Vec<String> = nc.excluded_ip.iter().map(ToString::to_string).collect();
+    Some(format!(
+        "URI permitted {}, excluded {}; DNS permitted {}, excluded {}; IP excluded {}; email {} (critical)",
+        list_or_none(&nc.permitted_uri),
+        list_or_none(&nc.excluded_uri),
+        list_or_none(&nc.permitted_dns),
+        list_or_none(&nc.excluded_dns),
+        list_or_none(&ip),
+        email,
+    ))
+}
+
 fn list_or_none(v: &[String]) -> String {
     if v.is_empty() {
         "none".into()
@@ -652,6 +720,9 @@ fn name_constraints(p: &IntermediateProfile) -> NameConstraintsSpec {
         excluded_dns: p.excluded_dns.clone(),
         permitted_uri: p.permitted_uri.clone(),
         excluded_uri: p.excluded_uri.clone(),
+        permitted_email: p.permitted_email.clone(),
+        excluded_email: p.excluded_email.clone(),
+        excluded_ip: p.excluded_ip.clone(),
     }
 }
 
@@ -675,6 +746,9 @@ fn approved(p: &IntermediateProfile) -> ApprovedProfile {
         excluded_dns: p.excluded_dns.clone(),
         permitted_uri: p.permitted_uri.clone(),
         excluded_uri: p.excluded_uri.clone(),
+        permitted_email: p.permitted_email.clone(),
+        excluded_email: p.excluded_email.clone(),
+        excluded_ip: p.excluded_ip.iter().map(ToString::to_string).collect(),
     }
 }
 

@@ -12,6 +12,7 @@
 //! | `crl_numbers` | per root generation, the last CRL number issued |
 //! | `revocations`, `revocations_digest` | how many revocations were recorded, and a running SHA-256 over them in order |
 //! | `roots` | per root generation, the SHA-256 of its certificate |
+//! | `generations` | per root generation, its status, its key's SPKI SHA-256, its cross-certificate's SHA-256, the digest of its imported chain, whether its key was destroyed |
 //! | `witnesses_required`, `witnesses_digest` | how many witnesses each trust-changing action needs, and a running SHA-256 over the witness registry's changes in order (absent while no witness was ever registered or required) |
 //!
 //! Before every token action ([`check`]) the ledger must contain the attested head exactly
@@ -70,6 +71,50 @@ pub struct TokenState {
     /// ([`crate::witness::registry_step`]); absent while there were none.
     #[serde(default = "genesis", skip_serializing_if = "is_genesis")]
     pub witnesses_digest: String,
+    /// Per root generation, what else the token attests of it (absent in states written
+    /// before generations: their one root is generation 1, active).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub generations: BTreeMap<u32, GenerationState>,
+}
+
+/// What the token attests of one root generation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationState {
+    /// `pending`, `active`, `trusted` or `retired`.
+    pub status: String,
+    /// SHA-256 of its key's SubjectPublicKeyInfo (absent for a generation 1 made before
+    /// generations: its certificate, attested in `roots`, names the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// SHA-256 of its cross-certificate (a rotated root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross: Option<String>,
+    /// [`chain_digest`] of the chain its certificate was imported with (a subordinate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    /// Whether its key was destroyed on the token.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub key_destroyed: bool,
+}
+
+impl GenerationState {
+    fn new(status: &str, key: Option<String>) -> Self {
+        GenerationState {
+            status: status.to_owned(),
+            key,
+            cross: None,
+            chain: None,
+            key_destroyed: false,
+        }
+    }
+}
+
+/// The digest the token keeps of an imported chain: SHA-256 over each certificate's SHA-256
+/// (lowercase hex) and a newline, issuer first, as `sha256sum` of those lines prints it.
+pub fn chain_digest<'a>(sha256s: impl IntoIterator<Item = &'a str>) -> String {
+    let lines: String = sha256s.into_iter().map(|s| format!("{s}\n")).collect();
+    sha256_hex(lines.as_bytes())
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -154,6 +199,23 @@ impl TokenState {
             roots: BTreeMap::new(),
             witnesses_required: 0,
             witnesses_digest: GENESIS.to_owned(),
+            generations: BTreeMap::new(),
+        }
+    }
+
+    /// A state written before generations: its one root is generation 1, active.
+    fn upgrade(&mut self) {
+        if self.generations.is_empty() {
+            for g in self.roots.keys() {
+                self.generations
+                    .insert(*g, GenerationState::new("active", None));
+            }
+        }
+    }
+
+    fn set_status(&mut self, generation: u32, status: &str) {
+        if let Some(g) = self.generations.get_mut(&generation) {
+            g.status = status.to_owned();
         }
     }
 
@@ -162,6 +224,42 @@ impl TokenState {
         match event {
             Event::RootCreated(r) => {
                 self.roots.insert(1, r.certificate.sha256.clone());
+                self.generations.insert(
+                    1,
+                    GenerationState::new("active", Some(r.certificate.spki_sha256.clone())),
+                );
+            }
+            Event::RootRotated(r) => {
+                self.roots
+                    .insert(r.generation, r.certificate.sha256.clone());
+                self.set_status(r.previous, "trusted");
+                let mut g = GenerationState::new("active", Some(r.certificate.spki_sha256.clone()));
+                g.cross = Some(r.cross.sha256.clone());
+                self.generations.insert(r.generation, g);
+            }
+            Event::RootKeyGenerated(r) => {
+                self.generations.insert(
+                    r.generation,
+                    GenerationState::new("pending", Some(r.spki_sha256.clone())),
+                );
+            }
+            Event::RootImported(r) => {
+                self.roots
+                    .insert(r.generation, r.certificate.sha256.clone());
+                if let Some(p) = r.previous {
+                    self.set_status(p, "trusted");
+                }
+                let chain = chain_digest(r.chain.iter().map(|c| c.sha256.as_str()));
+                if let Some(g) = self.generations.get_mut(&r.generation) {
+                    g.status = "active".to_owned();
+                    g.chain = Some(chain);
+                }
+            }
+            Event::RootRetired(r) => self.set_status(r.generation, "retired"),
+            Event::RootKeyDestroyed(r) => {
+                if let Some(g) = self.generations.get_mut(&r.generation) {
+                    g.key_destroyed = true;
+                }
             }
             Event::CertificateRevoked(r) => {
                 self.revocations += 1;
@@ -173,7 +271,7 @@ impl TokenState {
                 );
             }
             Event::CrlIssued(c) => {
-                let last = self.crl_numbers.entry(1).or_insert(0);
+                let last = self.crl_numbers.entry(c.generation).or_insert(0);
                 *last = (*last).max(c.number);
             }
             Event::WitnessAdded(w) => {
@@ -214,8 +312,9 @@ impl TokenState {
     }
 
     fn parse(bytes: &[u8]) -> std::result::Result<TokenState, Mismatch> {
-        let state: TokenState =
+        let mut state: TokenState =
             serde_json::from_slice(bytes).map_err(|e| Mismatch::Unreadable(e.to_string()))?;
+        state.upgrade();
         if state.format != STATE_FORMAT {
             return Err(Mismatch::Unreadable(format!(
                 "format {} is not {STATE_FORMAT}",
@@ -477,6 +576,35 @@ mod tests {
         w.witnesses_required = 2;
         w.witnesses_digest = crate::witness::registry_step(GENESIS, "added", "a", "SHA256:x");
         assert_eq!(TokenState::parse(&w.to_bytes()).unwrap(), w);
+    }
+
+    #[test]
+    fn a_state_written_before_generations_reads_as_generation_one_active() {
+        let mut s = TokenState::genesis("v");
+        s.roots.insert(1, "abc".into());
+        let text = String::from_utf8(s.to_bytes()).unwrap();
+        assert!(!text.contains("generations"), "{text}");
+        let read = TokenState::parse(text.as_bytes()).unwrap();
+        assert_eq!(read.generations[&1].status, "active");
+        assert_eq!(read.generations[&1].key, None);
+        assert_eq!(read.generations.len(), 1);
+    }
+
+    #[test]
+    fn crl_numbers_are_counted_per_generation() {
+        let mut s = TokenState::genesis("v");
+        s.crl_numbers.insert(1, 4);
+        assert_eq!(s.next_crl_number(2, 0), 1, "a new generation starts at 1");
+        assert_eq!(s.next_crl_number(1, 0), 5);
+    }
+
+    #[test]
+    fn the_chain_digest_is_sha256sum_of_the_certificates_sha256_lines() {
+        assert_eq!(
+            chain_digest(["aa", "bb"]),
+            sha256_hex(b"aa\nbb\n"),
+            "printf 'aa\\nbb\\n' | sha256sum"
+        );
     }
 
     #[test]

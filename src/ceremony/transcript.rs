@@ -42,6 +42,7 @@ pub fn transcript(vault: &Vault, since: i64) -> Result<String> {
         ))));
     }
     let root = ledger.root()?;
+    let generations = ledger.generations()?;
     let audit = ledger.audit_key()?;
     let closing = ledger.latest_checkpoint()?;
     let (count, head) = ledger.head()?;
@@ -104,6 +105,29 @@ pub fn transcript(vault: &Vault, since: i64) -> Result<String> {
         }
         None => page.field(0, "root", "(none yet)"),
     }
+    if generations.len() > 1 || generations.iter().any(|g| g.status != "active") {
+        for g in &generations {
+            let what = match &g.certificate {
+                Some(c) => format!(
+                    "{} {}{}: {} (SHA-256 {})",
+                    g.generation,
+                    g.status,
+                    if g.key_destroyed {
+                        ", key destroyed"
+                    } else {
+                        ""
+                    },
+                    c.record.subject,
+                    c.record.sha256
+                ),
+                None => format!(
+                    "{} {}: key {} on the token",
+                    g.generation, g.status, g.key_label
+                ),
+            };
+            page.field(0, "generation", &what);
+        }
+    }
     page.field(
         0,
         "audit key",
@@ -165,7 +189,16 @@ pub fn transcript(vault: &Vault, since: i64) -> Result<String> {
             page.field(0, "seq", &cp.seq.to_string());
             page.field(0, "event hash", &cp.hash);
             page.field(0, "signed at", &cp.time);
-            page.field(0, "audit key", &cp.key_label);
+            // The key that verifies the signature, not the token object's label (which no
+            // signature covers).
+            page.field(
+                0,
+                "audit key",
+                &audit
+                    .as_ref()
+                    .and_then(|a| spki_sha256(&a.public_key_der_base64))
+                    .unwrap_or_else(|| "(none)".into()),
+            );
             let signature = wrap(&cp.signature, TRANSCRIPT_WIDTH - VALUE_COLUMN);
             for (i, line) in signature.iter().enumerate() {
                 page.field(0, if i == 0 { "signature" } else { "" }, line);
@@ -250,6 +283,7 @@ fn describe(e: &StoredEvent, parsed: Result<Event, crate::ledger::PayloadError>)
             Event::CertificateIssued(c) => {
                 cluster = Some(c.cluster.clone());
                 fields.push(("cluster", c.cluster.clone()));
+                fields.push(("generation", c.generation.to_string()));
                 fields.push(("serial", c.certificate.serial));
                 fields.push(("subject", c.certificate.subject));
                 fields.push((
@@ -297,6 +331,7 @@ fn describe(e: &StoredEvent, parsed: Result<Event, crate::ledger::PayloadError>)
                 format!("certificate of cluster {} revoked", r.cluster)
             }
             Event::CrlIssued(c) => {
+                fields.push(("generation", c.generation.to_string()));
                 fields.push(("CRL number", c.number.to_string()));
                 fields.push(("this update", c.this_update));
                 fields.push(("next update", c.next_update));
@@ -305,7 +340,10 @@ fn describe(e: &StoredEvent, parsed: Result<Event, crate::ledger::PayloadError>)
                     fields.push(("revoked", s));
                 }
                 fields.push(("CRL SHA-256", c.sha256));
-                format!("CRL number {} signed by the root", c.number)
+                format!(
+                    "CRL number {} signed by root generation {}",
+                    c.number, c.generation
+                )
             }
             Event::BundleExported(b) => {
                 cluster = Some(b.cluster.clone());
@@ -370,6 +408,91 @@ fn describe(e: &StoredEvent, parsed: Result<Event, crate::ledger::PayloadError>)
                 format!(
                     "every trust-changing action now needs {} witness(es)",
                     r.required
+                )
+            }
+            Event::RootRotated(r) => {
+                fields.push(("generation", format!("{} (active)", r.generation)));
+                fields.push(("previous", format!("{} (now trusted)", r.previous)));
+                fields.push(("subject", r.certificate.subject));
+                fields.push(("serial", r.certificate.serial));
+                fields.push(("key type", r.certificate.key_type));
+                fields.push(("not after", r.certificate.not_after));
+                fields.push(("cert SHA-256", r.certificate.sha256));
+                fields.push(("SPKI SHA-256", r.certificate.spki_sha256));
+                fields.push((
+                    "token key",
+                    format!(
+                        "label {}, id {}, token serial {}",
+                        r.key_label, r.key_id, r.token_serial
+                    ),
+                ));
+                fields.push(("cross serial", r.cross.serial));
+                fields.push(("cross until", r.cross.not_after));
+                fields.push(("cross SHA-256", r.cross.sha256));
+                format!(
+                    "root rotated: generation {} self-signed and cross-certified by generation {}",
+                    r.generation, r.previous
+                )
+            }
+            Event::RootRetired(r) => {
+                fields.push(("generation", format!("{} (retired)", r.generation)));
+                fields.push(("cert SHA-256", r.sha256));
+                format!(
+                    "root generation {} retired: in no trust bundle, signs only its CRLs",
+                    r.generation
+                )
+            }
+            Event::RootKeyDestroyed(r) => {
+                fields.push(("generation", r.generation.to_string()));
+                fields.push((
+                    "token key",
+                    format!("label {}, id {}", r.key_label, r.key_id),
+                ));
+                fields.push(("SPKI SHA-256", r.spki_sha256));
+                format!(
+                    "key of root generation {} destroyed on the token",
+                    r.generation
+                )
+            }
+            Event::RootKeyGenerated(r) => {
+                fields.push(("generation", format!("{} (pending)", r.generation)));
+                fields.push(("subject", r.subject));
+                fields.push(("key type", r.key_type));
+                fields.push(("SPKI SHA-256", r.spki_sha256));
+                fields.push(("CSR SHA-256", r.csr_sha256));
+                fields.push((
+                    "token key",
+                    format!(
+                        "label {}, id {}, token serial {}",
+                        r.key_label, r.key_id, r.token_serial
+                    ),
+                ));
+                format!(
+                    "root key generated on the token for an enterprise CA to certify (generation {})",
+                    r.generation
+                )
+            }
+            Event::RootImported(r) => {
+                fields.push(("generation", format!("{} (active)", r.generation)));
+                if let Some(p) = r.previous {
+                    fields.push(("previous", format!("{p} (now trusted)")));
+                }
+                fields.push(("subject", r.certificate.subject));
+                fields.push(("serial", r.certificate.serial));
+                fields.push(("not after", r.certificate.not_after));
+                fields.push(("cert SHA-256", r.certificate.sha256));
+                fields.push(("SPKI SHA-256", r.certificate.spki_sha256));
+                for (i, c) in r.chain.iter().enumerate() {
+                    let label = if i + 1 == r.chain.len() {
+                        "anchor"
+                    } else {
+                        "issued by"
+                    };
+                    fields.push((label, format!("{} (SHA-256 {})", c.subject, c.sha256)));
+                }
+                format!(
+                    "root certificate of generation {} imported from the enterprise CA",
+                    r.generation
                 )
             }
             // Kinds added after this transcript was written show their payload as stored.

@@ -6,10 +6,14 @@
 
 use std::collections::BTreeSet;
 
-use super::state::{revocation_step, Mismatch, TokenState};
+use super::state::{chain_digest, revocation_step, GenerationState, Mismatch, TokenState};
 use crate::error::Result;
 use crate::keys::sha256_hex;
 use crate::ledger::{CertificateRow, Ledger, RevocationRow, RootRecord, GENESIS};
+
+fn derived(text: String) -> crate::Error {
+    Mismatch::Derived(text).into()
+}
 
 /// Every revocation, in ledger order, proven equal to the revocations the token counted and
 /// digested: a row removed, added or altered is refused (exit 4).
@@ -38,20 +42,175 @@ pub(crate) fn revoked_serials(ledger: &Ledger, state: &TokenState) -> Result<BTr
         .collect())
 }
 
-/// The root certificate is the one the token attested when it was made.
+/// The root certificate is the one the token attested when its generation was made.
 pub(crate) fn root(root: &RootRecord, state: &TokenState) -> Result<()> {
     let found = sha256_hex(&root.der);
-    match state.roots.get(&1) {
+    let g = root.generation;
+    match state.roots.get(&g) {
         Some(attested) if *attested == found => Ok(()),
-        Some(attested) => Err(Mismatch::Derived(format!(
-            "the ledger's root certificate (SHA-256 {found}) is not the one the token attested ({attested}): the root was replaced"
-        ))
-        .into()),
-        None => Err(Mismatch::Derived(
+        Some(attested) => Err(derived(format!(
+            "the ledger's root certificate of generation {g} (SHA-256 {found}) is not the one the token attested ({attested}): the root was replaced"
+        ))),
+        None if g == 1 => Err(derived(
             "the ledger has a root, but the token attested none: the root was added without the token".into(),
-        )
-        .into()),
+        )),
+        None => Err(derived(format!(
+            "the ledger has a root of generation {g}, but the token attested none: it was added without the token"
+        ))),
     }
+}
+
+/// What the token attests of generation `g`.
+pub(crate) fn generation(state: &TokenState, g: u32) -> Result<&GenerationState> {
+    state.generations.get(&g).ok_or_else(|| {
+        derived(format!(
+            "the ledger has root generation {g}, but the token attested none: it was added without the token"
+        ))
+    })
+}
+
+/// The root may issue intermediates: its certificate is the one the token attested, and the
+/// token attested its generation active.
+pub(crate) fn issuing(r: &RootRecord, state: &TokenState) -> Result<()> {
+    root(r, state)?;
+    let g = generation(state, r.generation)?;
+    if g.status != "active" {
+        return Err(derived(format!(
+            "the ledger says root generation {} is active, but the token attested it {}: the ledger's statuses were altered",
+            r.generation, g.status
+        )));
+    }
+    Ok(())
+}
+
+/// The generations the token attested active or trusted, the active one first, then the
+/// trusted ones newest first: the generations of the trust bundle.
+pub(crate) fn trusted_generations(state: &TokenState) -> Vec<u32> {
+    let mut out: Vec<u32> = state
+        .generations
+        .iter()
+        .filter(|(_, g)| g.status == "active")
+        .map(|(n, _)| *n)
+        .collect();
+    out.extend(
+        state
+            .generations
+            .iter()
+            .rev()
+            .filter(|(_, g)| g.status == "trusted")
+            .map(|(n, _)| *n),
+    );
+    out
+}
+
+/// Generation `g`'s root, read from the ledger and proven against the token.
+pub(crate) fn root_of(ledger: &Ledger, state: &TokenState, g: u32) -> Result<RootRecord> {
+    let record = ledger
+        .generation(g)?
+        .and_then(|r| r.root_record())
+        .ok_or_else(|| {
+            derived(format!(
+                "the token attested root generation {g}, but the ledger's tables have no certificate for it: a row was removed"
+            ))
+        })?;
+    root(&record, state)?;
+    Ok(record)
+}
+
+/// The chain generation `g`'s certificate was imported with (issuer first, up to and including
+/// the anchor), proven against the digest the token keeps; empty for a self-signed root.
+pub(crate) fn chain(ledger: &Ledger, state: &TokenState, g: u32) -> Result<Vec<Vec<u8>>> {
+    let attested = generation(state, g)?.chain.clone();
+    let rows = ledger.root_links(g, "chain")?;
+    let found = chain_digest(rows.iter().map(|r| r.sha256.as_str()));
+    let bad = |why: &str| {
+        derived(format!(
+            "the chain of root generation {g} in the ledger {why}: a certificate of it was replaced"
+        ))
+    };
+    match attested {
+        None if rows.is_empty() => return Ok(vec![]),
+        None => return Err(bad("was added without the token")),
+        Some(a) if a != found => return Err(bad("is not the one the token attested")),
+        Some(_) => {}
+    }
+    let mut out = Vec::new();
+    for r in rows {
+        if sha256_hex(&r.der) != r.sha256 {
+            return Err(bad("does not hash to what its rows say"));
+        }
+        out.push(r.der);
+    }
+    Ok(out)
+}
+
+/// Generation `g`'s cross-certificate (its key certified by the generation before it), proven
+/// against the SHA-256 the token keeps.
+pub(crate) fn cross(ledger: &Ledger, state: &TokenState, g: u32) -> Result<Option<Vec<u8>>> {
+    let attested = generation(state, g)?.cross.clone();
+    let row = ledger.root_links(g, "cross")?.into_iter().next();
+    match (attested, row) {
+        (None, None) => Ok(None),
+        (Some(a), Some(r)) if sha256_hex(&r.der) == a => Ok(Some(r.der)),
+        _ => Err(derived(format!(
+            "the cross-certificate of root generation {g} in the ledger is not the one the token attested: it was replaced"
+        ))),
+    }
+}
+
+/// The certificates above an intermediate of generation `g`, up to and including the anchor:
+/// the generation's certificate, then its imported chain, all proven against the token.
+pub(crate) fn chain_above(ledger: &Ledger, state: &TokenState, g: u32) -> Result<Vec<Vec<u8>>> {
+    let root = root_of(ledger, state, g)?;
+    let mut out = vec![root.der];
+    out.extend(chain(ledger, state, g)?);
+    Ok(out)
+}
+
+/// The trust bundle: for each generation the token attested active or trusted (active first),
+/// its anchor (the root itself, or the self-signed top of its imported chain), each once.
+pub(crate) fn trust_bundle(ledger: &Ledger, state: &TokenState) -> Result<Vec<Vec<u8>>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for g in trusted_generations(state) {
+        let anchor = chain_above(ledger, state, g)?
+            .pop()
+            .expect("a chain holds at least its root");
+        if !out.contains(&anchor) {
+            out.push(anchor);
+        }
+    }
+    Ok(out)
+}
+
+/// The revocations of certificates generation `g` issued, proven as [`revocations`], each
+/// certificate's generation proven by its signature (a row moved to another generation would
+/// take a revocation off this generation's CRL).
+pub(crate) fn revocations_of(
+    ledger: &Ledger,
+    state: &TokenState,
+    g: u32,
+) -> Result<Vec<RevocationRow>> {
+    let mut roots = std::collections::BTreeMap::new();
+    let mut out = Vec::new();
+    for r in revocations(ledger, state)? {
+        let row = ledger.certificate(&r.serial)?.ok_or_else(|| {
+            derived(format!(
+                "certificate {} is revoked, but the ledger's tables do not have it: a row was removed",
+                r.serial
+            ))
+        })?;
+        let issuer = match roots.entry(row.generation) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(root_of(ledger, state, row.generation)?)
+            }
+        };
+        intermediate(&row, issuer)?;
+        if row.generation == g {
+            out.push(r);
+        }
+    }
+    Ok(out)
 }
 
 /// The intermediate was signed by the root (its signature verifies with the root's key) and

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use rootvault::ceremony;
 use rootvault::export::Format;
 use rootvault::keys::{KeyAlg, KeyType};
-use rootvault::policy::ClusterName;
+use rootvault::policy::{ClusterName, TrustDomain};
 use rootvault::witness::WitnessName;
 use rootvault::x509::{Dn, RevocationReason};
 
@@ -50,6 +50,10 @@ pub enum Command {
         /// The token's label, or an RFC 7512 pkcs11: URI.
         #[arg(long, value_name = "LABEL|URI")]
         token: String,
+        /// The mesh's SPIFFE trust domain: every intermediate is name-constrained to it (URIs
+        /// in it only, no IP or email addresses) unless a cluster's policy says otherwise.
+        #[arg(long, value_name = "TD", default_value = rootvault::policy::DEFAULT_TRUST_DOMAIN, value_parser = parse_trust_domain)]
+        trust_domain: TrustDomain,
     },
     /// Show the token and the vault's key objects on it.
     Token {
@@ -81,15 +85,19 @@ pub enum Command {
         /// cessationOfOperation, privilegeWithdrawn, unspecified.
         #[arg(long, value_name = "REASON", value_parser = parse_reason)]
         reason: RevocationReason,
-        /// Confirm without a prompt: at least 8 hex digits of the serial (or, for several
+        /// Confirm without a prompt: at least 16 hex digits of the serial (or, for several
         /// certificates, of the SHA-256 of their sorted serials, one per line).
         #[arg(long, value_name = "HEX")]
         confirm: Option<String>,
         #[command(flatten)]
         witness: WitnessArgs,
     },
-    /// Issue the next CRL, signed by the root key.
+    /// Issue the next CRL of a root generation, signed by its key.
     Crl {
+        /// The root generation whose CRL this is (default: the active one); each generation
+        /// numbers its own CRLs.
+        #[arg(long, value_name = "N")]
+        generation: Option<u32>,
         /// Days until nextUpdate (1 to 365).
         #[arg(long, value_name = "N", default_value_t = ceremony::DEFAULT_CRL_DAYS, value_parser = clap::value_parser!(u32).range(1..=365))]
         days: u32,
@@ -145,13 +153,18 @@ pub enum Command {
         /// Validity in days for every certificate (default and maximum from the policy).
         #[arg(long, value_name = "N")]
         days: Option<u32>,
-        /// Confirm without a prompt: at least 8 hex digits of the manifest's SHA-256.
+        /// Confirm without a prompt: at least 16 hex digits of the manifest's SHA-256.
         #[arg(long, value_name = "HEX")]
         confirm: Option<String>,
         /// Directory for the certificates, one CLUSTER.pem each (created if missing; existing
         /// files are never overwritten).
         #[arg(long, value_name = "DIR")]
         out_dir: PathBuf,
+        /// Sign lines whose key already has a valid certificate for another cluster (or is
+        /// another line's key); each is shown in the confirmation. A key revoked for
+        /// keyCompromise or cACompromise is refused anyway.
+        #[arg(long)]
+        allow_key_reuse: bool,
         #[command(flatten)]
         witness: WitnessArgs,
     },
@@ -203,10 +216,15 @@ pub struct SignArgs {
     /// Validity in days (default and maximum from the vault's policy).
     #[arg(long, value_name = "N")]
     pub days: Option<u32>,
-    /// Confirm without a prompt: at least 8 hex digits of the CSR's SPKI SHA-256 (with
+    /// Confirm without a prompt: at least 16 hex digits of the CSR's SPKI SHA-256 (with
     /// --generate-key: of the SHA-256 of the sorted recipients, one per line).
     #[arg(long, value_name = "HEX")]
     pub confirm: Option<String>,
+    /// Sign even if the CSR's key already has a valid certificate for another cluster; the
+    /// confirmation shows it. A key revoked for keyCompromise or cACompromise is refused
+    /// anyway.
+    #[arg(long, conflicts_with = "generate_key")]
+    pub allow_key_reuse: bool,
     /// Generate the cluster's key in the vault instead of reading a CSR.
     #[arg(long, requires_all = ["key_type", "age_recipients", "out"])]
     pub generate_key: bool,
@@ -292,6 +310,9 @@ pub enum CsrCommand {
         /// Validity in days to judge.
         #[arg(long, value_name = "N")]
         days: Option<u32>,
+        /// Judge as `sign --allow-key-reuse` would.
+        #[arg(long)]
+        allow_key_reuse: bool,
     },
 }
 
@@ -299,10 +320,110 @@ pub enum CsrCommand {
 pub enum RootCommand {
     /// Generate the root key on the token and self-sign the root certificate.
     Create(RootCreateArgs),
-    /// Describe the root.
+    /// Describe the root and every root generation.
     Show,
-    /// Print (or write) the root certificate as PEM.
-    Cert(OutArgs),
+    /// Print (or write) a root certificate, the trust bundle, or a cross-certificate, as PEM.
+    Cert(RootCertArgs),
+    /// Rotate: a new root key and self-signed root (the next generation) on the token, and a
+    /// cross-certificate of it signed by the active root; the new root becomes active, the
+    /// old one trusted. Re-export every cluster afterwards (docs/rotation.md).
+    Rotate(RootRotateArgs),
+    /// Retire a trusted generation: it leaves every trust bundle and signs only its own CRLs.
+    /// Refused while a valid intermediate it issued remains.
+    Retire {
+        /// The generation to retire.
+        #[arg(long, value_name = "N")]
+        generation: u32,
+        /// Confirm without a prompt: at least 16 hex digits of its certificate's SHA-256.
+        #[arg(long, value_name = "HEX")]
+        confirm: Option<String>,
+    },
+    /// Destroy a retired generation's key on the token (it can never sign again, not even a
+    /// CRL); recorded in the ledger.
+    DestroyKey {
+        /// The retired generation.
+        #[arg(long, value_name = "N")]
+        generation: u32,
+        /// Confirm without a prompt: at least 16 hex digits of the key's SPKI SHA-256.
+        #[arg(long, value_name = "HEX")]
+        confirm: Option<String>,
+    },
+    /// For a vault under an enterprise root: a new root key on the token (a pending
+    /// generation) and a certificate request for it, signed on the token.
+    Csr(RootCsrArgs),
+    /// Import the certificate the enterprise root issued for the pending key, with its chain;
+    /// the pending generation becomes active (the one before it trusted).
+    Import {
+        /// The certificate (PEM or DER; a PEM file may hold its chain after it).
+        #[arg(long, value_name = "FILE")]
+        cert: PathBuf,
+        /// Its chain: the certificates from its issuer up to and including the enterprise's
+        /// self-signed root, PEM.
+        #[arg(long, value_name = "FILE")]
+        chain: Option<PathBuf>,
+        /// Confirm without a prompt: at least 16 hex digits of the certificate's SHA-256.
+        #[arg(long, value_name = "HEX")]
+        confirm: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RootCertArgs {
+    /// This generation's certificate (default: the active one).
+    #[arg(long, value_name = "N")]
+    pub generation: Option<u32>,
+    /// The trust bundle: every active and trusted root (a subordinate's enterprise anchor),
+    /// active first.
+    #[arg(long, conflicts_with = "cross")]
+    pub bundle: bool,
+    /// The cross-certificate of --generation N (its key certified by generation N-1).
+    #[arg(long, requires = "generation")]
+    pub cross: bool,
+    #[command(flatten)]
+    pub out: OutArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RootRotateArgs {
+    /// The new root's subject.
+    #[arg(long, value_name = "DN", value_parser = parse_dn)]
+    pub subject: Dn,
+    /// Key type generated on the token for the new root.
+    #[arg(long, value_name = "TYPE", default_value = "ecdsa-p384", value_parser = parse_key_type)]
+    pub key_type: KeyType,
+    /// Validity of the new root in days.
+    #[arg(long, value_name = "N", default_value_t = ceremony::DEFAULT_ROOT_DAYS, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub days: u32,
+    /// basicConstraints pathLenConstraint of the new root (default: none).
+    #[arg(long, value_name = "N")]
+    pub path_len: Option<u8>,
+    /// CKA_LABEL of the new key pair (default: rootvault-root-gN).
+    #[arg(long, value_name = "LABEL")]
+    pub key_label: Option<String>,
+    /// Confirm without a prompt: at least 16 hex digits of the active root certificate's
+    /// SHA-256.
+    #[arg(long, value_name = "HEX")]
+    pub confirm: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RootCsrArgs {
+    /// The subject to request.
+    #[arg(long, value_name = "DN", value_parser = parse_dn)]
+    pub subject: Dn,
+    /// Key type generated on the token.
+    #[arg(long, value_name = "TYPE", default_value = "ecdsa-p384", value_parser = parse_key_type)]
+    pub key_type: KeyType,
+    /// CKA_LABEL of the key pair (default: rootvault-root, or rootvault-root-gN after the
+    /// first generation).
+    #[arg(long, value_name = "LABEL")]
+    pub key_label: Option<String>,
+    /// Where to write the request (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Overwrite FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -423,6 +544,10 @@ fn parse_key_alg(s: &str) -> std::result::Result<KeyAlg, String> {
 }
 
 fn parse_cluster(s: &str) -> std::result::Result<ClusterName, String> {
+    s.parse()
+}
+
+fn parse_trust_domain(s: &str) -> std::result::Result<TrustDomain, String> {
     s.parse()
 }
 

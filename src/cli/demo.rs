@@ -271,7 +271,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<()> {
         "--cluster",
         "legacy",
         "--confirm",
-        &fp[..12],
+        &fp[..16],
         "--out",
         &d.path("legacy-ca.pem"),
     ])?;
@@ -291,7 +291,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<()> {
         "--reason",
         "cessationOfOperation",
         "--confirm",
-        &serial[..8],
+        &serial[..16],
     ])?;
     d.rv(&["crl", "--out", &d.path("crl.pem")])?;
     d.check(&[
@@ -433,10 +433,14 @@ fn step(what: &str) {
     println!("\n== {what}");
 }
 
+/// Creates `path` with `content`, private to the user (0600): the demo writes its PIN and a
+/// decrypted private key this way, and a PIN file others can read is refused.
 fn write(path: &Path, content: impl AsRef<[u8]>) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
     let mut f = std::fs::OpenOptions::new()
         .create_new(true)
         .write(true)
+        .mode(rootvault::fsio::PRIVATE_FILE_MODE)
         .open(path)
         .map_err(|e| Error::io("cannot create", path, e))?;
     f.write_all(content.as_ref())

@@ -62,16 +62,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 .map_err(|e| Error::io("cannot write to", "stdout", e))?;
             render::print_stdout(&String::from_utf8_lossy(&out))?;
         }
-        Command::Init { module, token } => {
-            let report = ceremony::init(&cli.vault, &module, &token, &pins, &operator)?;
+        Command::Init {
+            module,
+            token,
+            trust_domain,
+        } => {
+            let report =
+                ceremony::init(&cli.vault, &module, &token, &trust_domain, &pins, &operator)?;
             if json {
                 print_json(&report)?;
             } else {
                 eprintln!(
-                    "vault created at {} on token {:?} (serial {})",
+                    "vault created at {} on token {:?} (serial {}); intermediates are name-constrained to trust domain {}",
                     report.vault.display(),
                     report.token_label,
-                    report.token_serial
+                    report.token_serial,
+                    report.trust_domain
                 );
             }
         }
@@ -104,6 +110,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             file,
             cluster,
             days,
+            allow_key_reuse,
         }) => {
             let vault = open()?;
             let input = ceremony::read_request(&file)?;
@@ -112,7 +119,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     .and_then(|s| s.to_str())
                     .and_then(|s| s.parse().ok())
             });
-            let inspection = ceremony::inspect_csr(&vault, &input, cluster.as_ref(), days)?;
+            let inspection =
+                ceremony::inspect_csr(&vault, &input, cluster.as_ref(), days, allow_key_reuse)?;
             if json {
                 print_json(&inspection)?;
             } else {
@@ -171,6 +179,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         cluster: a.cluster,
                         days: a.days,
                         out,
+                        allow_key_reuse: a.allow_key_reuse,
                     };
                     let action = ceremony::WitnessedAction::Sign(&req);
                     let Some(sigs) = witness_step(&a.witness, &vault, &operator, json, action)?
@@ -227,12 +236,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 print_json(&revoked)?;
             }
         }
-        Command::Crl { days, out } => {
+        Command::Crl {
+            generation,
+            days,
+            out,
+        } => {
             let vault = open()?;
-            let crl = ceremony::issue_crl(&ctx(&vault), Some(days), out.output().as_ref())?;
+            let crl = ceremony::issue_crl_for(
+                &ctx(&vault),
+                generation,
+                Some(days),
+                out.output().as_ref(),
+            )?;
             eprintln!(
-                "CRL {} issued: {} revoked, next update {}",
-                crl.number, crl.entries, crl.next_update
+                "CRL {} of root generation {} issued: {} revoked, next update {}",
+                crl.number, crl.generation, crl.entries, crl.next_update
             );
             if let Some(path) = &crl.written {
                 eprintln!("wrote {}", path.display());
@@ -285,10 +303,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             days,
             confirm,
             out_dir,
+            allow_key_reuse,
             witness,
         } => {
             let vault = open()?;
-            let batch = ceremony::check_batch(&vault, &manifest, days)?;
+            let batch = ceremony::check_batch(&vault, &manifest, days, allow_key_reuse)?;
             let action = ceremony::WitnessedAction::SignBatch(&batch);
             let Some(sigs) = witness_step(&witness, &vault, &operator, json, action)? else {
                 return Ok(ExitCode::Ok);
@@ -426,16 +445,157 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Root(RootCommand::Show) => {
-            let info = ceremony::root_info(&open()?)?;
-            if json {
-                print_json(&info)?;
-            } else {
-                render::print_stdout(&render::root(&info))?;
+            let vault = open()?;
+            match ceremony::root_info(&vault) {
+                Ok(info) => {
+                    if json {
+                        print_json(&info)?;
+                    } else {
+                        render::print_stdout(&render::root(&info))?;
+                    }
+                }
+                // A vault whose only generation is pending (a subordinate before import).
+                Err(Error::Refused(rootvault::error::Refusal::NoRoot)) => {
+                    let roots = ceremony::generations(&vault)?;
+                    if roots.is_empty() {
+                        return Err(rootvault::error::Refusal::NoRoot.into());
+                    }
+                    if json {
+                        print_json(&serde_json::json!({ "roots": roots }))?;
+                    } else {
+                        render::print_stdout(&render::generations(&roots))?;
+                    }
+                }
+                Err(e) => return Err(e),
             }
         }
-        Command::Root(RootCommand::Cert(o)) => {
-            let info = ceremony::root_info(&open()?)?;
-            render::write_output(o.out.as_deref(), info.pem.as_bytes(), o.force)?;
+        Command::Root(RootCommand::Cert(a)) => {
+            let vault = open()?;
+            let which = match (a.bundle, a.cross, a.generation) {
+                (true, _, _) => Some(ceremony::RootCert::Bundle),
+                (false, true, Some(g)) => Some(ceremony::RootCert::Cross(g)),
+                (false, false, Some(g)) => Some(ceremony::RootCert::Generation(g)),
+                (false, true, None) => {
+                    return Err(Error::Usage("--cross needs --generation N".into()))
+                }
+                (false, false, None) => None,
+            };
+            let pem = match which {
+                // The active root as the ledger has it, as before generations (no PIN).
+                None => ceremony::root_info(&vault)?.pem,
+                Some(w) => ceremony::root_certificate(&ctx(&vault), w)?,
+            };
+            render::write_output(a.out.out.as_deref(), pem.as_bytes(), a.out.force)?;
+        }
+        Command::Root(RootCommand::Rotate(a)) => {
+            let vault = open()?;
+            let req = ceremony::RotateRequest {
+                subject: a.subject,
+                key_type: a.key_type,
+                days: a.days,
+                path_len: a.path_len,
+                key_label: a.key_label,
+            };
+            let mut confirmer = CliConfirm { given: a.confirm };
+            let r = ceremony::rotate_root(&ctx(&vault), &req, &mut confirmer)?;
+            eprintln!(
+                "root generation {} is active (SHA-256 {}), generation {} trusted; cross-certificate SHA-256 {}. Re-export every cluster so that its root-cert.pem holds both roots, then re-key each (docs/rotation.md)",
+                r.root.generation,
+                r.root.sha256.as_deref().unwrap_or("-"),
+                r.previous,
+                r.cross_sha256
+            );
+            if json {
+                print_json(&r)?;
+            } else {
+                render::print_stdout(&r.root_pem)?;
+            }
+        }
+        Command::Root(RootCommand::Retire {
+            generation,
+            confirm,
+        }) => {
+            let vault = open()?;
+            let mut confirmer = CliConfirm { given: confirm };
+            let g = ceremony::retire_root(&ctx(&vault), generation, &mut confirmer)?;
+            eprintln!(
+                "root generation {} retired: it is in no trust bundle and signs only its own CRLs. Re-export every cluster",
+                g.generation
+            );
+            if json {
+                print_json(&g)?;
+            }
+        }
+        Command::Root(RootCommand::DestroyKey {
+            generation,
+            confirm,
+        }) => {
+            let vault = open()?;
+            let mut confirmer = CliConfirm { given: confirm };
+            let g = ceremony::destroy_root_key(&ctx(&vault), generation, &mut confirmer)?;
+            eprintln!(
+                "the key of root generation {} (label {}) was destroyed on the token; recorded in the ledger",
+                g.generation, g.key_label
+            );
+            if json {
+                print_json(&g)?;
+            }
+        }
+        Command::Root(RootCommand::Csr(a)) => {
+            let vault = open()?;
+            let req = ceremony::RootCsrRequest {
+                subject: a.subject,
+                key_type: a.key_type,
+                key_label: a.key_label,
+                out: Output {
+                    path: a.out,
+                    force: a.force,
+                },
+            };
+            let r = ceremony::root_csr(&ctx(&vault), &req)?;
+            eprintln!(
+                "root generation {} is pending: its {} key is on the token (SPKI SHA-256 {}); the request is in {} (SHA-256 {}). Have the enterprise CA sign it as a CA with pathLen 1 or more, then `rootvault root import --cert FILE --chain FILE`",
+                r.generation,
+                r.key_type,
+                r.spki_sha256,
+                r.path.display(),
+                r.csr_sha256
+            );
+            if json {
+                print_json(&r)?;
+            }
+        }
+        Command::Root(RootCommand::Import {
+            cert,
+            chain,
+            confirm,
+        }) => {
+            let vault = open()?;
+            let read = |path: &std::path::Path| {
+                std::fs::read(path).map_err(|source| rootvault::error::Refusal::Unreadable {
+                    what: "certificate",
+                    path: path.to_owned(),
+                    source,
+                })
+            };
+            let cert_bytes = read(&cert)?;
+            let chain_bytes = chain.as_deref().map(read).transpose()?;
+            let req = ceremony::ImportRequest {
+                cert: &cert_bytes,
+                chain: chain_bytes.as_deref(),
+            };
+            let mut confirmer = CliConfirm { given: confirm };
+            let g = ceremony::import_root(&ctx(&vault), req, &mut confirmer)?;
+            eprintln!(
+                "root generation {} is active: {} (SHA-256 {}), anchored at {}. Export every cluster again",
+                g.generation,
+                g.subject,
+                g.sha256.as_deref().unwrap_or("-"),
+                g.anchor.as_deref().unwrap_or("-")
+            );
+            if json {
+                print_json(&g)?;
+            }
         }
         Command::Ledger(LedgerCommand::Verify {
             receipt,

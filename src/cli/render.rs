@@ -35,6 +35,21 @@ pub fn inspection(i: &Inspection) -> String {
         "signature algorithm",
         i.signature_algorithm.as_deref().unwrap_or("-"),
     );
+    for u in &i.key_reuse {
+        line(
+            "same key as",
+            &format!(
+                "certificate {} of cluster {} ({}{})",
+                u.serial,
+                u.cluster,
+                u.status,
+                u.revocation_reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
     for e in &i.requested_extensions {
         line(
             "requested extension",
@@ -52,19 +67,10 @@ pub fn inspection(i: &Inspection) -> String {
             &format!("CA:TRUE, pathlen:{}", p.path_len),
         );
         line("  subject alt names", &p.san_dns.join(", "));
-        if !(p.permitted_dns.is_empty()
-            && p.permitted_uri.is_empty()
-            && p.excluded_dns.is_empty()
-            && p.excluded_uri.is_empty())
-        {
-            line(
-                "  name constraints",
-                &format!(
-                    "permitted {:?} {:?}, excluded {:?} {:?}",
-                    p.permitted_dns, p.permitted_uri, p.excluded_dns, p.excluded_uri
-                ),
-            );
-        }
+        line(
+            "  name constraints",
+            &ceremony::describe_name_constraints(p).unwrap_or_else(|| "none".to_owned()),
+        );
     }
     out
 }
@@ -107,7 +113,19 @@ pub fn token(r: &TokenReport) -> String {
     if r.keys.is_empty() {
         out += "key:          none yet (run `rootvault root create`)\n";
     }
+    out += &format!(
+        "trust domain: {}\n",
+        trust_domain(r.trust_domain.as_deref())
+    );
     out
+}
+
+/// The trust domain line of `token` and `root show`.
+fn trust_domain(td: Option<&str>) -> String {
+    match td {
+        Some(td) => format!("{td} (intermediates: URIs in it only, no IP or email addresses, unless a cluster's policy allows them)"),
+        None => "none: this vault predates trust domains, so intermediates are not name-constrained by default; set policy.trust_domain in vault.toml (docs/policy.md)".to_owned(),
+    }
 }
 
 /// `list`, as a table.
@@ -175,11 +193,74 @@ pub fn root(info: &RootInfo) -> String {
         info.token_object.label,
         info.token_object.id,
         info.token_object.token_serial
-    ) + &info
+    ) + &format!("trust domain: {}\n", trust_domain(info.trust_domain.as_deref()))
+        + &info
         .audit_public_key_pem
         .as_deref()
         .map(|p| format!("audit key (signs ledger checkpoints):\n{p}"))
         .unwrap_or_default()
+        + &if info.roots.len() > 1 {
+            format!("root generations:\n{}", generations(&info.roots))
+        } else {
+            String::new()
+        }
+        + &info
+            .exports
+            .iter()
+            .filter(|e| e.stale)
+            .map(|e| {
+                format!(
+                    "STALE export of cluster {} ({}, {}): {}\n",
+                    e.cluster,
+                    e.format,
+                    e.path,
+                    e.reasons.join("; ")
+                )
+            })
+            .collect::<String>()
+}
+
+/// Every root generation, one block each.
+pub fn generations(roots: &[ceremony::GenerationInfo]) -> String {
+    let mut out = String::new();
+    for g in roots {
+        out += &format!(
+            "generation {}: {}{}\n",
+            g.generation,
+            g.status,
+            if g.key_destroyed {
+                ", key destroyed"
+            } else {
+                ""
+            }
+        );
+        out += &format!("  subject:      {}\n", g.subject);
+        if let (Some(serial), Some(sha), Some(na)) = (&g.serial, &g.sha256, &g.not_after) {
+            out += &format!("  serial:       {serial}\n");
+            out += &format!("  not after:    {na}\n");
+            out += &format!("  SHA-256:      {sha}\n");
+            out += &format!(
+                "  issuer:       {}\n",
+                if g.self_signed {
+                    "itself (self-signed)".to_owned()
+                } else {
+                    format!(
+                        "{} (anchor {})",
+                        g.issuer.as_deref().unwrap_or("-"),
+                        g.anchor.as_deref().unwrap_or("-")
+                    )
+                }
+            );
+        }
+        out += &format!(
+            "  key:          {} label {} id {}\n",
+            g.key_type, g.key_label, g.key_id
+        );
+        if let Some(c) = &g.cross_sha256 {
+            out += &format!("  cross-cert:   SHA-256 {c}\n");
+        }
+    }
+    out
 }
 
 /// One JSON document on stdout.

@@ -8,10 +8,10 @@
 //! # Formats
 //! | [`Format`] | output | content |
 //! |---|---|---|
-//! | `istio` | a directory | `ca-cert.pem` (the intermediate), `cert-chain.pem` (the intermediate, then the root, as Istio's own tools write it), `root-cert.pem` (the root), `README.txt` (what to do with them); `ca-key.pem` too when the vault generated the key |
+//! | `istio` | a directory | `ca-cert.pem` (the intermediate), `cert-chain.pem` (the intermediate, then its chain up to and including its root, as Istio's own tools write it), `root-cert.pem` (the trust bundle: every root of the current phase, docs/rotation.md), `README.txt` (what to do with them); `ca-key.pem` too when the vault generated the key |
 //! | `istio-secret` | one YAML file | a `v1` Secret `cacerts` in `istio-system`, type `Opaque`, with those files as `data` |
-//! | `tls-secret` | one YAML file | a `kubernetes.io/tls` Secret `cacerts` in `istio-system` with `tls.crt` (the intermediate, then the root), `tls.key` and `ca.crt` (the root), the names istiod also reads |
-//! | `pem-bundle` | one file | the intermediate, then the root (Vault PKI's `intermediate/set-signed`, cert-manager's CA issuer); then the key when the vault generated it |
+//! | `tls-secret` | one YAML file | a `kubernetes.io/tls` Secret `cacerts` in `istio-system` with `tls.crt` (the intermediate, then its chain), `tls.key` and `ca.crt` (the trust bundle), the names istiod also reads |
+//! | `pem-bundle` | one file | the intermediate, then its chain up to its root (Vault PKI's `intermediate/set-signed`, cert-manager's CA issuer); then the key when the vault generated it |
 //!
 //! Normally a cluster makes its own intermediate key and it never leaves the cluster, so the
 //! export has no key: the Secrets then say in a header comment how the cluster adds it

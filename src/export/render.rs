@@ -55,11 +55,19 @@ impl SecretBuf {
     }
 }
 
-/// The intermediate, then the root.
+/// The intermediate, then the chain above it up to and including its root.
 fn chain(c: &Checked) -> SecretBuf {
     let mut b = SecretBuf::new();
-    b.push_str(&c.intermediate).push_str(&c.root);
+    b.push_str(&c.intermediate);
+    for cert in &c.chain {
+        b.push_str(cert);
+    }
     b
+}
+
+/// The trust bundle: every root the mesh trusts now.
+fn trust(c: &Checked) -> String {
+    c.trust.concat()
 }
 
 /// The plaintext of a one-file export.
@@ -116,7 +124,7 @@ fn render_istio_secret(c: &Checked) -> Zeroizing<Vec<u8>> {
         data_entry(&mut b, "ca-key.pem", key);
     }
     data_entry(&mut b, "cert-chain.pem", &chain(c).into_inner());
-    data_entry(&mut b, "root-cert.pem", c.root.as_bytes());
+    data_entry(&mut b, "root-cert.pem", trust(c).as_bytes());
     b.into_inner()
 }
 
@@ -124,7 +132,8 @@ fn render_tls_secret(c: &Checked) -> Zeroizing<Vec<u8>> {
     let mut b = SecretBuf::new();
     b.push_str(&format!(
         "# Istio plug-in CA certificates (the cacerts Secret, kubernetes.io/tls form) for cluster {},\n\
-         # exported by rootvault. tls.crt is the intermediate then the root, ca.crt the root.\n",
+         # exported by rootvault. tls.crt is the intermediate then its chain up to its root,\n\
+         # ca.crt the trust bundle (every root the mesh trusts now).\n",
         c.cluster
     ));
     match &c.key {
@@ -141,7 +150,7 @@ fn render_tls_secret(c: &Checked) -> Zeroizing<Vec<u8>> {
         ),
     };
     secret_head(&mut b, "kubernetes.io/tls");
-    data_entry(&mut b, "ca.crt", c.root.as_bytes());
+    data_entry(&mut b, "ca.crt", trust(c).as_bytes());
     data_entry(&mut b, "tls.crt", &chain(c).into_inner());
     match &c.key {
         Some(key) => data_entry(&mut b, "tls.key", key),
@@ -161,7 +170,7 @@ pub(super) fn render_istio(
     let mut files = vec![
         ("ca-cert.pem".to_owned(), plain(&c.intermediate)),
         ("cert-chain.pem".to_owned(), chain(c).into_inner()),
-        ("root-cert.pem".to_owned(), plain(&c.root)),
+        ("root-cert.pem".to_owned(), plain(&trust(c))),
     ];
     if let Some(key) = &c.key {
         files.push(("ca-key.pem".to_owned(), key.clone()));
@@ -176,9 +185,14 @@ fn readme(c: &Checked, recipients: Option<&Recipients>) -> String {
         "Istio plug-in CA certificates (the cacerts Secret) for cluster {cluster}, exported by rootvault.\n\
          \n\
          ca-cert.pem{age}     the cluster's intermediate CA certificate, signed by the root\n\
-         cert-chain.pem{age}  the intermediate, then the root\n\
-         root-cert.pem{age}   the root certificate, the mesh's trust anchor\n",
-        cluster = c.cluster
+         cert-chain.pem{age}  the intermediate, then its chain up to and including its root\n\
+         root-cert.pem{age}   the trust bundle: every root the mesh trusts now ({roots})\n",
+        cluster = c.cluster,
+        roots = if c.trust.len() == 1 {
+            "one root".to_owned()
+        } else {
+            format!("{} roots, during a root rotation", c.trust.len())
+        }
     );
     if c.key.is_some() {
         r.push_str(&format!(

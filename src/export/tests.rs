@@ -82,7 +82,8 @@ EOF
         Material {
             cluster: "c1",
             intermediate_pem: &self.intermediate,
-            root_pem: &self.root,
+            chain_pem: &self.root,
+            trust_pem: None,
             key_pem: with_key.then_some(self.key.as_str()),
         }
     }
@@ -728,7 +729,7 @@ fn inputs_that_are_not_one_certificate_or_a_matching_pkcs8_key_are_refused() {
         ),
         (
             Material {
-                root_pem: &pki.key,
+                chain_pem: &pki.key,
                 ..base
             },
             "root",
@@ -745,7 +746,7 @@ fn inputs_that_are_not_one_certificate_or_a_matching_pkcs8_key_are_refused() {
         (
             Material {
                 intermediate_pem: &pki.root,
-                root_pem: &pki.intermediate,
+                chain_pem: &pki.intermediate,
                 ..base
             },
             "intermediate",

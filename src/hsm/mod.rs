@@ -438,6 +438,22 @@ impl UserSession {
         }
     }
 
+    /// The public keys of type `key_type` labelled `label` on the token, whatever their id:
+    /// how `init` finds another vault's audit key before making anything.
+    pub fn public_keys_labelled(
+        &self,
+        key_type: KeyType,
+        label: &str,
+    ) -> Result<Vec<PublicKey>, HsmError> {
+        self.find(&[
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ])?
+        .into_iter()
+        .map(|public| self.read_public_key(public, key_type))
+        .collect()
+    }
+
     /// Finds the vault's key pair by label and id.
     pub fn find_key_pair(
         &self,

@@ -29,7 +29,10 @@ pub struct Checkpoint {
     pub hash: String,
     /// When it was signed, RFC 3339 UTC.
     pub time: String,
-    /// CKA_LABEL of the audit key.
+    /// CKA_LABEL of the audit key, as stored beside the checkpoint. It is not in the signed
+    /// message, so it is never serialized: what is exported is only what the signature covers
+    /// (seq, hash, time) and the signature.
+    #[serde(skip)]
     pub key_label: String,
     /// Base64 of the DER ECDSA signature over [`Checkpoint::message`].
     pub signature: String,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::rows::{CrlRow, ExportRow, RevocationRow};
+use super::rows::{CrlRow, ExportRow, RevocationRow, RootLinkRow, RootStatusRow};
 
 /// One ledger event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +39,119 @@ pub enum Event {
     /// The statement of the action whose events follow in the same transaction, and the
     /// witnesses' signatures of it.
     ActionWitnessed(ActionWitnessed),
+    /// A new root key was generated on the token and self-signed as the next generation, and
+    /// certified by the active generation (a cross-certificate); the new one became active,
+    /// the one before it trusted.
+    RootRotated(RootRotated),
+    /// A trusted root generation left every trust bundle; it signs only its own CRLs.
+    RootRetired(RootRetired),
+    /// A retired generation's key was destroyed on the token.
+    RootKeyDestroyed(RootKeyDestroyed),
+    /// A root key was generated on the token for a certificate an enterprise root will issue
+    /// (`root csr`): a pending generation.
+    RootKeyGenerated(RootKeyGenerated),
+    /// The certificate an enterprise root issued for the pending generation's key was
+    /// imported with its chain; the generation became active, the one before it trusted.
+    RootImported(RootImported),
+}
+
+/// The generation of events recorded before generations existed.
+pub fn first_generation() -> u32 {
+    1
+}
+
+/// Payload of `root_rotated`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootRotated {
+    /// The new generation (one above the highest before it).
+    pub generation: u32,
+    /// The generation that was active and is now trusted; it signed the cross-certificate.
+    pub previous: u32,
+    /// The new self-signed root certificate.
+    pub certificate: CertificateRecord,
+    /// CKA_LABEL of the new key pair on the token.
+    pub key_label: String,
+    /// CKA_ID of the new key pair, hex.
+    pub key_id: String,
+    /// Serial number of the token holding the key.
+    pub token_serial: String,
+    /// The cross-certificate: the new root's subject and key, issued by `previous`.
+    pub cross: CertificateRecord,
+}
+
+/// Payload of `root_retired`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootRetired {
+    /// The generation retired.
+    pub generation: u32,
+    /// SHA-256 of its certificate, as the operator confirmed it.
+    pub sha256: String,
+}
+
+/// Payload of `root_key_destroyed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootKeyDestroyed {
+    /// The generation whose key is gone.
+    pub generation: u32,
+    /// CKA_LABEL of the key pair destroyed.
+    pub key_label: String,
+    /// CKA_ID of the key pair destroyed, hex.
+    pub key_id: String,
+    /// SHA-256 of its SubjectPublicKeyInfo.
+    pub spki_sha256: String,
+}
+
+/// Payload of `root_key_generated`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootKeyGenerated {
+    /// The pending generation.
+    pub generation: u32,
+    /// CKA_LABEL of the key pair on the token.
+    pub key_label: String,
+    /// CKA_ID of the key pair, hex.
+    pub key_id: String,
+    /// Key type, e.g. `ecdsa-p384`.
+    pub key_type: String,
+    /// SHA-256 of its SubjectPublicKeyInfo.
+    pub spki_sha256: String,
+    /// Serial number of the token holding the key.
+    pub token_serial: String,
+    /// The subject the request asks for.
+    pub subject: String,
+    /// SHA-256 of the DER request, signed on the token.
+    pub csr_sha256: String,
+}
+
+/// Payload of `root_imported`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootImported {
+    /// The generation that was pending and is now active.
+    pub generation: u32,
+    /// The generation that was active and is now trusted, if there was one.
+    pub previous: Option<u32>,
+    /// The certificate the enterprise root issued for the generation's key.
+    pub certificate: CertificateRecord,
+    /// Its chain: its issuer first, up to and including the self-signed anchor.
+    pub chain: Vec<LinkedCertificate>,
+}
+
+/// A certificate of an imported chain, or a cross-certificate, as the ledger keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkedCertificate {
+    /// Serial number, lowercase hex.
+    pub serial: String,
+    /// Subject DN.
+    pub subject: String,
+    /// SHA-256 of the DER certificate, hex.
+    pub sha256: String,
+    /// The DER certificate, base64.
+    pub der_base64: String,
 }
 
 /// Payload of `witness_added`.
@@ -176,7 +289,10 @@ pub struct CertificateRevoked {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CrlIssued {
-    /// CRL number.
+    /// The root generation that signed it (1 in events recorded before generations).
+    #[serde(default = "first_generation")]
+    pub generation: u32,
+    /// CRL number, counted per generation.
     pub number: i64,
     /// RFC 3339.
     pub this_update: String,
@@ -210,6 +326,10 @@ pub struct BundleExported {
     pub recipients: Vec<String>,
     /// Whether the export carries a private key the vault generated.
     pub contains_generated_key: bool,
+    /// SHA-256 of each certificate of the trust bundle it carries (`root-cert.pem`), in order
+    /// (absent in events recorded before generations): what "stale for the phase" compares.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trust_sha256: Vec<String>,
 }
 
 /// One file of an export.
@@ -228,6 +348,9 @@ pub struct ExportedFile {
 pub struct CertificateIssued {
     /// The cluster the intermediate is for.
     pub cluster: String,
+    /// The root generation that issued it (1 in events recorded before generations).
+    #[serde(default = "first_generation")]
+    pub generation: u32,
     /// The certificate as issued.
     pub certificate: CertificateRecord,
     /// Where the subject key came from: `csr`, or `generated` by the vault.
@@ -260,6 +383,16 @@ pub struct ApprovedProfile {
     pub permitted_uri: Vec<String>,
     /// nameConstraints excluded URI subtrees.
     pub excluded_uri: Vec<String>,
+    /// nameConstraints permitted rfc822Name subtrees (absent, i.e. empty, in events written
+    /// before email constraints existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permitted_email: Vec<String>,
+    /// nameConstraints excluded rfc822Name subtrees (absent when empty, as above).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_email: Vec<String>,
+    /// nameConstraints excluded iPAddress ranges, CIDR (absent when empty, as above).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_ip: Vec<String>,
 }
 
 /// Payload of `signing_rejected`.
@@ -294,6 +427,11 @@ pub struct VaultInitialised {
     /// (absent in vaults made before modules were checked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module_sha256: Option<String>,
+    /// The SPIFFE trust domain the vault's intermediates are constrained to by default.
+    /// Absent in vaults made before trust domains: those constrain nothing by default until
+    /// the operator sets `policy.trust_domain` in vault.toml (docs/policy.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_domain: Option<String>,
 }
 
 /// Payload of `root_created`.
@@ -343,6 +481,9 @@ pub struct CertificateRow {
     pub record: CertificateRecord,
     /// The DER certificate (decoded `der_base64`).
     pub der: Vec<u8>,
+    /// The root generation it belongs to: the one that issued an intermediate, or the one a
+    /// root certificate is.
+    pub generation: u32,
     /// The event that issued it.
     pub event_seq: i64,
 }
@@ -358,6 +499,8 @@ pub struct TokenKeyRow {
     pub purpose: String,
     /// Key type name.
     pub key_type: String,
+    /// The root generation of a root key (none for the audit key).
+    pub generation: Option<u32>,
     /// The event that created it.
     pub event_seq: i64,
 }
@@ -375,26 +518,34 @@ pub struct Projection {
     pub crls: Vec<CrlRow>,
     /// Rows of `exports`.
     pub exports: Vec<ExportRow>,
+    /// Rows of `root_status`.
+    pub root_status: Vec<RootStatusRow>,
+    /// Rows of `root_links`.
+    pub root_links: Vec<RootLinkRow>,
 }
 
 impl Projection {
     /// The derived tables, in the order of [`Projection::counts`].
-    pub const TABLES: [&'static str; 5] = [
+    pub const TABLES: [&'static str; 7] = [
         "certificates",
         "token_keys",
         "revocations",
         "crls",
         "exports",
+        "root_status",
+        "root_links",
     ];
 
     /// How many rows of each table this projection holds.
-    pub fn counts(&self) -> [i64; 5] {
+    pub fn counts(&self) -> [i64; 7] {
         [
             self.certificates.len() as i64,
             self.token_keys.len() as i64,
             self.revocations.len() as i64,
             self.crls.len() as i64,
             self.exports.len() as i64,
+            self.root_status.len() as i64,
+            self.root_links.len() as i64,
         ]
     }
 
@@ -405,7 +556,9 @@ impl Projection {
         self.token_keys.iter().try_for_each(|r| r.insert(conn))?;
         self.revocations.iter().try_for_each(|r| r.insert(conn))?;
         self.crls.iter().try_for_each(|r| r.insert(conn))?;
-        self.exports.iter().try_for_each(|r| r.insert(conn))
+        self.exports.iter().try_for_each(|r| r.insert(conn))?;
+        self.root_status.iter().try_for_each(|r| r.insert(conn))?;
+        self.root_links.iter().try_for_each(|r| r.insert(conn))
     }
 }
 
@@ -464,6 +617,11 @@ impl Event {
             Event::WitnessRemoved(_) => "witness_removed",
             Event::WitnessesRequired(_) => "witnesses_required",
             Event::ActionWitnessed(_) => "action_witnessed",
+            Event::RootRotated(_) => "root_rotated",
+            Event::RootRetired(_) => "root_retired",
+            Event::RootKeyDestroyed(_) => "root_key_destroyed",
+            Event::RootKeyGenerated(_) => "root_key_generated",
+            Event::RootImported(_) => "root_imported",
         }
     }
 
@@ -484,6 +642,11 @@ impl Event {
             Event::WitnessRemoved(p) => serde_json::to_string(p),
             Event::WitnessesRequired(p) => serde_json::to_string(p),
             Event::ActionWitnessed(p) => serde_json::to_string(p),
+            Event::RootRotated(p) => serde_json::to_string(p),
+            Event::RootRetired(p) => serde_json::to_string(p),
+            Event::RootKeyDestroyed(p) => serde_json::to_string(p),
+            Event::RootKeyGenerated(p) => serde_json::to_string(p),
+            Event::RootImported(p) => serde_json::to_string(p),
         };
         value.expect("event payloads are plain data and always serialize")
     }
@@ -511,6 +674,11 @@ impl Event {
             "witness_removed" => Event::WitnessRemoved(de(kind, payload)?),
             "witnesses_required" => Event::WitnessesRequired(de(kind, payload)?),
             "action_witnessed" => Event::ActionWitnessed(de(kind, payload)?),
+            "root_rotated" => Event::RootRotated(de(kind, payload)?),
+            "root_retired" => Event::RootRetired(de(kind, payload)?),
+            "root_key_destroyed" => Event::RootKeyDestroyed(de(kind, payload)?),
+            "root_key_generated" => Event::RootKeyGenerated(de(kind, payload)?),
+            "root_imported" => Event::RootImported(de(kind, payload)?),
             other => return Err(PayloadError::UnknownKind(other.to_owned())),
         })
     }
@@ -532,6 +700,7 @@ impl Event {
                 cluster: Some(c.cluster.clone()),
                 der: decode_der(self.kind(), &c.certificate.der_base64)?,
                 record: c.certificate.clone(),
+                generation: c.generation,
                 event_seq: seq,
             }),
             Event::CertificateRevoked(r) => p.revocations.push(RevocationRow {
@@ -541,6 +710,7 @@ impl Event {
                 event_seq: seq,
             }),
             Event::CrlIssued(c) => p.crls.push(CrlRow {
+                generation: c.generation,
                 number: c.number,
                 this_update: c.this_update.clone(),
                 next_update: c.next_update.clone(),
@@ -554,6 +724,7 @@ impl Event {
                 id_hex: a.key_id.clone(),
                 purpose: "audit".into(),
                 key_type: a.key_type.clone(),
+                generation: None,
                 event_seq: seq,
             }),
             Event::BundleExported(e) => p.exports.push(ExportRow {
@@ -570,6 +741,7 @@ impl Event {
                     cluster: None,
                     der: decode_der(self.kind(), &r.certificate.der_base64)?,
                     record: r.certificate.clone(),
+                    generation: 1,
                     event_seq: seq,
                 });
                 p.token_keys.push(TokenKeyRow {
@@ -577,8 +749,91 @@ impl Event {
                     id_hex: r.key_id.clone(),
                     purpose: "root".into(),
                     key_type: r.certificate.key_type.clone(),
+                    generation: Some(1),
                     event_seq: seq,
                 });
+                p.root_status
+                    .push(RootStatusRow::new(1, "active", false, seq));
+            }
+            Event::RootRotated(r) => {
+                p.certificates.push(CertificateRow {
+                    role: "root",
+                    cluster: None,
+                    der: decode_der(self.kind(), &r.certificate.der_base64)?,
+                    record: r.certificate.clone(),
+                    generation: r.generation,
+                    event_seq: seq,
+                });
+                p.token_keys.push(TokenKeyRow {
+                    label: r.key_label.clone(),
+                    id_hex: r.key_id.clone(),
+                    purpose: "root".into(),
+                    key_type: r.certificate.key_type.clone(),
+                    generation: Some(r.generation),
+                    event_seq: seq,
+                });
+                p.root_links.push(RootLinkRow {
+                    generation: r.generation,
+                    role: "cross",
+                    position: 0,
+                    serial: r.cross.serial.clone(),
+                    subject: r.cross.subject.clone(),
+                    sha256: r.cross.sha256.clone(),
+                    der: decode_der(self.kind(), &r.cross.der_base64)?,
+                    event_seq: seq,
+                });
+                p.root_status
+                    .push(RootStatusRow::new(r.previous, "trusted", false, seq));
+                p.root_status
+                    .push(RootStatusRow::new(r.generation, "active", false, seq));
+            }
+            Event::RootRetired(r) => {
+                p.root_status
+                    .push(RootStatusRow::new(r.generation, "retired", false, seq));
+            }
+            Event::RootKeyDestroyed(r) => {
+                p.root_status
+                    .push(RootStatusRow::new(r.generation, "retired", true, seq));
+            }
+            Event::RootKeyGenerated(r) => {
+                p.token_keys.push(TokenKeyRow {
+                    label: r.key_label.clone(),
+                    id_hex: r.key_id.clone(),
+                    purpose: "root".into(),
+                    key_type: r.key_type.clone(),
+                    generation: Some(r.generation),
+                    event_seq: seq,
+                });
+                p.root_status
+                    .push(RootStatusRow::new(r.generation, "pending", false, seq));
+            }
+            Event::RootImported(r) => {
+                p.certificates.push(CertificateRow {
+                    role: "root",
+                    cluster: None,
+                    der: decode_der(self.kind(), &r.certificate.der_base64)?,
+                    record: r.certificate.clone(),
+                    generation: r.generation,
+                    event_seq: seq,
+                });
+                for (position, c) in r.chain.iter().enumerate() {
+                    p.root_links.push(RootLinkRow {
+                        generation: r.generation,
+                        role: "chain",
+                        position: position as i64,
+                        serial: c.serial.clone(),
+                        subject: c.subject.clone(),
+                        sha256: c.sha256.clone(),
+                        der: decode_der(self.kind(), &c.der_base64)?,
+                        event_seq: seq,
+                    });
+                }
+                if let Some(previous) = r.previous {
+                    p.root_status
+                        .push(RootStatusRow::new(previous, "trusted", false, seq));
+                }
+                p.root_status
+                    .push(RootStatusRow::new(r.generation, "active", false, seq));
             }
         }
         Ok(p)
@@ -593,4 +848,40 @@ fn decode_der(kind: &str, b64: &str) -> Result<Vec<u8>, PayloadError> {
             kind: kind.to_owned(),
             detail: format!("certificate is not base64: {e}"),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_written_before_trust_domains_and_email_or_ip_constraints_read_back_unchanged() {
+        // Payloads exactly as older versions stored them (and hashed them).
+        let init = r#"{"module":"/usr/lib/softhsm/libsofthsm2.so","token":"t","token_label":"t","token_serial":"s","token_model":"SoftHSM v2","rootvault_version":"0.1.0"}"#;
+        let Event::VaultInitialised(v) = Event::parse("vault_initialised", init).unwrap() else {
+            panic!("not vault_initialised")
+        };
+        assert_eq!(v.trust_domain, None);
+        assert_eq!(Event::VaultInitialised(v).payload_json(), init);
+
+        let profile = r#"{"days":365,"capped_by_root":false,"path_len":0,"digital_signature":true,"san_dns":["istiod.istio-system.svc"],"permitted_dns":[],"excluded_dns":[],"permitted_uri":[],"excluded_uri":[]}"#;
+        let old: ApprovedProfile = serde_json::from_str(profile).unwrap();
+        assert!(old.permitted_email.is_empty() && old.excluded_ip.is_empty());
+        assert_eq!(serde_json::to_string(&old).unwrap(), profile);
+
+        // New ones carry the fields, and read back the same.
+        let new = ApprovedProfile {
+            permitted_uri: vec!["cluster.local".into()],
+            permitted_email: vec!["no-email.invalid".into()],
+            excluded_email: vec![".".into()],
+            excluded_ip: vec!["0.0.0.0/0".into(), "::/0".into()],
+            ..old
+        };
+        let text = serde_json::to_string(&new).unwrap();
+        assert!(
+            text.contains(r#""excluded_ip":["0.0.0.0/0","::/0"]"#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<ApprovedProfile>(&text).unwrap(), new);
+    }
 }

@@ -26,11 +26,25 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_derived_append_only.sql",
         include_str!("../../migrations/0004_derived_append_only.sql"),
     ),
+    (
+        "0005_root_generations.sql",
+        include_str!("../../migrations/0005_root_generations.sql"),
+    ),
 ];
 
 /// The oldest schema a read-only ledger (an auditor's copy on write-protected media) can be
-/// read at without upgrading it: from version 3 on, later versions only add triggers.
-pub const OLDEST_READABLE_AS_IS: i64 = 3;
+/// read at without upgrading it. Version 5 added columns and tables (root generations), so an
+/// older read-only ledger is upgraded in a copy in memory instead ([`needs_upgrade_in_memory`]).
+pub const OLDEST_READABLE_AS_IS: i64 = 5;
+
+/// Whether a read-only ledger at this schema version must be read through an upgraded copy in
+/// memory (it cannot be upgraded where it lies, and this build cannot read it as it is).
+pub(super) fn needs_upgrade_in_memory(conn: &Connection) -> bool {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap_or(LATEST_VERSION);
+    version < OLDEST_READABLE_AS_IS
+}
 
 /// The schema version this build writes.
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -137,6 +151,61 @@ mod tests {
             .query_row("SELECT count(*) FROM checkpoints", [], |r| r.get(0))
             .unwrap();
         assert_eq!(c, 0, "version 3 added the checkpoints table");
+    }
+
+    #[test]
+    fn a_version_four_vault_upgrades_with_its_root_as_generation_one_and_its_crl_numbers_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite");
+        let mut conn = Connection::open(&path).unwrap();
+        for (_, sql) in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO events VALUES (1, 't', 'root_created', 'a', '{}', 'p', 'h1');
+             INSERT INTO events VALUES (2, 't', 'certificate_issued', 'a', '{}', 'h1', 'h2');
+             INSERT INTO events VALUES (3, 't', 'crl_issued', 'a', '{}', 'h2', 'h3');
+             INSERT INTO token_keys VALUES ('rootvault-root', 'ab', 'root', 'ecdsa-p384', 1);
+             INSERT INTO certificates VALUES ('01', 'root', NULL, 'CN=R', 'a', 'b', 'ecdsa-p384', 's', 'r', x'00', 1);
+             INSERT INTO certificates VALUES ('02', 'intermediate', 'east', 'CN=I', 'a', 'b', 'ecdsa-p256', 's', 'i', x'01', 2);
+             INSERT INTO crls VALUES (7, 'a', 'b', 0, 'c', x'02', 3);",
+        )
+        .unwrap();
+        apply(&mut conn, &path).unwrap();
+        let q = |sql: &str| -> String { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            q("SELECT group_concat(serial || ':' || generation) FROM certificates ORDER BY serial"),
+            "01:1,02:1"
+        );
+        assert_eq!(
+            q("SELECT id || ':' || status || ':' || key_destroyed FROM root_status"),
+            "1@1:active:0"
+        );
+        assert_eq!(
+            q("SELECT label || ':' || generation FROM token_keys"),
+            "rootvault-root:1"
+        );
+        assert_eq!(
+            q("SELECT event_seq || ':' || generation || ':' || number FROM crls"),
+            "3:1:7"
+        );
+        // The derived tables stay append-only, the rebuilt one included.
+        for sql in [
+            "UPDATE crls SET number = 8",
+            "DELETE FROM crls",
+            "UPDATE token_keys SET generation = 2",
+            "DELETE FROM root_status",
+        ] {
+            let e = conn.execute(sql, []).unwrap_err().to_string();
+            assert!(e.contains("append-only"), "{sql}: {e}");
+        }
+        // A second generation's root may now be recorded beside the first, not a second of
+        // the same generation.
+        conn.execute("INSERT INTO certificates VALUES ('03', 'root', NULL, 'CN=R2', 'a', 'b', 'ecdsa-p384', 's', 'r2', x'03', 3, 2)", []).unwrap();
+        assert!(conn
+            .execute("INSERT INTO certificates VALUES ('04', 'root', NULL, 'CN=R3', 'a', 'b', 'ecdsa-p384', 's', 'r3', x'04', 5, 2)", [])
+            .is_err());
     }
 
     #[test]

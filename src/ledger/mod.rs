@@ -20,6 +20,10 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 pub use canonical::{EventFields, DOMAIN, GENESIS};
 pub use checkpoint::{Checkpoint, Receipt, CHECKPOINT_DOMAIN, RECEIPT_FORMAT};
 pub use events::{
+    first_generation, LinkedCertificate, RootImported, RootKeyDestroyed, RootKeyGenerated,
+    RootRetired, RootRotated,
+};
+pub use events::{
     ActionWitnessed, ApprovedProfile, AuditKeyCreated, BundleExported, CertificateIssued,
     CertificateRecord, CertificateRevoked, CertificateRow, CrlIssued, Event, ExportedFile,
     LedgerRecovered, ModuleApproved, PayloadError, Projection, RootCreated, SigningRejected,
@@ -28,7 +32,7 @@ pub use events::{
 };
 pub use migrate::{LATEST_VERSION, MIGRATIONS};
 use rows::DerivedRow;
-pub use rows::{CrlRow, ExportRow, RevocationRow};
+pub use rows::{CrlRow, ExportRow, RevocationRow, RootLinkRow, RootStatusRow};
 
 /// How long a writer waits for another process's transaction before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -212,6 +216,43 @@ pub struct RootRecord {
     pub key_label: String,
     /// CKA_ID of the key pair, hex.
     pub key_id: String,
+    /// Its generation.
+    pub generation: u32,
+}
+
+/// A root generation as the ledger's derived tables describe it (read, not proven: what a
+/// signature or export is built from is proven against the token in `ceremony`).
+#[derive(Debug, Clone)]
+pub struct GenerationRecord {
+    /// The generation, 1, 2, ...
+    pub generation: u32,
+    /// `pending`, `active`, `trusted` or `retired`.
+    pub status: String,
+    /// Whether its key was destroyed on the token.
+    pub key_destroyed: bool,
+    /// CKA_LABEL of its key pair.
+    pub key_label: String,
+    /// CKA_ID of its key pair, hex.
+    pub key_id: String,
+    /// Its key type.
+    pub key_type: String,
+    /// Its certificate (none while pending).
+    pub certificate: Option<CertificateRow>,
+    /// The event that gave it its status.
+    pub status_seq: i64,
+}
+
+impl GenerationRecord {
+    /// The generation as a [`RootRecord`], if it has a certificate.
+    pub fn root_record(&self) -> Option<RootRecord> {
+        self.certificate.as_ref().map(|c| RootRecord {
+            certificate: c.record.clone(),
+            der: c.der.clone(),
+            key_label: self.key_label.clone(),
+            key_id: self.key_id.clone(),
+            generation: self.generation,
+        })
+    }
 }
 
 /// An open ledger.
@@ -275,6 +316,11 @@ impl Ledger {
             .map_err(err("setting the busy timeout"))?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(err("enabling foreign keys"))?;
+        let conn = if migrate::needs_upgrade_in_memory(&conn) {
+            upgraded_in_memory(&conn, path)?
+        } else {
+            conn
+        };
         let mut ledger = Ledger {
             conn,
             path: path.to_owned(),
@@ -378,9 +424,103 @@ impl Ledger {
             .map_err(self.err("reading events"))
     }
 
-    /// The vault's root, if one was created.
+    /// The vault's active root generation, if it has one.
     pub fn root(&self) -> Result<Option<RootRecord>, LedgerError> {
         root_of(&self.conn).map_err(self.err("reading the root"))
+    }
+
+    /// The event at `seq`, parsed, if the ledger has it and it parses.
+    pub fn event(&self, seq: i64) -> Result<Option<Event>, LedgerError> {
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT kind, payload FROM events WHERE seq = ?1",
+                [seq],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err("reading events"))?;
+        Ok(row.and_then(|(k, p)| Event::parse(&k, &p).ok()))
+    }
+
+    /// Each cluster's latest export: its event's seq and payload, by cluster.
+    pub fn latest_exports(&self) -> Result<Vec<(i64, BundleExported)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT e.seq, e.kind, e.payload FROM exports x JOIN events e ON e.seq = x.event_seq
+                 WHERE x.event_seq = (SELECT max(event_seq) FROM exports WHERE cluster = x.cluster)
+                 ORDER BY x.cluster",
+            )
+            .map_err(self.err("reading exports"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(self.err("reading exports"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, kind, payload) = row.map_err(self.err("reading exports"))?;
+            if let Ok(Event::BundleExported(b)) = Event::parse(&kind, &payload) {
+                out.push((seq, b));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every root generation, oldest first, with its newest status.
+    pub fn generations(&self) -> Result<Vec<GenerationRecord>, LedgerError> {
+        generations_of(&self.conn).map_err(self.err("reading the root generations"))
+    }
+
+    /// Root generation `generation`, if the vault has it.
+    pub fn generation(&self, generation: u32) -> Result<Option<GenerationRecord>, LedgerError> {
+        Ok(self
+            .generations()?
+            .into_iter()
+            .find(|g| g.generation == generation))
+    }
+
+    /// The cross-certificate (`cross`) or the imported chain (`chain`, issuer first) recorded
+    /// for `generation`.
+    pub fn root_links(&self, generation: u32, role: &str) -> Result<Vec<RootLinkRow>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {} FROM root_links WHERE generation = ?1 AND role = ?2 ORDER BY position",
+                RootLinkRow::COLUMNS
+            ))
+            .map_err(self.err("reading root links"))?;
+        let rows = stmt
+            .query_map(params![generation, role], RootLinkRow::from_row)
+            .map_err(self.err("reading root links"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("reading root links"))
+    }
+
+    /// The most recent CRL of root generation `generation`, if it issued any.
+    pub fn last_crl_of(&self, generation: u32) -> Result<Option<CrlRow>, LedgerError> {
+        last_crl_of_generation(&self.conn, generation).map_err(self.err("reading crls"))
+    }
+
+    /// Intermediate certificates issued by root generation `generation`, oldest first.
+    pub fn intermediates_of(&self, generation: u32) -> Result<Vec<CertificateRow>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {} FROM certificates WHERE role = 'intermediate' AND generation = ?1 ORDER BY event_seq",
+                CertificateRow::COLUMNS
+            ))
+            .map_err(self.err("reading certificates"))?;
+        let rows = stmt
+            .query_map([generation], CertificateRow::from_row)
+            .map_err(self.err("reading certificates"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(self.err("reading certificates"))
     }
 
     /// Whether a certificate with this serial was ever issued by the vault.
@@ -416,7 +556,7 @@ impl Ledger {
             .map_err(self.err("reading revocations"))
     }
 
-    /// The most recent CRL, if any was issued.
+    /// The most recent CRL of any generation, if any was issued.
     pub fn last_crl(&self) -> Result<Option<CrlRow>, LedgerError> {
         last_crl_of(&self.conn).map_err(self.err("reading crls"))
     }
@@ -435,6 +575,12 @@ impl Ledger {
             .map_err(self.err("reading certificates"))?;
         rows.collect::<Result<_, _>>()
             .map_err(self.err("reading certificates"))
+    }
+
+    /// Intermediate certificates whose subject key has this SPKI SHA-256, oldest first, each
+    /// with its revocation if it was revoked.
+    pub fn key_holders(&self, spki_sha256: &str) -> Result<Vec<KeyHolder>, LedgerError> {
+        key_holders_of(&self.conn, spki_sha256).map_err(self.err("reading certificates"))
     }
 
     /// Calls `f` for every event with `seq >= since`, in order, without loading them all.
@@ -555,9 +701,19 @@ impl Appender<'_> {
         move |source| sqlite_error(self.path, op, source)
     }
 
-    /// The vault's root, read inside this transaction.
+    /// The vault's active root generation, read inside this transaction.
     pub fn root(&self) -> Result<Option<RootRecord>, LedgerError> {
         root_of(&self.tx).map_err(self.err("reading the root"))
+    }
+
+    /// Every root generation, read inside this transaction.
+    pub fn generations(&self) -> Result<Vec<GenerationRecord>, LedgerError> {
+        generations_of(&self.tx).map_err(self.err("reading the root generations"))
+    }
+
+    /// The most recent CRL of `generation`, read inside this transaction.
+    pub fn last_crl_of(&self, generation: u32) -> Result<Option<CrlRow>, LedgerError> {
+        last_crl_of_generation(&self.tx, generation).map_err(self.err("reading crls"))
     }
 
     /// Whether a certificate with this serial was ever issued by the vault.
@@ -710,6 +866,26 @@ impl Appender<'_> {
     }
 }
 
+/// A copy in memory of the read-only ledger `conn`, upgraded to this build's schema and then
+/// made read-only too (`query_only`), so that nothing is ever recorded where it would be lost.
+fn upgraded_in_memory(conn: &Connection, path: &Path) -> Result<Connection, LedgerError> {
+    let err = |op| move |e| sqlite_error(path, op, e);
+    let mut mem = Connection::open_in_memory().map_err(err("opening a copy in memory"))?;
+    {
+        let backup = rusqlite::backup::Backup::new(conn, &mut mem)
+            .map_err(err("copying the read-only ledger into memory"))?;
+        backup
+            .run_to_completion(256, Duration::ZERO, None)
+            .map_err(err("copying the read-only ledger into memory"))?;
+    }
+    mem.pragma_update(None, "foreign_keys", "ON")
+        .map_err(err("enabling foreign keys"))?;
+    migrate::apply(&mut mem, path)?;
+    mem.pragma_update(None, "query_only", "ON")
+        .map_err(err("making the copy read-only"))?;
+    Ok(mem)
+}
+
 fn sqlite_error(path: &Path, op: &'static str, source: rusqlite::Error) -> LedgerError {
     if let rusqlite::Error::SqliteFailure(f, _) = &source {
         let path = path.to_owned();
@@ -802,13 +978,35 @@ fn audit_key_of(conn: &Connection) -> rusqlite::Result<Option<AuditKeyCreated>> 
 fn last_crl_of(conn: &Connection) -> rusqlite::Result<Option<CrlRow>> {
     conn.query_row(
         &format!(
-            "SELECT {} FROM crls ORDER BY number DESC LIMIT 1",
+            "SELECT {} FROM crls ORDER BY event_seq DESC LIMIT 1",
             CrlRow::COLUMNS
         ),
         [],
         CrlRow::from_row,
     )
     .optional()
+}
+
+/// An intermediate certificate and its revocation, if it was revoked.
+pub type KeyHolder = (CertificateRow, Option<RevocationRow>);
+
+fn key_holders_of(conn: &Connection, spki_sha256: &str) -> rusqlite::Result<Vec<KeyHolder>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {} FROM certificates WHERE role = 'intermediate' AND spki_sha256 = ?1 ORDER BY event_seq",
+        CertificateRow::COLUMNS
+    ))?;
+    let rows = stmt
+        .query_map([spki_sha256], CertificateRow::from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|row| {
+            let revocation = rows::read(
+                conn,
+                rusqlite::types::Value::Text(row.record.serial.clone()),
+            )?;
+            Ok((row, revocation))
+        })
+        .collect()
 }
 
 fn serial_exists(conn: &Connection, serial: &str) -> rusqlite::Result<bool> {
@@ -833,29 +1031,57 @@ fn head_of(conn: &Connection) -> rusqlite::Result<(i64, String)> {
     Ok(last.unwrap_or_else(|| (0, GENESIS.to_owned())))
 }
 
+/// The active generation's root.
 fn root_of(conn: &Connection) -> rusqlite::Result<Option<RootRecord>> {
-    let Some(cert) = conn
-        .query_row(
-            &format!(
-                "SELECT {} FROM certificates WHERE role = 'root'",
-                CertificateRow::COLUMNS
-            ),
-            [],
-            CertificateRow::from_row,
-        )
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let (key_label, key_id) = conn.query_row(
-        "SELECT label, id_hex FROM token_keys WHERE purpose = 'root'",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+    Ok(generations_of(conn)?
+        .into_iter()
+        .rev()
+        .find(|g| g.status == "active")
+        .and_then(|g| g.root_record()))
+}
+
+/// Every generation with its newest status, its key and its certificate, oldest first.
+fn generations_of(conn: &Connection) -> rusqlite::Result<Vec<GenerationRecord>> {
+    let mut stmt = conn.prepare(
+        "SELECT s.generation, s.status, s.key_destroyed, s.event_seq, k.label, k.id_hex, k.key_type
+         FROM root_status s JOIN token_keys k ON k.generation = s.generation AND k.purpose = 'root'
+         WHERE s.event_seq = (SELECT max(event_seq) FROM root_status WHERE generation = s.generation)
+         ORDER BY s.generation",
     )?;
-    Ok(Some(RootRecord {
-        certificate: cert.record,
-        der: cert.der,
-        key_label,
-        key_id,
-    }))
+    let mut generations = stmt
+        .query_map([], |r| {
+            Ok(GenerationRecord {
+                generation: r.get(0)?,
+                status: r.get(1)?,
+                key_destroyed: r.get(2)?,
+                status_seq: r.get(3)?,
+                key_label: r.get(4)?,
+                key_id: r.get(5)?,
+                key_type: r.get(6)?,
+                certificate: None,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut cert = conn.prepare(&format!(
+        "SELECT {} FROM certificates WHERE role = 'root' AND generation = ?1",
+        CertificateRow::COLUMNS
+    ))?;
+    for g in &mut generations {
+        g.certificate = cert
+            .query_row([g.generation], CertificateRow::from_row)
+            .optional()?;
+    }
+    Ok(generations)
+}
+
+fn last_crl_of_generation(conn: &Connection, generation: u32) -> rusqlite::Result<Option<CrlRow>> {
+    conn.query_row(
+        &format!(
+            "SELECT {} FROM crls WHERE generation = ?1 ORDER BY number DESC LIMIT 1",
+            CrlRow::COLUMNS
+        ),
+        [generation],
+        CrlRow::from_row,
+    )
+    .optional()
 }

@@ -66,7 +66,7 @@ fn show(v: &Value) -> String {
 impl DerivedRow for CertificateRow {
     const TABLE: &'static str = "certificates";
     const COLUMNS: &'static str =
-        "serial, role, cluster, subject, not_before, not_after, key_type, spki_sha256, sha256, der, event_seq";
+        "serial, role, cluster, subject, not_before, not_after, key_type, spki_sha256, sha256, der, event_seq, generation";
     const KEY: &'static str = "serial";
 
     fn key(&self) -> Value {
@@ -75,8 +75,8 @@ impl DerivedRow for CertificateRow {
 
     fn insert(&self, conn: &Connection) -> rusqlite::Result<()> {
         conn.execute(
-            "INSERT INTO certificates (serial, role, cluster, subject, not_before, not_after, key_type, spki_sha256, sha256, der, event_seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "INSERT INTO certificates (serial, role, cluster, subject, not_before, not_after, key_type, spki_sha256, sha256, der, event_seq, generation)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 self.record.serial,
                 self.role,
@@ -88,7 +88,8 @@ impl DerivedRow for CertificateRow {
                 self.record.spki_sha256,
                 self.record.sha256,
                 self.der,
-                self.event_seq
+                self.event_seq,
+                self.generation
             ],
         )
         .map(drop)
@@ -117,13 +118,14 @@ impl DerivedRow for CertificateRow {
             },
             der,
             event_seq: r.get(10)?,
+            generation: r.get(11)?,
         })
     }
 }
 
 impl DerivedRow for TokenKeyRow {
     const TABLE: &'static str = "token_keys";
-    const COLUMNS: &'static str = "label, id_hex, purpose, key_type, event_seq";
+    const COLUMNS: &'static str = "label, id_hex, purpose, key_type, event_seq, generation";
     const KEY: &'static str = "label";
 
     fn key(&self) -> Value {
@@ -132,8 +134,8 @@ impl DerivedRow for TokenKeyRow {
 
     fn insert(&self, conn: &Connection) -> rusqlite::Result<()> {
         conn.execute(
-            "INSERT INTO token_keys (label, id_hex, purpose, key_type, event_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![self.label, self.id_hex, self.purpose, self.key_type, self.event_seq],
+            "INSERT INTO token_keys (label, id_hex, purpose, key_type, event_seq, generation) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![self.label, self.id_hex, self.purpose, self.key_type, self.event_seq, self.generation],
         )
         .map(drop)
     }
@@ -145,6 +147,7 @@ impl DerivedRow for TokenKeyRow {
             purpose: r.get(2)?,
             key_type: r.get(3)?,
             event_seq: r.get(4)?,
+            generation: r.get(5)?,
         })
     }
 }
@@ -192,7 +195,9 @@ impl DerivedRow for RevocationRow {
 /// A row of `crls`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrlRow {
-    /// CRL number.
+    /// The root generation that signed it.
+    pub generation: u32,
+    /// CRL number, counted per generation.
     pub number: i64,
     /// RFC 3339.
     pub this_update: String,
@@ -211,17 +216,17 @@ pub struct CrlRow {
 impl DerivedRow for CrlRow {
     const TABLE: &'static str = "crls";
     const COLUMNS: &'static str =
-        "number, this_update, next_update, entries, sha256, der, event_seq";
-    const KEY: &'static str = "number";
+        "number, this_update, next_update, entries, sha256, der, event_seq, generation";
+    const KEY: &'static str = "event_seq";
 
     fn key(&self) -> Value {
-        Value::Integer(self.number)
+        Value::Integer(self.event_seq)
     }
 
     fn insert(&self, conn: &Connection) -> rusqlite::Result<()> {
         conn.execute(
-            "INSERT INTO crls (number, this_update, next_update, entries, sha256, der, event_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![self.number, self.this_update, self.next_update, self.entries, self.sha256, self.der, self.event_seq],
+            "INSERT INTO crls (number, this_update, next_update, entries, sha256, der, event_seq, generation) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![self.number, self.this_update, self.next_update, self.entries, self.sha256, self.der, self.event_seq, self.generation],
         )
         .map(drop)
     }
@@ -235,6 +240,7 @@ impl DerivedRow for CrlRow {
             sha256: r.get(4)?,
             der: r.get(5)?,
             event_seq: r.get(6)?,
+            generation: r.get(7)?,
         })
     }
 }
@@ -281,6 +287,126 @@ impl DerivedRow for ExportRow {
             format: r.get(3)?,
             sha256: r.get(4)?,
             encrypted: r.get(5)?,
+        })
+    }
+}
+
+/// A row of `root_status`: the status a root generation took at an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootStatusRow {
+    /// The generation.
+    pub generation: u32,
+    /// `pending`, `active`, `trusted` or `retired`.
+    pub status: String,
+    /// Whether its key was destroyed on the token.
+    pub key_destroyed: bool,
+    /// The event.
+    pub event_seq: i64,
+}
+
+impl RootStatusRow {
+    /// The row for `generation` taking `status` at event `event_seq`.
+    pub fn new(generation: u32, status: &str, key_destroyed: bool, event_seq: i64) -> Self {
+        RootStatusRow {
+            generation,
+            status: status.to_owned(),
+            key_destroyed,
+            event_seq,
+        }
+    }
+
+    fn id(&self) -> String {
+        format!("{}@{}", self.generation, self.event_seq)
+    }
+}
+
+impl DerivedRow for RootStatusRow {
+    const TABLE: &'static str = "root_status";
+    const COLUMNS: &'static str = "generation, status, key_destroyed, event_seq";
+    const KEY: &'static str = "id";
+
+    fn key(&self) -> Value {
+        Value::Text(self.id())
+    }
+
+    fn insert(&self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.execute(
+            "INSERT INTO root_status (id, generation, status, key_destroyed, event_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![self.id(), self.generation, self.status, self.key_destroyed, self.event_seq],
+        )
+        .map(drop)
+    }
+
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(RootStatusRow {
+            generation: r.get(0)?,
+            status: r.get(1)?,
+            key_destroyed: r.get(2)?,
+            event_seq: r.get(3)?,
+        })
+    }
+}
+
+/// A row of `root_links`: a generation's cross-certificate, or a certificate of the chain its
+/// imported certificate was issued through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootLinkRow {
+    /// The generation.
+    pub generation: u32,
+    /// `cross` or `chain`.
+    pub role: &'static str,
+    /// 0 for the cross-certificate; the place in the chain (0 = the issuer) otherwise.
+    pub position: i64,
+    /// Serial, lowercase hex.
+    pub serial: String,
+    /// Subject DN.
+    pub subject: String,
+    /// SHA-256 of the DER certificate.
+    pub sha256: String,
+    /// The DER certificate.
+    pub der: Vec<u8>,
+    /// The event that recorded it.
+    pub event_seq: i64,
+}
+
+impl RootLinkRow {
+    fn id(&self) -> String {
+        match self.role {
+            "cross" => format!("{}/cross", self.generation),
+            _ => format!("{}/chain/{}", self.generation, self.position),
+        }
+    }
+}
+
+impl DerivedRow for RootLinkRow {
+    const TABLE: &'static str = "root_links";
+    const COLUMNS: &'static str =
+        "generation, role, position, serial, subject, sha256, der, event_seq";
+    const KEY: &'static str = "id";
+
+    fn key(&self) -> Value {
+        Value::Text(self.id())
+    }
+
+    fn insert(&self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.execute(
+            "INSERT INTO root_links (id, generation, role, position, serial, subject, sha256, der, event_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![self.id(), self.generation, self.role, self.position, self.serial, self.subject, self.sha256, self.der, self.event_seq],
+        )
+        .map(drop)
+    }
+
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let role: String = r.get(1)?;
+        Ok(RootLinkRow {
+            generation: r.get(0)?,
+            role: if role == "cross" { "cross" } else { "chain" },
+            position: r.get(2)?,
+            serial: r.get(3)?,
+            subject: r.get(4)?,
+            sha256: r.get(5)?,
+            der: r.get(6)?,
+            event_seq: r.get(7)?,
         })
     }
 }

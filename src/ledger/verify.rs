@@ -15,6 +15,14 @@ const CHAIN_TRIGGERS: [&str; 4] = [
     "checkpoints_append_only_delete",
 ];
 
+/// The triggers that keep the generations' tables append-only (migration 0005).
+const GENERATION_TRIGGERS: [&str; 4] = [
+    "root_status_append_only_update",
+    "root_status_append_only_delete",
+    "root_links_append_only_update",
+    "root_links_append_only_delete",
+];
+
 /// The triggers that keep the derived tables append-only (migration 0004).
 const DERIVED_TRIGGERS: [&str; 10] = [
     "token_keys_append_only_update",
@@ -40,6 +48,38 @@ impl Ledger {
                 |r| r.get(0),
             )
             .optional()
+            .map_err(self.err("reading certificates"))
+    }
+
+    /// The recorded generation of a certificate, if the vault has it.
+    fn generation_of(&self, serial: &str) -> Result<Option<u32>, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT generation FROM certificates WHERE serial = ?1",
+                [serial],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err("reading certificates"))
+    }
+
+    /// The intermediates generation `generation` issued before event `seq`, as
+    /// `(serial, cluster, not_after)`.
+    fn issued_before(
+        &self,
+        generation: u32,
+        seq: i64,
+    ) -> Result<Vec<(String, String, String)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT serial, coalesce(cluster, ''), not_after FROM certificates WHERE role = 'intermediate' AND generation = ?1 AND event_seq < ?2")
+            .map_err(self.err("reading certificates"))?;
+        let rows = stmt
+            .query_map(rusqlite::params![generation, seq], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(self.err("reading certificates"))?;
+        rows.collect::<Result<_, _>>()
             .map_err(self.err("reading certificates"))
     }
 
@@ -69,11 +109,15 @@ impl Ledger {
         let mut audit_key: Option<(i64, Vec<u8>)> = None;
         let mut last_token_event: Option<i64> = None;
         let mut expected_seq = 1;
-        let mut expected_rows = [0i64; 5];
-        let mut last_crl_number = 0i64;
-        // The serials revoked so far: what each CRL must list, what no export may hand out.
-        // It grows with the revocations, not with the ledger.
-        let mut revoked = std::collections::BTreeSet::<String>::new();
+        let mut expected_rows = [0i64; 7];
+        // Per root generation, the last CRL number.
+        let mut last_crl_number = std::collections::BTreeMap::<u32, i64>::new();
+        // The serials revoked so far, with the generation that issued each: what each CRL of
+        // that generation must list, what no export may hand out. It grows with the
+        // revocations, not with the ledger.
+        let mut revoked = std::collections::BTreeMap::<String, u32>::new();
+        // Every root generation's status as the events so far give it.
+        let mut roots = Generations::default();
         // The witnessed statements and the requirement (ledger/witnessed.rs); a transaction
         // ends at a checkpoint.
         let mut witnesses = super::witnessed::WitnessCheck::default();
@@ -125,24 +169,49 @@ impl Ledger {
                 for problem in witnesses.check(&ev, event, &checkpointed) {
                     report.problem(Some(seq), problem);
                 }
+                for problem in roots.apply(event) {
+                    report.problem(Some(seq), format!("event {seq}: {problem}"));
+                }
                 match event {
                     Event::CertificateRevoked(r) => {
-                        revoked.insert(r.serial.clone());
+                        let generation = self.generation_of(&r.serial)?.unwrap_or(0);
+                        revoked.insert(r.serial.clone(), generation);
                     }
-                    Event::CrlIssued(c) => {
-                        let listed: std::collections::BTreeSet<String> =
-                            c.serials.iter().cloned().collect();
-                        if listed != revoked || listed.len() != c.serials.len() {
-                            let missing: Vec<&String> = revoked.difference(&listed).collect();
-                            let extra: Vec<&String> = listed.difference(&revoked).collect();
+                    Event::RootRetired(r) => {
+                        // Refused while a valid intermediate of the generation remained.
+                        let live: Vec<String> = self
+                            .issued_before(r.generation, seq)?
+                            .into_iter()
+                            .filter(|(serial, _, not_after)| {
+                                !revoked.contains_key(serial) && *not_after > ev.time
+                            })
+                            .map(|(serial, cluster, _)| format!("{cluster} ({serial})"))
+                            .collect();
+                        if !live.is_empty() {
                             report.problem(
                                 Some(seq),
-                                format!("event {seq}: CRL {} does not list exactly the revocations recorded before it (missing {missing:?}, not revoked {extra:?}, {} entries)", c.number, c.serials.len()),
+                                format!("event {seq}: root generation {} was retired while intermediates it issued were still valid: {}", r.generation, live.join(", ")),
+                            );
+                        }
+                    }
+                    Event::CrlIssued(c) => {
+                        let of_generation: std::collections::BTreeSet<&String> = revoked
+                            .iter()
+                            .filter(|(_, g)| **g == c.generation)
+                            .map(|(s, _)| s)
+                            .collect();
+                        let listed: std::collections::BTreeSet<&String> = c.serials.iter().collect();
+                        if listed != of_generation || listed.len() != c.serials.len() {
+                            let missing: Vec<&&String> = of_generation.difference(&listed).collect();
+                            let extra: Vec<&&String> = listed.difference(&of_generation).collect();
+                            report.problem(
+                                Some(seq),
+                                format!("event {seq}: CRL {} of generation {} does not list exactly the revocations of certificates that generation issued recorded before it (missing {missing:?}, not revoked by it {extra:?}, {} entries)", c.number, c.generation, c.serials.len()),
                             );
                         }
                     }
                     Event::BundleExported(b) => {
-                        if revoked.contains(&b.serial) {
+                        if revoked.contains_key(&b.serial) {
                             report.problem(
                                 Some(seq),
                                 format!("event {seq}: certificate {} was exported after it was revoked", b.serial),
@@ -174,13 +243,14 @@ impl Ledger {
                         *count += n;
                     }
                     for crl in &projection.crls {
-                        if crl.number <= last_crl_number {
+                        let last = last_crl_number.entry(crl.generation).or_insert(0);
+                        if crl.number <= *last {
                             report.problem(
                                 Some(seq),
-                                format!("event {seq}: CRL number {} does not increase on {last_crl_number}", crl.number),
+                                format!("event {seq}: CRL number {} of generation {} does not increase on {last}", crl.number, crl.generation),
                             );
                         }
-                        last_crl_number = crl.number;
+                        *last = crl.number;
                     }
                     for problem in self.check_projection(&projection)? {
                         report.problem(Some(seq), format!("event {seq}: {problem}"));
@@ -215,6 +285,9 @@ impl Ledger {
         let mut triggers = CHAIN_TRIGGERS.to_vec();
         if version >= 4 {
             triggers.extend(DERIVED_TRIGGERS);
+        }
+        if version >= 5 {
+            triggers.extend(GENERATION_TRIGGERS);
         }
         for trigger in triggers {
             let present: bool = self
@@ -320,6 +393,132 @@ impl Ledger {
         problems.extend(rows::compare(c, &p.revocations).map_err(err())?);
         problems.extend(rows::compare(c, &p.crls).map_err(err())?);
         problems.extend(rows::compare(c, &p.exports).map_err(err())?);
+        problems.extend(rows::compare(c, &p.root_status).map_err(err())?);
+        problems.extend(rows::compare(c, &p.root_links).map_err(err())?);
         Ok(problems)
+    }
+}
+
+/// The root generations as the events so far make them: each event that touches one must find
+/// it in the status it needs (docs/rotation.md), and intermediates are issued only by the
+/// active generation.
+#[derive(Default)]
+struct Generations {
+    /// Per generation: its status and whether its key is gone.
+    status: std::collections::BTreeMap<u32, (&'static str, bool)>,
+}
+
+impl Generations {
+    fn active(&self) -> Option<u32> {
+        self.status
+            .iter()
+            .find(|(_, (s, _))| *s == "active")
+            .map(|(g, _)| *g)
+    }
+
+    fn next(&self) -> u32 {
+        self.status.keys().next_back().map_or(1, |g| g + 1)
+    }
+
+    fn set(&mut self, generation: u32, status: &'static str) {
+        let destroyed = self.status.get(&generation).is_some_and(|(_, d)| *d);
+        self.status.insert(generation, (status, destroyed));
+    }
+
+    fn is(&self, generation: u32, status: &str) -> bool {
+        self.status
+            .get(&generation)
+            .is_some_and(|(s, _)| *s == status)
+    }
+
+    /// Folds `event` in; returns what is wrong with it.
+    fn apply(&mut self, event: &Event) -> Vec<String> {
+        let mut problems = Vec::new();
+        match event {
+            Event::RootCreated(_) => {
+                if !self.status.is_empty() {
+                    problems.push(
+                        "a root was created in a vault that has root generations already"
+                            .to_owned(),
+                    );
+                }
+                self.set(1, "active");
+            }
+            Event::RootRotated(r) => {
+                if r.generation != self.next() {
+                    problems.push(format!(
+                        "root generation {} is not the next one ({})",
+                        r.generation,
+                        self.next()
+                    ));
+                }
+                if self.active() != Some(r.previous) {
+                    problems.push(format!("the rotation names generation {} as the active one, but the active one is {:?}", r.previous, self.active()));
+                }
+                self.set(r.previous, "trusted");
+                self.set(r.generation, "active");
+            }
+            Event::RootKeyGenerated(r) => {
+                if r.generation != self.next() {
+                    problems.push(format!(
+                        "root generation {} is not the next one ({})",
+                        r.generation,
+                        self.next()
+                    ));
+                }
+                if self.status.values().any(|(s, _)| *s == "pending") {
+                    problems.push("a second root generation is pending".to_owned());
+                }
+                self.set(r.generation, "pending");
+            }
+            Event::RootImported(r) => {
+                if !self.is(r.generation, "pending") {
+                    problems.push(format!(
+                        "root generation {} was imported but was not pending",
+                        r.generation
+                    ));
+                }
+                if self.active() != r.previous {
+                    problems.push(format!("the import names generation {:?} as the active one, but the active one is {:?}", r.previous, self.active()));
+                }
+                if let Some(p) = r.previous {
+                    self.set(p, "trusted");
+                }
+                self.set(r.generation, "active");
+            }
+            Event::RootRetired(r) => {
+                if !self.is(r.generation, "trusted") {
+                    problems.push(format!(
+                        "root generation {} was retired but was not trusted",
+                        r.generation
+                    ));
+                }
+                self.set(r.generation, "retired");
+            }
+            Event::RootKeyDestroyed(r) => {
+                match self.status.get(&r.generation) {
+                    Some(("retired", false)) => {}
+                    other => problems.push(format!("the key of root generation {} was destroyed while it was {other:?}, not retired with its key", r.generation)),
+                }
+                self.status.insert(r.generation, ("retired", true));
+            }
+            Event::CertificateIssued(c) if self.active() != Some(c.generation) => {
+                problems.push(format!(
+                    "certificate {} was issued by root generation {}, but the active one was {:?}",
+                    c.certificate.serial,
+                    c.generation,
+                    self.active()
+                ));
+            }
+            Event::CrlIssued(c) => match self.status.get(&c.generation) {
+                Some((s, false)) if *s != "pending" => {}
+                other => problems.push(format!(
+                    "CRL {} was signed by root generation {}, which was {other:?}",
+                    c.number, c.generation
+                )),
+            },
+            _ => {}
+        }
+        problems
     }
 }

@@ -487,7 +487,24 @@ fn check_extensions(draft: &Draft, cert: &X509Certificate<'_>) -> Result<(), Cer
             "does not parse",
         ));
     };
-    let issuer_id = draft.issuer_key().key_identifier();
+    // The issuer's own subjectKeyIdentifier when its certificate has one (an enterprise CA's,
+    // made by another method), else the RFC 7093 identifier of its key (a root this vault
+    // made, or drafted self-signed).
+    let issuer_id = match &draft.issuing {
+        Issuing::ByCa { der, .. } => X509Certificate::from_der(der)
+            .ok()
+            .and_then(|(_, ca)| {
+                ca.get_extension_unique(&oid_registry::OID_X509_EXT_SUBJECT_KEY_IDENTIFIER)
+                    .ok()
+                    .flatten()
+                    .and_then(|e| match e.parsed_extension() {
+                        ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+                        _ => None,
+                    })
+            })
+            .unwrap_or_else(|| draft.issuer_key().key_identifier()),
+        Issuing::SelfSigned => draft.issuer_key().key_identifier(),
+    };
     if aki.critical || aki_value.key_identifier.as_ref().map(|k| k.0) != Some(issuer_id.as_slice())
     {
         return Err(fail(
@@ -574,24 +591,22 @@ fn check_name_constraints(draft: &Draft, cert: &X509Certificate<'_>) -> Result<(
             if !ext.critical {
                 return Err(fail(rule, "conforming CAs MUST mark it critical"));
             }
-            let split = |trees: &Option<Vec<x509_parser::extensions::GeneralSubtree<'_>>>| {
-                let (mut dns, mut uri, mut other) = (Vec::new(), Vec::new(), 0);
-                for t in trees.iter().flatten() {
-                    match t.base {
-                        GeneralName::DNSName(d) => dns.push(d.to_owned()),
-                        GeneralName::URI(u) => uri.push(u.to_owned()),
-                        _ => other += 1,
-                    }
-                }
-                (dns, uri, other)
-            };
-            let (pd, pu, po) = split(&ext.value.permitted_subtrees);
-            let (ed, eu, eo) = split(&ext.value.excluded_subtrees);
-            if po + eo > 0
-                || pd != spec.permitted_dns
-                || pu != spec.permitted_uri
-                || ed != spec.excluded_dns
-                || eu != spec.excluded_uri
+            let permitted = Subtrees::split(&ext.value.permitted_subtrees)?;
+            let excluded = Subtrees::split(&ext.value.excluded_subtrees)?;
+            // §4.2.1.10: "Conforming CAs MUST NOT issue certificates where name constraints
+            // is an empty sequence": at least one of the two lists.
+            if ext.value.permitted_subtrees.is_none() && ext.value.excluded_subtrees.is_none() {
+                return Err(fail(rule, "neither permittedSubtrees nor excludedSubtrees"));
+            }
+            if permitted.other + excluded.other > 0
+                || !permitted.ip.is_empty()
+                || permitted.dns != spec.permitted_dns
+                || permitted.uri != spec.permitted_uri
+                || permitted.email != spec.permitted_email
+                || excluded.dns != spec.excluded_dns
+                || excluded.uri != spec.excluded_uri
+                || excluded.email != spec.excluded_email
+                || excluded.ip != spec.excluded_ip
             {
                 return Err(fail(
                     "profile nameConstraints",
@@ -600,6 +615,39 @@ fn check_name_constraints(draft: &Draft, cert: &X509Certificate<'_>) -> Result<(
             }
             Ok(())
         }
+    }
+}
+
+/// The bases of one list of subtrees, by form.
+#[derive(Default)]
+struct Subtrees {
+    dns: Vec<String>,
+    uri: Vec<String>,
+    email: Vec<String>,
+    ip: Vec<super::IpRange>,
+    other: usize,
+}
+
+impl Subtrees {
+    fn split(
+        trees: &Option<Vec<x509_parser::extensions::GeneralSubtree<'_>>>,
+    ) -> Result<Subtrees, CertError> {
+        let mut s = Subtrees::default();
+        for t in trees.iter().flatten() {
+            match t.base {
+                GeneralName::DNSName(d) => s.dns.push(d.to_owned()),
+                GeneralName::URI(u) => s.uri.push(u.to_owned()),
+                GeneralName::RFC822Name(e) => s.email.push(e.to_owned()),
+                // §4.2.1.10: an iPAddress constraint is an address and a mask, 8 octets for
+                // IPv4 and 32 for IPv6 (a range in CIDR form).
+                GeneralName::IPAddress(octets) => s.ip.push(
+                    super::IpRange::from_octets(octets)
+                        .map_err(|e| fail("RFC 5280 §4.2.1.10 nameConstraints iPAddress", e))?,
+                ),
+                _ => s.other += 1,
+            }
+        }
+        Ok(s)
     }
 }
 
@@ -673,6 +721,39 @@ mod tests {
                 e,
                 CertError::Lint {
                     rule: "profile pathLenConstraint",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn name_constraints_of_every_form_lint_and_a_changed_subtree_is_caught() {
+        use crate::x509::{IpRange, NameConstraintsSpec};
+        let (key, mut draft) = self_signed_draft(KeyAlg::EcP256);
+        draft.profile.name_constraints = Some(NameConstraintsSpec {
+            permitted_dns: vec!["istio-system.svc".into()],
+            excluded_dns: vec!["admin.example".into()],
+            permitted_uri: vec!["cluster.local".into()],
+            excluded_uri: vec![".evil.example".into()],
+            permitted_email: vec!["no-email.invalid".into()],
+            excluded_email: vec![".".into()],
+            excluded_ip: vec![IpRange::ALL_V4, IpRange::ALL_V6],
+        });
+        let linted = lint(draft.clone()).unwrap();
+        sign(linted, &key).unwrap();
+        let (der, _) = render(&draft, &key, None).unwrap();
+        let mut other = draft.clone();
+        if let Some(nc) = other.profile.name_constraints.as_mut() {
+            nc.excluded_ip.pop();
+        }
+        let e = check(&other, &der, Some(key.public_key())).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CertError::Lint {
+                    rule: "profile nameConstraints",
                     ..
                 }
             ),

@@ -1,7 +1,9 @@
 //! The certificate and key material an export carries, checked before anything is rendered:
-//! one canonical `CERTIFICATE` PEM each for the intermediate and the root, the intermediate a
-//! CA certificate issued by that root, and a vault-generated key (only ever written
-//! encrypted) one unencrypted PKCS#8 key that belongs to the intermediate.
+//! canonical `CERTIFICATE` PEMs for the intermediate, the chain above it (its issuer first, up
+//! to and including a self-signed root) and the trust bundle (every root the mesh trusts now,
+//! the chain's root among them), the intermediate a CA certificate issued by the first of the
+//! chain and each certificate of the chain issued by the next; and a vault-generated key (only
+//! ever written encrypted) one unencrypted PKCS#8 key that belongs to the intermediate.
 
 use std::fmt;
 
@@ -22,8 +24,8 @@ const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what} cannot be exported: {reason}")]
 pub struct MaterialError {
-    /// Which input: `the intermediate certificate`, `the root certificate`, `the key`,
-    /// `the cluster name`.
+    /// Which input: `the intermediate certificate`, `the root chain`, `the trust bundle`,
+    /// `the key`, `the cluster name`.
     pub what: &'static str,
     /// What is wrong with it and what to do.
     pub reason: String,
@@ -38,16 +40,21 @@ impl MaterialError {
     }
 }
 
-/// What is exported: the cluster's intermediate, the root above it, and, only when the vault
-/// generated it, the intermediate's key.
+/// What is exported: the cluster's intermediate, the chain above it, the trust bundle, and,
+/// only when the vault generated it, the intermediate's key.
 #[derive(Clone, Copy)]
 pub struct Material<'a> {
     /// The cluster's name, as in the ledger; it appears in the README and comments.
     pub cluster: &'a str,
     /// The cluster's intermediate certificate: one `CERTIFICATE` PEM block.
     pub intermediate_pem: &'a str,
-    /// The root certificate that issued it: one `CERTIFICATE` PEM block.
-    pub root_pem: &'a str,
+    /// The certificates above it, one `CERTIFICATE` PEM block each: its issuer first, up to
+    /// and including the self-signed root (for a vault's own root, that root alone; for a
+    /// subordinate vault, its CA, the enterprise's intermediates, the enterprise root).
+    pub chain_pem: &'a str,
+    /// The trust bundle (`root-cert.pem`): the self-signed roots the mesh trusts now, the
+    /// chain's root among them; `None` is the chain's root alone.
+    pub trust_pem: Option<&'a str>,
     /// The intermediate's private key as one unencrypted PKCS#8 `PRIVATE KEY` PEM block, only
     /// for a key the vault generated (`sign --generate-key`); it is only ever written
     /// encrypted.
@@ -59,7 +66,8 @@ impl fmt::Debug for Material<'_> {
         f.debug_struct("Material")
             .field("cluster", &self.cluster)
             .field("intermediate_pem", &self.intermediate_pem)
-            .field("root_pem", &self.root_pem)
+            .field("chain_pem", &self.chain_pem)
+            .field("trust_pem", &self.trust_pem)
             .field("key_pem", &self.key_pem.map(|_| "[private key elided]"))
             .finish()
     }
@@ -71,8 +79,10 @@ pub struct Checked {
     pub cluster: String,
     /// The intermediate, canonical PEM.
     pub intermediate: String,
-    /// The root, canonical PEM.
-    pub root: String,
+    /// The chain above it, canonical PEM each, its issuer first, the root last.
+    pub chain: Vec<String>,
+    /// The trust bundle, canonical PEM each.
+    pub trust: Vec<String>,
     /// The key as written, only for a key the vault generated.
     pub key: Option<Zeroizing<Vec<u8>>>,
 }
@@ -87,18 +97,22 @@ impl fmt::Debug for Checked {
 }
 
 impl Checked {
-    /// Checks `m`: one certificate each, the intermediate a CA issued by the root, the key
-    /// (if any) one unencrypted PKCS#8 key of the intermediate.
+    /// Checks `m`: the intermediate one CA certificate issued by the first of the chain, each
+    /// of the chain issued by the next, the last a self-signed root found in the trust bundle,
+    /// the key (if any) one unencrypted PKCS#8 key of the intermediate.
     pub fn new(m: &Material) -> Result<Checked, MaterialError> {
+        const CHAIN: &str = "the root chain";
+        const TRUST: &str = "the trust bundle";
         let cluster = m
             .cluster
             .parse::<ClusterName>()
             .map_err(|e| MaterialError::new("the cluster name", e))?;
         let (intermediate, int_der) =
             one_certificate("the intermediate certificate", m.intermediate_pem)?;
-        let (root, root_der) = one_certificate("the root certificate", m.root_pem)?;
+        let chain = certificates(CHAIN, m.chain_pem)?;
+        let root_der = chain[0].1.clone();
         let int_cert = parse_certificate("the intermediate certificate", &int_der)?;
-        let root_cert = parse_certificate("the root certificate", &root_der)?;
+        let root_cert = parse_certificate(CHAIN, &root_der)?;
         if int_der == root_der {
             return Err(MaterialError::new(
                 "the intermediate certificate",
@@ -128,6 +142,51 @@ impl Checked {
                 ))
             }
         }
+        // Each certificate of the chain is issued by the next; the last is self-signed.
+        let parsed: Vec<X509Certificate> = chain
+            .iter()
+            .map(|(_, der)| parse_certificate(CHAIN, der))
+            .collect::<Result<_, _>>()?;
+        for (i, cert) in parsed.iter().enumerate() {
+            let issuer = parsed.get(i + 1).unwrap_or(cert);
+            if cert.issuer().as_raw() != issuer.subject().as_raw()
+                || cert.verify_signature(Some(issuer.public_key())).is_err()
+            {
+                let why = if i + 1 == parsed.len() {
+                    format!("its last certificate ({}) is not a self-signed root; pass the chain up to and including the root", cert.subject())
+                } else {
+                    format!("certificate {} ({}) was not issued by the one after it ({}); pass the chain in order, issuer after subject", i + 1, cert.subject(), issuer.subject())
+                };
+                return Err(MaterialError::new(CHAIN, why));
+            }
+        }
+        let anchor = chain
+            .last()
+            .expect("a chain holds one certificate at least");
+        let trust = match m.trust_pem {
+            None => vec![anchor.clone()],
+            Some(text) => certificates(TRUST, text)?,
+        };
+        for (_, der) in &trust {
+            let cert = parse_certificate(TRUST, der)?;
+            if cert.issuer().as_raw() != cert.subject().as_raw()
+                || cert.verify_signature(None).is_err()
+            {
+                return Err(MaterialError::new(
+                    TRUST,
+                    format!(
+                        "{} is not a self-signed root; a trust bundle holds roots only",
+                        cert.subject()
+                    ),
+                ));
+            }
+        }
+        if !trust.iter().any(|(_, der)| *der == anchor.1) {
+            return Err(MaterialError::new(
+                TRUST,
+                "it does not hold the root the chain ends in, so the intermediate would not verify to it; pass the bundle of the vault's current phase",
+            ));
+        }
         let key = match m.key_pem {
             None => None,
             Some(text) => Some(check_key(text, &int_cert)?),
@@ -135,10 +194,52 @@ impl Checked {
         Ok(Checked {
             cluster: cluster.as_str().to_owned(),
             intermediate,
-            root,
+            chain: chain.into_iter().map(|(pem, _)| pem).collect(),
+            trust: trust.into_iter().map(|(pem, _)| pem).collect(),
             key,
         })
     }
+}
+
+/// The canonical PEM and the DER of each `CERTIFICATE` block in `text` (one at least).
+fn certificates(what: &'static str, text: &str) -> Result<Vec<(String, Vec<u8>)>, MaterialError> {
+    let blocks = pem::parse_many(text).map_err(|e| {
+        MaterialError::new(
+            what,
+            format!(
+                "its PEM cannot be decoded ({e}); pass the certificates as the vault wrote them"
+            ),
+        )
+    })?;
+    if blocks.len() != text.matches("-----BEGIN ").count() {
+        return Err(MaterialError::new(
+            what,
+            "it holds a damaged PEM block; pass the certificates as the vault wrote them",
+        ));
+    }
+    if blocks.is_empty() {
+        return Err(MaterialError::new(
+            what,
+            "it holds no PEM block; pass -----BEGIN CERTIFICATE----- blocks",
+        ));
+    }
+    blocks
+        .iter()
+        .map(|b| {
+            if b.tag() != "CERTIFICATE" {
+                return Err(MaterialError::new(
+                    what,
+                    format!(
+                        "it holds a {} block, not a CERTIFICATE; pass -----BEGIN CERTIFICATE----- blocks only",
+                        b.tag()
+                    ),
+                ));
+            }
+            let der = b.contents().to_vec();
+            parse_certificate(what, &der)?;
+            Ok((super::certificate_pem(&der), der))
+        })
+        .collect()
 }
 
 /// The canonical PEM and the DER of the one `CERTIFICATE` block in `text`.

@@ -12,12 +12,14 @@ mod dn;
 mod lint;
 pub mod material;
 mod profile;
+mod request;
 
 pub use crl::{lint_crl, sign_crl, CrlDraft, CrlEntry, IssuedCrl, LintedCrl, RevocationReason};
 pub use csr::{certificate_public_key, Csr, CsrError, RequestedExtension, MAX_CSR_BYTES};
 pub use dn::{Attr, Dn};
 pub use lint::{lint, sign, sign_tbs, IssuedCertificate, LintedTbs, SignedTbs};
-pub use profile::{CaProfile, Draft, Issuing, NameConstraintsSpec, Serial};
+pub use profile::{CaProfile, Draft, IpRange, Issuing, NameConstraintsSpec, Serial};
+pub use request::sign_request;
 
 /// DER as one PEM block labelled `tag`: 64-column base64 and `\n` line endings, byte for byte
 /// what OpenSSL writes. The one place rootvault makes PEM.

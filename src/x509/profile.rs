@@ -45,7 +45,8 @@ pub struct CaProfile {
     pub name_constraints: Option<NameConstraintsSpec>,
 }
 
-/// The subtrees of a nameConstraints extension (RFC 5280 §4.2.1.10), DNS and URI forms.
+/// The subtrees of a nameConstraints extension (RFC 5280 §4.2.1.10): DNS, URI, email
+/// (rfc822Name) and IP address forms.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NameConstraintsSpec {
     /// permittedSubtrees dNSName bases.
@@ -56,47 +57,203 @@ pub struct NameConstraintsSpec {
     pub permitted_uri: Vec<String>,
     /// excludedSubtrees uniformResourceIdentifier bases.
     pub excluded_uri: Vec<String>,
+    /// permittedSubtrees rfc822Name bases (a mailbox, a host, or `.domain`).
+    pub permitted_email: Vec<String>,
+    /// excludedSubtrees rfc822Name bases.
+    pub excluded_email: Vec<String>,
+    /// excludedSubtrees iPAddress ranges.
+    pub excluded_ip: Vec<IpRange>,
+}
+
+/// One GeneralName base of a subtree, as the extension encodes it.
+#[derive(Clone)]
+enum Base<'a> {
+    /// An IA5String form: rfc822Name [1], dNSName [2], uniformResourceIdentifier [6].
+    Text(u64, &'a str),
+    /// iPAddress [7]: address octets then mask octets.
+    Ip(Vec<u8>),
+}
+
+/// The bases of one IA5String form.
+fn text(tag: u64, names: &[String]) -> Vec<Base<'_>> {
+    names.iter().map(|n| Base::Text(tag, n)).collect()
 }
 
 impl NameConstraintsSpec {
     /// Whether no subtree is named (then the extension is omitted).
     pub fn is_empty(&self) -> bool {
-        self.permitted_dns.is_empty()
-            && self.excluded_dns.is_empty()
-            && self.permitted_uri.is_empty()
-            && self.excluded_uri.is_empty()
+        self.permitted().is_empty() && self.excluded().is_empty()
+    }
+
+    fn permitted(&self) -> Vec<Base<'_>> {
+        [
+            text(2, &self.permitted_dns),
+            text(6, &self.permitted_uri),
+            text(1, &self.permitted_email),
+        ]
+        .concat()
+    }
+
+    fn excluded(&self) -> Vec<Base<'_>> {
+        let ip = self.excluded_ip.iter().map(|r| Base::Ip(r.octets()));
+        [
+            text(2, &self.excluded_dns),
+            text(6, &self.excluded_uri),
+            text(1, &self.excluded_email),
+            ip.collect(),
+        ]
+        .concat()
     }
 
     /// DER of the extension value. Written here rather than by rcgen, whose GeneralSubtree
     /// has no uniformResourceIdentifier form.
     pub(super) fn to_der(&self) -> Vec<u8> {
         use yasna::Tag;
-        fn subtrees(w: yasna::DERWriter<'_>, tag: u64, dns: &[String], uri: &[String]) {
+        fn subtrees(w: yasna::DERWriter<'_>, tag: u64, bases: &[Base<'_>]) {
             w.write_tagged_implicit(Tag::context(tag), |w| {
                 w.write_sequence(|w| {
-                    for (name_tag, name) in
-                        dns.iter().map(|d| (2, d)).chain(uri.iter().map(|u| (6, u)))
-                    {
+                    for base in bases {
                         // GeneralSubtree ::= SEQUENCE { base GeneralName } (minimum 0, no maximum)
-                        w.next().write_sequence(|w| {
-                            w.next().write_tagged_implicit(Tag::context(name_tag), |w| {
-                                w.write_ia5_string(name)
-                            });
+                        w.next().write_sequence(|w| match base {
+                            Base::Text(name_tag, name) => w
+                                .next()
+                                .write_tagged_implicit(Tag::context(*name_tag), |w| {
+                                    w.write_ia5_string(name)
+                                }),
+                            Base::Ip(octets) => w
+                                .next()
+                                .write_tagged_implicit(Tag::context(7), |w| w.write_bytes(octets)),
                         });
                     }
                 })
             });
         }
+        let (permitted, excluded) = (self.permitted(), self.excluded());
         yasna::construct_der(|w| {
             w.write_sequence(|w| {
-                if !(self.permitted_dns.is_empty() && self.permitted_uri.is_empty()) {
-                    subtrees(w.next(), 0, &self.permitted_dns, &self.permitted_uri);
+                if !permitted.is_empty() {
+                    subtrees(w.next(), 0, &permitted);
                 }
-                if !(self.excluded_dns.is_empty() && self.excluded_uri.is_empty()) {
-                    subtrees(w.next(), 1, &self.excluded_dns, &self.excluded_uri);
+                if !excluded.is_empty() {
+                    subtrees(w.next(), 1, &excluded);
                 }
             })
         })
+    }
+}
+
+/// An iPAddress name constraint: an address range in CIDR form. RFC 5280 §4.2.1.10 encodes it
+/// as the address followed by the mask, 8 octets for IPv4 and 32 for IPv6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    /// Every IPv4 address, 0.0.0.0/0.
+    pub const ALL_V4: IpRange = IpRange {
+        addr: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        prefix: 0,
+    };
+    /// Every IPv6 address, ::/0.
+    pub const ALL_V6: IpRange = IpRange {
+        addr: std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        prefix: 0,
+    };
+
+    /// A range; the address may have no bits set beyond the prefix.
+    pub fn new(addr: std::net::IpAddr, prefix: u8) -> Result<IpRange, String> {
+        let bits = match addr {
+            std::net::IpAddr::V4(_) => 32,
+            std::net::IpAddr::V6(_) => 128,
+        };
+        if prefix > bits {
+            return Err(format!(
+                "/{prefix} is longer than the {bits} bits of {addr}"
+            ));
+        }
+        let range = IpRange { addr, prefix };
+        if range.address_octets() != range.masked() {
+            return Err(format!(
+                "{addr} has bits set beyond the /{prefix} prefix; write the network address"
+            ));
+        }
+        Ok(range)
+    }
+
+    fn address_octets(&self) -> Vec<u8> {
+        match self.addr {
+            std::net::IpAddr::V4(a) => a.octets().to_vec(),
+            std::net::IpAddr::V6(a) => a.octets().to_vec(),
+        }
+    }
+
+    fn mask(&self) -> Vec<u8> {
+        let len = self.address_octets().len();
+        (0..len)
+            .map(|i| {
+                let bits = (usize::from(self.prefix)).saturating_sub(i * 8).min(8);
+                (0xffu16 << (8 - bits)) as u8
+            })
+            .collect()
+    }
+
+    fn masked(&self) -> Vec<u8> {
+        self.address_octets()
+            .iter()
+            .zip(self.mask())
+            .map(|(a, m)| a & m)
+            .collect()
+    }
+
+    /// The extension's encoding: address octets, then mask octets.
+    pub fn octets(&self) -> Vec<u8> {
+        [self.address_octets(), self.mask()].concat()
+    }
+
+    /// Reads the encoding back: 8 or 32 octets, a contiguous mask, no address bits beyond it.
+    pub fn from_octets(octets: &[u8]) -> Result<IpRange, String> {
+        let (addr, mask) = octets.split_at(octets.len() / 2);
+        let addr = match (addr.len(), mask.len()) {
+            (4, 4) => std::net::IpAddr::from(<[u8; 4]>::try_from(addr).expect("4 octets")),
+            (16, 16) => std::net::IpAddr::from(<[u8; 16]>::try_from(addr).expect("16 octets")),
+            _ => {
+                return Err(format!(
+                    "{} octets, not 8 (IPv4) or 32 (IPv6)",
+                    octets.len()
+                ))
+            }
+        };
+        let prefix: u32 = mask.iter().map(|b| b.leading_ones()).sum();
+        let range = IpRange::new(addr, u8::try_from(prefix).unwrap_or(u8::MAX))?;
+        if range.mask() != mask {
+            return Err("the mask is not a contiguous prefix".into());
+        }
+        Ok(range)
+    }
+}
+
+impl std::fmt::Display for IpRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl std::str::FromStr for IpRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<IpRange, String> {
+        let (addr, prefix) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not ADDRESS/PREFIX, e.g. 10.0.0.0/8"))?;
+        let addr = addr
+            .parse()
+            .map_err(|_| format!("{addr:?} is not an IP address"))?;
+        let prefix = prefix
+            .parse()
+            .map_err(|_| format!("{prefix:?} is not a prefix length"))?;
+        IpRange::new(addr, prefix)
     }
 }
 
@@ -237,4 +394,42 @@ impl Draft {
 fn to_offset(t: DateTime<Utc>) -> Result<time::OffsetDateTime, CertError> {
     time::OffsetDateTime::from_unix_timestamp(t.timestamp())
         .map_err(|e| CertError::Build(format!("time {t} out of range: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_ranges_encode_as_address_then_mask_and_read_back() {
+        assert_eq!(IpRange::ALL_V4.octets(), [0u8; 8]);
+        assert_eq!(IpRange::ALL_V6.octets(), [0u8; 32]);
+        assert_eq!(IpRange::ALL_V4.to_string(), "0.0.0.0/0");
+        assert_eq!(IpRange::ALL_V6.to_string(), "::/0");
+        let r: IpRange = "10.128.0.0/9".parse().unwrap();
+        assert_eq!(r.octets(), [10, 128, 0, 0, 255, 128, 0, 0]);
+        assert_eq!(IpRange::from_octets(&r.octets()), Ok(r));
+        let v6: IpRange = "fd00::/8".parse().unwrap();
+        assert_eq!(IpRange::from_octets(&v6.octets()), Ok(v6));
+        assert_eq!(v6.to_string(), "fd00::/8");
+    }
+
+    #[test]
+    fn malformed_ip_ranges_are_refused() {
+        assert!("10.0.0.1/8"
+            .parse::<IpRange>()
+            .unwrap_err()
+            .contains("beyond"));
+        assert!("10.0.0.0/33"
+            .parse::<IpRange>()
+            .unwrap_err()
+            .contains("longer"));
+        assert!("10.0.0.0".parse::<IpRange>().is_err());
+        assert!(IpRange::from_octets(&[0; 9])
+            .unwrap_err()
+            .contains("9 octets"));
+        assert!(IpRange::from_octets(&[10, 0, 0, 0, 255, 0, 255, 0])
+            .unwrap_err()
+            .contains("contiguous"));
+    }
 }

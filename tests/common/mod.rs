@@ -117,7 +117,7 @@ impl Hsm {
             "make-token.sh --impl {implementation} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        std::fs::write(hsm.path("pin"), format!("{PIN}\n")).unwrap();
+        write_private(&hsm.path("pin"), format!("{PIN}\n"));
         hsm
     }
 
@@ -233,6 +233,14 @@ impl Drop for Hsm {
                 .status();
         }
     }
+}
+
+/// Writes `path` with mode 0600, as a PIN file must be (rootvault refuses one that group or
+/// others can access).
+pub fn write_private(path: &Path, contents: impl AsRef<[u8]>) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, contents).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 /// `openssl` with arguments.

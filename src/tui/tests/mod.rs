@@ -432,9 +432,10 @@ fn a_batch_that_ceremony_refuses_is_shown_with_its_words_and_cannot_be_signed() 
     press(&mut app, KeyCode::Enter);
     assert!(app.wait_for_job(Duration::from_secs(10)));
     // No root: ceremony refuses before reading a line, and the view says so in its words.
-    let expected = crate::ceremony::check_batch(&Vault::open(dir.path()).unwrap(), &manifest, None)
-        .err()
-        .unwrap();
+    let expected =
+        crate::ceremony::check_batch(&Vault::open(dir.path()).unwrap(), &manifest, None, false)
+            .err()
+            .unwrap();
     let expected = super::words::say(&expected);
     for (w, h) in [(80, 24), (120, 40)] {
         let s = text(&app, w, h);

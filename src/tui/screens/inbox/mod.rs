@@ -59,8 +59,12 @@ pub(crate) struct Entry {
 impl Entry {
     fn judge(&mut self, vault: &Vault) {
         self.inspection = match &self.input {
-            Ok(bytes) => ceremony::inspect_csr(vault, bytes, self.cluster.as_ref(), self.days)
-                .map_err(|e| super::super::words::say(&e)),
+            // Reuse of a key is flagged by the TUI and acknowledged before signing (the CLI's
+            // --allow-key-reuse); a compromised key is refused here whatever.
+            Ok(bytes) => {
+                ceremony::inspect_csr(vault, bytes, self.cluster.as_ref(), self.days, true)
+                    .map_err(|e| super::super::words::say(&e))
+            }
             Err(e) => Err(e.clone()),
         };
         self.existing = match &self.inspection {
@@ -335,7 +339,7 @@ impl Inbox {
             "checking the batch",
             Screen::Inbox,
             move |vault, _| {
-                let r = ceremony::check_batch(vault, &s.manifest, s.days);
+                let r = ceremony::check_batch(vault, &s.manifest, s.days, true);
                 Outcome::CheckBatch(s, r)
             },
         ))

@@ -99,6 +99,10 @@ impl Inbox {
                 lines.join("; ")
             )],
         };
+        // The operator acknowledged the key's other certificates before this point; that is
+        // what `--allow-key-reuse` says on the command line. A compromised key is refused
+        // whatever is acknowledged.
+        let allow_key_reuse = !warning.is_empty();
         let operator = ctx.operator.clone();
         let path = path.to_owned();
         Effect::Run(Job::with_session(
@@ -110,6 +114,7 @@ impl Inbox {
                     cluster,
                     days,
                     out: None,
+                    allow_key_reuse,
                 };
                 let mut confirm = progress.asker(
                     "Have the cluster team read out their key's SPKI SHA-256.",
@@ -147,6 +152,7 @@ impl Inbox {
                     cluster,
                     days,
                     out: None,
+                    allow_key_reuse: false,
                 };
                 // Refused before any login: the empty PIN source is never read.
                 let pins = PinSource::default();
