@@ -265,6 +265,15 @@ pub enum Refusal {
     /// `ledger recover` on a ledger that is not behind its token.
     #[error("the ledger is not behind the token, so there is nothing to recover; `rootvault ledger verify --with-token` compares them")]
     NothingToRecover,
+    /// `ledger recover` while the token requires more witnesses than the ledger that survived
+    /// registers: the lost events registered the others, and their keys went with them.
+    #[error("the token requires {required} witnesses for every trust-changing action, but the ledger that survived registers only {registered} (the lost events registered the others, and their keys went with them); nothing was recorded. A recovery witnessed by fewer would lower the requirement: restore a newer backup that holds their registrations")]
+    RecoverWitnessesLost {
+        /// M, as the token attested it.
+        required: u32,
+        /// Witnesses the surviving ledger registers.
+        registered: usize,
+    },
     /// `init` on a token that already holds another vault's audit key: a token serves one
     /// vault, whose ledger its keys attest.
     #[error("the token {token:?} already holds another vault's keys (its audit key has SHA-256 {audit_key_sha256}), so no vault was created. A token serves one vault: open that vault (its `root show`, transcripts and receipts name the same audit key), restore it from a backup, or initialise a fresh token")]

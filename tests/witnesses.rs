@@ -697,3 +697,702 @@ fn the_requirement_survives_an_edited_vault_toml_and_an_edited_ledger() {
     assert_eq!(head(&hsm).0, before.0, "nothing recorded");
     assert_eq!(certificates(&hsm), 0, "nothing issued");
 }
+
+/// The vault's private keys on the token, by label (pkcs11-tool, not rootvault).
+fn token_keys(hsm: &Hsm) -> Vec<String> {
+    let r = hsm.pkcs11_tool(&[
+        "--login",
+        "--pin",
+        PIN,
+        "--list-objects",
+        "--type",
+        "privkey",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut labels: Vec<String> = r
+        .stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("label:"))
+        .map(|l| l.trim().to_owned())
+        .collect();
+    labels.sort();
+    labels
+}
+
+/// `root show --json`: each generation's number and status.
+fn generations(hsm: &Hsm) -> Vec<(u64, String)> {
+    run(hsm.rv().args(["root", "show", "--json"]))
+        .expect(0)
+        .json()["roots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["generation"].as_u64().unwrap(),
+                r["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// `root show --json`: generation `g`'s `field`.
+fn generation_field(hsm: &Hsm, g: u64, field: &str) -> String {
+    run(hsm.rv().args(["root", "show", "--json"]))
+        .expect(0)
+        .json()["roots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["generation"] == g)
+        .unwrap()[field]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `ledger witnesses --out DIR`; checks every recorded signature with `ssh-keygen -Y verify`
+/// (and that none verifies under another name), returns the exported actions.
+fn auditor_checks_every_signature(hsm: &Hsm, dir: &str) -> Vec<String> {
+    let out = hsm.path(dir);
+    let report = run(hsm
+        .rv()
+        .args(["ledger", "witnesses", "--json", "--out"])
+        .arg(&out))
+    .expect(0)
+    .json();
+    let mut actions = Vec::new();
+    for e in report["events"].as_array().unwrap() {
+        let dir = out.join(e["seq"].as_i64().unwrap().to_string());
+        let statement = std::fs::read(dir.join("statement.txt")).unwrap();
+        assert_eq!(
+            rootvault::keys::sha256_hex(&statement),
+            e["statement_sha256"].as_str().unwrap()
+        );
+        let witnesses = e["witnesses"].as_array().unwrap();
+        assert_eq!(witnesses.len(), 2, "{e}");
+        for w in witnesses {
+            let w = w.as_str().unwrap();
+            for (principal, ok) in [(w, true), ("nobody", false)] {
+                let status = Command::new("ssh-keygen")
+                    .args(["-Y", "verify", "-f"])
+                    .arg(out.join("allowed_signers"))
+                    .args(["-I", principal, "-n", "rootvault-witness", "-s"])
+                    .arg(dir.join(format!("{w}.sig")))
+                    .stdin(std::fs::File::open(dir.join("statement.txt")).unwrap())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .unwrap();
+                assert_eq!(status.success(), ok, "{principal} for {}", dir.display());
+            }
+        }
+        actions.push(e["action"].as_str().unwrap().to_owned());
+    }
+    actions
+}
+
+fn ledger_verifies(hsm: &Hsm) {
+    let r = run(hsm.rv().args(["ledger", "verify", "--json"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["ok"], true, "{}", r.stdout);
+}
+
+#[test]
+fn a_witnessed_root_rotation_retirement_and_key_destruction_and_ssh_keygen_verifies_them() {
+    let (hsm, [alice, bob, carol]) = witnessed_vault("wit-rotate", 2);
+    let sha_1 = generation_field(&hsm, 1, "sha256");
+    let rotate = [
+        "root",
+        "rotate",
+        "--subject",
+        "CN=Root G2,O=Example Org,C=GB",
+        "--key-type",
+        "ecdsa-p384",
+    ];
+    let keys_before = token_keys(&hsm);
+    assert_eq!(keys_before, ["rootvault-audit", "rootvault-root"]);
+    let unchanged = |before: &(i64, String)| {
+        assert_eq!(head(&hsm), *before, "nothing recorded");
+        assert_eq!(token_keys(&hsm), keys_before, "no key generated");
+        assert_eq!(generations(&hsm), [(1, "active".to_owned())]);
+    };
+
+    // Without signatures, or with too few: exit 6 before the PIN is used, no key on the token.
+    let before = head(&hsm);
+    let r = run(hsm.rv_pin().args(rotate).args(["--confirm", &sha_1[..16]])).expect(6);
+    assert!(
+        r.stderr.contains("root rotate needs 2 witness signature(s) in this vault (3 witnesses are registered), and none was given; nothing was rotated"),
+        "{}",
+        r.stderr
+    );
+    unchanged(&before);
+
+    // The statement: the new root's subject, key type and days, and the active root by its
+    // certificate's SHA-256; canonical, and writing it touches no key.
+    let st = statement(&hsm, &rotate, "rotate.txt");
+    let again = statement(&hsm, &rotate, "rotate-again.txt");
+    assert_eq!(std::fs::read(&st).unwrap(), std::fs::read(&again).unwrap());
+    let text = std::fs::read_to_string(&st).unwrap();
+    assert!(
+        text.contains(&format!(
+            "ledger head: event {}, hash {}\naction: root rotate\nnew generation: 2 (becomes active)\nsubject: CN=Root G2, O=Example Org, C=GB\nkey type: ecdsa-p384\nvalidity: 3650 days\npathlen: none\ntoken key label: rootvault-root-g2\nactive root: generation 1 (becomes trusted): CN=Test Root CA, O=Example Org, C=GB\nactive root certificate SHA-256: {sha_1}\ncross-certificate: the new key certified by generation 1, until ",
+            before.0, before.1
+        )),
+        "{text}"
+    );
+    unchanged(&before);
+    let a = ssh_sign(&alice, &st, "rootvault-witness", "rotate-alice");
+    let r = run(hsm
+        .rv_pin()
+        .args(rotate)
+        .args(sig_args(&[&a]))
+        .args(["--confirm", &sha_1[..16]]))
+    .expect(6);
+    assert!(
+        r.stderr.contains(
+            "root rotate needs 2 distinct registered witnesses, and 1 signed (alice); nothing was rotated"
+        ),
+        "{}",
+        r.stderr
+    );
+    unchanged(&before);
+    // A signature of another rotation (other days) does not count.
+    let mut other = rotate.to_vec();
+    other.extend(["--days", "365"]);
+    let st_other = statement(&hsm, &other, "rotate-other.txt");
+    let b_other = ssh_sign(&bob, &st_other, "rootvault-witness", "rotate-bob-other");
+    let r = run(hsm
+        .rv_pin()
+        .args(rotate)
+        .args(sig_args(&[&a, &b_other]))
+        .args(["--confirm", &sha_1[..16]]))
+    .expect(6);
+    assert!(
+        r.stderr.contains(&format!(
+            "{}: it does not sign this statement",
+            b_other.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    unchanged(&before);
+
+    // Two witnesses: the rotation runs.
+    let b = ssh_sign(&bob, &st, "rootvault-witness", "rotate-bob");
+    run(hsm
+        .rv_pin()
+        .args(rotate)
+        .args(sig_args(&[&a, &b]))
+        .args(["--confirm", &sha_1[..16]]))
+    .expect(0);
+    assert_eq!(
+        token_keys(&hsm),
+        ["rootvault-audit", "rootvault-root", "rootvault-root-g2"]
+    );
+    assert_eq!(
+        generations(&hsm),
+        [(1, "trusted".to_owned()), (2, "active".to_owned())]
+    );
+
+    // Retiring generation 1: the generation and its certificate's SHA-256.
+    let retire = ["root", "retire", "--generation", "1"];
+    let before = head(&hsm);
+    let r = run(hsm.rv_pin().args(retire).args(["--confirm", &sha_1[..16]])).expect(6);
+    assert!(
+        r.stderr.contains("root retire needs 2 witness signature(s) in this vault (3 witnesses are registered), and none was given; nothing was retired"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(head(&hsm), before);
+    assert_eq!(generations(&hsm)[0].1, "trusted");
+    let st = statement(&hsm, &retire, "retire.txt");
+    let text = std::fs::read_to_string(&st).unwrap();
+    assert!(
+        text.contains(&format!(
+            "action: root retire\ngeneration: 1 (leaves every trust bundle)\nsubject: CN=Test Root CA, O=Example Org, C=GB\ncertificate SHA-256: {sha_1}\n"
+        )),
+        "{text}"
+    );
+    let sigs = [
+        ssh_sign(&bob, &st, "rootvault-witness", "retire-bob"),
+        ssh_sign(&carol, &st, "rootvault-witness", "retire-carol"),
+    ];
+    run(hsm
+        .rv_pin()
+        .args(retire)
+        .args(sig_args(&[&sigs[0], &sigs[1]]))
+        .args(["--confirm", &sha_1[..16]]))
+    .expect(0);
+    assert_eq!(
+        generations(&hsm),
+        [(1, "retired".to_owned()), (2, "active".to_owned())]
+    );
+
+    // Destroying its key: without witnesses the key stays on the token.
+    let spki_1 = generation_field(&hsm, 1, "spki_sha256");
+    let destroy = ["root", "destroy-key", "--generation", "1"];
+    let r = run(hsm
+        .rv_pin()
+        .args(destroy)
+        .args(["--confirm", &spki_1[..16]]))
+    .expect(6);
+    assert!(
+        r.stderr.contains("root destroy-key needs 2 witness signature(s) in this vault (3 witnesses are registered), and none was given; no key was destroyed"),
+        "{}",
+        r.stderr
+    );
+    assert!(token_keys(&hsm).contains(&"rootvault-root".to_owned()));
+    let st = statement(&hsm, &destroy, "destroy.txt");
+    let text = std::fs::read_to_string(&st).unwrap();
+    assert!(
+        text.contains(
+            "action: root destroy-key\ngeneration: 1 (retired)\nsubject: CN=Test Root CA, O=Example Org, C=GB\nkey: label rootvault-root, id "
+        ) && text.contains(&format!("key SPKI SHA-256: {spki_1}\n")),
+        "{text}"
+    );
+    let sigs = [
+        ssh_sign(&alice, &st, "rootvault-witness", "destroy-alice"),
+        ssh_sign(&carol, &st, "rootvault-witness", "destroy-carol"),
+    ];
+    run(hsm
+        .rv_pin()
+        .args(destroy)
+        .args(sig_args(&[&sigs[0], &sigs[1]]))
+        .args(["--confirm", &spki_1[..16]]))
+    .expect(0);
+    assert_eq!(token_keys(&hsm), ["rootvault-audit", "rootvault-root-g2"]);
+
+    // The auditor: every signature verifies with ssh-keygen; the ledger verifies (each step
+    // follows its witnessed statement, each signature by a key registered then); the
+    // transcript names who witnessed what.
+    assert_eq!(
+        auditor_checks_every_signature(&hsm, "witnessed"),
+        ["root rotate", "root retire", "root destroy-key"]
+    );
+    ledger_verifies(&hsm);
+    let export = hsm.path("ledger.jsonl");
+    run(hsm.rv().args(["ledger", "export", "--out"]).arg(&export)).expect(0);
+    let r = run(Command::new("python3")
+        .arg(repo().join("docs/audit/verify_ledger.py"))
+        .arg(&export))
+    .expect(0);
+    assert!(
+        r.stdout
+            .contains("3 witnessed event(s), statement digests match"),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    run(hsm.rv_pin().args(["ledger", "verify", "--with-token"])).expect(0);
+    let transcript = run(hsm.rv().args(["ledger", "transcript"]))
+        .expect(0)
+        .stdout;
+    for needle in [
+        "`root rotate` witnessed by alice, bob",
+        "`root retire` witnessed by bob, carol",
+        "`root destroy-key` witnessed by alice, carol",
+    ] {
+        assert!(transcript.contains(needle), "{needle} in:\n{transcript}");
+    }
+}
+
+#[test]
+fn a_witnessed_subordinate_makes_its_key_and_imports_its_certificate_only_with_the_witnesses() {
+    let hsm = Hsm::new("wit-subordinate");
+    hsm.init().expect(0);
+    let alice = keygen(hsm.dir.path(), "alice", &["-t", "ed25519"]);
+    let bob = keygen(hsm.dir.path(), "bob", &["-t", "ecdsa", "-b", "256"]);
+    add(&hsm, "alice", &alice);
+    add(&hsm, "bob", &bob);
+    run(hsm.rv_pin().args(["witness", "require", "2"])).expect(0);
+    let both = |st: &Path, tag: &str| {
+        [
+            ssh_sign(&alice, st, "rootvault-witness", &format!("{tag}-alice")),
+            ssh_sign(&bob, st, "rootvault-witness", &format!("{tag}-bob")),
+        ]
+    };
+
+    // root csr: refused without witnesses, with no key made and no request written.
+    let csr = hsm.path("mesh.csr");
+    let csr_args = [
+        "root",
+        "csr",
+        "--subject",
+        "CN=Mesh CA,O=Example Org,C=GB",
+        "--key-type",
+        "ecdsa-p256",
+        "--out",
+        csr.to_str().unwrap(),
+    ];
+    let before = head(&hsm);
+    let r = run(hsm.rv_pin().args(csr_args)).expect(6);
+    assert!(
+        r.stderr.contains("root csr needs 2 witness signature(s) in this vault (2 witnesses are registered), and none was given; no key was generated"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(head(&hsm), before);
+    assert_eq!(token_keys(&hsm), ["rootvault-audit"]);
+    assert!(!csr.exists());
+    let st = statement(&hsm, &csr_args, "csr.txt");
+    assert!(!csr.exists(), "the statement wrote no request");
+    let text = std::fs::read_to_string(&st).unwrap();
+    assert!(
+        text.contains("action: root csr\ngeneration: 1 (pending until its certificate is imported)\nsubject: CN=Mesh CA, O=Example Org, C=GB\nkey type: ecdsa-p256\ntoken key label: rootvault-root\n"),
+        "{text}"
+    );
+    let [a, b] = both(&st, "csr");
+    run(hsm.rv_pin().args(csr_args).args(sig_args(&[&a, &b]))).expect(0);
+    assert_eq!(token_keys(&hsm), ["rootvault-audit", "rootvault-root"]);
+    assert_eq!(generations(&hsm), [(1, "pending".to_owned())]);
+
+    // An enterprise root (OpenSSL) issues the mesh CA with pathLen 1.
+    let ent = hsm.path("enterprise");
+    std::fs::create_dir_all(&ent).unwrap();
+    run(Command::new("sh").arg("-c").arg(
+        r#"set -e; cd "$1"
+        printf '[mesh]\nbasicConstraints=critical,CA:TRUE,pathlen:1\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' > ext.cnf
+        openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-384 -sha384 -days 30 -subj "/C=GB/O=Enterprise/CN=Enterprise Root" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -keyout root.key -out root.pem 2>/dev/null
+        openssl x509 -req -in "$2" -CA root.pem -CAkey root.key -CAcreateserial -days 10 -sha256 -extfile ext.cnf -extensions mesh -out mesh.pem 2>/dev/null
+        "#,
+    ).args(["sh", ent.to_str().unwrap(), csr.to_str().unwrap()]))
+    .expect(0);
+    let der_sha = |pem: &Path| {
+        run(Command::new("sh")
+            .arg("-c")
+            .arg("openssl x509 -in \"$1\" -outform DER | sha256sum | cut -d' ' -f1")
+            .args(["sh", pem.to_str().unwrap()]))
+        .expect(0)
+        .stdout
+        .trim()
+        .to_owned()
+    };
+    let (mesh, anchor) = (ent.join("mesh.pem"), ent.join("root.pem"));
+    let (mesh_sha, anchor_sha) = (der_sha(&mesh), der_sha(&anchor));
+    let import = [
+        "root",
+        "import",
+        "--cert",
+        mesh.to_str().unwrap(),
+        "--chain",
+        anchor.to_str().unwrap(),
+    ];
+    let before = head(&hsm);
+    let r = run(hsm
+        .rv_pin()
+        .args(import)
+        .args(["--confirm", &mesh_sha[..16]]))
+    .expect(6);
+    assert!(
+        r.stderr.contains("root import needs 2 witness signature(s) in this vault (2 witnesses are registered), and none was given; nothing was imported"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(head(&hsm), before);
+    assert_eq!(generations(&hsm), [(1, "pending".to_owned())]);
+    let st = statement(&hsm, &import, "import.txt");
+    let text = std::fs::read_to_string(&st).unwrap();
+    assert!(
+        text.contains(&format!(
+            "action: root import\ngeneration: 1 (pending, becomes active)\ncertificate SHA-256: {mesh_sha}\nsubject: CN=Mesh CA, O=Example Org, C=GB\nissuer: C=GB, O=Enterprise, CN=Enterprise Root\npathlen: 1\n"
+        )) && text.contains(&format!(
+            "anchor: C=GB, O=Enterprise, CN=Enterprise Root\nanchor SHA-256: {anchor_sha}\n"
+        )),
+        "{text}"
+    );
+    let [a, b] = both(&st, "import");
+    run(hsm
+        .rv_pin()
+        .args(import)
+        .args(sig_args(&[&a, &b]))
+        .args(["--confirm", &mesh_sha[..16]]))
+    .expect(0);
+    assert_eq!(generations(&hsm), [(1, "active".to_owned())]);
+
+    assert_eq!(
+        auditor_checks_every_signature(&hsm, "witnessed"),
+        ["root csr", "root import"]
+    );
+    ledger_verifies(&hsm);
+}
+
+#[test]
+fn a_new_pkcs11_module_is_approved_only_with_the_witnesses() {
+    let (hsm, [alice, _, carol]) = witnessed_vault("wit-module", 2);
+    // A module update: SoftHSM2 with a byte appended (it loads the same).
+    let shim = hsm.path("shim.so");
+    let mut bytes = std::fs::read(module()).unwrap();
+    bytes.push(0);
+    std::fs::write(&shim, &bytes).unwrap();
+    let sha = rootvault::keys::sha256_hex(&bytes);
+    let config = hsm.vault().join("vault.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let edited: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("module = ") {
+                format!("module = {:?}\n", shim.to_str().unwrap())
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&config, edited).unwrap();
+
+    let approve = ["token", "approve-module"];
+    let before = head(&hsm);
+    let r = run(hsm.rv_pin().args(approve).args(["--confirm", &sha[..16]])).expect(6);
+    assert!(
+        r.stderr.contains("token approve-module needs 2 witness signature(s) in this vault (3 witnesses are registered), and none was given; nothing was approved"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(head(&hsm), before);
+    // Still unapproved: nothing is done with it.
+    run(hsm.rv_pin().args(["crl"])).expect(1);
+    let st = statement(&hsm, &approve, "module.txt");
+    let text = std::fs::read_to_string(&st).unwrap();
+    assert!(
+        text.contains(&format!(
+            "action: token approve-module\nmodule: {}\nmodule SHA-256: {sha}\napproved so far: ",
+            shim.display()
+        )),
+        "{text}"
+    );
+    let sigs = [
+        ssh_sign(&alice, &st, "rootvault-witness", "module-alice"),
+        ssh_sign(&carol, &st, "rootvault-witness", "module-carol"),
+    ];
+    run(hsm
+        .rv_pin()
+        .args(approve)
+        .args(sig_args(&[&sigs[0], &sigs[1]]))
+        .args(["--confirm", &sha[..16]]))
+    .expect(0);
+    run(hsm.rv_pin().args(["crl"])).expect(0);
+    assert_eq!(
+        auditor_checks_every_signature(&hsm, "witnessed"),
+        ["token approve-module"]
+    );
+    ledger_verifies(&hsm);
+}
+
+/// A backup of `hsm`'s vault, and the identity that decrypts it.
+fn backup(hsm: &Hsm, name: &str) -> (PathBuf, PathBuf) {
+    let id = hsm.path(&format!("{name}.key"));
+    let recipient = age_identity(&id);
+    let out = hsm.path(&format!("{name}.age"));
+    run(hsm
+        .rv_pin()
+        .args(["backup", "--age-recipient", &recipient, "--out"])
+        .arg(&out))
+    .expect(0);
+    (out, id)
+}
+
+/// The disk dies; `backup` is restored; returns the lost head's hash the token attested.
+fn lose_the_tail(hsm: &Hsm, backup: &(PathBuf, PathBuf)) -> String {
+    std::fs::remove_dir_all(hsm.vault()).unwrap();
+    run(hsm
+        .rv()
+        .args(["restore", "--from"])
+        .arg(&backup.0)
+        .arg("--identity")
+        .arg(&backup.1))
+    .expect(0);
+    let r = run(hsm.rv_pin().args(["crl"])).expect(4);
+    r.stderr
+        .split("(hash ")
+        .nth(1)
+        .and_then(|t| t.get(..64))
+        .unwrap_or_else(|| panic!("{}", r.stderr))
+        .to_owned()
+}
+
+#[test]
+fn a_ledger_restored_from_before_witness_require_is_recovered_only_with_the_witnesses_and_keeps_m()
+{
+    let hsm = Hsm::new("wit-recover");
+    hsm.vault_with_root("ecdsa-p256").expect(0);
+    let alice = keygen(hsm.dir.path(), "alice", &["-t", "ed25519"]);
+    let bob = keygen(hsm.dir.path(), "bob", &["-t", "ecdsa", "-b", "256"]);
+    add(&hsm, "alice", &alice);
+    add(&hsm, "bob", &bob);
+    // The last backup was made while no witness was required.
+    let old = backup(&hsm, "old");
+    run(hsm.rv_pin().args(["witness", "require", "2"])).expect(0);
+    let lost_head = lose_the_tail(&hsm, &old);
+    assert_eq!(
+        run(hsm.rv().args(["witness", "list", "--json"]))
+            .expect(0)
+            .json()["required"],
+        0,
+        "the restored ledger says none"
+    );
+
+    // Recovering would bring back a vault that requires no witnesses: it needs the two the
+    // token requires.
+    let confirm = ["--confirm", &lost_head[..16]];
+    let before = head(&hsm);
+    let r = run(hsm.rv_pin().args(["ledger", "recover"]).args(confirm)).expect(6);
+    assert!(
+        r.stderr.contains("ledger recover needs 2 witness signature(s) in this vault (2 witnesses are registered), and none was given; nothing was recorded"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(head(&hsm), before);
+    // The statement names what only the token knows: writing it needs the PIN.
+    let path = hsm.path("recover.txt");
+    run(hsm
+        .rv()
+        .args(["ledger", "recover", "--statement-out"])
+        .arg(&path))
+    .expect(5);
+    run(hsm
+        .rv_pin()
+        .args(["ledger", "recover", "--statement-out"])
+        .arg(&path))
+    .expect(0);
+    let st = path;
+    let text = std::fs::read_to_string(&st).unwrap();
+    assert!(
+        text.contains(&format!(
+            "ledger head: event {}, hash {}\naction: ledger recover\nevents lost: {}..{}\nlost head hash: {lost_head}\nrevocations lost: 0 (they must be made again",
+            before.0,
+            before.1,
+            before.0 + 1,
+            before.0 + 1
+        )) && text.contains(
+            "witnesses required: 2 (as the token attested; the ledger that survived says 0)\n"
+        ),
+        "{text}"
+    );
+    let a = ssh_sign(&alice, &st, "rootvault-witness", "recover-alice");
+    let r = run(hsm
+        .rv_pin()
+        .args(["ledger", "recover"])
+        .args(sig_args(&[&a]))
+        .args(confirm))
+    .expect(6);
+    assert!(
+        r.stderr.contains(
+            "ledger recover needs 2 distinct registered witnesses, and 1 signed (alice); nothing was recorded"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(head(&hsm), before);
+    let b = ssh_sign(&bob, &st, "rootvault-witness", "recover-bob");
+    run(hsm
+        .rv_pin()
+        .args(["ledger", "recover"])
+        .args(sig_args(&[&a, &b]))
+        .args(confirm))
+    .expect(0);
+
+    // M = 2 again, in the ledger and on the token: a signing needs the witnesses.
+    assert_eq!(
+        run(hsm.rv().args(["witness", "list", "--json"]))
+            .expect(0)
+            .json()["required"],
+        2
+    );
+    let csr = make_cluster_csr(hsm.dir.path(), "prod", P256);
+    let r = run(hsm
+        .rv_pin()
+        .args(["sign", csr.csr.to_str().unwrap(), "--cluster", "prod"])
+        .args(["--confirm", &csr.spki_sha256[..16]]))
+    .expect(6);
+    assert!(
+        r.stderr.contains("sign needs 2 witness signature(s)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        auditor_checks_every_signature(&hsm, "witnessed"),
+        ["ledger recover"]
+    );
+    ledger_verifies(&hsm);
+    run(hsm.rv_pin().args(["ledger", "verify", "--with-token"])).expect(0);
+}
+
+#[test]
+fn a_recovery_that_lost_the_witnesses_the_token_requires_is_refused() {
+    let hsm = Hsm::new("wit-recover-lost");
+    hsm.vault_with_root("ecdsa-p256").expect(0);
+    let alice = keygen(hsm.dir.path(), "alice", &["-t", "ed25519"]);
+    add(&hsm, "alice", &alice);
+    let old = backup(&hsm, "old");
+    // Bob is registered, and M raised to 2, only in the events about to be lost.
+    let bob = keygen(hsm.dir.path(), "bob", &["-t", "ed25519"]);
+    add(&hsm, "bob", &bob);
+    run(hsm.rv_pin().args(["witness", "require", "2"])).expect(0);
+    let lost_head = lose_the_tail(&hsm, &old);
+    let before = head(&hsm);
+    let r = run(hsm
+        .rv_pin()
+        .args(["ledger", "recover", "--confirm", &lost_head[..16]]))
+    .expect(3);
+    assert!(
+        r.stderr.contains("the token requires 2 witnesses for every trust-changing action, but the ledger that survived registers only 1 (the lost events registered the others, and their keys went with them); nothing was recorded"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(head(&hsm), before);
+}
+
+#[test]
+fn a_witnessed_signing_states_its_issuing_root_and_an_allowed_key_reuse() {
+    let (hsm, [alice, _, _]) = witnessed_vault("wit-reuse", 1);
+    let sha_1 = generation_field(&hsm, 1, "sha256");
+    let csr = make_cluster_csr(hsm.dir.path(), "east", P256);
+    let witnessed_sign = |cluster: &str, extra: &[&str], tag: &str| {
+        let mut args = vec!["sign", csr.csr.to_str().unwrap(), "--cluster", cluster];
+        args.extend_from_slice(extra);
+        let st = statement(&hsm, &args, &format!("{tag}.txt"));
+        let sig = ssh_sign(&alice, &st, "rootvault-witness", tag);
+        run(hsm
+            .rv_pin()
+            .args(&args)
+            .args(sig_args(&[&sig]))
+            .args(["--confirm", &csr.spki_sha256[..16]]))
+        .expect(0);
+        std::fs::read_to_string(st).unwrap()
+    };
+    let text = witnessed_sign("east", &[], "east");
+    assert!(
+        text.contains(&format!(
+            "issuing root: generation 1, certificate SHA-256 {sha_1}\n"
+        )),
+        "{text}"
+    );
+    // The same key for another cluster: refused at the statement (exit 3) unless reuse is
+    // allowed, and then the statement says so.
+    let r = run(hsm
+        .rv()
+        .args(["sign", csr.csr.to_str().unwrap(), "--cluster", "west"])
+        .arg("--statement-out")
+        .arg(hsm.path("west-refused.txt")))
+    .expect(3);
+    assert!(
+        r.stderr.contains("sign it anyway with --allow-key-reuse"),
+        "{}",
+        r.stderr
+    );
+    let east_serial = run(hsm.rv().args(["list", "--cluster", "east", "--json"]))
+        .expect(0)
+        .json()[0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let text = witnessed_sign("west", &["--allow-key-reuse"], "west");
+    assert!(
+        text.contains(&format!(
+            "same key: KEY REUSE (allowed by --allow-key-reuse): this key also has valid certificate {east_serial} for cluster east\n"
+        )),
+        "{text}"
+    );
+    assert_eq!(certificates(&hsm), 2);
+    ledger_verifies(&hsm);
+}

@@ -236,6 +236,7 @@ pub(super) fn batch_body(batch: &CheckedBatch) -> Body {
     let mut body = Body::new("sign-batch");
     body.line("manifest SHA-256", &batch.manifest_sha256)
         .line("requests", batch.lines.len());
+    super::sign::issuer_line(&mut body, &batch.root);
     for (l, (csr, _, evaluation)) in batch.lines.iter().zip(&batch.items) {
         let mut one = Body::new("sign");
         one.line("cluster", &l.cluster)
@@ -243,6 +244,9 @@ pub(super) fn batch_body(batch: &CheckedBatch) -> Body {
             .line("SPKI SHA-256", &l.spki_sha256)
             .line("CSR SHA-256", csr.sha256_hex());
         super::sign::profile_lines(&mut one, &evaluation.profile);
+        for n in &l.notes {
+            one.line("same key", n);
+        }
         for (label, value) in one.lines {
             body.line(&format!("request {} {label}", l.line), value);
         }

@@ -172,7 +172,11 @@ pub fn sign_generated(
 
 /// The statement body of `sign --generate-key`: the cluster, the key type to generate (its
 /// public key does not exist yet), the recipients and the profile.
-fn generate_body(req: &GenerateRequest, evaluation: &crate::policy::Evaluation) -> Body {
+fn generate_body(
+    req: &GenerateRequest,
+    evaluation: &crate::policy::Evaluation,
+    root: &crate::ledger::RootRecord,
+) -> Body {
     let mut body = Body::new("sign --generate-key");
     body.line("cluster", &req.cluster).line(
         "key type",
@@ -188,6 +192,7 @@ fn generate_body(req: &GenerateRequest, evaluation: &crate::policy::Evaluation) 
         recipients_fingerprint(&req.recipients.describe()),
     )
     .line("export format", req.format);
+    super::sign::issuer_line(&mut body, root);
     profile_lines(&mut body, &evaluation.profile);
     body
 }
@@ -203,7 +208,7 @@ pub(super) fn generated_statement(
     let (_, throwaway) = generate_key(req.key)?;
     let root = super::require_root(&vault.ledger()?)?;
     super::sign::lint_only(&root, &throwaway, &evaluation.profile)?;
-    Ok(generate_body(req, &evaluation))
+    Ok(generate_body(req, &evaluation, &root))
 }
 
 fn generate_checks(
@@ -255,7 +260,7 @@ pub fn sign_generated_witnessed(
     let approval = super::witness::approve(
         vault,
         &ledger,
-        &generate_body(req, &evaluation),
+        &generate_body(req, &evaluation, &root),
         sigs,
         "nothing was generated or signed",
     )?;

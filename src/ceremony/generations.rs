@@ -8,6 +8,12 @@
 //! [`ROOT_CONFIRM_DIGITS`] hex digits of a fingerprint, checked against the ledger before and
 //! against what the token attested inside the session, and refused (exit 3) with nothing
 //! changed when the vault's state forbids it: a key made for a step that fails is destroyed.
+//!
+//! Every step but `root cert` changes what the vault trusts, so each passes the witness gate
+//! (`ceremony/witness.rs`) as `root create` does: its statement body is built from the
+//! ledger alone (no time of "now"), the signatures are checked before the operator confirms
+//! and before the PIN is read, the approval is attested first inside the session (before a
+//! key is made or destroyed), and the step's transaction begins through it.
 
 use std::str::FromStr;
 
@@ -18,6 +24,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::confirm::{self, Answer, Confirm, ConfirmRequest};
 use super::state::{self, TokenState};
+use super::witness::{self, WitnessSigs};
 use super::{rfc3339, Ctx, Output};
 use crate::error::{Error, NotConfirmed, Refusal, Result};
 use crate::fsio;
@@ -27,6 +34,7 @@ use crate::ledger::{
     RootImported, RootKeyDestroyed, RootKeyGenerated, RootRetired, RootRotated,
 };
 use crate::vault::Vault;
+use crate::witness::Body;
 use crate::x509::{self, Attr, CaProfile, Dn, Draft, Issuing};
 
 /// The fewest hex digits that confirm a root lifecycle step: 64 bits.
@@ -284,6 +292,52 @@ pub fn rotate_confirmation(vault: &Vault, req: &RotateRequest) -> Result<Confirm
     })
 }
 
+/// The statement body of `root rotate`, after the checks of [`rotate_confirmation`]: the new
+/// root's subject, key type, validity in days, pathlen and key label, and the active root it
+/// replaces, by its certificate's SHA-256.
+fn rotate_body(ledger: &Ledger, req: &RotateRequest) -> Result<Body> {
+    let generations = ledger.generations()?;
+    let active = active_of(&generations).ok_or(Refusal::NoRoot)?;
+    let cert = active.certificate.as_ref().ok_or(Refusal::NoRoot)?;
+    let next = next_generation(&generations);
+    let label = req
+        .key_label
+        .clone()
+        .unwrap_or_else(|| default_key_label(next));
+    let mut body = Body::new("root rotate");
+    body.line("new generation", format!("{next} (becomes active)"))
+        .line("subject", &req.subject)
+        .line("key type", req.key_type.name())
+        .line("validity", format!("{} days", req.days))
+        .line(
+            "pathlen",
+            req.path_len.map_or("none".to_owned(), |p| p.to_string()),
+        )
+        .line("token key label", label)
+        .line(
+            "active root",
+            format!(
+                "generation {} (becomes trusted): {}",
+                active.generation, cert.record.subject
+            ),
+        )
+        .line("active root certificate SHA-256", &cert.record.sha256)
+        .line(
+            "cross-certificate",
+            format!(
+                "the new key certified by generation {}, until {} at the latest",
+                active.generation, cert.record.not_after
+            ),
+        );
+    Ok(body)
+}
+
+/// `root rotate … --statement-out`: the checks of [`rotate_root`], then its statement body.
+pub(super) fn rotate_statement(vault: &Vault, req: &RotateRequest) -> Result<Body> {
+    rotate_confirmation(vault, req)?;
+    rotate_body(&vault.ledger()?, req)
+}
+
 /// `root rotate`: a new key on the token, a self-signed root for it (the next generation) and
 /// a cross-certificate of it signed by the active generation, within the active root's
 /// validity; the new generation becomes active and the old one trusted. A failure after the
@@ -293,9 +347,27 @@ pub fn rotate_root(
     req: &RotateRequest,
     confirmer: &mut dyn Confirm,
 ) -> Result<RotateReport> {
+    rotate_root_witnessed(ctx, req, &WitnessSigs::none(), confirmer)
+}
+
+/// [`rotate_root`] with the witnesses' signatures of its statement: checked before the
+/// operator confirms and the PIN is read; no key is made unless they count.
+pub fn rotate_root_witnessed(
+    ctx: &Ctx<'_>,
+    req: &RotateRequest,
+    sigs: &WitnessSigs,
+    confirmer: &mut dyn Confirm,
+) -> Result<RotateReport> {
     let request = rotate_confirmation(ctx.vault, req)?;
-    confirm_root_step(&request, confirmer, "nothing was rotated")?;
     let mut ledger = ctx.vault.ledger()?;
+    let approval = witness::approve(
+        ctx.vault,
+        &ledger,
+        &rotate_body(&ledger, req)?,
+        sigs,
+        "nothing was rotated",
+    )?;
+    confirm_root_step(&request, confirmer, "nothing was rotated")?;
     let old = super::require_root(&ledger)?;
     let generation = next_generation(&ledger.generations()?);
     let label = req
@@ -304,6 +376,7 @@ pub fn rotate_root(
         .unwrap_or_else(|| default_key_label(generation));
     let operator = ctx.operator;
     ctx.with_session(|session, attestor| {
+        let attested = approval.attest(attestor)?;
         // The generation that signs the cross-certificate is the one the token attested active.
         super::verified::issuing(&old, &attestor.state())?;
         let old_key = super::sign::find_root_key(session, &old, attestor)?;
@@ -355,7 +428,7 @@ pub fn rotate_root(
             crate::fault::point("rotate.after_sign");
             let root_record = super::sign::record_of(&root_draft, &root);
             let cross_record = super::sign::record_of(&cross_draft, &cross);
-            let tx = ledger.begin()?;
+            let tx = attested.begin(&mut ledger, operator)?;
             // Checked again under the write lock: another process may have changed the roots.
             let now_generations = tx.generations()?;
             if next_generation(&now_generations) != generation
@@ -482,6 +555,29 @@ pub fn retire_confirmation(vault: &Vault, generation: u32) -> Result<ConfirmRequ
     })
 }
 
+/// The statement body of `root retire`: the generation and its certificate's SHA-256.
+fn retire_body(ledger: &Ledger, generation: u32) -> Result<Body> {
+    let g = require_generation(ledger, generation)?;
+    let cert = g.certificate.as_ref().ok_or(Refusal::GenerationPending {
+        generation,
+        what: "be retired",
+    })?;
+    let mut body = Body::new("root retire");
+    body.line(
+        "generation",
+        format!("{generation} (leaves every trust bundle)"),
+    )
+    .line("subject", &cert.record.subject)
+    .line("certificate SHA-256", &cert.record.sha256);
+    Ok(body)
+}
+
+/// `root retire … --statement-out`: the checks of [`retire_root`], then its statement body.
+pub(super) fn retire_statement(vault: &Vault, generation: u32) -> Result<Body> {
+    retire_confirmation(vault, generation)?;
+    retire_body(&vault.ledger()?, generation)
+}
+
 /// `root retire --generation N`: the generation leaves every trust bundle. Refused (exit 3)
 /// unless it is trusted and no valid intermediate it issued remains; the whole ledger is
 /// verified first, so a certificate row removed to make the check pass is found.
@@ -490,9 +586,26 @@ pub fn retire_root(
     generation: u32,
     confirmer: &mut dyn Confirm,
 ) -> Result<GenerationInfo> {
+    retire_root_witnessed(ctx, generation, &WitnessSigs::none(), confirmer)
+}
+
+/// [`retire_root`] with the witnesses' signatures of its statement.
+pub fn retire_root_witnessed(
+    ctx: &Ctx<'_>,
+    generation: u32,
+    sigs: &WitnessSigs,
+    confirmer: &mut dyn Confirm,
+) -> Result<GenerationInfo> {
     let request = retire_confirmation(ctx.vault, generation)?;
-    confirm_root_step(&request, confirmer, "nothing was retired")?;
     let mut ledger = ctx.vault.ledger()?;
+    let approval = witness::approve(
+        ctx.vault,
+        &ledger,
+        &retire_body(&ledger, generation)?,
+        sigs,
+        "nothing was retired",
+    )?;
+    confirm_root_step(&request, confirmer, "nothing was retired")?;
     let report = ledger.verify()?;
     if !report.ok {
         return Err(LedgerError::Integrity(format!(
@@ -502,6 +615,7 @@ pub fn retire_root(
         .into());
     }
     ctx.with_session(|_session, attestor| {
+        let approved = approval.attest(attestor)?;
         let state = attestor.state();
         let attested = super::verified::generation(&state, generation)?
             .status
@@ -523,7 +637,7 @@ pub fn retire_root(
             }
             .into());
         }
-        let tx = ledger.begin()?;
+        let tx = approved.begin(&mut ledger, ctx.operator)?;
         if tx
             .generations()?
             .iter()
@@ -588,6 +702,35 @@ pub fn destroy_key_confirmation(vault: &Vault, generation: u32) -> Result<Confir
     })
 }
 
+/// The statement body of `root destroy-key`: the generation and its key (label, id, SPKI
+/// SHA-256).
+fn destroy_body(ledger: &Ledger, generation: u32) -> Result<Body> {
+    let g = require_generation(ledger, generation)?;
+    let cert = g.certificate.as_ref().ok_or(Refusal::GenerationPending {
+        generation,
+        what: "have its key destroyed",
+    })?;
+    let mut body = Body::new("root destroy-key");
+    body.line("generation", format!("{generation} (retired)"))
+        .line("subject", &cert.record.subject)
+        .line(
+            "key",
+            format!(
+                "label {}, id {}, {}",
+                g.key_label, g.key_id, cert.record.key_type
+            ),
+        )
+        .line("key SPKI SHA-256", &cert.record.spki_sha256);
+    Ok(body)
+}
+
+/// `root destroy-key … --statement-out`: the checks of [`destroy_root_key`], then its
+/// statement body.
+pub(super) fn destroy_statement(vault: &Vault, generation: u32) -> Result<Body> {
+    destroy_key_confirmation(vault, generation)?;
+    destroy_body(&vault.ledger()?, generation)
+}
+
 /// `root destroy-key --generation N`: destroys a retired generation's key on the token and
 /// records it. If the key is already gone from the token (a crash after destroying it), the
 /// destruction is recorded all the same.
@@ -596,10 +739,30 @@ pub fn destroy_root_key(
     generation: u32,
     confirmer: &mut dyn Confirm,
 ) -> Result<GenerationInfo> {
+    destroy_root_key_witnessed(ctx, generation, &WitnessSigs::none(), confirmer)
+}
+
+/// [`destroy_root_key`] with the witnesses' signatures of its statement. The ledger's write
+/// transaction (still at the statement's head) is open before the key is destroyed, so a
+/// ledger that moved meanwhile stops it with the key intact.
+pub fn destroy_root_key_witnessed(
+    ctx: &Ctx<'_>,
+    generation: u32,
+    sigs: &WitnessSigs,
+    confirmer: &mut dyn Confirm,
+) -> Result<GenerationInfo> {
     let request = destroy_key_confirmation(ctx.vault, generation)?;
-    confirm_root_step(&request, confirmer, "no key was destroyed")?;
     let mut ledger = ctx.vault.ledger()?;
+    let approval = witness::approve(
+        ctx.vault,
+        &ledger,
+        &destroy_body(&ledger, generation)?,
+        sigs,
+        "no key was destroyed",
+    )?;
+    confirm_root_step(&request, confirmer, "no key was destroyed")?;
     ctx.with_session(|session, attestor| {
+        let approved = approval.attest(attestor)?;
         let state = attestor.state();
         let attested = super::verified::generation(&state, generation)?;
         if attested.status != "retired" || attested.key_destroyed {
@@ -610,13 +773,16 @@ pub fn destroy_root_key(
             .into());
         }
         let root = super::verified::root_of(&ledger, &state, generation)?;
-        match super::sign::find_root_key(session, &root, attestor) {
-            Ok(key) => session.destroy_key_pair(key)?,
-            Err(Error::Hsm(crate::hsm::HsmError::KeyNotFound { .. })) => {}
+        let key = match super::sign::find_root_key(session, &root, attestor) {
+            Ok(key) => Some(key),
+            Err(Error::Hsm(crate::hsm::HsmError::KeyNotFound { .. })) => None,
             Err(e) => return Err(e),
+        };
+        let tx = approved.begin(&mut ledger, ctx.operator)?;
+        if let Some(key) = key {
+            session.destroy_key_pair(key)?;
         }
         crate::fault::point("destroy.after_destroy");
-        let tx = ledger.begin()?;
         tx.append(
             &ctx.operator.0,
             &Event::RootKeyDestroyed(RootKeyDestroyed {
@@ -701,11 +867,54 @@ pub fn csr_confirmation(vault: &Vault, req: &RootCsrRequest) -> Result<ConfirmRe
     })
 }
 
+/// The statement body of `root csr`, after its checks: the pending generation, the subject
+/// requested, the key type and its label.
+fn csr_body(ledger: &Ledger, req: &RootCsrRequest) -> Result<Body> {
+    let generations = ledger.generations()?;
+    refuse_if_pending(&generations)?;
+    let generation = next_generation(&generations);
+    let label = req
+        .key_label
+        .clone()
+        .unwrap_or_else(|| default_key_label(generation));
+    let mut body = Body::new("root csr");
+    body.line(
+        "generation",
+        format!("{generation} (pending until its certificate is imported)"),
+    )
+    .line("subject", &req.subject)
+    .line("key type", req.key_type.name())
+    .line("token key label", label);
+    Ok(body)
+}
+
+/// `root csr … --statement-out`: the checks of [`root_csr`], then its statement body.
+pub(super) fn csr_statement(vault: &Vault, req: &RootCsrRequest) -> Result<Body> {
+    csr_body(&vault.ledger()?, req)
+}
+
 /// `root csr`: a key on the token (a pending generation) and a PKCS#10 request for it signed
 /// on the token, written to `out` (reserved before the token is touched). A failure before the
 /// generation is recorded destroys the key.
 pub fn root_csr(ctx: &Ctx<'_>, req: &RootCsrRequest) -> Result<RootCsrReport> {
+    root_csr_witnessed(ctx, req, &WitnessSigs::none())
+}
+
+/// [`root_csr`] with the witnesses' signatures of its statement: no key is made on the
+/// token unless they count.
+pub fn root_csr_witnessed(
+    ctx: &Ctx<'_>,
+    req: &RootCsrRequest,
+    sigs: &WitnessSigs,
+) -> Result<RootCsrReport> {
     let mut ledger = ctx.vault.ledger()?;
+    let approval = witness::approve(
+        ctx.vault,
+        &ledger,
+        &csr_body(&ledger, req)?,
+        sigs,
+        "no key was generated",
+    )?;
     let generations = ledger.generations()?;
     refuse_if_pending(&generations)?;
     let generation = next_generation(&generations);
@@ -716,6 +925,7 @@ pub fn root_csr(ctx: &Ctx<'_>, req: &RootCsrRequest) -> Result<RootCsrReport> {
     let reserved =
         fsio::ReservedFile::reserve(&req.out.path, req.out.force, fsio::CERT_RESERVATION)?;
     let (report, pem) = ctx.with_session(|session, attestor| {
+        let attested = approval.attest(attestor)?;
         let key = session.generate_key_pair(req.key_type, &label)?;
         let made = (|| -> Result<(RootCsrReport, String)> {
             let protection = session.protection(&key)?;
@@ -728,7 +938,7 @@ pub fn root_csr(ctx: &Ctx<'_>, req: &RootCsrRequest) -> Result<RootCsrReport> {
             let der = x509::sign_request(&req.subject, &key)?;
             let spki_sha256 = key.public_key().spki_sha256_hex();
             let csr_sha256 = sha256_hex(&der);
-            let tx = ledger.begin()?;
+            let tx = attested.begin(&mut ledger, ctx.operator)?;
             let now_generations = tx.generations()?;
             refuse_if_pending(&now_generations)?;
             if next_generation(&now_generations) != generation {
@@ -802,6 +1012,8 @@ pub struct CheckedImport {
     pub key_label: String,
     /// Its CKA_ID, hex.
     pub key_id: String,
+    /// The certificate's basicConstraints pathLenConstraint (`None`: unlimited).
+    pub path_len: Option<u32>,
 }
 
 fn import_refusal(check: &'static str, detail: impl Into<String>) -> Error {
@@ -982,6 +1194,11 @@ pub fn check_import(vault: &Vault, req: ImportRequest<'_>) -> Result<CheckedImpo
     }
     let now = Utc::now().timestamp();
     check_ca("the certificate", &cert, 1, now)?;
+    let path_len = cert
+        .basic_constraints()
+        .ok()
+        .flatten()
+        .and_then(|bc| bc.value.path_len_constraint);
     // RFC 5280 §4.2.1.2: a CA certificate carries a subjectKeyIdentifier, which every
     // intermediate the vault issues under it names as its authorityKeyIdentifier.
     if !cert
@@ -1093,6 +1310,7 @@ pub fn check_import(vault: &Vault, req: ImportRequest<'_>) -> Result<CheckedImpo
         chain,
         key_label: pending.key_label.clone(),
         key_id: pending.key_id.clone(),
+        path_len,
     })
 }
 
@@ -1136,6 +1354,45 @@ pub fn import_confirmation(c: &CheckedImport) -> ConfirmRequest {
     }
 }
 
+/// The statement body of `root import`: the imported certificate (SHA-256, subject, issuer,
+/// pathLen, key, validity) and the anchor its chain ends in.
+fn import_body(c: &CheckedImport) -> Body {
+    let mut body = Body::new("root import");
+    body.line(
+        "generation",
+        format!("{} (pending, becomes active)", c.generation),
+    );
+    if let Some(p) = c.previous {
+        body.line("previous", format!("generation {p} (becomes trusted)"));
+    }
+    body.line("certificate SHA-256", &c.record.sha256)
+        .line("subject", &c.record.subject)
+        .line(
+            "issuer",
+            c.chain.first().map_or("-", |i| i.subject.as_str()),
+        )
+        .line(
+            "pathlen",
+            c.path_len.map_or("none".to_owned(), |p| p.to_string()),
+        )
+        .line("serial", &c.record.serial)
+        .line(
+            "validity",
+            format!("{} .. {}", c.record.not_before, c.record.not_after),
+        )
+        .line("SPKI SHA-256", &c.record.spki_sha256);
+    if let Some(anchor) = c.chain.last() {
+        body.line("anchor", &anchor.subject)
+            .line("anchor SHA-256", &anchor.sha256);
+    }
+    body
+}
+
+/// `root import … --statement-out`: [`check_import`], then the statement body.
+pub(super) fn import_statement(vault: &Vault, req: ImportRequest<'_>) -> Result<Body> {
+    Ok(import_body(&check_import(vault, req)?))
+}
+
 /// `root import`: after [`check_import`] and the operator's confirmation, the pending key is
 /// found on the token and checked against the certificate and what the token attested, and
 /// the generation becomes active (the one before it trusted).
@@ -1144,12 +1401,30 @@ pub fn import_root(
     req: ImportRequest<'_>,
     confirmer: &mut dyn Confirm,
 ) -> Result<GenerationInfo> {
+    import_root_witnessed(ctx, req, &WitnessSigs::none(), confirmer)
+}
+
+/// [`import_root`] with the witnesses' signatures of its statement.
+pub fn import_root_witnessed(
+    ctx: &Ctx<'_>,
+    req: ImportRequest<'_>,
+    sigs: &WitnessSigs,
+    confirmer: &mut dyn Confirm,
+) -> Result<GenerationInfo> {
     let checked = check_import(ctx.vault, req)?;
     let request = import_confirmation(&checked);
-    confirm_root_step(&request, confirmer, "nothing was imported")?;
     let mut ledger = ctx.vault.ledger()?;
+    let approval = witness::approve(
+        ctx.vault,
+        &ledger,
+        &import_body(&checked),
+        sigs,
+        "nothing was imported",
+    )?;
+    confirm_root_step(&request, confirmer, "nothing was imported")?;
     let generation = checked.generation;
     ctx.with_session(|session, attestor| {
+        let attested_approval = approval.attest(attestor)?;
         let state: TokenState = attestor.state();
         let attested = super::verified::generation(&state, generation)?;
         if attested.status != "pending" || attested.key.as_deref() != Some(&checked.record.spki_sha256) {
@@ -1167,7 +1442,7 @@ pub fn import_root(
         if key.public_key().spki_sha256_hex() != checked.record.spki_sha256 {
             return Err(Error::RootKeyMismatch(checked.key_label.clone()));
         }
-        let tx = ledger.begin()?;
+        let tx = attested_approval.begin(&mut ledger, ctx.operator)?;
         let now_generations = tx.generations()?;
         if now_generations
             .iter()

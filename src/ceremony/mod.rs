@@ -40,14 +40,17 @@ pub use confirm::{
 };
 pub use generations::{
     check_import, csr_confirmation, default_key_label, destroy_key_confirmation, destroy_root_key,
-    export_freshness, generations, import_confirmation, import_root, retire_confirmation,
-    retire_root, root_certificate, root_csr, rotate_confirmation, rotate_root, CheckedImport,
-    ExportFreshness, GenerationInfo, ImportRequest, RootCert, RootCsrReport, RootCsrRequest,
-    RotateReport, RotateRequest, ROOT_CONFIRM_DIGITS,
+    destroy_root_key_witnessed, export_freshness, generations, import_confirmation, import_root,
+    import_root_witnessed, retire_confirmation, retire_root, retire_root_witnessed,
+    root_certificate, root_csr, root_csr_witnessed, rotate_confirmation, rotate_root,
+    rotate_root_witnessed, CheckedImport, ExportFreshness, GenerationInfo, ImportRequest, RootCert,
+    RootCsrReport, RootCsrRequest, RotateReport, RotateRequest, ROOT_CONFIRM_DIGITS,
 };
 pub use init::{init, InitReport};
 pub use keyuse::{KeyUse, COMPROMISE_REASONS};
-pub use recover::{recover_ledger, RecoverReport};
+pub use recover::{
+    recover_ledger, recover_ledger_witnessed, write_recover_statement, RecoverReport,
+};
 pub use restore::{restore, RestoreReport};
 pub use revoke::{
     issue_crl, issue_crl_for, normalize_serial, revoke, revoke_witnessed, CrlInfo, RevokeTarget,
@@ -79,6 +82,7 @@ use crate::hsm::{KeyProtection, PinState};
 use crate::ledger::VerifyReport;
 use crate::pin::PinSource;
 use crate::vault::Vault;
+use crate::witness as witness_text;
 
 /// The vault's root, or the refusal every use case that needs one gives.
 pub(crate) fn require_root(ledger: &crate::ledger::Ledger) -> Result<crate::ledger::RootRecord> {
@@ -261,6 +265,26 @@ impl Ctx<'_> {
     }
 }
 
+/// The statement body of `token approve-module`: the module's path and SHA-256, and the
+/// modules approved so far.
+fn module_body(path: &str, sha256: &str, approved: &[(String, String)]) -> witness_text::Body {
+    let mut body = witness_text::Body::new("token approve-module");
+    body.line("module", path).line("module SHA-256", sha256);
+    for (p, s) in approved {
+        body.line("approved so far", format!("{p} (SHA-256 {s})"));
+    }
+    body
+}
+
+/// `token approve-module --statement-out`: the module `vault.toml` names (checked as a file:
+/// not writable by others), and the statement body.
+pub(crate) fn module_statement(vault: &Vault) -> Result<witness_text::Body> {
+    let file = vault.module_file()?;
+    let path = vault.config().token.module.display().to_string();
+    let approved = vault.ledger()?.approved_modules()?;
+    Ok(module_body(&path, &file.sha256, &approved))
+}
+
 /// `token approve-module`: records the operator's approval of the module `vault.toml` names,
 /// after they confirm its SHA-256 (checked out of band against its publisher's, like a CSR's
 /// fingerprint). Returns the module's path and SHA-256, and whether it was approved already.
@@ -268,15 +292,34 @@ pub fn approve_module(
     ctx: &Ctx<'_>,
     confirmer: &mut dyn Confirm,
 ) -> Result<(String, String, bool)> {
+    approve_module_witnessed(ctx, &WitnessSigs::none(), confirmer)
+}
+
+/// [`approve_module`] with the witnesses' signatures of its statement: checked before the
+/// operator confirms and before the new module is loaded, so an unwitnessed module never
+/// sees the PIN.
+pub fn approve_module_witnessed(
+    ctx: &Ctx<'_>,
+    sigs: &WitnessSigs,
+    confirmer: &mut dyn Confirm,
+) -> Result<(String, String, bool)> {
     let file = ctx.vault.module_file()?;
     let path = ctx.vault.config().token.module.display().to_string();
-    let approved = ctx.vault.ledger()?.approved_modules()?;
+    let mut ledger = ctx.vault.ledger()?;
+    let approved = ledger.approved_modules()?;
     if approved
         .iter()
         .any(|(p, s)| *p == path && *s == file.sha256)
     {
         return Ok((path, file.sha256, true));
     }
+    let approval = witness::approve(
+        ctx.vault,
+        &ledger,
+        &module_body(&path, &file.sha256, &approved),
+        sigs,
+        "nothing was approved",
+    )?;
     let mut summary = vec![
         ("module".to_owned(), path.clone()),
         ("SHA-256".to_owned(), file.sha256.clone()),
@@ -292,8 +335,8 @@ pub fn approve_module(
     };
     confirm::check(&request, confirmer.ask(&request), "nothing was approved")?;
     ctx.with_session_approving(Some(&file.sha256), |_session, attestor| {
-        let mut ledger = ctx.vault.ledger()?;
-        let tx = ledger.begin()?;
+        let attested = approval.attest(attestor)?;
+        let tx = attested.begin(&mut ledger, ctx.operator)?;
         tx.append(
             &ctx.operator.0,
             &crate::ledger::Event::ModuleApproved(crate::ledger::ModuleApproved {

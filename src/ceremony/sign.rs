@@ -496,8 +496,24 @@ fn sign_body(j: &Judged) -> Body {
         .line("key type", key.alg().name())
         .line("SPKI SHA-256", key.spki_sha256_hex())
         .line("CSR SHA-256", j.csr.sha256_hex());
+    issuer_line(&mut body, &j.root);
     profile_lines(&mut body, &j.evaluation.profile);
+    for n in &j.key_notes {
+        body.line("same key", n);
+    }
     body
+}
+
+/// The root generation that will sign, by its certificate's SHA-256: a witness checks that a
+/// rotation has not put another root in its place.
+pub(super) fn issuer_line(body: &mut Body, root: &RootRecord) {
+    body.line(
+        "issuing root",
+        format!(
+            "generation {}, certificate SHA-256 {}",
+            root.generation, root.certificate.sha256
+        ),
+    );
 }
 
 /// The profile's values, as every statement that signs an intermediate lists them.

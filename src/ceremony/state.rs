@@ -292,6 +292,10 @@ impl TokenState {
             }
             Event::WitnessesRequired(r) => self.witnesses_required = r.required,
             Event::LedgerRecovered(r) => {
+                // The requirement the token had attested, if the lost events changed it.
+                if let Some(m) = r.witnesses_required {
+                    self.witnesses_required = m;
+                }
                 // Numbers go on from what the token had counted, even for the lost tail.
                 for (generation, number) in &r.crl_numbers {
                     if let Ok(g) = generation.parse::<u32>() {
@@ -576,6 +580,34 @@ mod tests {
         w.witnesses_required = 2;
         w.witnesses_digest = crate::witness::registry_step(GENESIS, "added", "a", "SHA256:x");
         assert_eq!(TokenState::parse(&w.to_bytes()).unwrap(), w);
+    }
+
+    #[test]
+    fn a_state_with_witnesses_and_generations_keeps_both_and_a_recovery_carries_m() {
+        let mut s = TokenState::genesis("v");
+        s.roots.insert(1, "abc".into());
+        s.upgrade();
+        s.witnesses_required = 2;
+        s.witnesses_digest = crate::witness::registry_step(GENESIS, "added", "a", "SHA256:x");
+        let read = TokenState::parse(&s.to_bytes()).unwrap();
+        assert_eq!(read, s);
+        assert_eq!(read.generations[&1].status, "active");
+        let recovered = |m| {
+            Event::LedgerRecovered(crate::ledger::LedgerRecovered {
+                lost_from_seq: 2,
+                lost_to_seq: 3,
+                lost_head_hash: "h".into(),
+                revocations_lost: 0,
+                crl_numbers: Default::default(),
+                witnesses_required: m,
+            })
+        };
+        let mut t = read.clone();
+        t.apply(5, "e", &recovered(None));
+        assert_eq!(t.witnesses_required, 2, "absent: unchanged");
+        t.apply(6, "f", &recovered(Some(3)));
+        assert_eq!(t.witnesses_required, 3);
+        assert_eq!(t.witnesses_digest, s.witnesses_digest);
     }
 
     #[test]

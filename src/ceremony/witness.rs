@@ -22,8 +22,8 @@
 //!   witnesses are required.
 //!
 //! The registry (names, keys, M) is folded from the `witness_added`, `witness_removed` and
-//! `witnesses_required` events, found through the `events_by_kind` index; there is no
-//! derived table of it to edit.
+//! `witnesses_required` events (and the M a `ledger_recovered` event carries over), found
+//! through the `events_by_kind` index; there is no derived table of it to edit.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -45,8 +45,14 @@ use crate::witness::{
     self, Body, Head, Invalid, Signature, Statement, VaultId, WitnessKey, WitnessName,
 };
 
-/// The event kinds the registry is folded from.
-const REGISTRY_KINDS: [&str; 3] = ["witness_added", "witness_removed", "witnesses_required"];
+/// The event kinds the registry is folded from (`ledger_recovered` carries the M the token
+/// had attested when the lost events changed it).
+const REGISTRY_KINDS: [&str; 4] = [
+    "witness_added",
+    "witness_removed",
+    "witnesses_required",
+    "ledger_recovered",
+];
 
 /// How many earlier ledger heads a signature that does not verify is tried against, to say
 /// "the ledger moved" rather than "another statement".
@@ -118,6 +124,11 @@ impl Registry {
                     r.witnesses.remove(&w.name);
                 }
                 Event::WitnessesRequired(q) => r.required = q.required,
+                Event::LedgerRecovered(l) => {
+                    if let Some(m) = l.witnesses_required {
+                        r.required = m;
+                    }
+                }
                 _ => {}
             }
         }
@@ -366,6 +377,8 @@ pub(crate) struct Approval {
     statement: Statement,
     signatures: Vec<(String, Signature)>,
     registry: Registry,
+    /// The witnesses it needed: M, or more for `ledger recover` (the token's M).
+    required: u32,
     nothing: &'static str,
 }
 
@@ -380,12 +393,26 @@ pub(crate) fn approve(
     sigs: &WitnessSigs,
     nothing: &'static str,
 ) -> Result<Approval> {
+    approve_at_least(vault, ledger, body, sigs, nothing, 0)
+}
+
+/// [`approve`], needing at least `at_least` witnesses even if the ledger's M is lower
+/// (`ledger recover`: the M the token attested, which the lost events may have raised).
+pub(crate) fn approve_at_least(
+    vault: &Vault,
+    ledger: &Ledger,
+    body: &Body,
+    sigs: &WitnessSigs,
+    nothing: &'static str,
+    at_least: u32,
+) -> Result<Approval> {
     let registry = Registry::read(ledger)?;
+    let required = registry.required.max(at_least);
     let statement = statement_of(vault, ledger, body)?;
-    if sigs.0.is_empty() && registry.required > 0 {
+    if sigs.0.is_empty() && required > 0 {
         return Err(NotWitnessed::Required {
             action: body.action,
-            required: registry.required,
+            required,
             registered: registry.witnesses.len(),
             nothing,
         }
@@ -400,10 +427,10 @@ pub(crate) fn approve(
     if !problems.is_empty() {
         return Err(NotWitnessed::Invalid { problems, nothing }.into());
     }
-    if signatures.len() < registry.required as usize {
+    if signatures.len() < required as usize {
         return Err(NotWitnessed::TooFew {
             action: body.action,
-            required: registry.required,
+            required,
             valid: progress.valid,
             nothing,
         }
@@ -413,6 +440,7 @@ pub(crate) fn approve(
         statement,
         signatures,
         registry,
+        required,
         nothing,
     })
 }
@@ -422,6 +450,22 @@ impl Approval {
     /// was judged by are the ones the token attested (exit 4 if the ledger lied).
     pub(crate) fn attest(self, attestor: &Attestor<'_>) -> Result<Attested> {
         self.registry.prove(&attestor.state())?;
+        Ok(Attested(self))
+    }
+
+    /// For `ledger recover`, whose ledger is behind the token: the token's registry digest
+    /// may name witnesses the lost events registered, so the registry cannot be proven
+    /// against it; what is proven is that the approval counted at least the M the token
+    /// attested (the ledger's own registry was authenticated by `ledger verify`, its
+    /// checkpoints signed by the token's audit key).
+    pub(crate) fn attest_recovery(self, token: &TokenState) -> Result<Attested> {
+        if self.required < token.witnesses_required {
+            return Err(Mismatch::Derived(format!(
+                "the recovery was approved by {} witnesses, but the token requires {}",
+                self.required, token.witnesses_required
+            ))
+            .into());
+        }
         Ok(Attested(self))
     }
 }
@@ -460,7 +504,7 @@ impl Attested {
                 action: a.statement.action().to_owned(),
                 statement: a.statement.text().to_owned(),
                 statement_sha256: a.statement.sha256(),
-                required: a.registry.required,
+                required: a.required,
                 signatures: a
                     .signatures
                     .iter()
@@ -503,6 +547,18 @@ pub enum WitnessedAction<'a> {
     Revoke(&'a super::RevokeTarget, crate::x509::RevocationReason),
     /// `root create`.
     CreateRoot(&'a super::RootRequest),
+    /// `root rotate`.
+    RootRotate(&'a super::RotateRequest),
+    /// `root retire --generation N`.
+    RootRetire(u32),
+    /// `root csr`.
+    RootCsr(&'a super::RootCsrRequest),
+    /// `root import` (checked by `check_import` again when the statement is made).
+    RootImport(super::ImportRequest<'a>),
+    /// `root destroy-key --generation N`.
+    RootDestroyKey(u32),
+    /// `token approve-module`: the module `vault.toml` names.
+    ApproveModule,
     /// `witness add`.
     WitnessAdd(&'a WitnessName, &'a WitnessKey),
     /// `witness remove`.
@@ -528,6 +584,12 @@ pub fn statement(
             super::revoke::revoke_statement(vault, target, reason)?
         }
         WitnessedAction::CreateRoot(req) => super::root::root_statement(vault, req)?,
+        WitnessedAction::RootRotate(req) => super::generations::rotate_statement(vault, req)?,
+        WitnessedAction::RootRetire(g) => super::generations::retire_statement(vault, g)?,
+        WitnessedAction::RootCsr(req) => super::generations::csr_statement(vault, req)?,
+        WitnessedAction::RootImport(req) => super::generations::import_statement(vault, req)?,
+        WitnessedAction::RootDestroyKey(g) => super::generations::destroy_statement(vault, g)?,
+        WitnessedAction::ApproveModule => super::module_statement(vault)?,
         WitnessedAction::WitnessAdd(name, key) => add_body(&vault.ledger()?, name, key)?,
         WitnessedAction::WitnessRemove(name) => remove_body(&vault.ledger()?, name)?,
         WitnessedAction::WitnessRequire(m) => require_body(&vault.ledger()?, m)?,
@@ -569,7 +631,7 @@ pub struct StatementReport {
 
 /// Writes `statement` to `out` (readable by the witnesses; never over an existing file
 /// unless `out.force`).
-fn write_statement_file(
+pub(super) fn write_statement_file(
     ledger: &Ledger,
     statement: &Statement,
     out: &Output,

@@ -290,6 +290,8 @@ pub enum TokenCommand {
         /// Confirm without a prompt: at least 16 hex digits of the module's SHA-256.
         #[arg(long, value_name = "HEX")]
         confirm: Option<String>,
+        #[command(flatten)]
+        witness: WitnessArgs,
     },
     /// Before a ceremony (no vault needed): what this module can do for a vault. Generates
     /// and signs with throwaway keys of every key type, reads back their protection, tries a
@@ -337,6 +339,8 @@ pub enum RootCommand {
         /// Confirm without a prompt: at least 16 hex digits of its certificate's SHA-256.
         #[arg(long, value_name = "HEX")]
         confirm: Option<String>,
+        #[command(flatten)]
+        witness: WitnessArgs,
     },
     /// Destroy a retired generation's key on the token (it can never sign again, not even a
     /// CRL); recorded in the ledger.
@@ -347,6 +351,8 @@ pub enum RootCommand {
         /// Confirm without a prompt: at least 16 hex digits of the key's SPKI SHA-256.
         #[arg(long, value_name = "HEX")]
         confirm: Option<String>,
+        #[command(flatten)]
+        witness: WitnessArgs,
     },
     /// For a vault under an enterprise root: a new root key on the token (a pending
     /// generation) and a certificate request for it, signed on the token.
@@ -364,6 +370,8 @@ pub enum RootCommand {
         /// Confirm without a prompt: at least 16 hex digits of the certificate's SHA-256.
         #[arg(long, value_name = "HEX")]
         confirm: Option<String>,
+        #[command(flatten)]
+        witness: WitnessArgs,
     },
 }
 
@@ -404,6 +412,8 @@ pub struct RootRotateArgs {
     /// SHA-256.
     #[arg(long, value_name = "HEX")]
     pub confirm: Option<String>,
+    #[command(flatten)]
+    pub witness: WitnessArgs,
 }
 
 #[derive(Debug, Args)]
@@ -424,6 +434,8 @@ pub struct RootCsrArgs {
     /// Overwrite FILE if it exists.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub witness: WitnessArgs,
 }
 
 #[derive(Debug, Args)]
@@ -488,6 +500,10 @@ pub enum LedgerCommand {
         /// refused command printed it).
         #[arg(long, value_name = "HEX")]
         confirm: Option<String>,
+        /// The statement (`--statement-out`) names the lost events, which only the token
+        /// knows: writing it needs the PIN, and no key is used.
+        #[command(flatten)]
+        witness: WitnessArgs,
     },
     /// Print events.
     Show {

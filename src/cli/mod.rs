@@ -82,11 +82,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Token {
-            check: Some(TokenCommand::ApproveModule { confirm }),
+            check: Some(TokenCommand::ApproveModule { confirm, witness }),
         } => {
             let vault = open()?;
+            let action = ceremony::WitnessedAction::ApproveModule;
+            let Some(sigs) = witness_step(&witness, &vault, &operator, json, action)? else {
+                return Ok(ExitCode::Ok);
+            };
             let mut confirmer = CliConfirm { given: confirm };
-            let (path, sha256, already) = ceremony::approve_module(&ctx(&vault), &mut confirmer)?;
+            let (path, sha256, already) =
+                ceremony::approve_module_witnessed(&ctx(&vault), &sigs, &mut confirmer)?;
             if already {
                 eprintln!(
                     "the module {path} (SHA-256 {sha256}) is already approved for this vault"
@@ -496,8 +501,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 path_len: a.path_len,
                 key_label: a.key_label,
             };
+            let action = ceremony::WitnessedAction::RootRotate(&req);
+            let Some(sigs) = witness_step(&a.witness, &vault, &operator, json, action)? else {
+                return Ok(ExitCode::Ok);
+            };
             let mut confirmer = CliConfirm { given: a.confirm };
-            let r = ceremony::rotate_root(&ctx(&vault), &req, &mut confirmer)?;
+            let r = ceremony::rotate_root_witnessed(&ctx(&vault), &req, &sigs, &mut confirmer)?;
             eprintln!(
                 "root generation {} is active (SHA-256 {}), generation {} trusted; cross-certificate SHA-256 {}. Re-export every cluster so that its root-cert.pem holds both roots, then re-key each (docs/rotation.md)",
                 r.root.generation,
@@ -514,10 +523,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Root(RootCommand::Retire {
             generation,
             confirm,
+            witness,
         }) => {
             let vault = open()?;
+            let action = ceremony::WitnessedAction::RootRetire(generation);
+            let Some(sigs) = witness_step(&witness, &vault, &operator, json, action)? else {
+                return Ok(ExitCode::Ok);
+            };
             let mut confirmer = CliConfirm { given: confirm };
-            let g = ceremony::retire_root(&ctx(&vault), generation, &mut confirmer)?;
+            let g =
+                ceremony::retire_root_witnessed(&ctx(&vault), generation, &sigs, &mut confirmer)?;
             eprintln!(
                 "root generation {} retired: it is in no trust bundle and signs only its own CRLs. Re-export every cluster",
                 g.generation
@@ -529,10 +544,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Root(RootCommand::DestroyKey {
             generation,
             confirm,
+            witness,
         }) => {
             let vault = open()?;
+            let action = ceremony::WitnessedAction::RootDestroyKey(generation);
+            let Some(sigs) = witness_step(&witness, &vault, &operator, json, action)? else {
+                return Ok(ExitCode::Ok);
+            };
             let mut confirmer = CliConfirm { given: confirm };
-            let g = ceremony::destroy_root_key(&ctx(&vault), generation, &mut confirmer)?;
+            let g = ceremony::destroy_root_key_witnessed(
+                &ctx(&vault),
+                generation,
+                &sigs,
+                &mut confirmer,
+            )?;
             eprintln!(
                 "the key of root generation {} (label {}) was destroyed on the token; recorded in the ledger",
                 g.generation, g.key_label
@@ -552,7 +577,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     force: a.force,
                 },
             };
-            let r = ceremony::root_csr(&ctx(&vault), &req)?;
+            let action = ceremony::WitnessedAction::RootCsr(&req);
+            let Some(sigs) = witness_step(&a.witness, &vault, &operator, json, action)? else {
+                return Ok(ExitCode::Ok);
+            };
+            let r = ceremony::root_csr_witnessed(&ctx(&vault), &req, &sigs)?;
             eprintln!(
                 "root generation {} is pending: its {} key is on the token (SPKI SHA-256 {}); the request is in {} (SHA-256 {}). Have the enterprise CA sign it as a CA with pathLen 1 or more, then `rootvault root import --cert FILE --chain FILE`",
                 r.generation,
@@ -569,6 +598,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             cert,
             chain,
             confirm,
+            witness,
         }) => {
             let vault = open()?;
             let read = |path: &std::path::Path| {
@@ -584,8 +614,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 cert: &cert_bytes,
                 chain: chain_bytes.as_deref(),
             };
+            let action = ceremony::WitnessedAction::RootImport(req);
+            let Some(sigs) = witness_step(&witness, &vault, &operator, json, action)? else {
+                return Ok(ExitCode::Ok);
+            };
             let mut confirmer = CliConfirm { given: confirm };
-            let g = ceremony::import_root(&ctx(&vault), req, &mut confirmer)?;
+            let g = ceremony::import_root_witnessed(&ctx(&vault), req, &sigs, &mut confirmer)?;
             eprintln!(
                 "root generation {} is active: {} (SHA-256 {}), anchored at {}. Export every cluster again",
                 g.generation,
@@ -643,10 +677,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::Integrity);
             }
         }
-        Command::Ledger(LedgerCommand::Recover { confirm }) => {
+        Command::Ledger(LedgerCommand::Recover { confirm, witness }) => {
             let vault = open()?;
+            // Its statement names what only the token knows: written with the PIN.
+            if let Some(path) = &witness.statement_out {
+                let out = Output {
+                    path: path.clone(),
+                    force: false,
+                };
+                let report = ceremony::write_recover_statement(&ctx(&vault), &out)?;
+                print_statement_report(&report, path, json)?;
+                return Ok(ExitCode::Ok);
+            }
+            let sigs = ceremony::WitnessSigs::read(&witness.witness_sigs)?;
             let mut confirmer = CliConfirm { given: confirm };
-            let r = ceremony::recover_ledger(&ctx(&vault), &mut confirmer)?;
+            let r = ceremony::recover_ledger_witnessed(&ctx(&vault), &sigs, &mut confirmer)?;
             eprintln!(
                 "recorded as event {}: events {}..{} are lost (head {}); {} revocation(s) went with them and must be made again; CRL numbers go on from the token's count",
                 r.recorded_seq, r.lost_from_seq, r.lost_to_seq, r.lost_head_hash, r.revocations_lost
@@ -755,8 +800,18 @@ fn witness_step(
         force: false,
     };
     let report = ceremony::write_statement(vault, operator, &action, &out)?;
+    print_statement_report(&report, path, json)?;
+    Ok(None)
+}
+
+/// What `--statement-out` tells the operator: the statement, where it went, and what next.
+fn print_statement_report(
+    report: &ceremony::StatementReport,
+    path: &std::path::Path,
+    json: bool,
+) -> Result<()> {
     if json {
-        print_json(&report)?;
+        print_json(report)?;
     } else {
         eprint!("{}", report.statement);
         eprintln!(
@@ -771,7 +826,7 @@ fn witness_step(
             path.display()
         );
     }
-    Ok(None)
+    Ok(())
 }
 
 /// Confirmation on the command line: the summary always goes to stderr; the answer is

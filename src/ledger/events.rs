@@ -238,6 +238,11 @@ pub struct LedgerRecovered {
     /// Per root generation (decimal), the last CRL number the token had counted; numbers go
     /// on from there.
     pub crl_numbers: std::collections::BTreeMap<String, i64>,
+    /// The witnesses every trust-changing action needs from now on, when the token had
+    /// attested another M than the ledger that survived holds (the lost events changed it);
+    /// absent otherwise, and in events recorded before witnesses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witnesses_required: Option<u32>,
 }
 
 /// Payload of `audit_key_created`.
@@ -587,16 +592,26 @@ impl Event {
 
     /// Whether this event changes what the vault trusts, so that once witnesses are required
     /// it is recorded only after an `action_witnessed` event in the same transaction (shared
-    /// cli.md, "Witnesses"). CRLs, exports, refusals and bookkeeping need none.
+    /// cli.md, "Witnesses"): every root generation step, signing, revocation, the witnesses
+    /// themselves, the module that receives the PIN, and a recorded loss of history (which
+    /// takes back the revocations and root steps it lost). CRLs, exports, refusals and
+    /// bookkeeping need none.
     pub fn is_trust_changing(&self) -> bool {
         matches!(
             self,
             Event::RootCreated(_)
+                | Event::RootRotated(_)
+                | Event::RootRetired(_)
+                | Event::RootKeyGenerated(_)
+                | Event::RootImported(_)
+                | Event::RootKeyDestroyed(_)
                 | Event::CertificateIssued(_)
                 | Event::CertificateRevoked(_)
                 | Event::WitnessAdded(_)
                 | Event::WitnessRemoved(_)
                 | Event::WitnessesRequired(_)
+                | Event::ModuleApproved(_)
+                | Event::LedgerRecovered(_)
         )
     }
 

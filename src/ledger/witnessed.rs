@@ -70,7 +70,8 @@ impl WitnessCheck {
                     problems.push(format!("event {seq}: {who} signed twice"));
                 }
             }
-            if seen.len() < self.required as usize || a.required != self.required {
+            // A recovery may record more than the ledger's M: the token's (ceremony/recover.rs).
+            if seen.len() < a.required.max(self.required) as usize || a.required < self.required {
                 problems.push(format!(
                     "event {seq}: {} witnesses signed and it records M = {}, but {} were required then",
                     seen.len(),
@@ -102,6 +103,11 @@ impl WitnessCheck {
                 self.keys.remove(&w.name);
             }
             Event::WitnessesRequired(r) => self.required = r.required,
+            Event::LedgerRecovered(r) => {
+                if let Some(m) = r.witnesses_required {
+                    self.required = m;
+                }
+            }
             _ => {}
         }
         if checkpoints.contains(&seq) {
@@ -287,6 +293,122 @@ mod tests {
         assert_eq!(
             p,
             ["event 4 (certificate_revoked): witnesses were required, but no witnessed statement precedes it in its transaction"]
+        );
+    }
+
+    #[test]
+    fn every_root_generation_step_module_approval_and_recovery_needs_a_witnessed_statement() {
+        use crate::ledger::{
+            CertificateRecord, LedgerRecovered, ModuleApproved, RootImported, RootKeyDestroyed,
+            RootKeyGenerated, RootRetired, RootRotated,
+        };
+        let cert = CertificateRecord {
+            serial: "01".into(),
+            subject: "CN=R".into(),
+            not_before: "2026-01-01T00:00:00Z".into(),
+            not_after: "2036-01-01T00:00:00Z".into(),
+            key_type: "ecdsa-p384".into(),
+            spki_sha256: "a".repeat(64),
+            sha256: "b".repeat(64),
+            der_base64: String::new(),
+        };
+        let recovered = |m: Option<u32>| {
+            Event::LedgerRecovered(LedgerRecovered {
+                lost_from_seq: 4,
+                lost_to_seq: 9,
+                lost_head_hash: "c".repeat(64),
+                revocations_lost: 0,
+                crl_numbers: Default::default(),
+                witnesses_required: m,
+            })
+        };
+        let steps = [
+            Event::RootRotated(RootRotated {
+                generation: 2,
+                previous: 1,
+                certificate: cert.clone(),
+                key_label: "k".into(),
+                key_id: "01".into(),
+                token_serial: "t".into(),
+                cross: cert.clone(),
+            }),
+            Event::RootRetired(RootRetired {
+                generation: 1,
+                sha256: "b".repeat(64),
+            }),
+            Event::RootKeyDestroyed(RootKeyDestroyed {
+                generation: 1,
+                key_label: "k".into(),
+                key_id: "01".into(),
+                spki_sha256: "a".repeat(64),
+            }),
+            Event::RootKeyGenerated(RootKeyGenerated {
+                generation: 2,
+                key_label: "k".into(),
+                key_id: "01".into(),
+                key_type: "ecdsa-p384".into(),
+                spki_sha256: "a".repeat(64),
+                token_serial: "t".into(),
+                subject: "CN=R".into(),
+                csr_sha256: "d".repeat(64),
+            }),
+            Event::RootImported(RootImported {
+                generation: 2,
+                previous: Some(1),
+                certificate: cert,
+                chain: vec![],
+            }),
+            Event::ModuleApproved(ModuleApproved {
+                module: "/m.so".into(),
+                sha256: "e".repeat(64),
+            }),
+            recovered(None),
+        ];
+        for e in &steps {
+            assert!(e.is_trust_changing(), "{}", e.kind());
+            let (mut c, _) = setup();
+            let p = c.check(&stored(4, GENESIS, e), e, &BTreeSet::new());
+            assert_eq!(
+                p,
+                [format!("event 4 ({}): witnesses were required, but no witnessed statement precedes it in its transaction", e.kind())]
+            );
+        }
+    }
+
+    #[test]
+    fn a_recovery_may_require_more_witnesses_than_the_ledger_and_carries_the_tokens_m() {
+        use crate::ledger::LedgerRecovered;
+        let (_, st) = setup();
+        let mut w = witnessed(&st, &[("alice", 1, NS), ("bob", 2, NS)]);
+        // The token required 2 while the ledger that survived said 1: it records 2.
+        let (mut c, _) = setup();
+        // The ledger that survived says M = 1.
+        c.required = 1;
+        let cps = BTreeSet::from([5]);
+        assert!(c
+            .check(&stored(4, &format!("{:064x}", 3), &w), &w, &cps)
+            .is_empty());
+        let rec = Event::LedgerRecovered(LedgerRecovered {
+            lost_from_seq: 4,
+            lost_to_seq: 9,
+            lost_head_hash: "c".repeat(64),
+            revocations_lost: 0,
+            crl_numbers: Default::default(),
+            witnesses_required: Some(2),
+        });
+        assert!(c
+            .check(&stored(5, &format!("{:064x}", 4), &rec), &rec, &cps)
+            .is_empty());
+        assert_eq!(c.required, 2, "the token's M is carried into the chain");
+        // Fewer signatures than the M it records is named.
+        if let Event::ActionWitnessed(a) = &mut w {
+            a.required = 3;
+        }
+        let (mut c, _) = setup();
+        let p = c.check(&stored(4, &format!("{:064x}", 3), &w), &w, &cps);
+        assert!(
+            p[0].contains("2 witnesses signed and it records M = 3, but 2 were required then"),
+            "{p:?}"
         );
     }
 }
