@@ -89,7 +89,7 @@ if has issuance; then
   log "token raw signing and durable commit floor"
   d=$BENCH_DIR/signtoken
   rm -rf "$d"
-  SOFTHSM2_CONF=$("$repo/hsm-test/make-token.sh" "$d" bench-sign "$SO_PIN" "$PIN" | sed 's/^export SOFTHSM2_CONF=//') \
+  SOFTHSM2_CONF=$("$repo/hsm-test/make-token.sh" "$d" bench-sign "$SO_PIN" "$PIN" | sed -n 's/^export SOFTHSM2_CONF=//p') \
     "$lb" token-sign "$module" bench-sign "$PIN" 200 | record
   "$lb" commit-floor "$BENCH_DIR" 300 | record
   # What writing one output PEM costs (temp file, fsync, rename, directory fsync), as the CLI does.
