@@ -17,7 +17,7 @@ use x509_parser::prelude::*;
 use yasna::models::{GeneralizedTime, ObjectIdentifier, UTCTime};
 use yasna::{DERWriter, Tag};
 
-use super::lint::Throwaway;
+use super::lint::{after_signing, Throwaway};
 use super::CertError;
 use crate::keys::{KeyAlg, PublicKey, RawSigner};
 
@@ -223,8 +223,7 @@ pub fn sign_crl(linted: LintedCrl, signer: &impl RawSigner) -> Result<IssuedCrl,
             "the signed CRL's TBSCertList differs from the linted one".into(),
         ));
     }
-    check(&linted.draft, &der, Some(&linted.draft.issuer_key))
-        .map_err(|e| CertError::Verification(e.to_string()))?;
+    check(&linted.draft, &der, Some(&linted.draft.issuer_key)).map_err(after_signing)?;
     Ok(IssuedCrl { der })
 }
 

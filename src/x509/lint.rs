@@ -81,12 +81,12 @@ pub fn sign_tbs(linted: LintedTbs, signer: &impl RawSigner) -> Result<SignedTbs,
             "the signer's public key is not the issuer key the certificate was drafted for".into(),
         ));
     }
-    let (der, tbs) = render(draft, signer, Some(&linted.tbs))?;
-    if tbs != linted.tbs {
-        return Err(CertError::Verification(
-            "the signed to-be-signed bytes differ from the linted ones".into(),
-        ));
-    }
+    // No comparison of the bytes signed with the linted ones follows: the `Gate` refuses
+    // every call whose bytes are not the linted TBS before the signer sees them, so if
+    // `render` returns at all, the last (and only accepted) bytes signed were those. A check
+    // here could never fail (cargo-mutants showed it could be deleted unnoticed: issue 17).
+    // What the certificate carries is another matter, checked by `SignedTbs::verify`.
+    let (der, _signed) = render(draft, signer, Some(&linted.tbs))?;
     Ok(SignedTbs { linted, der })
 }
 
@@ -109,9 +109,17 @@ impl SignedTbs {
             ));
         }
         let draft = &linted.draft;
-        check(draft, &der, Some(draft.issuer_key()))
-            .map_err(|e| CertError::Verification(e.to_string()))?;
+        check(draft, &der, Some(draft.issuer_key())).map_err(after_signing)?;
         Ok(IssuedCertificate { der })
+    }
+}
+
+/// A check failed on what the real key signed: a verification failure, named by the rule
+/// alone (a lint error's text says "nothing was signed", which is no longer true here).
+pub(super) fn after_signing(e: CertError) -> CertError {
+    match e {
+        CertError::Lint { rule, detail } => CertError::Verification(format!("{rule}: {detail}")),
+        other => CertError::Verification(other.to_string()),
     }
 }
 
@@ -702,11 +710,148 @@ mod tests {
     }
 
     #[test]
-    fn a_signer_with_another_key_is_refused() {
+    fn a_signer_with_another_key_is_refused_before_it_signs() {
         let (_, draft) = self_signed_draft(KeyAlg::EcP256);
-        let other = Throwaway::generate(KeyAlg::EcP256).unwrap();
-        let e = sign(lint(draft).unwrap(), &other).unwrap_err();
-        assert!(matches!(e, CertError::Signing(_)));
+        let other = Counting::new(Throwaway::generate(KeyAlg::EcP256).unwrap());
+        let e = sign_tbs(lint(draft).unwrap(), &other).unwrap_err();
+        assert!(
+            matches!(e, CertError::Signing(ref why)
+                if why == "the signer's public key is not the issuer key the certificate was drafted for"),
+            "{e}"
+        );
+        assert_eq!(other.calls.get(), 0, "the token was asked to sign");
+    }
+
+    /// Counts the signatures asked of the key it wraps.
+    struct Counting {
+        key: Throwaway,
+        calls: std::cell::Cell<usize>,
+    }
+
+    impl Counting {
+        fn new(key: Throwaway) -> Counting {
+            Counting {
+                key,
+                calls: std::cell::Cell::new(0),
+            }
+        }
+    }
+
+    impl RawSigner for Counting {
+        fn public_key(&self) -> &PublicKey {
+            self.key.public_key()
+        }
+        fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignFailure> {
+            self.calls.set(self.calls.get() + 1);
+            self.key.sign(msg)
+        }
+    }
+
+    /// A module that reports the issuer's public key but signs with another key (a wrong
+    /// object handle, a swapped key).
+    struct Impostor<'a> {
+        reports: &'a PublicKey,
+        signs_with: Throwaway,
+    }
+
+    impl RawSigner for Impostor<'_> {
+        fn public_key(&self) -> &PublicKey {
+            self.reports
+        }
+        fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignFailure> {
+            self.signs_with.sign(msg)
+        }
+    }
+
+    /// A module that signs with the right key and returns the signature with its last byte
+    /// flipped (the DER stays well-formed; `s` is wrong).
+    struct Flipping<'a>(&'a Throwaway);
+
+    impl RawSigner for Flipping<'_> {
+        fn public_key(&self) -> &PublicKey {
+            self.0.public_key()
+        }
+        fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignFailure> {
+            let mut sig = self.0.sign(msg)?;
+            *sig.last_mut().unwrap() ^= 0x01;
+            Ok(sig)
+        }
+    }
+
+    /// The error `verify` must give for a certificate whose signature is not the issuer's.
+    #[track_caller]
+    fn refused_as_badly_signed(e: CertError) {
+        assert!(
+            matches!(e, CertError::Verification(ref why)
+                if why.starts_with("signature: does not verify with the signing key: ")),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().starts_with(
+                "the signed certificate failed verification, it was not recorded or written: signature: does not verify"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_module_that_signs_with_another_key_than_it_reports_is_refused_by_verify() {
+        for alg in [KeyAlg::EcP256, KeyAlg::EcP384] {
+            let (issuer, draft) = self_signed_draft(alg);
+            let impostor = Impostor {
+                reports: issuer.public_key(),
+                signs_with: Throwaway::generate(alg).unwrap(),
+            };
+            // The key it reports passes the signer-key check and the gate: only the
+            // signature check after signing can notice.
+            let signed = sign_tbs(lint(draft.clone()).unwrap(), &impostor).unwrap();
+            refused_as_badly_signed(signed.verify().unwrap_err());
+            refused_as_badly_signed(sign(lint(draft).unwrap(), &impostor).unwrap_err());
+        }
+    }
+
+    #[test]
+    fn a_module_that_returns_a_corrupted_signature_is_refused_by_verify() {
+        for alg in [KeyAlg::EcP256, KeyAlg::EcP384] {
+            let (issuer, draft) = self_signed_draft(alg);
+            let signed = sign_tbs(lint(draft.clone()).unwrap(), &Flipping(&issuer)).unwrap();
+            refused_as_badly_signed(signed.verify().unwrap_err());
+            refused_as_badly_signed(sign(lint(draft).unwrap(), &Flipping(&issuer)).unwrap_err());
+        }
+    }
+
+    #[test]
+    fn verify_refuses_a_certificate_that_is_not_the_linted_one_even_if_well_signed() {
+        let (issuer, draft) = self_signed_draft(KeyAlg::EcP256);
+        let linted = lint(draft.clone()).unwrap();
+        // The issuer's genuine signature over another certificate (another serial).
+        let mut other = draft;
+        other.serial = Serial::from_random([9; 16]);
+        let (other_der, _) = render(&other, &issuer, None).unwrap();
+        let e = SignedTbs {
+            linted,
+            der: other_der,
+        }
+        .verify()
+        .unwrap_err();
+        assert!(
+            matches!(e, CertError::Verification(ref why)
+                if why == "the signed certificate's TBSCertificate differs from the linted one"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn an_honest_signer_passes_the_same_path_and_its_signature_checks_with_its_own_key() {
+        // The positive twin of the refusals above: the same path with an honest signer
+        // returns the certificate, and its signature checks with the issuer key alone.
+        let (issuer, draft) = self_signed_draft(KeyAlg::EcP256);
+        let issued = sign_tbs(lint(draft).unwrap(), &issuer)
+            .unwrap()
+            .verify()
+            .unwrap();
+        let (_, cert) = X509Certificate::from_der(issued.der()).unwrap();
+        cert.verify_signature(None).unwrap();
     }
 
     #[test]
