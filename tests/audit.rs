@@ -846,6 +846,88 @@ fn a_ledger_rehashed_consistently_without_the_token_fails_on_its_checkpoints() {
     assert_eq!(v.rootvault["first_bad_seq"], 9);
 }
 
+/// `rootvault ledger verify`, human and `--json`, exits 4 and names checkpoint `seq`'s
+/// signature; the auditor's script agrees (issue 17: nothing else noticed a checkpoint
+/// whose signature was not the audit key's while the key itself stayed recorded).
+#[track_caller]
+fn checkpoint_signature_refused(c: &Ceremony, seq: i64) {
+    let r = run(c.h.rv().args(["ledger", "verify"])).expect(4);
+    let named = format!("checkpoint at seq {seq}: signature does not verify with the audit key");
+    assert!(
+        r.stderr
+            .contains(&format!("ledger integrity FAILED at event {seq}:"))
+            && r.stderr.contains(&format!("  - {named}")),
+        "{}",
+        r.stderr
+    );
+    let v = judged(c, None, 4);
+    assert_eq!(v.rootvault["problems"], serde_json::json!([named]));
+    assert_eq!(
+        v.auditor["problems"],
+        serde_json::json!([format!(
+            "checkpoint at seq {seq}: the signature does not verify with the audit key"
+        )])
+    );
+    assert_eq!(v.rootvault["first_bad_seq"], seq);
+}
+
+#[test]
+fn a_checkpoint_with_a_corrupted_signature_fails_ledger_verify_naming_it() {
+    let c = ceremony("audit-cp-corrupt");
+    let cp = checkpoints_in(&c.h)
+        .into_iter()
+        .find(|cp| cp.seq == 6)
+        .unwrap();
+    let mut sig = base64::engine::general_purpose::STANDARD
+        .decode(&cp.signature)
+        .unwrap();
+    *sig.last_mut().unwrap() ^= 0x01;
+    let sig = base64::engine::general_purpose::STANDARD.encode(sig);
+    tamper(
+        &c.h,
+        &format!("UPDATE checkpoints SET signature = '{sig}' WHERE seq = 6;"),
+    );
+    checkpoint_signature_refused(&c, 6);
+}
+
+#[test]
+fn a_checkpoint_signed_by_another_key_fails_ledger_verify_while_the_real_key_stays_recorded() {
+    let c = ceremony("audit-cp-otherkey");
+    let key = c.h.path("other.key");
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        s(&key),
+    ])
+    .expect(0);
+    let cp = checkpoints_in(&c.h)
+        .into_iter()
+        .find(|cp| cp.seq == 8)
+        .unwrap();
+    let message = format!(
+        "rootvault-checkpoint-v1\nseq={}\nhash={}\ntime={}\n",
+        cp.seq, cp.hash, cp.time
+    );
+    let sig = attacker_sign(c.h.dir.path(), &key, &message);
+    tamper(
+        &c.h,
+        &format!("UPDATE checkpoints SET signature = '{sig}' WHERE seq = 8;"),
+    );
+    // The ledger still records the genuine audit key, the pinned one.
+    let show = run(c.h.rv().args(["root", "show", "--json"]))
+        .expect(0)
+        .json();
+    assert_eq!(
+        show["audit_public_key_pem"].as_str().unwrap().trim(),
+        std::fs::read_to_string(&c.audit_pem).unwrap().trim()
+    );
+    checkpoint_signature_refused(&c, 8);
+}
+
 /// Signs `message` with an attacker's P-256 key, as `openssl dgst` does: base64 DER.
 fn attacker_sign(dir: &Path, key: &Path, message: &str) -> String {
     let msg = dir.join("forged-msg.txt");
