@@ -10,7 +10,7 @@
 #   hsm-test/mutants.sh --list ledger    # list the mutants of a group, run nothing
 #   MUTANTS_ARGS="--in-diff changes.diff" hsm-test/mutants.sh ledger   # only changed lines
 #
-# Groups (files: test binaries):
+# Groups (files: test binaries; passed to cargo as --lib / --test=NAME):
 #   x509     src/x509/lint.rs, csr.rs, crl.rs: the library's unit tests and tests/bad_signers.rs
 #   confirm  src/ceremony/confirm.rs: the library's unit tests
 #   policy   src/policy.rs: the library's unit tests
@@ -45,19 +45,21 @@ run_group() {
         case $1 in
         --file) files+=(--file "$2"); shift 2 ;;
         --re) re+=(--re "$2"); shift 2 ;;
-        --) shift; tests=("$@"); break ;;
+        --) shift; for t in "$@"; do tests+=("--cargo-arg=$t"); done; break ;;
         *) echo "mutants.sh: bad group spec $1" >&2; exit 2 ;;
         esac
     done
     local out=target/mutants/$group
     mkdir -p "$out"
-    # --copy-target: the scratch copy starts from this tree's build, so only the crate is
-    # rebuilt per mutant. --baseline run: the tests must pass unmutated first, and their time
-    # sets each mutant's timeout.
+    # The scratch copy builds into one target directory kept across runs and groups, seeded
+    # from this tree's (cp -a keeps the times cargo compares), so only the crate itself is
+    # rebuilt per mutant (no --cap-lints: it changes RUSTFLAGS and so rebuilds every
+    # dependency). The test selection goes to the build as well as the run (--cargo-arg), so
+    # only the covering test binaries are linked. The unmutated tests run first (baseline)
+    # and their time sets each mutant's timeout.
     nice cargo mutants "${list[@]}" "${files[@]}" "${re[@]}" \
-        --copy-target=true --jobs "${MUTANTS_JOBS:-1}" --output "$out" \
-        --minimum-test-timeout 60 --cap-lints=true \
-        ${MUTANTS_ARGS:-} -- "${tests[@]}" || true
+        --jobs "${MUTANTS_JOBS:-1}" --output "$out" \
+        --minimum-test-timeout 60 "${tests[@]}" ${MUTANTS_ARGS:-} || true
     if [[ ${#list[@]} -eq 0 ]]; then
         local d=$out/mutants.out
         printf '%-8s caught %s, missed %s, unviable %s, timeouts %s\n' "$group" \
@@ -66,17 +68,23 @@ run_group() {
     fi
 }
 
+export CARGO_TARGET_DIR=$PWD/target/mutants/target
+if [[ ! -d $CARGO_TARGET_DIR/debug && -d target/debug && ${#list[@]} -eq 0 ]]; then
+    mkdir -p "$CARGO_TARGET_DIR"
+    cp -a target/debug "$CARGO_TARGET_DIR/debug"
+fi
+
 for g in "${groups[@]}"; do
     case $g in
     x509) run_group x509 --file src/x509/lint.rs --file src/x509/csr.rs --file src/x509/crl.rs \
-        -- --lib --test bad_signers ;;
+        -- --lib --test=bad_signers ;;
     confirm) run_group confirm --file src/ceremony/confirm.rs -- --lib ;;
     policy) run_group policy --file src/policy.rs -- --lib ;;
     # verify, checkpoints and receipts; the append path is exercised by every other test.
     ledger) run_group ledger --file 'src/ledger/mod.rs' --file src/ledger/checkpoint.rs \
         --file src/ledger/canonical.rs \
         --re 'verify|checkpoint|Checkpoint|Receipt|receipt|head|EventFields' \
-        -- --lib --test audit ;;
+        -- --lib --test=audit ;;
     *) echo "mutants.sh: unknown group $g (x509 confirm policy ledger)" >&2; exit 2 ;;
     esac
 done

@@ -1129,3 +1129,262 @@ fn ledger_verify_alone_refuses_a_ledger_stripped_of_its_audit_key() {
         .json();
     assert_eq!(v["ok"], false);
 }
+
+/// `rootvault --version --json` of the binary at `exe`.
+fn version_of(exe: &Path) -> Value {
+    run(Command::new(exe).args(["--version", "--json"]))
+        .expect(0)
+        .json()
+}
+
+/// `sha256sum FILE`, the digest alone.
+fn sha256sum(path: &Path) -> String {
+    let r = run(Command::new("sha256sum").arg(path)).expect(0);
+    r.stdout.split_whitespace().next().unwrap().to_owned()
+}
+
+/// The payloads of the events of `kind`, parsed.
+fn payloads(h: &Hsm, kind: &str) -> Vec<(i64, Value)> {
+    events_in(h)
+        .into_iter()
+        .filter(|e| e.kind == kind)
+        .map(|e| (e.seq, serde_json::from_str(&e.payload).unwrap()))
+        .collect()
+}
+
+#[test]
+fn the_running_binarys_sha256_and_commit_are_printed_and_recorded_at_init() {
+    let h = Hsm::new("audit-software-init");
+    let exe = Path::new(env!("CARGO_BIN_EXE_rootvault"));
+    let hash = sha256sum(exe);
+    let v = version_of(exe);
+    assert_eq!(v["sha256"], hash.as_str());
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    // The commit this tree is checked out at, as git itself says (the test runs in the repo).
+    let head = run(Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(repo()))
+    .expect(0);
+    assert_eq!(v["commit"], head.stdout.trim());
+    let text = run(Command::new(exe).arg("--version")).expect(0).stdout;
+    assert_eq!(
+        text,
+        format!(
+            "rootvault {}\ncommit {}\nsha256 {hash}\n",
+            env!("CARGO_PKG_VERSION"),
+            head.stdout.trim()
+        )
+    );
+
+    h.init().expect(0);
+    let ex = export(&h);
+    let first: Value = serde_json::from_str(
+        std::fs::read_to_string(&ex)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["kind"], "vault_initialised");
+    let payload: Value = serde_json::from_str(first["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(payload["software"], v, "{payload:#}");
+    assert!(std::fs::read_to_string(&ex).unwrap().contains(&hash));
+}
+
+#[test]
+fn another_binary_is_recorded_before_its_first_token_action_under_that_actions_checkpoint() {
+    let h = Hsm::new("audit-software-change");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    let original = Path::new(env!("CARGO_BIN_EXE_rootvault"));
+    // Another build: the same program with one byte appended (the loader ignores it).
+    let other = h.path("rootvault-other");
+    let mut bytes = std::fs::read(original).unwrap();
+    bytes.push(b'\n');
+    std::fs::write(&other, bytes).unwrap();
+    std::fs::set_permissions(&other, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (orig_hash, other_hash) = (sha256sum(original), sha256sum(&other));
+    assert_ne!(orig_hash, other_hash);
+    let with = |exe: &Path| {
+        let mut c = h.rv_pin();
+        let mut other = Command::new(exe);
+        other.args(c.get_args());
+        for (k, v) in c.get_envs() {
+            match v {
+                Some(v) => other.env(k, v),
+                None => other.env_remove(k),
+            };
+        }
+        other.current_dir(h.dir.path());
+        other
+    };
+    // Reading is no token action: nothing is recorded.
+    run(with(&other).args(["list"])).expect(0);
+    assert_eq!(events_in(&h).len(), 3);
+    // The first token action of the other binary: software_changed, then the CRL, one checkpoint.
+    run(with(&other).args(["crl", "--out"]).arg(h.path("1.crl"))).expect(0);
+    run(with(&other).args(["crl", "--out"]).arg(h.path("2.crl"))).expect(0);
+    run(with(original).args(["crl", "--out"]).arg(h.path("3.crl"))).expect(0);
+    let kinds: Vec<String> = events_in(&h).into_iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "vault_initialised",
+            "audit_key_created",
+            "root_created",
+            "software_changed",
+            "crl_issued",
+            "crl_issued",
+            "software_changed",
+            "crl_issued"
+        ]
+    );
+    let seqs: Vec<i64> = checkpoints_in(&h).iter().map(|c| c.seq).collect();
+    assert_eq!(
+        seqs,
+        [2, 3, 5, 6, 8],
+        "no checkpoint between a change and its action"
+    );
+    let changes = payloads(&h, "software_changed");
+    assert_eq!(changes[0].1["sha256"], other_hash.as_str());
+    assert_eq!(changes[1].1["sha256"], orig_hash.as_str());
+    assert_eq!(changes[0].1, version_of(&other));
+    run(h.rv().args(["ledger", "verify"])).expect(0);
+
+    // The transcript and the auditor's script list each binary with the events it wrote.
+    let t = run(h.rv().args(["ledger", "transcript", "--json"]))
+        .expect(0)
+        .json();
+    let spans: Vec<(i64, i64, String)> = t["software"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["first_seq"].as_i64().unwrap(),
+                s["last_seq"].as_i64().unwrap(),
+                s["software"]["sha256"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            (1, 3, orig_hash.clone()),
+            (4, 6, other_hash.clone()),
+            (7, 8, orig_hash.clone())
+        ]
+    );
+    assert!(
+        t["text"].as_str().unwrap().contains(&format!(
+            "events #4 to #6\n  rootvault     {}",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{}",
+        t["text"]
+    );
+    let r = auditor(&export(&h), &["--json"]).expect(0).json();
+    assert_eq!(r["software"], t["software"]);
+}
+
+#[test]
+fn the_transcripts_receipt_catches_a_cut_tail_that_every_export_receipt_misses() {
+    let c = ceremony("audit-transcript-receipt");
+    let out = c.h.path("ceremony.txt");
+    let r = run(c.h.rv().args(["ledger", "transcript", "--out"]).arg(&out)).expect(0);
+    let receipt_path = c.h.path("ceremony.txt.receipt.json");
+    assert!(
+        r.stderr.contains("ceremony.txt.receipt.json"),
+        "{}",
+        r.stderr
+    );
+    // It attests the newest checkpoint: event 9, the last event that needed the token.
+    let tr = receipt(&receipt_path);
+    assert_eq!(tr["seq"], 9);
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .contains(tr["signature"].as_str().unwrap().get(..64).unwrap()));
+    // Both verifiers accept it as it is.
+    judged(&c, Some(&receipt_path), 0);
+    // Never overwritten: the transcript again, without --force, is refused and changes nothing.
+    let before = std::fs::read(&receipt_path).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    run(c.h.rv().args(["ledger", "transcript", "--out"]).arg(&out)).expect(1);
+    assert!(
+        !out.exists(),
+        "the transcript was written although its receipt exists"
+    );
+    assert_eq!(std::fs::read(&receipt_path).unwrap(), before);
+
+    // The attacker cuts the last events (10, a refusal; 9, the pem-bundle export) and the
+    // checkpoint at 9 from an export: what remains is a whole ledger of 8 events.
+    let ex = export(&c.h);
+    let cut = c.h.path("cut.jsonl");
+    let kept: String = std::fs::read_to_string(&ex)
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let seq = v["seq"].as_i64().or(v["checkpoint"]["seq"].as_i64());
+            seq.is_none_or(|s| s <= 8)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&cut, kept).unwrap();
+    let pin = ["--audit-key", s(&c.audit_pem)];
+    auditor(&cut, &pin).expect(0);
+    // Every receipt the clusters hold predates the cut.
+    auditor(
+        &cut,
+        &[
+            pin[0],
+            pin[1],
+            "--receipt",
+            s(&c.receipt_istio),
+            "--receipt",
+            s(&c.receipt_bundle),
+        ],
+    )
+    .expect(0);
+    // The transcript's receipt does not.
+    let r = auditor(&cut, &[pin[0], pin[1], "--receipt", s(&receipt_path)]).expect(4);
+    assert!(
+        r.stdout.contains(&format!(
+            "receipt {}: the receipt attests event 9, which the ledger no longer contains (truncated)",
+            s(&receipt_path)
+        )),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn json_output_is_one_json_document_for_transcript_export_and_root_cert() {
+    let h = Hsm::new("audit-json");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    let t = run(h.rv().args(["ledger", "transcript", "--json"]))
+        .expect(0)
+        .json();
+    assert_eq!(t["events"], 3);
+    assert_eq!(t["receipt"]["seq"], 3);
+    assert!(t["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("ROOTVAULT CEREMONY TRANSCRIPT\n"));
+    let out = h.path("ledger.jsonl");
+    let e = run(h
+        .rv()
+        .args(["ledger", "export", "--json", "--out"])
+        .arg(&out))
+    .expect(0)
+    .json();
+    assert_eq!(e["events"], 3);
+    assert_eq!(e["sha256"], sha256sum(&out).as_str());
+    let c = run(h.rv().args(["root", "cert", "--json"]))
+        .expect(0)
+        .json();
+    assert!(c["pem"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
+}

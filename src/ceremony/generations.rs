@@ -355,7 +355,7 @@ pub fn rotate_root(
             crate::fault::point("rotate.after_sign");
             let root_record = super::sign::record_of(&root_draft, &root);
             let cross_record = super::sign::record_of(&cross_draft, &cross);
-            let tx = ledger.begin()?;
+            let tx = attestor.begin(&mut ledger)?;
             // Checked again under the write lock: another process may have changed the roots.
             let now_generations = tx.generations()?;
             if next_generation(&now_generations) != generation
@@ -523,7 +523,7 @@ pub fn retire_root(
             }
             .into());
         }
-        let tx = ledger.begin()?;
+        let tx = attestor.begin(&mut ledger)?;
         if tx
             .generations()?
             .iter()
@@ -616,7 +616,7 @@ pub fn destroy_root_key(
             Err(e) => return Err(e),
         }
         crate::fault::point("destroy.after_destroy");
-        let tx = ledger.begin()?;
+        let tx = attestor.begin(&mut ledger)?;
         tx.append(
             &ctx.operator.0,
             &Event::RootKeyDestroyed(RootKeyDestroyed {
@@ -728,7 +728,7 @@ pub fn root_csr(ctx: &Ctx<'_>, req: &RootCsrRequest) -> Result<RootCsrReport> {
             let der = x509::sign_request(&req.subject, &key)?;
             let spki_sha256 = key.public_key().spki_sha256_hex();
             let csr_sha256 = sha256_hex(&der);
-            let tx = ledger.begin()?;
+            let tx = attestor.begin(&mut ledger)?;
             let now_generations = tx.generations()?;
             refuse_if_pending(&now_generations)?;
             if next_generation(&now_generations) != generation {
@@ -1167,7 +1167,7 @@ pub fn import_root(
         if key.public_key().spki_sha256_hex() != checked.record.spki_sha256 {
             return Err(Error::RootKeyMismatch(checked.key_label.clone()));
         }
-        let tx = ledger.begin()?;
+        let tx = attestor.begin(&mut ledger)?;
         let now_generations = tx.generations()?;
         if now_generations
             .iter()

@@ -287,7 +287,7 @@ pub fn approve_module(
     confirm::check(&request, confirmer.ask(&request), "nothing was approved")?;
     ctx.with_session_approving(Some(&file.sha256), |_session, attestor| {
         let mut ledger = ctx.vault.ledger()?;
-        let tx = ledger.begin()?;
+        let tx = attestor.begin(&mut ledger)?;
         tx.append(
             &ctx.operator.0,
             &crate::ledger::Event::ModuleApproved(crate::ledger::ModuleApproved {

@@ -203,7 +203,7 @@ fn certify_and_record(
         key_id: hex::encode(key.id()),
         token_serial: vault.config().token.serial.clone(),
     });
-    let tx = ledger.begin()?;
+    let tx = attestor.begin(ledger)?;
     // Checked again under the write lock: another process may have made a root meanwhile.
     if !tx.generations()?.is_empty() {
         return Err(refuse_second_root());

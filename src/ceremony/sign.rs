@@ -401,7 +401,7 @@ pub(super) fn record_issue(
     events: &[Event],
     attestor: &Attestor<'_>,
 ) -> Result<()> {
-    let tx = ledger.begin()?;
+    let tx = attestor.begin(ledger)?;
     for event in events {
         if let Event::CertificateIssued(c) = event {
             if tx.serial_exists(&c.certificate.serial)? {

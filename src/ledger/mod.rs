@@ -25,7 +25,7 @@ pub use events::{
 pub use events::{
     ApprovedProfile, AuditKeyCreated, BundleExported, CertificateIssued, CertificateRecord,
     CertificateRevoked, CertificateRow, CrlIssued, Event, ExportedFile, LedgerRecovered,
-    ModuleApproved, PayloadError, Projection, RootCreated, SigningRejected, TokenKeyRow,
+    ModuleApproved, PayloadError, Projection, RootCreated, SigningRejected, Software, TokenKeyRow,
     VaultInitialised,
 };
 pub use migrate::{LATEST_VERSION, MIGRATIONS};
@@ -732,6 +732,14 @@ impl Appender<'_> {
             .map_err(self.err("reading events"))
     }
 
+    /// The rootvault binary that wrote last, as recorded by the newest `software_changed`
+    /// event or else by `vault_initialised` (`None` when neither records one: a vault made
+    /// before binaries were recorded). Read inside this transaction, through the index on
+    /// `kind` (migration 0005), so it costs the same at any ledger size.
+    pub fn software(&self) -> Result<Option<Software>, LedgerError> {
+        software_of(&self.tx).map_err(self.err("reading the recorded software"))
+    }
+
     /// Whether a checkpoint exists at `seq`.
     pub fn has_checkpoint(&self, seq: i64) -> Result<bool, LedgerError> {
         self.tx
@@ -958,6 +966,24 @@ fn audit_key_of(conn: &Connection) -> rusqlite::Result<Option<AuditKeyCreated>> 
     Ok(payload.and_then(|p| serde_json::from_str(&p).ok()))
 }
 
+fn software_of(conn: &Connection) -> rusqlite::Result<Option<Software>> {
+    let last: Option<(String, String)> = conn
+        .query_row(
+            "SELECT kind, payload FROM events WHERE kind IN ('software_changed', 'vault_initialised') ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(match last {
+        Some((kind, payload)) => match Event::parse(&kind, &payload) {
+            Ok(Event::SoftwareChanged(s)) => Some(s),
+            Ok(Event::VaultInitialised(v)) => v.software,
+            _ => None,
+        },
+        None => None,
+    })
+}
+
 fn last_crl_of(conn: &Connection) -> rusqlite::Result<Option<CrlRow>> {
     conn.query_row(
         &format!(
@@ -1128,6 +1154,7 @@ mod tests {
                 token_serial: "0123456789abcdef".into(),
                 token_model: "SoftHSM v2".into(),
                 rootvault_version: "0.1.0".into(),
+                software: None,
             }),
         )
         .unwrap();
@@ -1415,6 +1442,7 @@ mod tests {
                 token_serial: "s".into(),
                 token_model: "x".into(),
                 rootvault_version: "0.1.0".into(),
+                software: None,
             }),
         )
         .unwrap();
