@@ -1388,3 +1388,156 @@ fn json_output_is_one_json_document_for_transcript_export_and_root_cert() {
         .unwrap()
         .starts_with("-----BEGIN CERTIFICATE-----"));
 }
+
+#[test]
+fn the_report_on_the_demos_export_counts_what_the_demo_did_and_checks_the_files_it_handed_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    run(Command::new(env!("CARGO_BIN_EXE_rootvault"))
+        .arg("demo")
+        .arg("--dir")
+        .arg(&demo))
+    .expect(0);
+    let ex = dir.path().join("ledger.jsonl");
+    run(Command::new(env!("CARGO_BIN_EXE_rootvault"))
+        .env("SOFTHSM2_CONF", demo.join("hsm/softhsm2.conf"))
+        .arg("--vault")
+        .arg(demo.join("vault"))
+        .args(["ledger", "export", "--out"])
+        .arg(&ex))
+    .expect(0);
+    // A file handed out and then altered no longer matches what the ledger records.
+    let east_root = demo.join("east-cacerts/root-cert.pem");
+    // (Text added around a PEM block would still match by the certificate inside it.)
+    let pem = std::fs::read_to_string(&east_root).unwrap();
+    let body_start = pem.find('\n').unwrap() + 1;
+    let mut altered = pem.into_bytes();
+    altered[body_start + 40] = if altered[body_start + 40] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&east_root, altered).unwrap();
+    let r = auditor(&ex, &["--json", "--report", "--files", s(&demo)])
+        .expect(0)
+        .json();
+    let rep = &r["report"];
+    assert_eq!(rep["events_used"], serde_json::json!([1, r["events"]]));
+    for cluster in ["east", "west", "legacy"] {
+        let months = rep["clusters"][cluster].as_object().unwrap();
+        assert_eq!(months.len(), 1, "{rep:#}");
+        let m = months.values().next().unwrap();
+        assert_eq!(m["issued"].as_array().unwrap().len(), 1, "{cluster}: {m:#}");
+    }
+    let legacy = rep["clusters"]["legacy"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    assert_eq!(legacy["revoked"][0]["reason"], "cessationOfOperation");
+    let east = rep["clusters"]["east"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    let formats: Vec<&str> = east["exported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["format"].as_str().unwrap())
+        .collect();
+    assert!(
+        formats.contains(&"istio") && formats.contains(&"pem-bundle"),
+        "{formats:?}"
+    );
+    let crls: Vec<&Value> = rep["crls"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|v| v.as_array().unwrap())
+        .collect();
+    assert_eq!(crls.len(), 1);
+    assert_eq!(crls[0]["entries"], 1);
+    assert_eq!(
+        rep["actors"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["demo-operator"]
+    );
+    // Matched by the SHA-256 the events record, computed here with openssl and sha256sum.
+    let matched: Vec<(String, String)> = rep["files"]["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap().to_owned(),
+                f["matches"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let unmatched: Vec<&str> = rep["files"]["unmatched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    let matches = |name: &str| {
+        matched
+            .iter()
+            .find(|(f, _)| f == name)
+            .map(|(_, m)| m.as_str())
+    };
+    assert!(
+        matches("root.pem").unwrap().starts_with("root certificate"),
+        "{matched:?}"
+    );
+    assert!(
+        matches("crl.pem").unwrap().starts_with("CRL number 1"),
+        "{matched:?}"
+    );
+    assert!(
+        matches("west-cacerts/ca-key.pem.age").is_some(),
+        "{matched:?}"
+    );
+    assert!(matches("east-cacerts/ca-cert.pem").is_some(), "{matched:?}");
+    let root_der_sha = run(Command::new("sh")
+        .arg("-c")
+        .arg("openssl x509 -in \"$1\" -outform DER | sha256sum | cut -d' ' -f1")
+        .arg("sh")
+        .arg(demo.join("root.pem")))
+    .expect(0)
+    .stdout
+    .trim()
+    .to_owned();
+    let root_event = payloads_of(&ex, "root_created");
+    assert_eq!(root_event["certificate"]["sha256"], root_der_sha.as_str());
+    assert!(
+        unmatched.contains(&"east-cacerts/root-cert.pem"),
+        "{unmatched:?}"
+    );
+    // Private keys and CSRs are never recorded.
+    for name in ["east-ca-key.pem", "east.csr"] {
+        assert!(unmatched.contains(&name), "{name}: {unmatched:?}");
+    }
+    // The text form says the same.
+    let text = auditor(&ex, &["--report", "--files", s(&demo)])
+        .expect(0)
+        .stdout;
+    assert!(
+        text.contains("NO MATCH  east-cacerts/root-cert.pem"),
+        "{text}"
+    );
+    assert!(text.contains("by actor:\n  demo-operator: "), "{text}");
+}
+
+/// The first payload of `kind` in an export file.
+fn payloads_of(export: &Path, kind: &str) -> Value {
+    for line in std::fs::read_to_string(export).unwrap().lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if v["kind"] == kind {
+            return serde_json::from_str(v["payload"].as_str().unwrap()).unwrap();
+        }
+    }
+    panic!("no {kind} in {}", export.display())
+}
