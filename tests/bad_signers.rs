@@ -224,3 +224,34 @@ fn the_honest_path_gives_a_certificate_and_a_crl_that_openssl_verifies() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("verify OK"), "{}", r.stderr);
 }
+
+#[test]
+fn an_issued_crl_carries_its_number_its_der_and_its_reasons_by_their_rfc_names() {
+    // What the ceremony records of a CRL (number, DER, reasons), judged by openssl.
+    let dir = tempfile::tempdir().unwrap();
+    let key = SoftKey::new(KeyAlg::EcP256);
+    let root = root(&key);
+    let linted = lint_crl(crl_draft(&key, &root)).unwrap();
+    assert_eq!(linted.draft().number(), 7);
+    let crl = sign_crl(linted, &key).unwrap();
+    let path = dir.path().join("root.crl");
+    std::fs::write(&path, crl.der()).unwrap();
+    let r = openssl(&[
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        path.to_str().unwrap(),
+        "-noout",
+        "-text",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("X509v3 CRL Number: \n                7"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("Key Compromise"), "{}", r.stdout);
+    assert_eq!(RevocationReason::KeyCompromise.to_string(), "keyCompromise");
+    assert_eq!(RevocationReason::CaCompromise.to_string(), "cACompromise");
+}

@@ -508,7 +508,8 @@ def main(argv):
     )
     ap.add_argument("export", metavar="EXPORT.jsonl")
     ap.add_argument("--audit-key", metavar="PEM",
-                    help="the audit public key obtained out of band (root show, ceremony transcript, a cluster's receipt)")
+                    help="the audit public key obtained out of band and recorded before the period under audit "
+                         "(the ceremony transcript, a cluster's receipt, root show output filed at the ceremony)")
     ap.add_argument("--receipt", metavar="FILE", action="append", default=[],
                     help="a ledger-receipt.json from an export; may be repeated")
     ap.add_argument("--json", action="store_true", help="print one JSON document on stdout")
@@ -567,8 +568,10 @@ def main(argv):
             if chain_key is not None:
                 report.warnings.append(
                     "the audit key is NOT pinned: it was taken from the export itself, so a ledger rewritten "
-                    "with a substituted key would pass. Pass --audit-key with the key from `rootvault root show`, "
-                    f"the ceremony transcript or a cluster's receipt (this one's SHA-256: {fingerprint(chain_key)})"
+                    "with a substituted key would pass. Pass --audit-key with a key recorded before the period under "
+                    "audit: the signed ceremony transcript, a cluster's receipt, or `rootvault root show` output filed "
+                    "at the ceremony (`root show` run today reads the ledger being audited, so it is no pin) "
+                    f"(this one's SHA-256: {fingerprint(chain_key)})"
                 )
 
         with tempfile.TemporaryDirectory(prefix="verify_ledger-") as tmp:
