@@ -119,8 +119,7 @@ fn run_snippet(s: &Snippet, dir: &Path) -> Run {
 fn stated_hash(text: &str) -> String {
     text.match_indices('`')
         .filter_map(|(i, _)| text.get(i + 1..i + 65))
-        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-        .last()
+        .rfind(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
         .expect("the page states a hash before the snippet")
         .to_owned()
 }
@@ -219,7 +218,7 @@ fn every_hand_check_of_the_audit_and_ledger_pages_runs_as_written_on_a_real_expo
     let newest_checkpoint = export
         .iter()
         .filter_map(|e| e.get("checkpoint"))
-        .last()
+        .next_back()
         .unwrap()
         .clone();
     let receipt: Value =
