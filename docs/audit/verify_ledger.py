@@ -458,10 +458,10 @@ def build_report(events, report, files_dir):
                 path = os.path.join(root, name)
                 rel = os.path.relpath(path, files_dir)
                 found = list(recorded.get(sha256_file(path), []))
-                if not found:
-                    # A PEM file someone assembled: each certificate or CRL in it by its DER.
-                    for _, h in pem_block_hashes(path):
-                        found += [w for w in recorded.get(h, []) if w not in found]
+                # Each certificate or CRL in a PEM file, by its DER (also in files someone
+                # assembled from them).
+                for _, h in pem_block_hashes(path):
+                    found += [w for w in recorded.get(h, []) if w not in found]
                 what = "; ".join(found) if found else None
                 (matched if what else unmatched).append({"file": rel, "matches": what} if what else {"file": rel})
         out["files"] = {"matched": matched, "unmatched": unmatched}
