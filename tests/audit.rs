@@ -1426,7 +1426,9 @@ fn the_report_on_the_demos_export_counts_what_the_demo_did_and_checks_the_files_
             .map(|(_, m)| m.as_str())
     };
     assert!(
-        matches("root.pem").unwrap().contains("root certificate, serial "),
+        matches("root.pem")
+            .unwrap()
+            .contains("root certificate, serial "),
         "{matched:?}"
     );
     assert!(
