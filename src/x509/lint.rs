@@ -852,6 +852,12 @@ mod tests {
             .unwrap();
         let (_, cert) = X509Certificate::from_der(issued.der()).unwrap();
         cert.verify_signature(None).unwrap();
+        // The PEM the CLI prints and writes is that certificate.
+        let pem = issued.pem();
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"), "{pem}");
+        let parsed = ::pem::parse(&pem).unwrap();
+        assert_eq!(parsed.tag(), "CERTIFICATE");
+        assert_eq!(parsed.contents(), issued.der());
     }
 
     #[test]
