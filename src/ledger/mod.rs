@@ -1154,6 +1154,7 @@ mod tests {
                 token_serial: "0123456789abcdef".into(),
                 token_model: "SoftHSM v2".into(),
                 rootvault_version: "0.1.0".into(),
+                module_sha256: None,
                 software: None,
             }),
         )
@@ -1442,6 +1443,7 @@ mod tests {
                 token_serial: "s".into(),
                 token_model: "x".into(),
                 rootvault_version: "0.1.0".into(),
+                module_sha256: None,
                 software: None,
             }),
         )
