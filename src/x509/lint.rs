@@ -860,6 +860,165 @@ mod tests {
         assert_eq!(parsed.contents(), issued.der());
     }
 
+    /// `render`s `draft` with `key` and checks the result against `other`, which differs from
+    /// `draft` in one field: the rule named must refuse it.
+    #[track_caller]
+    fn refused_against(draft: &Draft, key: &Throwaway, other: &Draft, rule: &str) {
+        let (der, _) = render(draft, key, None).unwrap();
+        check(draft, &der, Some(key.public_key())).unwrap();
+        let e = check(other, &der, Some(key.public_key())).unwrap_err();
+        assert!(
+            matches!(e, CertError::Lint { rule: r, .. } if r == rule),
+            "expected {rule}: {e}"
+        );
+    }
+
+    #[test]
+    fn a_certificate_whose_not_after_alone_differs_from_its_draft_fails_the_lint() {
+        let (key, draft) = self_signed_draft(KeyAlg::EcP256);
+        let mut other = draft.clone();
+        other.not_after += Duration::days(1);
+        refused_against(&draft, &key, &other, "profile validity");
+    }
+
+    #[test]
+    fn a_certificate_whose_subject_differs_from_its_draft_fails_the_lint() {
+        let (key, draft) = self_signed_draft(KeyAlg::EcP256);
+        let mut other = draft.clone();
+        other.subject = Dn::parse("CN=Other Root,O=Example,C=GB").unwrap();
+        refused_against(&draft, &key, &other, "RFC 5280 §4.1.2.6 subject");
+    }
+
+    /// An intermediate under a root made by [`self_signed_draft`], with SANs, name
+    /// constraints and digitalSignature: every optional part of the profile.
+    fn intermediate_draft(root_key: &Throwaway, root_der: &[u8]) -> Draft {
+        let now = Utc::now();
+        Draft::new(
+            Serial::from_random([8; 16]),
+            Dn::parse("CN=east,O=Example").unwrap(),
+            Throwaway::generate(KeyAlg::EcP256)
+                .unwrap()
+                .public_key()
+                .clone(),
+            Issuing::ByCa {
+                der: root_der.to_vec(),
+                key: root_key.public_key().clone(),
+            },
+            now,
+            now + Duration::days(5),
+            CaProfile {
+                path_len: Some(0),
+                digital_signature: true,
+                san_dns: vec!["istiod.istio-system.svc".into()],
+                name_constraints: Some(crate::x509::NameConstraintsSpec {
+                    permitted_dns: vec!["east.example".into()],
+                    excluded_dns: vec!["bad.east.example".into()],
+                    permitted_uri: vec!["east.example".into()],
+                    excluded_uri: vec![],
+                }),
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_intermediate_with_every_profile_option_lints_signs_and_names_a_wrong_issuer() {
+        let (root_key, root_draft) = self_signed_draft(KeyAlg::EcP384);
+        let root = sign(lint(root_draft).unwrap(), &root_key).unwrap();
+        let draft = intermediate_draft(&root_key, root.der());
+        let issued = sign(lint(draft.clone()).unwrap(), &root_key).unwrap();
+        let (_, cert) = X509Certificate::from_der(issued.der()).unwrap();
+        assert_eq!(
+            cert.issuer().as_raw(),
+            X509Certificate::from_der(root.der())
+                .unwrap()
+                .1
+                .subject()
+                .as_raw()
+        );
+        assert!(cert.key_usage().unwrap().unwrap().value.digital_signature());
+        // The same certificate checked against a draft naming another CA as its issuer.
+        let (other_key, other_root) = self_signed_draft(KeyAlg::EcP384);
+        let mut other_root = other_root;
+        other_root.subject = Dn::parse("CN=Another Root,O=Example,C=GB").unwrap();
+        let other_root = sign(lint(other_root).unwrap(), &other_key).unwrap();
+        let mut other = draft.clone();
+        other.issuing = Issuing::ByCa {
+            der: other_root.der().to_vec(),
+            key: root_key.public_key().clone(),
+        };
+        let e = check(&other, issued.der(), None).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CertError::Lint {
+                    rule: "RFC 5280 §4.1.2.4 issuer",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // ... and against drafts differing in one optional part each.
+        let mut no_ds = draft.clone();
+        no_ds.profile.digital_signature = false;
+        let e = check(&no_ds, issued.der(), None).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CertError::Lint {
+                    rule: "profile keyUsage",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let mut no_san = draft.clone();
+        no_san.profile.san_dns.clear();
+        let e = check(&no_san, issued.der(), None).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CertError::Lint {
+                    rule: "profile subjectAltName",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let mut other_nc = draft.clone();
+        other_nc
+            .profile
+            .name_constraints
+            .as_mut()
+            .unwrap()
+            .excluded_dns
+            .clear();
+        let e = check(&other_nc, issued.der(), None).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CertError::Lint {
+                    rule: "profile nameConstraints",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let mut no_nc = draft;
+        no_nc.profile.name_constraints = None;
+        let e = check(&no_nc, issued.der(), None).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CertError::Lint {
+                    rule: "profile nameConstraints",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
     #[test]
     fn a_lint_rule_catches_a_certificate_that_differs_from_its_draft() {
         let (key, draft) = self_signed_draft(KeyAlg::EcP256);
