@@ -985,25 +985,29 @@ mod tests {
             ),
             "{e}"
         );
-        let mut other_nc = draft.clone();
-        other_nc
-            .profile
-            .name_constraints
-            .as_mut()
-            .unwrap()
-            .excluded_dns
-            .clear();
-        let e = check(&other_nc, issued.der(), None).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                CertError::Lint {
-                    rule: "profile nameConstraints",
-                    ..
-                }
-            ),
-            "{e}"
-        );
+        // Each list of subtrees differing alone.
+        type Field = fn(&mut crate::x509::NameConstraintsSpec) -> &mut Vec<String>;
+        let fields: [Field; 4] = [
+            |nc| &mut nc.permitted_dns,
+            |nc| &mut nc.excluded_dns,
+            |nc| &mut nc.permitted_uri,
+            |nc| &mut nc.excluded_uri,
+        ];
+        for field in fields {
+            let mut other_nc = draft.clone();
+            field(other_nc.profile.name_constraints.as_mut().unwrap()).push("x.example".into());
+            let e = check(&other_nc, issued.der(), None).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    CertError::Lint {
+                        rule: "profile nameConstraints",
+                        ..
+                    }
+                ),
+                "{e}"
+            );
+        }
         let mut no_nc = draft;
         no_nc.profile.name_constraints = None;
         let e = check(&no_nc, issued.der(), None).unwrap_err();
