@@ -575,6 +575,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_crl_whose_number_or_issuer_key_alone_differs_from_the_draft_fails_the_lint() {
+        let (key, draft) = issuer_and_draft();
+        let der = assemble(&draft, &encode_tbs(&draft).unwrap(), key).unwrap();
+        check(&draft, &der, Some(key.public_key())).unwrap();
+        let mut other = draft.clone();
+        other.number = 2;
+        lint_fails(
+            check(&other, &der, None).unwrap_err(),
+            "RFC 5280 §5.2.3 cRLNumber",
+            "must be non-critical and the drafted number",
+        );
+        let mut other = draft.clone();
+        other.issuer_key = Throwaway::generate(KeyAlg::EcP256)
+            .unwrap()
+            .public_key()
+            .clone();
+        lint_fails(
+            check(&other, &der, None).unwrap_err(),
+            "RFC 5280 §5.2.1 authorityKeyIdentifier",
+            "must be non-critical and name the root's key",
+        );
+    }
+
     /// The DER tag of the first time in an encoding (thisUpdate, after version, algorithm
     /// and issuer): 0x17 UTCTime, 0x18 GeneralizedTime.
     fn time_tags(tbs: &[u8]) -> Vec<u8> {
