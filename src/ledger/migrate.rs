@@ -30,10 +30,6 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_root_generations.sql",
         include_str!("../../migrations/0005_root_generations.sql"),
     ),
-    (
-        "0006_events_kind_index.sql",
-        include_str!("../../migrations/0006_events_kind_index.sql"),
-    ),
 ];
 
 /// The oldest schema a read-only ledger (an auditor's copy on write-protected media) can be

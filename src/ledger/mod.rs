@@ -735,7 +735,7 @@ impl Appender<'_> {
     /// The rootvault binary that wrote last, as recorded by the newest `software_changed`
     /// event or else by `vault_initialised` (`None` when neither records one: a vault made
     /// before binaries were recorded). Read inside this transaction, through the index on
-    /// `kind` (migration 0005), so it costs the same at any ledger size.
+    /// `kind` (`events_by_kind`, migration 0004; its entries carry the seq), so it costs the same at any ledger size.
     pub fn software(&self) -> Result<Option<Software>, LedgerError> {
         software_of(&self.tx).map_err(self.err("reading the recorded software"))
     }
@@ -1155,6 +1155,7 @@ mod tests {
                 token_model: "SoftHSM v2".into(),
                 rootvault_version: "0.1.0".into(),
                 module_sha256: None,
+                trust_domain: None,
                 software: None,
             }),
         )
@@ -1444,6 +1445,7 @@ mod tests {
                 token_model: "x".into(),
                 rootvault_version: "0.1.0".into(),
                 module_sha256: None,
+                trust_domain: None,
                 software: None,
             }),
         )

@@ -915,6 +915,7 @@ mod tests {
                     excluded_dns: vec!["bad.east.example".into()],
                     permitted_uri: vec!["east.example".into()],
                     excluded_uri: vec![],
+                    ..Default::default()
                 }),
             },
         )
