@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod pin;
 pub mod policy;
 pub mod recipients;
+pub mod software;
 pub mod tui;
 pub mod vault;
 pub mod witness;

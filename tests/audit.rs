@@ -495,72 +495,10 @@ fn usage_errors_exit_2_and_an_edited_export_file_exits_4() {
     );
 }
 
-/// `bash -c SCRIPT` in `dir` with `env`.
-fn bash(dir: &Path, script: &str, env: &[(&str, &str)]) -> Run {
-    let mut c = Command::new("bash");
-    c.arg("-c").arg(script).current_dir(dir);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    run(&mut c)
-}
-
 #[test]
-fn checkpoint_signatures_and_event_hashes_check_by_hand_as_docs_audit_md_shows() {
+fn the_audit_key_is_a_p256_key_and_not_the_roots() {
+    // docs/audit.md's hand checks themselves run in tests/doc_snippets.rs.
     let c = ceremony("audit-openssl");
-    let dir = c.h.path("by-hand");
-    std::fs::create_dir(&dir).unwrap();
-    let ex = export(&c.h);
-    std::fs::copy(&ex, dir.join("ledger.jsonl")).unwrap();
-    // The key from `root show --json`; the rest from the export, with jq, printf, base64
-    // and openssl: "Checking one checkpoint by hand", for each checkpoint.
-    for i in 1..=8 {
-        let r = bash(
-            &dir,
-            r#"set -e
-line=$(grep '"checkpoint"' ledger.jsonl | sed -n "${I}p")
-seq=$(printf '%s' "$line" | jq -r .checkpoint.seq)
-hash=$(printf '%s' "$line" | jq -r .checkpoint.hash)
-time=$(printf '%s' "$line" | jq -r .checkpoint.time)
-sig=$(printf '%s' "$line" | jq -r .checkpoint.signature)
-
-printf 'rootvault-checkpoint-v1\nseq=%s\nhash=%s\ntime=%s\n' "$seq" "$hash" "$time" > msg.txt
-printf '%s' "$sig" | base64 -d > sig.der
-openssl dgst -sha256 -verify "$AUDIT" -signature sig.der msg.txt
-
-jq -r "select(.seq == $seq) | .hash" ledger.jsonl
-echo "$hash"
-# The same signature over a message naming another hash must fail.
-printf 'rootvault-checkpoint-v1\nseq=%s\nhash=%s\ntime=%s\n' "$seq" "$(printf '%064d' 0)" "$time" > forged.txt
-! openssl dgst -sha256 -verify "$AUDIT" -signature sig.der forged.txt >&2"#,
-            &[("I", &i.to_string()), ("AUDIT", s(&c.audit_pem))],
-        )
-        .expect(0);
-        let lines: Vec<&str> = r.stdout.lines().collect();
-        assert_eq!(lines.len(), 3, "{}", r.stdout);
-        assert_eq!(lines[0], "Verified OK");
-        assert_eq!(lines[1].len(), 64);
-        assert_eq!(lines[1], lines[2], "checkpoint {i} names the event's hash");
-        assert!(r.stderr.contains("Verification failure"), "{}", r.stderr);
-    }
-    // "One event by hand": the netstrings and sha256sum give each stored hash.
-    for n in 1..=10 {
-        let r = bash(
-            &dir,
-            r#"set -e
-export LC_ALL=C
-get() { jq -j "select(.seq == $n) | .$1" ledger.jsonl; }
-ns() { printf '%d:%s,' "${#1}" "$1"; }
-{ ns rootvault-ledger-v1; ns "$n"; ns "$(get time)"; ns "$(get kind)"; ns "$(get actor)"; ns "$(get payload)"; ns "$(get prev_hash)"; } | sha256sum
-get hash; echo"#,
-            &[("n", &n.to_string())],
-        )
-        .expect(0);
-        let lines: Vec<&str> = r.stdout.lines().collect();
-        assert_eq!(lines.len(), 2, "{}", r.stdout);
-        assert_eq!(lines[0], format!("{}  -", lines[1]), "event {n}");
-    }
-    // The audit key is a P-256 key, and not the root's.
     let t = openssl(&["pkey", "-pubin", "-in", s(&c.audit_pem), "-noout", "-text"]).expect(0);
     assert!(t.stdout.contains("prime256v1"), "{}", t.stdout);
     let root = openssl(&["x509", "-in", s(&c.h.root_pem()), "-noout", "-pubkey"]).expect(0);
@@ -604,34 +542,29 @@ fn receipts_verify_with_openssl_and_carry_the_pinned_key() {
             r["audit_public_key_pem"].as_str().unwrap().trim(),
             pinned.trim()
         );
-        // docs/audit.md, "Receipts": by hand with jq, base64, openssl, cmp.
+        // The receipt verifies with openssl alone.
         let dir = c.h.path("receipt-by-hand");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir(&dir).unwrap();
-        std::fs::copy(path, dir.join("ledger-receipt.json")).unwrap();
-        std::fs::copy(&c.audit_pem, dir.join("audit.pem")).unwrap();
-        std::fs::copy(export(&c.h), dir.join("ledger.jsonl")).unwrap();
-        let v = bash(
-            &dir,
-            r#"set -e
-jq -j .message ledger-receipt.json > msg.txt
-jq -j .signature ledger-receipt.json | base64 -d > sig.der
-jq -j .audit_public_key_pem ledger-receipt.json > receipt-key.pem
-openssl dgst -sha256 -verify receipt-key.pem -signature sig.der msg.txt
-cmp <(openssl pkey -pubin -in receipt-key.pem -outform DER) \
-    <(openssl pkey -pubin -in audit.pem -outform DER)
-jq -r "select(.seq == $(jq .seq ledger-receipt.json)) | .hash" ledger.jsonl
-jq -r .hash ledger-receipt.json"#,
-            &[],
+        std::fs::write(dir.join("msg.txt"), r["message"].as_str().unwrap()).unwrap();
+        std::fs::write(
+            dir.join("sig.der"),
+            base64::engine::general_purpose::STANDARD
+                .decode(r["signature"].as_str().unwrap())
+                .unwrap(),
         )
+        .unwrap();
+        let v = openssl(&[
+            "dgst",
+            "-sha256",
+            "-verify",
+            s(&c.audit_pem),
+            "-signature",
+            s(&dir.join("sig.der")),
+            s(&dir.join("msg.txt")),
+        ])
         .expect(0);
-        let lines: Vec<&str> = v.stdout.lines().collect();
-        assert_eq!(lines.len(), 3, "{}", v.stdout);
-        assert_eq!(
-            lines[1], lines[2],
-            "the attested event has the attested hash"
-        );
-        assert_eq!(lines[0], "Verified OK");
+        assert_eq!(v.stdout.trim(), "Verified OK");
     }
 }
 
@@ -846,6 +779,88 @@ fn a_ledger_rehashed_consistently_without_the_token_fails_on_its_checkpoints() {
     assert_eq!(v.rootvault["first_bad_seq"], 9);
 }
 
+/// `rootvault ledger verify`, human and `--json`, exits 4 and names checkpoint `seq`'s
+/// signature; the auditor's script agrees (issue 17: nothing else noticed a checkpoint
+/// whose signature was not the audit key's while the key itself stayed recorded).
+#[track_caller]
+fn checkpoint_signature_refused(c: &Ceremony, seq: i64) {
+    let r = run(c.h.rv().args(["ledger", "verify"])).expect(4);
+    let named = format!("checkpoint at seq {seq}: signature does not verify with the audit key");
+    assert!(
+        r.stderr
+            .contains(&format!("ledger integrity FAILED at event {seq}:"))
+            && r.stderr.contains(&format!("  - {named}")),
+        "{}",
+        r.stderr
+    );
+    let v = judged(c, None, 4);
+    assert_eq!(v.rootvault["problems"], serde_json::json!([named]));
+    assert_eq!(
+        v.auditor["problems"],
+        serde_json::json!([format!(
+            "checkpoint at seq {seq}: the signature does not verify with the audit key"
+        )])
+    );
+    assert_eq!(v.rootvault["first_bad_seq"], seq);
+}
+
+#[test]
+fn a_checkpoint_with_a_corrupted_signature_fails_ledger_verify_naming_it() {
+    let c = ceremony("audit-cp-corrupt");
+    let cp = checkpoints_in(&c.h)
+        .into_iter()
+        .find(|cp| cp.seq == 6)
+        .unwrap();
+    let mut sig = base64::engine::general_purpose::STANDARD
+        .decode(&cp.signature)
+        .unwrap();
+    *sig.last_mut().unwrap() ^= 0x01;
+    let sig = base64::engine::general_purpose::STANDARD.encode(sig);
+    tamper(
+        &c.h,
+        &format!("UPDATE checkpoints SET signature = '{sig}' WHERE seq = 6;"),
+    );
+    checkpoint_signature_refused(&c, 6);
+}
+
+#[test]
+fn a_checkpoint_signed_by_another_key_fails_ledger_verify_while_the_real_key_stays_recorded() {
+    let c = ceremony("audit-cp-otherkey");
+    let key = c.h.path("other.key");
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        s(&key),
+    ])
+    .expect(0);
+    let cp = checkpoints_in(&c.h)
+        .into_iter()
+        .find(|cp| cp.seq == 8)
+        .unwrap();
+    let message = format!(
+        "rootvault-checkpoint-v1\nseq={}\nhash={}\ntime={}\n",
+        cp.seq, cp.hash, cp.time
+    );
+    let sig = attacker_sign(c.h.dir.path(), &key, &message);
+    tamper(
+        &c.h,
+        &format!("UPDATE checkpoints SET signature = '{sig}' WHERE seq = 8;"),
+    );
+    // The ledger still records the genuine audit key, the pinned one.
+    let show = run(c.h.rv().args(["root", "show", "--json"]))
+        .expect(0)
+        .json();
+    assert_eq!(
+        show["audit_public_key_pem"].as_str().unwrap().trim(),
+        std::fs::read_to_string(&c.audit_pem).unwrap().trim()
+    );
+    checkpoint_signature_refused(&c, 8);
+}
+
 /// Signs `message` with an attacker's P-256 key, as `openssl dgst` does: base64 DER.
 fn attacker_sign(dir: &Path, key: &Path, message: &str) -> String {
     let msg = dir.join("forged-msg.txt");
@@ -1046,4 +1061,422 @@ fn ledger_verify_alone_refuses_a_ledger_stripped_of_its_audit_key() {
         .expect(4)
         .json();
     assert_eq!(v["ok"], false);
+}
+
+/// `rootvault --version --json` of the binary at `exe`.
+fn version_of(exe: &Path) -> Value {
+    run(Command::new(exe).args(["--version", "--json"]))
+        .expect(0)
+        .json()
+}
+
+/// `sha256sum FILE`, the digest alone.
+fn sha256sum(path: &Path) -> String {
+    let r = run(Command::new("sha256sum").arg(path)).expect(0);
+    r.stdout.split_whitespace().next().unwrap().to_owned()
+}
+
+/// The payloads of the events of `kind`, parsed.
+fn payloads(h: &Hsm, kind: &str) -> Vec<(i64, Value)> {
+    events_in(h)
+        .into_iter()
+        .filter(|e| e.kind == kind)
+        .map(|e| (e.seq, serde_json::from_str(&e.payload).unwrap()))
+        .collect()
+}
+
+#[test]
+fn the_running_binarys_sha256_and_commit_are_printed_and_recorded_at_init() {
+    let h = Hsm::new("audit-software-init");
+    let exe = Path::new(env!("CARGO_BIN_EXE_rootvault"));
+    let hash = sha256sum(exe);
+    let v = version_of(exe);
+    assert_eq!(v["sha256"], hash.as_str());
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    // The commit this tree is checked out at, as git itself says (the test runs in the repo).
+    let head = run(Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(repo()))
+    .expect(0);
+    assert_eq!(v["commit"], head.stdout.trim());
+    let text = run(Command::new(exe).arg("--version")).expect(0).stdout;
+    assert_eq!(
+        text,
+        format!(
+            "rootvault {}\ncommit {}\nsha256 {hash}\n",
+            env!("CARGO_PKG_VERSION"),
+            head.stdout.trim()
+        )
+    );
+
+    h.init().expect(0);
+    let ex = export(&h);
+    let first: Value = serde_json::from_str(
+        std::fs::read_to_string(&ex)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["kind"], "vault_initialised");
+    let payload: Value = serde_json::from_str(first["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(payload["software"], v, "{payload:#}");
+    assert!(std::fs::read_to_string(&ex).unwrap().contains(&hash));
+}
+
+#[test]
+fn another_binary_is_recorded_before_its_first_token_action_under_that_actions_checkpoint() {
+    let h = Hsm::new("audit-software-change");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    let original = Path::new(env!("CARGO_BIN_EXE_rootvault"));
+    // Another build: the same program with one byte appended (the loader ignores it).
+    let other = h.path("rootvault-other");
+    let mut bytes = std::fs::read(original).unwrap();
+    bytes.push(b'\n');
+    std::fs::write(&other, bytes).unwrap();
+    std::fs::set_permissions(&other, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (orig_hash, other_hash) = (sha256sum(original), sha256sum(&other));
+    assert_ne!(orig_hash, other_hash);
+    let with = |exe: &Path| {
+        let c = h.rv_pin();
+        let mut other = Command::new(exe);
+        other.args(c.get_args());
+        for (k, v) in c.get_envs() {
+            match v {
+                Some(v) => other.env(k, v),
+                None => other.env_remove(k),
+            };
+        }
+        other.current_dir(h.dir.path());
+        other
+    };
+    // Reading is no token action: nothing is recorded.
+    run(with(&other).args(["list"])).expect(0);
+    assert_eq!(events_in(&h).len(), 3);
+    // The first token action of the other binary: software_changed, then the CRL, one checkpoint.
+    run(with(&other).args(["crl", "--out"]).arg(h.path("1.crl"))).expect(0);
+    run(with(&other).args(["crl", "--out"]).arg(h.path("2.crl"))).expect(0);
+    run(with(original).args(["crl", "--out"]).arg(h.path("3.crl"))).expect(0);
+    let kinds: Vec<String> = events_in(&h).into_iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "vault_initialised",
+            "audit_key_created",
+            "root_created",
+            "software_changed",
+            "crl_issued",
+            "crl_issued",
+            "software_changed",
+            "crl_issued"
+        ]
+    );
+    let seqs: Vec<i64> = checkpoints_in(&h).iter().map(|c| c.seq).collect();
+    assert_eq!(
+        seqs,
+        [2, 3, 5, 6, 8],
+        "no checkpoint between a change and its action"
+    );
+    let changes = payloads(&h, "software_changed");
+    assert_eq!(changes[0].1["sha256"], other_hash.as_str());
+    assert_eq!(changes[1].1["sha256"], orig_hash.as_str());
+    assert_eq!(changes[0].1, version_of(&other));
+    run(h.rv().args(["ledger", "verify"])).expect(0);
+
+    // The transcript and the auditor's script list each binary with the events it wrote.
+    let t = run(h.rv().args(["ledger", "transcript", "--json"]))
+        .expect(0)
+        .json();
+    let spans: Vec<(i64, i64, String)> = t["software"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["first_seq"].as_i64().unwrap(),
+                s["last_seq"].as_i64().unwrap(),
+                s["software"]["sha256"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            (1, 3, orig_hash.clone()),
+            (4, 6, other_hash.clone()),
+            (7, 8, orig_hash.clone())
+        ]
+    );
+    assert!(
+        t["text"].as_str().unwrap().contains(&format!(
+            "events #4 to #6\n  rootvault     {}",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{}",
+        t["text"]
+    );
+    let r = auditor(&export(&h), &["--json"]).expect(0).json();
+    assert_eq!(r["software"], t["software"]);
+}
+
+#[test]
+fn the_transcripts_receipt_catches_a_cut_tail_that_every_export_receipt_misses() {
+    let c = ceremony("audit-transcript-receipt");
+    let out = c.h.path("ceremony.txt");
+    let r = run(c.h.rv().args(["ledger", "transcript", "--out"]).arg(&out)).expect(0);
+    let receipt_path = c.h.path("ceremony.txt.receipt.json");
+    assert!(
+        r.stderr.contains("ceremony.txt.receipt.json"),
+        "{}",
+        r.stderr
+    );
+    // It attests the newest checkpoint: event 9, the last event that needed the token.
+    let tr = receipt(&receipt_path);
+    assert_eq!(tr["seq"], 9);
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .contains(tr["signature"].as_str().unwrap().get(..64).unwrap()));
+    // Both verifiers accept it as it is.
+    judged(&c, Some(&receipt_path), 0);
+    // Never overwritten: the transcript again, without --force, is refused and changes nothing.
+    let before = std::fs::read(&receipt_path).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    run(c.h.rv().args(["ledger", "transcript", "--out"]).arg(&out)).expect(1);
+    assert!(
+        !out.exists(),
+        "the transcript was written although its receipt exists"
+    );
+    assert_eq!(std::fs::read(&receipt_path).unwrap(), before);
+
+    // The attacker cuts the last events (10, a refusal; 9, the pem-bundle export) and the
+    // checkpoint at 9 from an export: what remains is a whole ledger of 8 events.
+    let ex = export(&c.h);
+    let cut = c.h.path("cut.jsonl");
+    let kept: String = std::fs::read_to_string(&ex)
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let seq = v["seq"].as_i64().or(v["checkpoint"]["seq"].as_i64());
+            seq.is_none_or(|s| s <= 8)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&cut, kept).unwrap();
+    let pin = ["--audit-key", s(&c.audit_pem)];
+    auditor(&cut, &pin).expect(0);
+    // Every receipt the clusters hold predates the cut.
+    auditor(
+        &cut,
+        &[
+            pin[0],
+            pin[1],
+            "--receipt",
+            s(&c.receipt_istio),
+            "--receipt",
+            s(&c.receipt_bundle),
+        ],
+    )
+    .expect(0);
+    // The transcript's receipt does not.
+    let r = auditor(&cut, &[pin[0], pin[1], "--receipt", s(&receipt_path)]).expect(4);
+    assert!(
+        r.stdout.contains(&format!(
+            "receipt {}: the receipt attests event 9, which the ledger no longer contains (truncated)",
+            s(&receipt_path)
+        )),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn json_output_is_one_json_document_for_transcript_export_and_root_cert() {
+    let h = Hsm::new("audit-json");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    let t = run(h.rv().args(["ledger", "transcript", "--json"]))
+        .expect(0)
+        .json();
+    assert_eq!(t["events"], 3);
+    assert_eq!(t["receipt"]["seq"], 3);
+    assert!(t["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("ROOTVAULT CEREMONY TRANSCRIPT\n"));
+    let out = h.path("ledger.jsonl");
+    let e = run(h
+        .rv()
+        .args(["ledger", "export", "--json", "--out"])
+        .arg(&out))
+    .expect(0)
+    .json();
+    assert_eq!(e["events"], 3);
+    assert_eq!(e["sha256"], sha256sum(&out).as_str());
+    let c = run(h.rv().args(["root", "cert", "--json"]))
+        .expect(0)
+        .json();
+    assert!(c["pem"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
+}
+
+#[test]
+fn the_report_on_the_demos_export_counts_what_the_demo_did_and_checks_the_files_it_handed_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    run(Command::new(env!("CARGO_BIN_EXE_rootvault"))
+        .arg("demo")
+        .arg("--dir")
+        .arg(&demo))
+    .expect(0);
+    let ex = dir.path().join("ledger.jsonl");
+    run(Command::new(env!("CARGO_BIN_EXE_rootvault"))
+        .env("SOFTHSM2_CONF", demo.join("hsm/softhsm2.conf"))
+        .arg("--vault")
+        .arg(demo.join("vault"))
+        .args(["ledger", "export", "--out"])
+        .arg(&ex))
+    .expect(0);
+    // A file handed out and then altered no longer matches what the ledger records.
+    let east_root = demo.join("east-cacerts/root-cert.pem");
+    // (Text added around a PEM block would still match by the certificate inside it.)
+    let pem = std::fs::read_to_string(&east_root).unwrap();
+    let body_start = pem.find('\n').unwrap() + 1;
+    let mut altered = pem.into_bytes();
+    altered[body_start + 40] = if altered[body_start + 40] == b'A' {
+        b'B'
+    } else {
+        b'A'
+    };
+    std::fs::write(&east_root, altered).unwrap();
+    let r = auditor(&ex, &["--json", "--report", "--files", s(&demo)])
+        .expect(0)
+        .json();
+    let rep = &r["report"];
+    assert_eq!(rep["events_used"], serde_json::json!([1, r["events"]]));
+    for cluster in ["east", "west", "legacy"] {
+        let months = rep["clusters"][cluster].as_object().unwrap();
+        assert_eq!(months.len(), 1, "{rep:#}");
+        let m = months.values().next().unwrap();
+        assert_eq!(m["issued"].as_array().unwrap().len(), 1, "{cluster}: {m:#}");
+    }
+    let legacy = rep["clusters"]["legacy"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    assert_eq!(legacy["revoked"][0]["reason"], "cessationOfOperation");
+    let east = rep["clusters"]["east"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    let formats: Vec<&str> = east["exported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["format"].as_str().unwrap())
+        .collect();
+    assert!(
+        formats.contains(&"istio") && formats.contains(&"pem-bundle"),
+        "{formats:?}"
+    );
+    let crls: Vec<&Value> = rep["crls"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|v| v.as_array().unwrap())
+        .collect();
+    assert_eq!(crls.len(), 1);
+    assert_eq!(crls[0]["entries"], 1);
+    assert_eq!(
+        rep["actors"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["demo-operator"]
+    );
+    // Matched by the SHA-256 the events record, computed here with openssl and sha256sum.
+    let matched: Vec<(String, String)> = rep["files"]["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap().to_owned(),
+                f["matches"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let unmatched: Vec<&str> = rep["files"]["unmatched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    let matches = |name: &str| {
+        matched
+            .iter()
+            .find(|(f, _)| f == name)
+            .map(|(_, m)| m.as_str())
+    };
+    assert!(
+        matches("root.pem")
+            .unwrap()
+            .contains("root certificate, serial "),
+        "{matched:?}"
+    );
+    assert!(
+        matches("crl.pem").unwrap().starts_with("CRL number 1"),
+        "{matched:?}"
+    );
+    assert!(
+        matches("west-cacerts/ca-key.pem.age").is_some(),
+        "{matched:?}"
+    );
+    assert!(matches("east-cacerts/ca-cert.pem").is_some(), "{matched:?}");
+    let root_der_sha = run(Command::new("sh")
+        .arg("-c")
+        .arg("openssl x509 -in \"$1\" -outform DER | sha256sum | cut -d' ' -f1")
+        .arg("sh")
+        .arg(demo.join("root.pem")))
+    .expect(0)
+    .stdout
+    .trim()
+    .to_owned();
+    let root_event = payloads_of(&ex, "root_created");
+    assert_eq!(root_event["certificate"]["sha256"], root_der_sha.as_str());
+    assert!(
+        unmatched.contains(&"east-cacerts/root-cert.pem"),
+        "{unmatched:?}"
+    );
+    // Private keys and CSRs are never recorded.
+    for name in ["east-ca-key.pem", "east.csr"] {
+        assert!(unmatched.contains(&name), "{name}: {unmatched:?}");
+    }
+    // The text form says the same.
+    let text = auditor(&ex, &["--report", "--files", s(&demo)])
+        .expect(0)
+        .stdout;
+    assert!(
+        text.contains("NO MATCH  east-cacerts/root-cert.pem"),
+        "{text}"
+    );
+    assert!(text.contains("by actor:\n  demo-operator: "), "{text}");
+}
+
+/// The first payload of `kind` in an export file.
+fn payloads_of(export: &Path, kind: &str) -> Value {
+    for line in std::fs::read_to_string(export).unwrap().lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if v["kind"] == kind {
+            return serde_json::from_str(v["payload"].as_str().unwrap()).unwrap();
+        }
+    }
+    panic!("no {kind} in {}", export.display())
 }

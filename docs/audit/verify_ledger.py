@@ -2,10 +2,16 @@
 """Checks a rootvault ledger export without rootvault: the auditor's own verifier.
 
     verify_ledger.py EXPORT.jsonl [--audit-key PEM] [--receipt FILE ...] [--json]
+                     [--report [--files DIR]]
 
 EXPORT.jsonl is what `rootvault ledger export --out FILE` writes. The checks, the formats
 and the reasons are in docs/audit.md. Only the Python 3 standard library and the `openssl`
 command are used; every signature is checked by `openssl dgst -sha256 -verify`.
+
+It also lists every rootvault binary that wrote to the ledger, with the events it wrote
+(`vault_initialised` and `software_changed`). `--report` summarises the verified events (per
+cluster and month, CRLs per month, per actor); `--files DIR` adds which files under DIR match
+a hash the ledger records and which match none.
 
 Exit codes (as rootvault's): 0 intact, 4 an integrity failure, 2 usage error,
 1 a file could not be read or `openssl` could not be run.
@@ -360,6 +366,167 @@ def check_receipt(path, by_seq, key_der, ossl, report):
         bad(f"event {r['seq']} no longer has the hash the receipt attests (rewritten)")
 
 
+def software_spans(events):
+    """Each binary that wrote to the ledger and the events it wrote: a span starts at the
+    first event (vault_initialised records the binary that made the vault, or nothing in
+    vaults older than that record) and at every software_changed event."""
+    spans = []
+    for e in events:
+        started = None
+        try:
+            payload = json.loads(e["payload"])
+        except ValueError:
+            payload = None
+        if e["kind"] == "software_changed" and isinstance(payload, dict):
+            started = [payload]
+        elif not spans:
+            sw = payload.get("software") if isinstance(payload, dict) and e["kind"] == "vault_initialised" else None
+            started = [sw]
+        if started is not None:
+            spans.append({"first_seq": e["seq"], "last_seq": e["seq"], "software": started[0]})
+        elif spans:
+            spans[-1]["last_seq"] = e["seq"]
+    return spans
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 16), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END \1-----")
+
+
+def pem_block_hashes(path):
+    """SHA-256 of the DER inside each PEM block of a text file (certificates and CRLs are
+    recorded by the SHA-256 of their DER)."""
+    try:
+        with open(path, "r", encoding="ascii") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError, ValueError):
+        return []
+    out = []
+    for m in PEM_BLOCK.finditer(text):
+        try:
+            der = base64.b64decode("".join(m.group(2).split()), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        out.append((m.group(1), hashlib.sha256(der).hexdigest()))
+    return out
+
+
+def build_report(events, report, files_dir):
+    """The summary of issue 18, from verified events only: those before the first problem
+    and covered by a valid checkpoint (or, for a ledger without an audit key, the whole
+    intact chain, which the notes say is unsigned)."""
+    last = report.events
+    if report.first_bad_seq is not None:
+        last = min(last, report.first_bad_seq - 1)
+    if report.attested_seq is not None:
+        last = min(last, report.attested_seq)
+    used = [e for e in events if e["seq"] <= last]
+    left_out = [e["seq"] for e in events if e["seq"] > last]
+    clusters, crls, actors = {}, {}, {}
+    recorded = {}  # sha256 -> every recorded thing with that hash
+
+    def record(h, what):
+        if what not in recorded.setdefault(h, []):
+            recorded[h].append(what)
+
+    def cell(cluster, month):
+        return clusters.setdefault(cluster, {}).setdefault(
+            month, {"issued": [], "revoked": [], "exported": [], "refused": 0})
+
+    for e in used:
+        try:
+            p = json.loads(e["payload"])
+        except ValueError:
+            continue
+        month = e["time"][:7]
+        kinds = actors.setdefault(e["actor"], {})
+        kinds[e["kind"]] = kinds.get(e["kind"], 0) + 1
+        k = e["kind"]
+        if k == "certificate_issued":
+            c = p["certificate"]
+            cell(p["cluster"], month)["issued"].append({"seq": e["seq"], "serial": c["serial"], "sha256": c["sha256"]})
+            record(c["sha256"], f"certificate of {p['cluster']}, serial {c['serial']} (event {e['seq']})")
+        elif k == "root_created":
+            c = p["certificate"]
+            record(c["sha256"], f"root certificate, serial {c['serial']} (event {e['seq']})")
+        elif k == "certificate_revoked":
+            cell(p["cluster"], month)["revoked"].append({"seq": e["seq"], "serial": p["serial"], "reason": p["reason"]})
+        elif k == "crl_issued":
+            crls.setdefault(month, []).append({"seq": e["seq"], "number": p["number"], "entries": len(p["serials"]), "sha256": p["sha256"]})
+            record(p["sha256"], f"CRL number {p['number']} (event {e['seq']})")
+        elif k == "bundle_exported":
+            cell(p["cluster"], month)["exported"].append({"seq": e["seq"], "format": p["format"], "serial": p["serial"], "encrypted": bool(p["recipients"])})
+            record(p["sha256"], f"{p['format']} export of {p['cluster']} as written (event {e['seq']})")
+            for f in p["files"]:
+                record(f["sha256"], f"{f['name']} of the {p['format']} export of {p['cluster']} (event {e['seq']})")
+        elif k == "signing_rejected":
+            cell(p.get("cluster") or "(no cluster)", month)["refused"] += 1
+
+    out = {
+        "events_used": [1, last] if last >= 1 else None,
+        "events_left_out": left_out,
+        "clusters": clusters,
+        "crls": crls,
+        "actors": actors,
+    }
+    if files_dir is not None:
+        matched, unmatched = [], []
+        for root, dirs, names in os.walk(files_dir):
+            dirs.sort()
+            for name in sorted(names):
+                path = os.path.join(root, name)
+                rel = os.path.relpath(path, files_dir)
+                found = list(recorded.get(sha256_file(path), []))
+                # Each certificate or CRL in a PEM file, by its DER (also in files someone
+                # assembled from them).
+                for _, h in pem_block_hashes(path):
+                    found += [w for w in recorded.get(h, []) if w not in found]
+                what = "; ".join(found) if found else None
+                (matched if what else unmatched).append({"file": rel, "matches": what} if what else {"file": rel})
+        out["files"] = {"matched": matched, "unmatched": unmatched}
+    return out
+
+
+def print_report(r):
+    used = r["events_used"]
+    print(f"REPORT from events {used[0]}..{used[1]} (verified, and covered by a signed checkpoint when the ledger has an audit key)"
+          if used else "REPORT: no verified events")
+    if r["events_left_out"]:
+        print(f"  left out: events {', '.join(map(str, r['events_left_out']))} (not verified or not covered)")
+    print("by cluster and month (the vault's clock; actors are self-declared):")
+    for cluster in sorted(r["clusters"]):
+        for month in sorted(r["clusters"][cluster]):
+            c = r["clusters"][cluster][month]
+            parts = [f"issued {len(c['issued'])}"]
+            parts.append(f"revoked {len(c['revoked'])}" + (
+                " (" + ", ".join(f"{x['serial']} {x['reason']}" for x in c["revoked"]) + ")" if c["revoked"] else ""))
+            parts.append(f"exported {len(c['exported'])}" + (
+                " (" + ", ".join(x["format"] for x in c["exported"]) + ")" if c["exported"] else ""))
+            parts.append(f"refused {c['refused']}")
+            print(f"  {cluster:<16} {month}  " + ", ".join(parts))
+    print("CRLs by month:")
+    for month in sorted(r["crls"]):
+        for x in r["crls"][month]:
+            print(f"  {month}  number {x['number']}, {x['entries']} entries, sha256 {x['sha256']} (event {x['seq']})")
+    print("by actor:")
+    for actor in sorted(r["actors"]):
+        kinds = r["actors"][actor]
+        print(f"  {actor}: " + ", ".join(f"{k} {kinds[k]}" for k in sorted(kinds)))
+    if "files" in r:
+        print("files:")
+        for f in r["files"]["matched"]:
+            print(f"  MATCH     {f['file']}: {f['matches']}")
+        for f in r["files"]["unmatched"]:
+            print(f"  NO MATCH  {f['file']}: no hash the ledger records")
+
+
 def main(argv):
     ap = argparse.ArgumentParser(
         description="Check a `rootvault ledger export` file: hash chain, signed checkpoints, receipts.",
@@ -367,11 +534,21 @@ def main(argv):
     )
     ap.add_argument("export", metavar="EXPORT.jsonl")
     ap.add_argument("--audit-key", metavar="PEM",
-                    help="the audit public key obtained out of band (root show, ceremony transcript, a cluster's receipt)")
+                    help="the audit public key obtained out of band and recorded before the period under audit "
+                         "(the ceremony transcript, a cluster's receipt, root show output filed at the ceremony)")
     ap.add_argument("--receipt", metavar="FILE", action="append", default=[],
                     help="a ledger-receipt.json from an export; may be repeated")
     ap.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    ap.add_argument("--report", action="store_true",
+                    help="summarise the verified events: per cluster and month, CRLs, per actor")
+    ap.add_argument("--files", metavar="DIR",
+                    help="with --report: which files under DIR match a hash the ledger records")
     args = ap.parse_args(argv)
+    if args.files is not None and not args.report:
+        ap.error("--files needs --report")
+    if args.files is not None and not os.path.isdir(args.files):
+        print(f"verify_ledger: --files {args.files} is not a directory", file=sys.stderr)
+        return EXIT_USAGE
 
     pinned = None
     if args.audit_key is not None:
@@ -418,8 +595,10 @@ def main(argv):
             if chain_key is not None:
                 report.warnings.append(
                     "the audit key is NOT pinned: it was taken from the export itself, so a ledger rewritten "
-                    "with a substituted key would pass. Pass --audit-key with the key from `rootvault root show`, "
-                    f"the ceremony transcript or a cluster's receipt (this one's SHA-256: {fingerprint(chain_key)})"
+                    "with a substituted key would pass. Pass --audit-key with a key recorded before the period under "
+                    "audit: the signed ceremony transcript, a cluster's receipt, or `rootvault root show` output filed "
+                    "at the ceremony (`root show` run today reads the ledger being audited, so it is no pin) "
+                    f"(this one's SHA-256: {fingerprint(chain_key)})"
                 )
 
         with tempfile.TemporaryDirectory(prefix="verify_ledger-") as tmp:
@@ -444,14 +623,23 @@ def main(argv):
                 )
             for path in args.receipt:
                 check_receipt(path, by_seq, key_der, ossl, report)
+        spans = software_spans(events)
+        summary = build_report(events, report, args.files) if args.report else None
     except IoFailure as e:
         print(f"verify_ledger: {e}", file=sys.stderr)
+        return EXIT_IO
+    except OSError as e:
+        print(f"verify_ledger: cannot read {e.filename}: {e.strerror}", file=sys.stderr)
         return EXIT_IO
 
     for w in report.warnings:
         print(f"WARNING: {w}", file=sys.stderr)
     if args.json:
-        json.dump(report.as_json(pinned is not None, key_der), sys.stdout, indent=2)
+        doc = report.as_json(pinned is not None, key_der)
+        doc["software"] = spans
+        if summary is not None:
+            doc["report"] = summary
+        json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         if report.ok:
@@ -472,6 +660,13 @@ def main(argv):
                           f"-s DIR/{seq}/{name}.sig < DIR/{seq}/statement.txt   # {action}")
         for n in report.notes:
             print(f"note: {n}")
+        for span in spans:
+            sw = span["software"]
+            who = (f"rootvault {sw.get('version')} commit {sw.get('commit')} sha256 {sw.get('sha256')}"
+                   if isinstance(sw, dict) else "a rootvault that did not record itself")
+            print(f"binary: events {span['first_seq']}..{span['last_seq']} written by {who}")
+        if summary is not None:
+            print_report(summary)
     return EXIT_OK if report.ok else EXIT_INTEGRITY
 
 

@@ -14,6 +14,29 @@ use crate::keys::{KeyType, RawSigner};
 use crate::ledger::{Appender, AuditKeyCreated, Checkpoint, Event, Ledger, Receipt, StoredEvent};
 use crate::vault::Vault;
 
+/// A write transaction of a token action, made only by [`Attestor::begin`]: its first event,
+/// when the running binary is not the one the ledger last recorded, is `software_changed`,
+/// so the action's events are attributed to the binary that made them and the record is
+/// covered by the action's checkpoint. Only [`Attestor::commit`] ends one.
+pub(crate) struct TokenTx<'l>(Appender<'l>);
+
+impl<'l> std::ops::Deref for TokenTx<'l> {
+    type Target = Appender<'l>;
+    fn deref(&self) -> &Appender<'l> {
+        &self.0
+    }
+}
+
+/// Appends `software_changed` unless the running binary is the last one recorded. Decided
+/// inside `tx` (under the write lock), so two processes cannot both record it.
+fn record_software(tx: &Appender<'_>, operator: &str) -> Result<()> {
+    let current = crate::software::current()?;
+    if tx.software()?.as_ref() != Some(current) {
+        tx.append(operator, &Event::SoftwareChanged(current.clone()))?;
+    }
+    Ok(())
+}
+
 /// CKA_LABEL of the audit key pair.
 pub const AUDIT_KEY_LABEL: &str = "rootvault-audit";
 
@@ -23,14 +46,31 @@ pub(crate) struct Attestor<'s> {
     key: TokenKey<'s>,
     session: &'s UserSession,
     state: RefCell<TokenState>,
+    operator: String,
 }
 
 impl Attestor<'_> {
+    /// Starts the action's write transaction (`BEGIN IMMEDIATE`), recording first which
+    /// binary is acting if it is not the one the ledger last recorded.
+    pub(crate) fn begin<'l>(&self, ledger: &'l mut Ledger) -> Result<TokenTx<'l>> {
+        let tx = ledger.begin()?;
+        record_software(&tx, &self.operator)?;
+        Ok(TokenTx(tx))
+    }
+
+    /// Takes a transaction another gate began (the witnesses' `Attested::begin`, which
+    /// records the witnessed statement first) as this action's, recording which binary acts.
+    pub(crate) fn take<'l>(&self, tx: Appender<'l>) -> Result<TokenTx<'l>> {
+        record_software(&tx, &self.operator)?;
+        Ok(TokenTx(tx))
+    }
+
     /// Commits `tx` together with a checkpoint of the head it reaches, then brings the
     /// token's state up to that head. The events folded in are this transaction's and any
     /// refusal another process recorded since the check (the only events that need no token);
     /// an event that needed the token but is not this transaction's is refused.
-    pub(crate) fn commit(&self, tx: Appender<'_>) -> Result<Checkpoint> {
+    pub(crate) fn commit(&self, tx: TokenTx<'_>) -> Result<Checkpoint> {
+        let TokenTx(tx) = tx;
         let mut state = self.state.borrow().clone();
         let required = state.witnesses_required;
         let ours = tx.first_appended();
@@ -102,6 +142,7 @@ pub(crate) fn attestor<'s>(
         key,
         session,
         state: RefCell::new(checked.state),
+        operator: operator.0.clone(),
     })
 }
 
@@ -167,6 +208,7 @@ fn create_audit_key<'s>(
                 "another process created the audit key meanwhile",
             ));
         }
+        record_software(&tx, &operator.0)?;
         tx.append(&operator.0, &Event::AuditKeyCreated(payload.clone()))?;
         tx.commit_attested(&key, key.label())?;
         Ok(())

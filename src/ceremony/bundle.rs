@@ -119,7 +119,7 @@ pub fn export_cluster(ctx: &Ctx<'_>, req: &ExportRequest) -> Result<ExportReport
             &trust,
         );
         record_or_undo(&written, || {
-            let tx = ledger.begin()?;
+            let tx = attestor.begin(&mut ledger)?;
             tx.append(&operator.0, &event)?;
             attestor.commit(tx)?;
             Ok(())
@@ -348,7 +348,7 @@ pub fn sign_generated_witnessed(
             &trust,
         );
         // The files hold the only copy of the key: keep them even if this fails.
-        let recorded = ledger.begin().map_err(Error::from).and_then(|tx| {
+        let recorded = attestor.begin(&mut ledger).and_then(|tx| {
             tx.append(&operator.0, &exported)?;
             attestor.commit(tx)
         });

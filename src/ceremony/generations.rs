@@ -428,7 +428,7 @@ pub fn rotate_root_witnessed(
             crate::fault::point("rotate.after_sign");
             let root_record = super::sign::record_of(&root_draft, &root);
             let cross_record = super::sign::record_of(&cross_draft, &cross);
-            let tx = attested.begin(&mut ledger, operator)?;
+            let tx = attestor.take(attested.begin(&mut ledger, operator)?)?;
             // Checked again under the write lock: another process may have changed the roots.
             let now_generations = tx.generations()?;
             if next_generation(&now_generations) != generation
@@ -637,7 +637,7 @@ pub fn retire_root_witnessed(
             }
             .into());
         }
-        let tx = approved.begin(&mut ledger, ctx.operator)?;
+        let tx = attestor.take(approved.begin(&mut ledger, ctx.operator)?)?;
         if tx
             .generations()?
             .iter()
@@ -778,7 +778,7 @@ pub fn destroy_root_key_witnessed(
             Err(Error::Hsm(crate::hsm::HsmError::KeyNotFound { .. })) => None,
             Err(e) => return Err(e),
         };
-        let tx = approved.begin(&mut ledger, ctx.operator)?;
+        let tx = attestor.take(approved.begin(&mut ledger, ctx.operator)?)?;
         if let Some(key) = key {
             session.destroy_key_pair(key)?;
         }
@@ -938,7 +938,7 @@ pub fn root_csr_witnessed(
             let der = x509::sign_request(&req.subject, &key)?;
             let spki_sha256 = key.public_key().spki_sha256_hex();
             let csr_sha256 = sha256_hex(&der);
-            let tx = attested.begin(&mut ledger, ctx.operator)?;
+            let tx = attestor.take(attested.begin(&mut ledger, ctx.operator)?)?;
             let now_generations = tx.generations()?;
             refuse_if_pending(&now_generations)?;
             if next_generation(&now_generations) != generation {
@@ -1442,7 +1442,7 @@ pub fn import_root_witnessed(
         if key.public_key().spki_sha256_hex() != checked.record.spki_sha256 {
             return Err(Error::RootKeyMismatch(checked.key_label.clone()));
         }
-        let tx = attested_approval.begin(&mut ledger, ctx.operator)?;
+        let tx = attestor.take(attested_approval.begin(&mut ledger, ctx.operator)?)?;
         let now_generations = tx.generations()?;
         if now_generations
             .iter()

@@ -105,6 +105,7 @@ pub fn init(
                 rootvault_version: env!("CARGO_PKG_VERSION").to_owned(),
                 module_sha256: Some(module_file.sha256.clone()),
                 trust_domain: Some(trust_domain.to_string()),
+                software: Some(crate::software::current()?.clone()),
             }),
         )?;
         tx.commit()?;

@@ -336,7 +336,7 @@ pub fn approve_module_witnessed(
     confirm::check(&request, confirmer.ask(&request), "nothing was approved")?;
     ctx.with_session_approving(Some(&file.sha256), |_session, attestor| {
         let attested = approval.attest(attestor)?;
-        let tx = attested.begin(&mut ledger, ctx.operator)?;
+        let tx = attestor.take(attested.begin(&mut ledger, ctx.operator)?)?;
         tx.append(
             &ctx.operator.0,
             &crate::ledger::Event::ModuleApproved(crate::ledger::ModuleApproved {

@@ -70,7 +70,7 @@ pub fn revoke_witnessed(
         let attested = approval.attest(attestor)?;
         let revoked_at =
             rfc3339(DateTime::from_timestamp(Utc::now().timestamp(), 0).expect("now is in range"));
-        let tx = attested.begin(&mut ledger, operator)?;
+        let tx = attestor.take(attested.begin(&mut ledger, operator)?)?;
         for row in &targets {
             // Checked again under the write lock: another process may have revoked it meanwhile.
             if tx.is_revoked(&row.record.serial)? {
@@ -345,7 +345,7 @@ pub fn issue_crl_for(
             sha256: sha256_hex(issued.der()),
             der_base64: base64::engine::general_purpose::STANDARD.encode(issued.der()),
         };
-        let tx = ledger.begin()?;
+        let tx = attestor.begin(&mut ledger)?;
         // Numbers strictly increase: if another process issued a CRL meanwhile, stop.
         if tx.last_crl_of(generation)?.map_or(0, |c| c.number) >= number {
             return Err(Error::Raced(

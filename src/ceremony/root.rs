@@ -256,7 +256,7 @@ fn certify_and_record(
         key_id: hex::encode(key.id()),
         token_serial: vault.config().token.serial.clone(),
     });
-    let tx = attested.begin(ledger, operator)?;
+    let tx = attestor.take(attested.begin(ledger, operator)?)?;
     // Checked again under the write lock: another process may have made a root meanwhile.
     if !tx.generations()?.is_empty() {
         return Err(refuse_second_root());

@@ -423,7 +423,7 @@ pub(super) fn record_issue(
     attestor: &Attestor<'_>,
     attested: &witness::Attested,
 ) -> Result<()> {
-    let tx = attested.begin(ledger, operator)?;
+    let tx = attestor.take(attested.begin(ledger, operator)?)?;
     for event in events {
         if let Event::CertificateIssued(c) = event {
             if tx.serial_exists(&c.certificate.serial)? {

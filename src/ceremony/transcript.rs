@@ -12,6 +12,11 @@
 //!    statement of which events no signed checkpoint covers yet;
 //! 4. blank lines for the operator's and the witness's printed names, signatures and date.
 //!
+//! The header also lists every rootvault binary that wrote to the ledger, with the events it
+//! wrote (from `vault_initialised` and `software_changed`). The closing checkpoint comes back
+//! with the text, so that the CLI can write a receipt for it beside the transcript: the one
+//! receipt that covers the newest token event.
+//!
 //! A ledger that fails verification gets no transcript (exit 4): nobody should sign one.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,8 +27,43 @@ use sha2::{Digest, Sha256};
 
 use super::rfc3339;
 use crate::error::{Error, Result};
-use crate::ledger::{Event, LedgerError, StoredEvent, VaultInitialised};
+use crate::ledger::{Checkpoint, Event, LedgerError, Software, StoredEvent, VaultInitialised};
 use crate::vault::Vault;
+
+/// A transcript and what it was made from (`ledger transcript --json` prints this).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Transcript {
+    /// The first event printed.
+    pub since: i64,
+    /// The ledger's last seq.
+    pub events: i64,
+    /// The ledger's head hash.
+    pub head: String,
+    /// The closing checkpoint (the newest), if the vault has one.
+    pub checkpoint: Option<Checkpoint>,
+    /// The receipt for the closing checkpoint, as `ledger verify --receipt` and
+    /// `verify_ledger.py --receipt` read it.
+    pub receipt: Option<serde_json::Value>,
+    /// The same receipt as the file `ledger transcript --out FILE` writes beside the
+    /// transcript (`FILE.receipt.json`), byte for byte what an export's receipt would be.
+    #[serde(skip)]
+    pub receipt_json: Option<String>,
+    /// Every binary that wrote to the ledger, oldest first.
+    pub software: Vec<SoftwareSpan>,
+    /// The printable transcript.
+    pub text: String,
+}
+
+/// One binary and the events it wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SoftwareSpan {
+    /// Its first event.
+    pub first_seq: i64,
+    /// Its last event.
+    pub last_seq: i64,
+    /// What the ledger records of it (null: a vault made before binaries were recorded).
+    pub software: Option<Software>,
+}
 
 /// The widest line of a transcript.
 pub const TRANSCRIPT_WIDTH: usize = 80;
@@ -31,7 +71,7 @@ pub const TRANSCRIPT_WIDTH: usize = 80;
 const VALUE_COLUMN: usize = 16;
 
 /// The transcript of the events from `since` (1 for the whole ledger) to the head.
-pub fn transcript(vault: &Vault, since: i64) -> Result<String> {
+pub fn transcript(vault: &Vault, since: i64) -> Result<Transcript> {
     let since = since.max(1);
     let ledger = vault.ledger()?;
     let verified = ledger.verify()?;
@@ -52,10 +92,26 @@ pub fn transcript(vault: &Vault, since: i64) -> Result<String> {
     let mut clusters = BTreeSet::new();
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
     let mut events = Page::default();
+    let mut software: Vec<SoftwareSpan> = Vec::new();
     ledger.for_each_event(1, |e| {
         let parsed = Event::parse(&e.kind, &e.payload);
         if let (None, Ok(Event::VaultInitialised(v))) = (&init, &parsed) {
             init = Some(v.clone());
+        }
+        let started = match &parsed {
+            Ok(Event::VaultInitialised(v)) if software.is_empty() => Some(v.software.clone()),
+            Ok(Event::SoftwareChanged(s)) => Some(Some(s.clone())),
+            _ if software.is_empty() => Some(None),
+            _ => None,
+        };
+        if let Some(s) = started {
+            software.push(SoftwareSpan {
+                first_seq: e.seq,
+                last_seq: e.seq,
+                software: s,
+            });
+        } else if let Some(last) = software.last_mut() {
+            last.last_seq = e.seq;
         }
         if e.seq < since {
             return Ok(());
@@ -173,6 +229,23 @@ pub fn transcript(vault: &Vault, since: i64) -> Result<String> {
         page.field(0, "actions", &format!("{n} x {kind}"));
     }
     page.blank();
+    page.section("SOFTWARE THAT WROTE TO THIS LEDGER");
+    for span in &software {
+        page.text(&format!("events #{} to #{}", span.first_seq, span.last_seq));
+        match &span.software {
+            Some(s) => {
+                page.field(2, "rootvault", &s.version);
+                page.field(2, "commit", &s.commit);
+                page.field(2, "binary SHA-256", &s.sha256);
+            }
+            None => page.field(
+                2,
+                "rootvault",
+                "not recorded (a vault made before binaries were)",
+            ),
+        }
+    }
+    page.blank();
     page.section("EVENTS");
     if anchor.is_none() {
         page.text(&format!("(no events at or after #{since})"));
@@ -236,7 +309,20 @@ pub fn transcript(vault: &Vault, since: i64) -> Result<String> {
             page.field(2, what, &"_".repeat(TRANSCRIPT_WIDTH - VALUE_COLUMN - 8));
         }
     }
-    Ok(page.out)
+    let receipt_json = super::audit::receipt_json(&ledger)?;
+    let receipt = receipt_json
+        .as_deref()
+        .map(|r| serde_json::from_str(r).expect("receipts are JSON"));
+    Ok(Transcript {
+        since,
+        events: count,
+        head,
+        checkpoint: closing,
+        receipt,
+        receipt_json,
+        software,
+        text: page.out,
+    })
 }
 
 /// What the transcript says about one event.
@@ -261,6 +347,10 @@ fn describe(e: &StoredEvent, parsed: Result<Event, crate::ledger::PayloadError>)
                 fields.push(("token model", v.token_model));
                 fields.push(("module", v.module));
                 fields.push(("rootvault", v.rootvault_version));
+                if let Some(s) = v.software {
+                    fields.push(("commit", s.commit));
+                    fields.push(("binary SHA-256", s.sha256));
+                }
                 "vault created, bound to the token".to_owned()
             }
             Event::RootCreated(r) => {
@@ -494,6 +584,12 @@ fn describe(e: &StoredEvent, parsed: Result<Event, crate::ledger::PayloadError>)
                     "root certificate of generation {} imported from the enterprise CA",
                     r.generation
                 )
+            }
+            Event::SoftwareChanged(s) => {
+                fields.push(("rootvault", s.version));
+                fields.push(("commit", s.commit));
+                fields.push(("binary SHA-256", s.sha256));
+                "another rootvault binary used the token for this vault from here on".to_owned()
             }
             // Kinds added after this transcript was written show their payload as stored.
             #[allow(unreachable_patterns)]

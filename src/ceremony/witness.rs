@@ -757,7 +757,7 @@ pub fn add_witness(
     check_fingerprint(&request, confirmer.ask(&request), nothing)?;
     let seq = ctx.with_session(|_session, attestor| {
         let attested = approval.attest(attestor)?;
-        let tx = attested.begin(&mut ledger, ctx.operator)?;
+        let tx = attestor.take(attested.begin(&mut ledger, ctx.operator)?)?;
         let ev = tx.append(
             &ctx.operator.0,
             &Event::WitnessAdded(WitnessAdded {
@@ -789,7 +789,7 @@ pub fn remove_witness(ctx: &Ctx<'_>, name: &WitnessName, sigs: &WitnessSigs) -> 
         .clone();
     ctx.with_session(|_session, attestor| {
         let attested = approval.attest(attestor)?;
-        let tx = attested.begin(&mut ledger, ctx.operator)?;
+        let tx = attestor.take(attested.begin(&mut ledger, ctx.operator)?)?;
         tx.append(
             &ctx.operator.0,
             &Event::WitnessRemoved(WitnessRemoved {
@@ -815,7 +815,7 @@ pub fn require_witnesses(ctx: &Ctx<'_>, required: u32, sigs: &WitnessSigs) -> Re
     )?;
     ctx.with_session(|_session, attestor| {
         let attested = approval.attest(attestor)?;
-        let tx = attested.begin(&mut ledger, ctx.operator)?;
+        let tx = attestor.take(attested.begin(&mut ledger, ctx.operator)?)?;
         tx.append(
             &ctx.operator.0,
             &Event::WitnessesRequired(WitnessesRequired { required }),

@@ -15,8 +15,16 @@ use rootvault::x509::{Dn, RevocationReason};
 
 /// An offline root CA for service meshes, with its key on a PKCS#11 token.
 #[derive(Debug, Parser)]
-#[command(name = "rootvault", version, about, max_term_width = 100)]
+#[command(
+    name = "rootvault",
+    about,
+    max_term_width = 100,
+    disable_version_flag = true
+)]
 pub struct Cli {
+    /// Print the version, the git commit it was built from and the SHA-256 of this binary.
+    #[arg(long, short = 'V')]
+    pub version: bool,
     /// The vault directory.
     #[arg(
         long,

@@ -29,6 +29,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         typed: None,
     };
     let json = cli.json;
+    if cli.version {
+        let software = rootvault::software::current()?;
+        if json {
+            print_json(software)?;
+        } else {
+            render::print_stdout(&format!(
+                "rootvault {}\ncommit {}\nsha256 {}\n",
+                software.version, software.commit, software.sha256
+            ))?;
+        }
+        return Ok(ExitCode::Ok);
+    }
     let command = match cli.command {
         Some(c) => c,
         None => {
@@ -490,7 +502,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 None => ceremony::root_info(&vault)?.pem,
                 Some(w) => ceremony::root_certificate(&ctx(&vault), w)?,
             };
-            render::write_output(a.out.out.as_deref(), pem.as_bytes(), a.out.force)?;
+            if json {
+                // The PEM as a JSON string, with where it went, if anywhere.
+                if let Some(path) = a.out.out.as_deref() {
+                    render::write_output(Some(path), pem.as_bytes(), a.out.force)?;
+                }
+                print_json(&serde_json::json!({
+                    "pem": pem,
+                    "out": a.out.out.as_deref().map(|p| p.display().to_string()),
+                }))?;
+            } else {
+                render::write_output(a.out.out.as_deref(), pem.as_bytes(), a.out.force)?;
+            }
         }
         Command::Root(RootCommand::Rotate(a)) => {
             let vault = open()?;
@@ -718,10 +741,44 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 },
             )?;
             eprintln!("{count} events written to {}", out.display());
+            if json {
+                let written =
+                    std::fs::read(&out).map_err(|e| Error::io("cannot read back", &out, e))?;
+                print_json(&serde_json::json!({
+                    "out": out.display().to_string(),
+                    "events": count,
+                    "sha256": rootvault::keys::sha256_hex(&written),
+                }))?;
+            }
         }
         Command::Ledger(LedgerCommand::Transcript { since, out }) => {
-            let text = ceremony::transcript(&open()?, since)?;
-            render::write_output(out.out.as_deref(), text.as_bytes(), out.force)?;
+            let t = ceremony::transcript(&open()?, since)?;
+            match out.out.as_deref() {
+                Some(path) => {
+                    // FILE.receipt.json, for the closing checkpoint: the receipt that covers
+                    // the newest token event. Both refused before either is written.
+                    let mut name = path.file_name().unwrap_or_default().to_owned();
+                    name.push(".receipt.json");
+                    let receipt_path = path.with_file_name(name);
+                    if t.receipt_json.is_some() && !out.force && receipt_path.exists() {
+                        return Err(rootvault::fsio::FsError::OutputExists(receipt_path).into());
+                    }
+                    render::write_output(Some(path), t.text.as_bytes(), out.force)?;
+                    if let Some(receipt) = &t.receipt_json {
+                        rootvault::fsio::write_file(&receipt_path, receipt.as_bytes(), out.force)?;
+                        eprintln!(
+                            "wrote {}: a receipt for the closing checkpoint (event {})",
+                            receipt_path.display(),
+                            t.checkpoint.as_ref().map_or(0, |c| c.seq)
+                        );
+                    }
+                }
+                None if !json => render::print_stdout(&t.text)?,
+                None => {}
+            }
+            if json {
+                print_json(&t)?;
+            }
         }
         Command::Backup {
             out,

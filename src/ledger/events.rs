@@ -53,6 +53,9 @@ pub enum Event {
     /// The certificate an enterprise root issued for the pending generation's key was
     /// imported with its chain; the generation became active, the one before it trusted.
     RootImported(RootImported),
+    /// A rootvault binary other than the last one recorded used the token for this vault;
+    /// recorded before that action's own events, under the same checkpoint.
+    SoftwareChanged(Software),
 }
 
 /// The generation of events recorded before generations existed.
@@ -243,6 +246,19 @@ pub struct LedgerRecovered {
     /// absent otherwise, and in events recorded before witnesses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witnesses_required: Option<u32>,
+}
+
+/// Which rootvault wrote to the ledger: payload of `software_changed`, and `software` of
+/// `vault_initialised`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Software {
+    /// The crate version (`CARGO_PKG_VERSION`).
+    pub version: String,
+    /// The git commit it was built from (40 hex digits), or `unknown` for a build outside git.
+    pub commit: String,
+    /// SHA-256 of the running binary, lowercase hex.
+    pub sha256: String,
 }
 
 /// Payload of `audit_key_created`.
@@ -437,6 +453,9 @@ pub struct VaultInitialised {
     /// the operator sets `policy.trust_domain` in vault.toml (docs/policy.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust_domain: Option<String>,
+    /// The binary that created the vault (absent in events written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software: Option<Software>,
 }
 
 /// Payload of `root_created`.
@@ -637,6 +656,7 @@ impl Event {
             Event::RootKeyDestroyed(_) => "root_key_destroyed",
             Event::RootKeyGenerated(_) => "root_key_generated",
             Event::RootImported(_) => "root_imported",
+            Event::SoftwareChanged(_) => "software_changed",
         }
     }
 
@@ -662,6 +682,7 @@ impl Event {
             Event::RootKeyDestroyed(p) => serde_json::to_string(p),
             Event::RootKeyGenerated(p) => serde_json::to_string(p),
             Event::RootImported(p) => serde_json::to_string(p),
+            Event::SoftwareChanged(p) => serde_json::to_string(p),
         };
         value.expect("event payloads are plain data and always serialize")
     }
@@ -694,6 +715,7 @@ impl Event {
             "root_key_destroyed" => Event::RootKeyDestroyed(de(kind, payload)?),
             "root_key_generated" => Event::RootKeyGenerated(de(kind, payload)?),
             "root_imported" => Event::RootImported(de(kind, payload)?),
+            "software_changed" => Event::SoftwareChanged(de(kind, payload)?),
             other => return Err(PayloadError::UnknownKind(other.to_owned())),
         })
     }
@@ -709,7 +731,8 @@ impl Event {
             | Event::WitnessAdded(_)
             | Event::WitnessRemoved(_)
             | Event::WitnessesRequired(_)
-            | Event::ActionWitnessed(_) => {}
+            | Event::ActionWitnessed(_)
+            | Event::SoftwareChanged(_) => {}
             Event::CertificateIssued(c) => p.certificates.push(CertificateRow {
                 role: "intermediate",
                 cluster: Some(c.cluster.clone()),

@@ -27,7 +27,7 @@ pub use events::{
     ActionWitnessed, ApprovedProfile, AuditKeyCreated, BundleExported, CertificateIssued,
     CertificateRecord, CertificateRevoked, CertificateRow, CrlIssued, Event, ExportedFile,
     LedgerRecovered, ModuleApproved, PayloadError, Projection, RootCreated, SigningRejected,
-    TokenKeyRow, VaultInitialised, WitnessAdded, WitnessRemoved, WitnessSignature,
+    Software, TokenKeyRow, VaultInitialised, WitnessAdded, WitnessRemoved, WitnessSignature,
     WitnessesRequired,
 };
 pub use migrate::{LATEST_VERSION, MIGRATIONS};
@@ -749,6 +749,14 @@ impl Appender<'_> {
             .map_err(self.err("reading events"))
     }
 
+    /// The rootvault binary that wrote last, as recorded by the newest `software_changed`
+    /// event or else by `vault_initialised` (`None` when neither records one: a vault made
+    /// before binaries were recorded). Read inside this transaction, through the index on
+    /// `kind` (`events_by_kind`, migration 0004; its entries carry the seq), so it costs the same at any ledger size.
+    pub fn software(&self) -> Result<Option<Software>, LedgerError> {
+        software_of(&self.tx).map_err(self.err("reading the recorded software"))
+    }
+
     /// Whether a checkpoint exists at `seq`.
     pub fn has_checkpoint(&self, seq: i64) -> Result<bool, LedgerError> {
         self.tx
@@ -975,6 +983,24 @@ fn audit_key_of(conn: &Connection) -> rusqlite::Result<Option<AuditKeyCreated>> 
     Ok(payload.and_then(|p| serde_json::from_str(&p).ok()))
 }
 
+fn software_of(conn: &Connection) -> rusqlite::Result<Option<Software>> {
+    let last: Option<(String, String)> = conn
+        .query_row(
+            "SELECT kind, payload FROM events WHERE kind IN ('software_changed', 'vault_initialised') ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(match last {
+        Some((kind, payload)) => match Event::parse(&kind, &payload) {
+            Ok(Event::SoftwareChanged(s)) => Some(s),
+            Ok(Event::VaultInitialised(v)) => v.software,
+            _ => None,
+        },
+        None => None,
+    })
+}
+
 fn last_crl_of(conn: &Connection) -> rusqlite::Result<Option<CrlRow>> {
     conn.query_row(
         &format!(
@@ -1084,4 +1110,388 @@ fn last_crl_of_generation(conn: &Connection, generation: u32) -> rusqlite::Resul
         CrlRow::from_row,
     )
     .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    //! `verify` against ledgers edited the way someone with the file and no token would:
+    //! an edited, reordered, inserted or deleted event, a broken link in the chain, and
+    //! checkpoints whose signatures are corrupted or made by another key (issue 17).
+
+    use base64::Engine as _;
+
+    use super::*;
+    use crate::keys::{KeyAlg, PublicKey, RawSigner, SignFailure};
+
+    /// A software P-256 key standing in for the audit key on the token.
+    struct SoftAuditKey {
+        key: rcgen::KeyPair,
+        public: PublicKey,
+    }
+
+    impl SoftAuditKey {
+        fn new() -> SoftAuditKey {
+            let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+            let public = PublicKey::new(KeyAlg::EcP256, key.public_key_raw().to_vec());
+            SoftAuditKey { key, public }
+        }
+    }
+
+    impl RawSigner for SoftAuditKey {
+        fn public_key(&self) -> &PublicKey {
+            &self.public
+        }
+        fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignFailure> {
+            rcgen::SigningKey::sign(&self.key, msg).map_err(|e| SignFailure(e.to_string()))
+        }
+    }
+
+    fn rejected(n: u32) -> Event {
+        Event::SigningRejected(SigningRejected {
+            cluster: Some(format!("cluster-{n}")),
+            input_sha256: format!("{n:064x}"),
+            reasons: vec![format!("reason {n}")],
+        })
+    }
+
+    /// A ledger of six events: 1 vault_initialised and 2 audit_key_created (checkpoint at 2),
+    /// 3-5 refusals attested together (checkpoint at 5), 6 a refusal after the last
+    /// checkpoint, as a refusal recorded without the token is.
+    fn ledger() -> (tempfile::TempDir, Ledger, SoftAuditKey) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::create(&dir.path().join("ledger.sqlite")).unwrap();
+        let key = SoftAuditKey::new();
+        let tx = l.begin().unwrap();
+        tx.append(
+            "ana",
+            &Event::VaultInitialised(VaultInitialised {
+                module: "/usr/lib/softhsm/libsofthsm2.so".into(),
+                token: "unit".into(),
+                token_label: "unit".into(),
+                token_serial: "0123456789abcdef".into(),
+                token_model: "SoftHSM v2".into(),
+                rootvault_version: "0.1.0".into(),
+                module_sha256: None,
+                trust_domain: None,
+                software: None,
+            }),
+        )
+        .unwrap();
+        tx.append(
+            "ana",
+            &Event::AuditKeyCreated(AuditKeyCreated {
+                key_label: "rootvault-audit".into(),
+                key_id: "01".into(),
+                key_type: "ecdsa-p256".into(),
+                public_key_der_base64: base64::engine::general_purpose::STANDARD
+                    .encode(key.public.spki_der()),
+                token_serial: "0123456789abcdef".into(),
+            }),
+        )
+        .unwrap();
+        tx.commit_attested(&key, "rootvault-audit").unwrap();
+        let tx = l.begin().unwrap();
+        for n in 3..=5 {
+            tx.append("ana", &rejected(n)).unwrap();
+        }
+        tx.commit_attested(&key, "rootvault-audit").unwrap();
+        let tx = l.begin().unwrap();
+        tx.append("bob", &rejected(6)).unwrap();
+        tx.commit().unwrap();
+        (dir, l, key)
+    }
+
+    /// Runs `sql` with the append-only triggers dropped, and puts them back; foreign keys
+    /// are off, as in the `sqlite3` shell an attacker would use.
+    fn tamper(l: &Ledger, sql: &str) {
+        l.conn
+            .execute_batch(&format!(
+                "PRAGMA foreign_keys = OFF;
+                 BEGIN;
+                 DROP TRIGGER events_append_only_update; DROP TRIGGER events_append_only_delete;
+                 DROP TRIGGER checkpoints_append_only_update; DROP TRIGGER checkpoints_append_only_delete;
+                 {sql}
+                 CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+                 BEGIN SELECT RAISE(ABORT, 'ledger events are append-only'); END;
+                 CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+                 BEGIN SELECT RAISE(ABORT, 'ledger events are append-only'); END;
+                 CREATE TRIGGER checkpoints_append_only_update BEFORE UPDATE ON checkpoints
+                 BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+                 CREATE TRIGGER checkpoints_append_only_delete BEFORE DELETE ON checkpoints
+                 BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+                 COMMIT;
+                 PRAGMA foreign_keys = ON;"
+            ))
+            .unwrap();
+    }
+
+    fn event(l: &Ledger, seq: i64) -> StoredEvent {
+        let mut found = None;
+        l.for_each_event(seq, |e| {
+            if e.seq == seq {
+                found = Some(e);
+            }
+            Ok(())
+        })
+        .unwrap();
+        found.unwrap()
+    }
+
+    /// `e` stored at `seq` with `prev_hash`, its hash recomputed as a forger would.
+    fn rehashed(mut e: StoredEvent, seq: i64, prev_hash: &str) -> StoredEvent {
+        e.seq = seq;
+        e.prev_hash = prev_hash.to_owned();
+        e.hash = e.fields().hash_hex();
+        e
+    }
+
+    fn insert_sql(e: &StoredEvent) -> String {
+        let q = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        format!(
+            "INSERT INTO events (seq, time, kind, actor, payload, prev_hash, hash) VALUES ({}, {}, {}, {}, {}, {}, {});",
+            e.seq,
+            q(&e.time),
+            q(&e.kind),
+            q(&e.actor),
+            q(&e.payload),
+            q(&e.prev_hash),
+            q(&e.hash)
+        )
+    }
+
+    #[track_caller]
+    fn failed(l: &Ledger, first_bad: i64, problems: &[&str]) -> VerifyReport {
+        let r = l.verify().unwrap();
+        assert!(!r.ok, "{r:#?}");
+        assert_eq!(r.problems, problems, "{r:#?}");
+        assert_eq!(r.first_bad_seq, Some(first_bad), "{r:#?}");
+        r
+    }
+
+    #[test]
+    fn an_untouched_ledger_verifies_with_its_checkpoints_and_names_the_uncovered_refusal() {
+        let (_d, l, _) = ledger();
+        let r = l.verify().unwrap();
+        assert!(r.ok, "{r:#?}");
+        assert_eq!(r.events, 6);
+        assert_eq!(r.head, event(&l, 6).hash);
+        assert_eq!(r.checkpoints, 2);
+        assert_eq!(r.attested_seq, Some(5));
+        assert_eq!(
+            r.notes,
+            ["events 6..6 (refusals recorded without the token) come after the last checkpoint"]
+        );
+    }
+
+    #[test]
+    fn an_edited_event_is_named_by_its_own_hash() {
+        let (_d, l, _) = ledger();
+        tamper(
+            &l,
+            "UPDATE events SET payload = replace(payload, 'reason 4', 'reason X') WHERE seq = 4;",
+        );
+        failed(
+            &l,
+            4,
+            &["event 4 (signing_rejected): stored hash does not match its contents (edited?)"],
+        );
+    }
+
+    #[test]
+    fn an_edited_event_whose_hash_was_recomputed_breaks_the_link_to_the_next() {
+        let (_d, l, _) = ledger();
+        let mut e = event(&l, 4);
+        e.actor = "mallory".into();
+        let e = rehashed(e.clone(), 4, &e.prev_hash);
+        tamper(
+            &l,
+            &format!("DELETE FROM events WHERE seq = 4; {}", insert_sql(&e)),
+        );
+        failed(
+            &l,
+            5,
+            &["event 5: prev_hash does not match the hash of the event before it"],
+        );
+    }
+
+    #[test]
+    fn an_edited_event_rehashed_to_the_end_fails_on_the_checkpoint_that_signed_it() {
+        let (_d, l, _) = ledger();
+        let mut events: Vec<StoredEvent> = (1..=6).map(|s| event(&l, s)).collect();
+        events[3].actor = "mallory".into();
+        let mut prev = events[2].hash.clone();
+        let mut sql = String::from("DELETE FROM events WHERE seq >= 4;");
+        for e in &mut events[3..] {
+            *e = rehashed(e.clone(), e.seq, &prev);
+            prev = e.hash.clone();
+            sql += &insert_sql(e);
+        }
+        tamper(&l, &sql);
+        failed(
+            &l,
+            5,
+            &["checkpoint at seq 5: event 5 no longer has the hash that was signed (rewritten?)"],
+        );
+    }
+
+    #[test]
+    fn two_reordered_events_are_named_on_both() {
+        let (_d, l, _) = ledger();
+        // Events 3 and 4 swap places, each keeping its stored hashes.
+        tamper(
+            &l,
+            "UPDATE events SET seq = -3 WHERE seq = 3;
+             UPDATE events SET seq = 3 WHERE seq = 4;
+             UPDATE events SET seq = 4 WHERE seq = -3;",
+        );
+        failed(
+            &l,
+            3,
+            &[
+                "event 3: prev_hash does not match the hash of the event before it",
+                "event 3 (signing_rejected): stored hash does not match its contents (edited?)",
+                "event 4: prev_hash does not match the hash of the event before it",
+                "event 4 (signing_rejected): stored hash does not match its contents (edited?)",
+                "event 5: prev_hash does not match the hash of the event before it",
+            ],
+        );
+    }
+
+    #[test]
+    fn an_inserted_event_chained_to_the_one_before_is_named_where_the_chain_moved() {
+        let (_d, l, _) = ledger();
+        let mut forged = event(&l, 4);
+        forged.payload = forged.payload.replace("reason 4", "forged");
+        let forged = rehashed(forged, 4, &event(&l, 3).hash);
+        tamper(
+            &l,
+            &format!(
+                "UPDATE events SET seq = seq + 100 WHERE seq >= 4;
+                 UPDATE events SET seq = seq - 99 WHERE seq >= 100;
+                 {}",
+                insert_sql(&forged)
+            ),
+        );
+        // The old 4..6 now sit at 5..7: event 5 (the old 4) no longer chains from event 4, and
+        // its hash covered seq 4; the checkpoint at 5 signed the old event 5.
+        failed(
+            &l,
+            5,
+            &[
+                "event 5: prev_hash does not match the hash of the event before it",
+                "event 5 (signing_rejected): stored hash does not match its contents (edited?)",
+                "event 6 (signing_rejected): stored hash does not match its contents (edited?)",
+                "event 7 (signing_rejected): stored hash does not match its contents (edited?)",
+                "checkpoint at seq 5: event 5 no longer has the hash that was signed (rewritten?)",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_deleted_event_is_named_as_missing() {
+        let (_d, l, _) = ledger();
+        tamper(&l, "DELETE FROM events WHERE seq = 6;");
+        let r = l.verify().unwrap();
+        assert!(
+            r.ok,
+            "cutting the uncovered tail is what only a receipt can catch: {r:#?}"
+        );
+        tamper(&l, "DELETE FROM events WHERE seq = 3;");
+        failed(
+            &l,
+            3,
+            &[
+                "event 3 is missing: event 4 follows event 2",
+                "event 4: prev_hash does not match the hash of the event before it",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_with_a_corrupted_signature_is_named() {
+        let (_d, l, _) = ledger();
+        let cp = l.latest_checkpoint().unwrap().unwrap();
+        let mut sig = base64::engine::general_purpose::STANDARD
+            .decode(&cp.signature)
+            .unwrap();
+        *sig.last_mut().unwrap() ^= 0x01;
+        let sig = base64::engine::general_purpose::STANDARD.encode(sig);
+        tamper(
+            &l,
+            &format!("UPDATE checkpoints SET signature = '{sig}' WHERE seq = 5;"),
+        );
+        failed(
+            &l,
+            5,
+            &["checkpoint at seq 5: signature does not verify with the audit key"],
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_signed_by_another_key_is_named_while_the_real_key_stays_recorded() {
+        let (_d, l, _) = ledger();
+        let cp = l.latest_checkpoint().unwrap().unwrap();
+        let forger = SoftAuditKey::new();
+        let sig = forger
+            .sign(Checkpoint::message(cp.seq, &cp.hash, &cp.time).as_bytes())
+            .unwrap();
+        let sig = base64::engine::general_purpose::STANDARD.encode(sig);
+        tamper(
+            &l,
+            &format!("UPDATE checkpoints SET signature = '{sig}' WHERE seq = 5;"),
+        );
+        failed(
+            &l,
+            5,
+            &["checkpoint at seq 5: signature does not verify with the audit key"],
+        );
+    }
+
+    #[test]
+    fn an_event_that_needed_the_token_after_the_last_checkpoint_is_named() {
+        let (_d, mut l, _) = ledger();
+        // Appended and committed without a checkpoint, as by someone without the token.
+        let tx = l.begin().unwrap();
+        tx.append(
+            "mallory",
+            &Event::VaultInitialised(VaultInitialised {
+                module: "m".into(),
+                token: "t".into(),
+                token_label: "t".into(),
+                token_serial: "s".into(),
+                token_model: "x".into(),
+                rootvault_version: "0.1.0".into(),
+                module_sha256: None,
+                trust_domain: None,
+                software: None,
+            }),
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        failed(
+            &l,
+            7,
+            &["event 7 needed the token but no signed checkpoint covers it (checkpoints removed, or events appended without the token)"],
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_older_than_the_audit_key_is_named() {
+        let (_d, l, key) = ledger();
+        let (seq, hash) = (1, event(&l, 1).hash);
+        let time = "2026-01-01T00:00:00Z";
+        let sig = base64::engine::general_purpose::STANDARD.encode(
+            key.sign(Checkpoint::message(seq, &hash, time).as_bytes())
+                .unwrap(),
+        );
+        tamper(
+            &l,
+            &format!("INSERT INTO checkpoints (seq, hash, time, key_label, signature) VALUES (1, '{hash}', '{time}', 'rootvault-audit', '{sig}');"),
+        );
+        failed(
+            &l,
+            1,
+            &["checkpoint at seq 1 predates the audit key (event 2)"],
+        );
+    }
 }

@@ -17,7 +17,7 @@ use x509_parser::prelude::*;
 use yasna::models::{GeneralizedTime, ObjectIdentifier, UTCTime};
 use yasna::{DERWriter, Tag};
 
-use super::lint::Throwaway;
+use super::lint::{after_signing, Throwaway};
 use super::CertError;
 use crate::keys::{KeyAlg, PublicKey, RawSigner};
 
@@ -223,8 +223,7 @@ pub fn sign_crl(linted: LintedCrl, signer: &impl RawSigner) -> Result<IssuedCrl,
             "the signed CRL's TBSCertList differs from the linted one".into(),
         ));
     }
-    check(&linted.draft, &der, Some(&linted.draft.issuer_key))
-        .map_err(|e| CertError::Verification(e.to_string()))?;
+    check(&linted.draft, &der, Some(&linted.draft.issuer_key)).map_err(after_signing)?;
     Ok(IssuedCrl { der })
 }
 
@@ -508,5 +507,121 @@ mod tests {
         );
         let e = "certificateHold".parse::<RevocationReason>().unwrap_err();
         assert!(e.contains("superseded"), "{e}");
+    }
+
+    /// A root (self-signed with a throwaway key) and a one-entry CRL draft it issues.
+    fn issuer_and_draft() -> (&'static Throwaway, CrlDraft) {
+        use crate::x509::{lint, sign, CaProfile, Dn, Draft, Issuing, Serial};
+        let key = Throwaway::for_alg(KeyAlg::EcP256).unwrap();
+        let now = Utc::now();
+        let root = Draft::new(
+            Serial::from_random([1; 16]),
+            Dn::parse("CN=CRL Test Root").unwrap(),
+            key.public_key().clone(),
+            Issuing::SelfSigned,
+            now,
+            now + chrono::Duration::days(30),
+            CaProfile::default(),
+        )
+        .unwrap();
+        let root = sign(lint(root).unwrap(), key).unwrap();
+        let draft = CrlDraft::new(
+            1,
+            now,
+            now + chrono::Duration::days(7),
+            vec![CrlEntry {
+                serial: vec![0x42; 16],
+                revoked_at: now,
+                reason: RevocationReason::Superseded,
+            }],
+            root.der().to_vec(),
+            key.public_key().clone(),
+        )
+        .unwrap();
+        (key, draft)
+    }
+
+    #[track_caller]
+    fn lint_fails(e: CertError, rule: &str, detail: &str) {
+        assert!(
+            matches!(&e, CertError::Lint { rule: r, detail: d } if *r == rule && d == detail),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_crl_whose_next_update_alone_differs_from_the_draft_fails_the_lint() {
+        let (key, draft) = issuer_and_draft();
+        let der = assemble(&draft, &encode_tbs(&draft).unwrap(), key).unwrap();
+        let mut other = draft.clone();
+        other.next_update += chrono::Duration::days(1);
+        lint_fails(
+            check(&other, &der, None).unwrap_err(),
+            "RFC 5280 §5.1.2.4-5 thisUpdate/nextUpdate",
+            "differ from the draft, or nextUpdate is missing",
+        );
+    }
+
+    #[test]
+    fn a_crl_entry_whose_revocation_date_alone_differs_from_the_draft_fails_the_lint() {
+        let (key, draft) = issuer_and_draft();
+        let der = assemble(&draft, &encode_tbs(&draft).unwrap(), key).unwrap();
+        let mut other = draft.clone();
+        other.entries[0].revoked_at -= chrono::Duration::seconds(1);
+        lint_fails(
+            check(&other, &der, None).unwrap_err(),
+            "profile revokedCertificates",
+            "an entry differs from the draft",
+        );
+    }
+
+    #[test]
+    fn a_crl_whose_number_or_issuer_key_alone_differs_from_the_draft_fails_the_lint() {
+        let (key, draft) = issuer_and_draft();
+        let der = assemble(&draft, &encode_tbs(&draft).unwrap(), key).unwrap();
+        check(&draft, &der, Some(key.public_key())).unwrap();
+        let mut other = draft.clone();
+        other.number = 2;
+        lint_fails(
+            check(&other, &der, None).unwrap_err(),
+            "RFC 5280 §5.2.3 cRLNumber",
+            "must be non-critical and the drafted number",
+        );
+        let mut other = draft.clone();
+        other.issuer_key = Throwaway::generate(KeyAlg::EcP256)
+            .unwrap()
+            .public_key()
+            .clone();
+        lint_fails(
+            check(&other, &der, None).unwrap_err(),
+            "RFC 5280 §5.2.1 authorityKeyIdentifier",
+            "must be non-critical and name the root's key",
+        );
+    }
+
+    /// The DER tag of the first time in an encoding (thisUpdate, after version, algorithm
+    /// and issuer): 0x17 UTCTime, 0x18 GeneralizedTime.
+    fn time_tags(tbs: &[u8]) -> Vec<u8> {
+        use x509_parser::der_parser::der::parse_der;
+        let (_, seq) = parse_der(tbs).unwrap();
+        let items = seq.as_sequence().unwrap();
+        items[3..5].iter().map(|o| o.header.tag().0 as u8).collect()
+    }
+
+    #[test]
+    fn times_are_utctime_through_2049_and_generalizedtime_from_2050() {
+        let (_, draft) = issuer_and_draft();
+        assert_eq!(time_tags(&encode_tbs(&draft).unwrap()), [0x17, 0x17]);
+        let at = |y: i32| {
+            chrono::NaiveDate::from_ymd_opt(y, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc()
+        };
+        let mut late = draft.clone();
+        late.this_update = at(2049);
+        late.next_update = at(2050);
+        assert_eq!(time_tags(&encode_tbs(&late).unwrap()), [0x17, 0x18]);
     }
 }

@@ -81,12 +81,12 @@ pub fn sign_tbs(linted: LintedTbs, signer: &impl RawSigner) -> Result<SignedTbs,
             "the signer's public key is not the issuer key the certificate was drafted for".into(),
         ));
     }
-    let (der, tbs) = render(draft, signer, Some(&linted.tbs))?;
-    if tbs != linted.tbs {
-        return Err(CertError::Verification(
-            "the signed to-be-signed bytes differ from the linted ones".into(),
-        ));
-    }
+    // No comparison of the bytes signed with the linted ones follows: the `Gate` refuses
+    // every call whose bytes are not the linted TBS before the signer sees them, so if
+    // `render` returns at all, the last (and only accepted) bytes signed were those. A check
+    // here could never fail (cargo-mutants showed it could be deleted unnoticed: issue 17).
+    // What the certificate carries is another matter, checked by `SignedTbs::verify`.
+    let (der, _signed) = render(draft, signer, Some(&linted.tbs))?;
     Ok(SignedTbs { linted, der })
 }
 
@@ -109,9 +109,17 @@ impl SignedTbs {
             ));
         }
         let draft = &linted.draft;
-        check(draft, &der, Some(draft.issuer_key()))
-            .map_err(|e| CertError::Verification(e.to_string()))?;
+        check(draft, &der, Some(draft.issuer_key())).map_err(after_signing)?;
         Ok(IssuedCertificate { der })
+    }
+}
+
+/// A check failed on what the real key signed: a verification failure, named by the rule
+/// alone (a lint error's text says "nothing was signed", which is no longer true here).
+pub(super) fn after_signing(e: CertError) -> CertError {
+    match e {
+        CertError::Lint { rule, detail } => CertError::Verification(format!("{rule}: {detail}")),
+        other => CertError::Verification(other.to_string()),
     }
 }
 
@@ -702,11 +710,318 @@ mod tests {
     }
 
     #[test]
-    fn a_signer_with_another_key_is_refused() {
+    fn a_signer_with_another_key_is_refused_before_it_signs() {
         let (_, draft) = self_signed_draft(KeyAlg::EcP256);
-        let other = Throwaway::generate(KeyAlg::EcP256).unwrap();
-        let e = sign(lint(draft).unwrap(), &other).unwrap_err();
-        assert!(matches!(e, CertError::Signing(_)));
+        let other = Counting::new(Throwaway::generate(KeyAlg::EcP256).unwrap());
+        let e = sign_tbs(lint(draft).unwrap(), &other).unwrap_err();
+        assert!(
+            matches!(e, CertError::Signing(ref why)
+                if why == "the signer's public key is not the issuer key the certificate was drafted for"),
+            "{e}"
+        );
+        assert_eq!(other.calls.get(), 0, "the token was asked to sign");
+    }
+
+    /// Counts the signatures asked of the key it wraps.
+    struct Counting {
+        key: Throwaway,
+        calls: std::cell::Cell<usize>,
+    }
+
+    impl Counting {
+        fn new(key: Throwaway) -> Counting {
+            Counting {
+                key,
+                calls: std::cell::Cell::new(0),
+            }
+        }
+    }
+
+    impl RawSigner for Counting {
+        fn public_key(&self) -> &PublicKey {
+            self.key.public_key()
+        }
+        fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignFailure> {
+            self.calls.set(self.calls.get() + 1);
+            self.key.sign(msg)
+        }
+    }
+
+    /// A module that reports the issuer's public key but signs with another key (a wrong
+    /// object handle, a swapped key).
+    struct Impostor<'a> {
+        reports: &'a PublicKey,
+        signs_with: Throwaway,
+    }
+
+    impl RawSigner for Impostor<'_> {
+        fn public_key(&self) -> &PublicKey {
+            self.reports
+        }
+        fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignFailure> {
+            self.signs_with.sign(msg)
+        }
+    }
+
+    /// A module that signs with the right key and returns the signature with its last byte
+    /// flipped (the DER stays well-formed; `s` is wrong).
+    struct Flipping<'a>(&'a Throwaway);
+
+    impl RawSigner for Flipping<'_> {
+        fn public_key(&self) -> &PublicKey {
+            self.0.public_key()
+        }
+        fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignFailure> {
+            let mut sig = self.0.sign(msg)?;
+            *sig.last_mut().unwrap() ^= 0x01;
+            Ok(sig)
+        }
+    }
+
+    /// The error `verify` must give for a certificate whose signature is not the issuer's.
+    #[track_caller]
+    fn refused_as_badly_signed(e: CertError) {
+        assert!(
+            matches!(e, CertError::Verification(ref why)
+                if why.starts_with("signature: does not verify with the signing key: ")),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().starts_with(
+                "the signed certificate failed verification, it was not recorded or written: signature: does not verify"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_module_that_signs_with_another_key_than_it_reports_is_refused_by_verify() {
+        for alg in [KeyAlg::EcP256, KeyAlg::EcP384] {
+            let (issuer, draft) = self_signed_draft(alg);
+            let impostor = Impostor {
+                reports: issuer.public_key(),
+                signs_with: Throwaway::generate(alg).unwrap(),
+            };
+            // The key it reports passes the signer-key check and the gate: only the
+            // signature check after signing can notice.
+            let signed = sign_tbs(lint(draft.clone()).unwrap(), &impostor).unwrap();
+            refused_as_badly_signed(signed.verify().unwrap_err());
+            refused_as_badly_signed(sign(lint(draft).unwrap(), &impostor).unwrap_err());
+        }
+    }
+
+    #[test]
+    fn a_module_that_returns_a_corrupted_signature_is_refused_by_verify() {
+        for alg in [KeyAlg::EcP256, KeyAlg::EcP384] {
+            let (issuer, draft) = self_signed_draft(alg);
+            let signed = sign_tbs(lint(draft.clone()).unwrap(), &Flipping(&issuer)).unwrap();
+            refused_as_badly_signed(signed.verify().unwrap_err());
+            refused_as_badly_signed(sign(lint(draft).unwrap(), &Flipping(&issuer)).unwrap_err());
+        }
+    }
+
+    #[test]
+    fn verify_refuses_a_certificate_that_is_not_the_linted_one_even_if_well_signed() {
+        let (issuer, draft) = self_signed_draft(KeyAlg::EcP256);
+        let linted = lint(draft.clone()).unwrap();
+        // The issuer's genuine signature over another certificate (another serial).
+        let mut other = draft;
+        other.serial = Serial::from_random([9; 16]);
+        let (other_der, _) = render(&other, &issuer, None).unwrap();
+        let e = SignedTbs {
+            linted,
+            der: other_der,
+        }
+        .verify()
+        .unwrap_err();
+        assert!(
+            matches!(e, CertError::Verification(ref why)
+                if why == "the signed certificate's TBSCertificate differs from the linted one"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn an_honest_signer_passes_the_same_path_and_its_signature_checks_with_its_own_key() {
+        // The positive twin of the refusals above: the same path with an honest signer
+        // returns the certificate, and its signature checks with the issuer key alone.
+        let (issuer, draft) = self_signed_draft(KeyAlg::EcP256);
+        let issued = sign_tbs(lint(draft).unwrap(), &issuer)
+            .unwrap()
+            .verify()
+            .unwrap();
+        let (_, cert) = X509Certificate::from_der(issued.der()).unwrap();
+        cert.verify_signature(None).unwrap();
+        // The PEM the CLI prints and writes is that certificate.
+        let pem = issued.pem();
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"), "{pem}");
+        let parsed = ::pem::parse(&pem).unwrap();
+        assert_eq!(parsed.tag(), "CERTIFICATE");
+        assert_eq!(parsed.contents(), issued.der());
+    }
+
+    /// `render`s `draft` with `key` and checks the result against `other`, which differs from
+    /// `draft` in one field: the rule named must refuse it.
+    #[track_caller]
+    fn refused_against(draft: &Draft, key: &Throwaway, other: &Draft, rule: &str) {
+        let (der, _) = render(draft, key, None).unwrap();
+        check(draft, &der, Some(key.public_key())).unwrap();
+        let e = check(other, &der, Some(key.public_key())).unwrap_err();
+        assert!(
+            matches!(e, CertError::Lint { rule: r, .. } if r == rule),
+            "expected {rule}: {e}"
+        );
+    }
+
+    #[test]
+    fn a_certificate_whose_not_after_alone_differs_from_its_draft_fails_the_lint() {
+        let (key, draft) = self_signed_draft(KeyAlg::EcP256);
+        let mut other = draft.clone();
+        other.not_after += Duration::days(1);
+        refused_against(&draft, &key, &other, "profile validity");
+    }
+
+    #[test]
+    fn a_certificate_whose_subject_differs_from_its_draft_fails_the_lint() {
+        let (key, draft) = self_signed_draft(KeyAlg::EcP256);
+        let mut other = draft.clone();
+        other.subject = Dn::parse("CN=Other Root,O=Example,C=GB").unwrap();
+        refused_against(&draft, &key, &other, "RFC 5280 §4.1.2.6 subject");
+    }
+
+    /// An intermediate under a root made by [`self_signed_draft`], with SANs, name
+    /// constraints and digitalSignature: every optional part of the profile.
+    fn intermediate_draft(root_key: &Throwaway, root_der: &[u8]) -> Draft {
+        let now = Utc::now();
+        Draft::new(
+            Serial::from_random([8; 16]),
+            Dn::parse("CN=east,O=Example").unwrap(),
+            Throwaway::generate(KeyAlg::EcP256)
+                .unwrap()
+                .public_key()
+                .clone(),
+            Issuing::ByCa {
+                der: root_der.to_vec(),
+                key: root_key.public_key().clone(),
+            },
+            now,
+            now + Duration::days(5),
+            CaProfile {
+                path_len: Some(0),
+                digital_signature: true,
+                san_dns: vec!["istiod.istio-system.svc".into()],
+                name_constraints: Some(crate::x509::NameConstraintsSpec {
+                    permitted_dns: vec!["east.example".into()],
+                    excluded_dns: vec!["bad.east.example".into()],
+                    permitted_uri: vec!["east.example".into()],
+                    excluded_uri: vec![],
+                    ..Default::default()
+                }),
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_intermediate_with_every_profile_option_lints_signs_and_names_a_wrong_issuer() {
+        let (root_key, root_draft) = self_signed_draft(KeyAlg::EcP384);
+        let root = sign(lint(root_draft).unwrap(), &root_key).unwrap();
+        let draft = intermediate_draft(&root_key, root.der());
+        let issued = sign(lint(draft.clone()).unwrap(), &root_key).unwrap();
+        let (_, cert) = X509Certificate::from_der(issued.der()).unwrap();
+        assert_eq!(
+            cert.issuer().as_raw(),
+            X509Certificate::from_der(root.der())
+                .unwrap()
+                .1
+                .subject()
+                .as_raw()
+        );
+        assert!(cert.key_usage().unwrap().unwrap().value.digital_signature());
+        // The same certificate checked against a draft naming another CA as its issuer.
+        let (other_key, other_root) = self_signed_draft(KeyAlg::EcP384);
+        let mut other_root = other_root;
+        other_root.subject = Dn::parse("CN=Another Root,O=Example,C=GB").unwrap();
+        let other_root = sign(lint(other_root).unwrap(), &other_key).unwrap();
+        let mut other = draft.clone();
+        other.issuing = Issuing::ByCa {
+            der: other_root.der().to_vec(),
+            key: root_key.public_key().clone(),
+        };
+        let e = check(&other, issued.der(), None).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CertError::Lint {
+                    rule: "RFC 5280 §4.1.2.4 issuer",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // ... and against drafts differing in one optional part each.
+        let mut no_ds = draft.clone();
+        no_ds.profile.digital_signature = false;
+        let e = check(&no_ds, issued.der(), None).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CertError::Lint {
+                    rule: "profile keyUsage",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let mut no_san = draft.clone();
+        no_san.profile.san_dns.clear();
+        let e = check(&no_san, issued.der(), None).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CertError::Lint {
+                    rule: "profile subjectAltName",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // Each list of subtrees differing alone.
+        type Field = fn(&mut crate::x509::NameConstraintsSpec) -> &mut Vec<String>;
+        let fields: [Field; 4] = [
+            |nc| &mut nc.permitted_dns,
+            |nc| &mut nc.excluded_dns,
+            |nc| &mut nc.permitted_uri,
+            |nc| &mut nc.excluded_uri,
+        ];
+        for field in fields {
+            let mut other_nc = draft.clone();
+            field(other_nc.profile.name_constraints.as_mut().unwrap()).push("x.example".into());
+            let e = check(&other_nc, issued.der(), None).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    CertError::Lint {
+                        rule: "profile nameConstraints",
+                        ..
+                    }
+                ),
+                "{e}"
+            );
+        }
+        let mut no_nc = draft;
+        no_nc.profile.name_constraints = None;
+        let e = check(&no_nc, issued.der(), None).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CertError::Lint {
+                    rule: "profile nameConstraints",
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Mutation testing of the security-critical code with cargo-mutants (issue 17): each group is
+# a set of files and the test binaries that cover them, so that a 2-core machine runs one
+# group in an hour or two rather than the whole suite once per mutant. Not run by CI (too
+# slow): run it before each release and after changing any of these files, then record the
+# counts and explain every missed mutant in docs/testing.md.
+#
+#   hsm-test/mutants.sh                  # every group
+#   hsm-test/mutants.sh x509 confirm     # only these groups (x509 = lint crl csr)
+#   MUTANTS_ARGS=--iterate hsm-test/mutants.sh crl   # only what the last run missed
+#   hsm-test/mutants.sh --list ledger    # list the mutants of a group, run nothing
+#   MUTANTS_ARGS="--in-diff changes.diff" hsm-test/mutants.sh ledger   # only changed lines
+#
+# Groups (files: test binaries; passed to cargo as --lib / --test=NAME):
+#   lint     src/x509/lint.rs: the library's unit tests
+#   csr      src/x509/csr.rs: the library's unit tests
+#   crl      src/x509/crl.rs: the library's unit tests and tests/bad_signers.rs
+#   confirm  src/ceremony/confirm.rs: the library's unit tests
+#   policy   src/policy.rs: the library's unit tests
+#   ledger   src/ledger/ (mod.rs verify and checkpoints, checkpoint.rs, canonical.rs):
+#            the unit tests and tests/audit.rs (real SoftHSM2 tokens and the real binary)
+#
+# Results: target/mutants/GROUP/mutants.out/{caught,missed,unviable,timeout}.txt and
+# outcomes.json; a summary line per group at the end. Install the tool once with
+# `cargo install --locked cargo-mutants` (27.x). Environment: MUTANTS_JOBS (default 1: each
+# job is a full build of the crate), MUTANTS_ARGS (more cargo-mutants options).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+list=()
+if [[ ${1:-} == --list ]]; then
+    list=(--list)
+    shift
+fi
+groups=("$@")
+[[ ${#groups[@]} -gt 0 ]] || groups=(x509 confirm policy ledger)
+# The ledger group is the one to re-run after the ledger changes: hsm-test/mutants.sh ledger
+
+command -v cargo-mutants >/dev/null || {
+    echo "mutants.sh: cargo-mutants is not installed: cargo install --locked cargo-mutants" >&2
+    exit 1
+}
+
+run_group() {
+    local group=$1
+    shift
+    local files=() tests=() re=()
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+        --file) files+=(--file "$2"); shift 2 ;;
+        --re) re+=(--re "$2"); shift 2 ;;
+        --) shift; for t in "$@"; do tests+=("--cargo-arg=$t"); done; break ;;
+        *) echo "mutants.sh: bad group spec $1" >&2; exit 2 ;;
+        esac
+    done
+    local out=target/mutants/$group
+    mkdir -p "$out"
+    # The scratch copy builds into one target directory kept across runs and groups, seeded
+    # from this tree's (cp -a keeps the times cargo compares), so only the crate itself is
+    # rebuilt per mutant (no --cap-lints: it changes RUSTFLAGS and so rebuilds every
+    # dependency). The test selection goes to the build as well as the run (--cargo-arg), so
+    # only the covering test binaries are linked. The unmutated tests run first (baseline)
+    # and their time sets each mutant's timeout.
+    nice cargo mutants "${list[@]}" "${files[@]}" "${re[@]}" \
+        --jobs "${MUTANTS_JOBS:-1}" --output "$out" \
+        --minimum-test-timeout 60 "${tests[@]}" ${MUTANTS_ARGS:-} || true
+    if [[ ${#list[@]} -eq 0 ]]; then
+        local d=$out/mutants.out
+        printf '%-8s caught %s, missed %s, unviable %s, timeouts %s\n' "$group" \
+            "$(wc -l <"$d/caught.txt")" "$(wc -l <"$d/missed.txt")" \
+            "$(wc -l <"$d/unviable.txt")" "$(wc -l <"$d/timeout.txt")" | tee -a target/mutants/summary.txt
+    fi
+}
+
+export CARGO_TARGET_DIR=$PWD/target/mutants/target
+if [[ ! -d $CARGO_TARGET_DIR/debug && -d target/debug && ${#list[@]} -eq 0 ]]; then
+    mkdir -p "$CARGO_TARGET_DIR"
+    cp -a target/debug "$CARGO_TARGET_DIR/debug"
+fi
+
+expanded=()
+for g in "${groups[@]}"; do
+    case $g in
+    x509) expanded+=(lint crl csr) ;;
+    *) expanded+=("$g") ;;
+    esac
+done
+
+for g in "${expanded[@]}"; do
+    case $g in
+    # The library's unit tests cover lint.rs and csr.rs (the fake signers of issue 17 are in
+    # lint.rs's own tests); crl.rs also needs tests/bad_signers.rs, which drives the CRL
+    # path through the public API.
+    lint) run_group lint --file src/x509/lint.rs -- --lib ;;
+    csr) run_group csr --file src/x509/csr.rs -- --lib ;;
+    crl) run_group crl --file src/x509/crl.rs -- --lib --test=bad_signers ;;
+    confirm) run_group confirm --file src/ceremony/confirm.rs -- --lib ;;
+    policy) run_group policy --file src/policy.rs -- --lib ;;
+    # verify, checkpoints and receipts; the append path is exercised by every other test.
+    ledger) run_group ledger --file 'src/ledger/mod.rs' --file src/ledger/checkpoint.rs \
+        --file src/ledger/canonical.rs \
+        --re 'verify|checkpoint|Checkpoint|Receipt|receipt|head|EventFields|software' \
+        -- --lib --test=audit ;;
+    *) echo "mutants.sh: unknown group $g (lint csr crl x509 confirm policy ledger)" >&2; exit 2 ;;
+    esac
+done
