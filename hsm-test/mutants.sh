@@ -17,8 +17,10 @@
 #   crl      src/x509/crl.rs: the library's unit tests and tests/bad_signers.rs
 #   confirm  src/ceremony/confirm.rs: the library's unit tests
 #   policy   src/policy.rs: the library's unit tests
-#   ledger   src/ledger/ (mod.rs verify and checkpoints, checkpoint.rs, canonical.rs):
-#            the unit tests and tests/audit.rs (real SoftHSM2 tokens and the real binary)
+#   ledger   src/ledger/ (mod.rs and verify.rs: verify and checkpoints, checkpoint.rs,
+#            canonical.rs): the unit tests and tests/audit.rs (real SoftHSM2 tokens, real binary)
+#   state    src/ceremony/state.rs and verified.rs (the token-held state, issue 12): the unit
+#            tests and tests/attacks.rs
 #
 # Results: target/mutants/GROUP/mutants.out/{caught,missed,unviable,timeout}.txt and
 # outcomes.json; a summary line per group at the end. Install the tool once with
@@ -33,7 +35,7 @@ if [[ ${1:-} == --list ]]; then
     shift
 fi
 groups=("$@")
-[[ ${#groups[@]} -gt 0 ]] || groups=(x509 confirm policy ledger)
+[[ ${#groups[@]} -gt 0 ]] || groups=(x509 confirm policy ledger state)
 # The ledger group is the one to re-run after the ledger changes: hsm-test/mutants.sh ledger
 
 command -v cargo-mutants >/dev/null || {
@@ -98,9 +100,13 @@ for g in "${expanded[@]}"; do
     policy) run_group policy --file src/policy.rs -- --lib ;;
     # verify, checkpoints and receipts; the append path is exercised by every other test.
     ledger) run_group ledger --file 'src/ledger/mod.rs' --file src/ledger/checkpoint.rs \
-        --file src/ledger/canonical.rs \
+        --file src/ledger/canonical.rs --file src/ledger/verify.rs \
         --re 'verify|checkpoint|Checkpoint|Receipt|receipt|head|EventFields|software' \
         -- --lib --test=audit ;;
-    *) echo "mutants.sh: unknown group $g (lint csr crl x509 confirm policy ledger)" >&2; exit 2 ;;
+    # The token-held state and what is proven against it (issue 12): the attacks of the
+    # security review, run on real tokens, and the library's unit tests.
+    state) run_group state --file src/ceremony/state.rs --file src/ceremony/verified.rs \
+        -- --lib --test=attacks ;;
+    *) echo "mutants.sh: unknown group $g (lint csr crl x509 confirm policy ledger state)" >&2; exit 2 ;;
     esac
 done
