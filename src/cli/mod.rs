@@ -3,21 +3,21 @@
 
 mod args;
 mod demo;
+mod ledger;
 mod render;
+mod root;
 mod token_check;
+mod witness;
 
 use clap::CommandFactory;
-use rootvault::ceremony::{self, Ctx, Operator, Output, RootRequest};
+use rootvault::ceremony::{self, Ctx, Operator, Output};
 use rootvault::pin::PinSource;
 use rootvault::recipients::{Identities, Recipients};
 use rootvault::vault::Vault;
 use rootvault::{Error, ExitCode, Result};
 
 pub use args::Cli;
-use args::{
-    Command, CsrCommand, LedgerCommand, RootCommand, SignMode, TokenCommand, WitnessArgs,
-    WitnessCommand,
-};
+use args::{Command, CsrCommand, SignMode, TokenCommand, WitnessArgs};
 use render::print_json;
 
 /// Runs one command.
@@ -53,13 +53,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
     };
-    // The vault, opened for the commands that need one.
-    let open = || Vault::open(&cli.vault);
-    let ctx = |vault| Ctx {
-        vault,
-        auth: ceremony::Auth::Pin(&pins),
+    let env = Env {
+        vault_dir: &cli.vault,
+        pins: &pins,
         operator: &operator,
+        json,
     };
+    // The vault, opened for the commands that need one.
+    let open = || env.open();
+    let ctx = |vault| env.ctx(vault);
     match command {
         Command::Demo { dir } => demo::run(dir)?,
         Command::Completions { shell } => {
@@ -354,432 +356,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 render::print_stdout(&render::certificates(&certs))?;
             }
         }
-        Command::Root(RootCommand::Create(a)) => {
-            let vault = open()?;
-            let req = RootRequest {
-                subject: a.subject,
-                key_type: a.key_type,
-                days: a.days,
-                path_len: a.path_len,
-                key_label: a.key_label,
-            };
-            let action = ceremony::WitnessedAction::CreateRoot(&req);
-            let Some(sigs) = witness_step(&a.witness, &vault, &operator, json, action)? else {
-                return Ok(ExitCode::Ok);
-            };
-            let info = ceremony::create_root_witnessed(&ctx(&vault), &req, &sigs)?;
-            if json {
-                print_json(&info)?;
-            } else {
-                eprintln!("root created; its key stays on the token");
-                render::print_stdout(&render::root(&info))?;
-            }
-        }
-        Command::Witness(WitnessCommand::Add {
-            name,
-            ssh_key,
-            confirm,
-            witness,
-        }) => {
-            let vault = open()?;
-            let text = std::fs::read_to_string(&ssh_key).map_err(|source| {
-                rootvault::error::Refusal::Unreadable {
-                    what: "witness key",
-                    path: ssh_key.clone(),
-                    source,
-                }
-            })?;
-            let key = rootvault::witness::WitnessKey::parse(&text).map_err(|why| {
-                rootvault::error::Refusal::WitnessKey {
-                    path: ssh_key.clone(),
-                    why,
-                }
-            })?;
-            let action = ceremony::WitnessedAction::WitnessAdd(&name, &key);
-            let Some(sigs) = witness_step(&witness, &vault, &operator, json, action)? else {
-                return Ok(ExitCode::Ok);
-            };
-            let mut confirmer = CliConfirm { given: confirm };
-            let w = ceremony::add_witness(&ctx(&vault), &name, &key, &sigs, &mut confirmer)?;
-            eprintln!(
-                "witness {} registered ({} {}), event {}",
-                w.name, w.key_type, w.fingerprint, w.added_seq
-            );
-            if json {
-                print_json(&w)?;
-            }
-        }
-        Command::Witness(WitnessCommand::List) => {
-            let (required, witnesses) = ceremony::list_witnesses(&open()?)?;
-            if json {
-                print_json(&serde_json::json!({
-                    "required": required,
-                    "witnesses": witnesses,
-                }))?;
-            } else {
-                render::print_stdout(&render::witnesses(required, &witnesses))?;
-            }
-        }
-        Command::Witness(WitnessCommand::Remove { name, witness }) => {
-            let vault = open()?;
-            let action = ceremony::WitnessedAction::WitnessRemove(&name);
-            let Some(sigs) = witness_step(&witness, &vault, &operator, json, action)? else {
-                return Ok(ExitCode::Ok);
-            };
-            ceremony::remove_witness(&ctx(&vault), &name, &sigs)?;
-            eprintln!("witness {name} removed");
-        }
-        Command::Witness(WitnessCommand::Require { required, witness }) => {
-            let vault = open()?;
-            let action = ceremony::WitnessedAction::WitnessRequire(required);
-            let Some(sigs) = witness_step(&witness, &vault, &operator, json, action)? else {
-                return Ok(ExitCode::Ok);
-            };
-            ceremony::require_witnesses(&ctx(&vault), required, &sigs)?;
-            eprintln!("every trust-changing action now needs {required} witness(es)");
-        }
-        Command::Ledger(LedgerCommand::Witnesses { out }) => {
-            let report = ceremony::export_witnesses(&open()?, &out)?;
-            if json {
-                print_json(&report)?;
-            } else {
-                eprintln!(
-                    "{} witnessed event(s) and {} key(s) written to {}; check each signature with:",
-                    report.events.len(),
-                    report.signers,
-                    out.display()
-                );
-                for e in &report.events {
-                    for w in &e.witnesses {
-                        eprintln!(
-                            "  ssh-keygen -Y verify -f {d}/allowed_signers -I {w} -n {ns} -s {d}/{s}/{w}.sig < {d}/{s}/statement.txt",
-                            d = out.display(),
-                            s = e.seq,
-                            ns = rootvault::witness::NAMESPACE
-                        );
-                    }
-                }
-            }
-        }
-        Command::Root(RootCommand::Show) => {
-            let vault = open()?;
-            match ceremony::root_info(&vault) {
-                Ok(info) => {
-                    if json {
-                        print_json(&info)?;
-                    } else {
-                        render::print_stdout(&render::root(&info))?;
-                    }
-                }
-                // A vault whose only generation is pending (a subordinate before import).
-                Err(Error::Refused(rootvault::error::Refusal::NoRoot)) => {
-                    let roots = ceremony::generations(&vault)?;
-                    if roots.is_empty() {
-                        return Err(rootvault::error::Refusal::NoRoot.into());
-                    }
-                    if json {
-                        print_json(&serde_json::json!({ "roots": roots }))?;
-                    } else {
-                        render::print_stdout(&render::generations(&roots))?;
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Command::Root(RootCommand::Cert(a)) => {
-            let vault = open()?;
-            let which = match (a.bundle, a.cross, a.generation) {
-                (true, _, _) => Some(ceremony::RootCert::Bundle),
-                (false, true, Some(g)) => Some(ceremony::RootCert::Cross(g)),
-                (false, false, Some(g)) => Some(ceremony::RootCert::Generation(g)),
-                (false, true, None) => {
-                    return Err(Error::Usage("--cross needs --generation N".into()))
-                }
-                (false, false, None) => None,
-            };
-            let pem = match which {
-                // The active root as the ledger has it, as before generations (no PIN).
-                None => ceremony::root_info(&vault)?.pem,
-                Some(w) => ceremony::root_certificate(&ctx(&vault), w)?,
-            };
-            if json {
-                // The PEM as a JSON string, with where it went, if anywhere.
-                if let Some(path) = a.out.out.as_deref() {
-                    render::write_output(Some(path), pem.as_bytes(), a.out.force)?;
-                }
-                print_json(&serde_json::json!({
-                    "pem": pem,
-                    "out": a.out.out.as_deref().map(|p| p.display().to_string()),
-                }))?;
-            } else {
-                render::write_output(a.out.out.as_deref(), pem.as_bytes(), a.out.force)?;
-            }
-        }
-        Command::Root(RootCommand::Rotate(a)) => {
-            let vault = open()?;
-            let req = ceremony::RotateRequest {
-                subject: a.subject,
-                key_type: a.key_type,
-                days: a.days,
-                path_len: a.path_len,
-                key_label: a.key_label,
-            };
-            let action = ceremony::WitnessedAction::RootRotate(&req);
-            let Some(sigs) = witness_step(&a.witness, &vault, &operator, json, action)? else {
-                return Ok(ExitCode::Ok);
-            };
-            let mut confirmer = CliConfirm { given: a.confirm };
-            let r = ceremony::rotate_root_witnessed(&ctx(&vault), &req, &sigs, &mut confirmer)?;
-            eprintln!(
-                "root generation {} is active (SHA-256 {}), generation {} trusted; cross-certificate SHA-256 {}. Re-export every cluster so that its root-cert.pem holds both roots, then re-key each (docs/rotation.md)",
-                r.root.generation,
-                r.root.sha256.as_deref().unwrap_or("-"),
-                r.previous,
-                r.cross_sha256
-            );
-            if json {
-                print_json(&r)?;
-            } else {
-                render::print_stdout(&r.root_pem)?;
-            }
-        }
-        Command::Root(RootCommand::Retire {
-            generation,
-            confirm,
-            witness,
-        }) => {
-            let vault = open()?;
-            let action = ceremony::WitnessedAction::RootRetire(generation);
-            let Some(sigs) = witness_step(&witness, &vault, &operator, json, action)? else {
-                return Ok(ExitCode::Ok);
-            };
-            let mut confirmer = CliConfirm { given: confirm };
-            let g =
-                ceremony::retire_root_witnessed(&ctx(&vault), generation, &sigs, &mut confirmer)?;
-            eprintln!(
-                "root generation {} retired: it is in no trust bundle and signs only its own CRLs. Re-export every cluster",
-                g.generation
-            );
-            if json {
-                print_json(&g)?;
-            }
-        }
-        Command::Root(RootCommand::DestroyKey {
-            generation,
-            confirm,
-            witness,
-        }) => {
-            let vault = open()?;
-            let action = ceremony::WitnessedAction::RootDestroyKey(generation);
-            let Some(sigs) = witness_step(&witness, &vault, &operator, json, action)? else {
-                return Ok(ExitCode::Ok);
-            };
-            let mut confirmer = CliConfirm { given: confirm };
-            let g = ceremony::destroy_root_key_witnessed(
-                &ctx(&vault),
-                generation,
-                &sigs,
-                &mut confirmer,
-            )?;
-            eprintln!(
-                "the key of root generation {} (label {}) was destroyed on the token; recorded in the ledger",
-                g.generation, g.key_label
-            );
-            if json {
-                print_json(&g)?;
-            }
-        }
-        Command::Root(RootCommand::Csr(a)) => {
-            let vault = open()?;
-            let req = ceremony::RootCsrRequest {
-                subject: a.subject,
-                key_type: a.key_type,
-                key_label: a.key_label,
-                out: Output {
-                    path: a.out,
-                    force: a.force,
-                },
-            };
-            let action = ceremony::WitnessedAction::RootCsr(&req);
-            let Some(sigs) = witness_step(&a.witness, &vault, &operator, json, action)? else {
-                return Ok(ExitCode::Ok);
-            };
-            let r = ceremony::root_csr_witnessed(&ctx(&vault), &req, &sigs)?;
-            eprintln!(
-                "root generation {} is pending: its {} key is on the token (SPKI SHA-256 {}); the request is in {} (SHA-256 {}). Have the enterprise CA sign it as a CA with pathLen 1 or more, then `rootvault root import --cert FILE --chain FILE`",
-                r.generation,
-                r.key_type,
-                r.spki_sha256,
-                r.path.display(),
-                r.csr_sha256
-            );
-            if json {
-                print_json(&r)?;
-            }
-        }
-        Command::Root(RootCommand::Import {
-            cert,
-            chain,
-            confirm,
-            witness,
-        }) => {
-            let vault = open()?;
-            let read = |path: &std::path::Path| {
-                std::fs::read(path).map_err(|source| rootvault::error::Refusal::Unreadable {
-                    what: "certificate",
-                    path: path.to_owned(),
-                    source,
-                })
-            };
-            let cert_bytes = read(&cert)?;
-            let chain_bytes = chain.as_deref().map(read).transpose()?;
-            let req = ceremony::ImportRequest {
-                cert: &cert_bytes,
-                chain: chain_bytes.as_deref(),
-            };
-            let action = ceremony::WitnessedAction::RootImport(req);
-            let Some(sigs) = witness_step(&witness, &vault, &operator, json, action)? else {
-                return Ok(ExitCode::Ok);
-            };
-            let mut confirmer = CliConfirm { given: confirm };
-            let g = ceremony::import_root_witnessed(&ctx(&vault), req, &sigs, &mut confirmer)?;
-            eprintln!(
-                "root generation {} is active: {} (SHA-256 {}), anchored at {}. Export every cluster again",
-                g.generation,
-                g.subject,
-                g.sha256.as_deref().unwrap_or("-"),
-                g.anchor.as_deref().unwrap_or("-")
-            );
-            if json {
-                print_json(&g)?;
-            }
-        }
-        Command::Ledger(LedgerCommand::Verify {
-            receipt,
-            with_token,
-        }) => {
-            let vault = open()?;
-            let mut report = if with_token {
-                ceremony::verify_ledger_with_token(&ctx(&vault))?
-            } else {
-                ceremony::verify_ledger(&vault)?
-            };
-            if let Some(path) = receipt {
-                let problems = ceremony::check_receipt_file(&vault, &path)?;
-                report.ok &= problems.is_empty();
-                report.problems.extend(problems);
-            }
-            if json {
-                print_json(&report)?;
-            } else if report.ok {
-                eprintln!(
-                    "ledger intact: {} events, head {}",
-                    report.events, report.head
-                );
-                if let Some(t) = &report.token_head {
-                    eprintln!("the token attested event {} (hash {})", t.seq, t.hash);
-                }
-            } else {
-                eprintln!(
-                    "ledger integrity FAILED{}:",
-                    report
-                        .first_bad_seq
-                        .map(|s| format!(" at event {s}"))
-                        .unwrap_or_default()
-                );
-                for p in &report.problems {
-                    eprintln!("  - {p}");
-                }
-            }
-            if !json {
-                for n in &report.notes {
-                    eprintln!("note: {n}");
-                }
-            }
-            if !report.ok {
-                return Ok(ExitCode::Integrity);
-            }
-        }
-        Command::Ledger(LedgerCommand::Recover { confirm, witness }) => {
-            let vault = open()?;
-            // Its statement names what only the token knows: written with the PIN.
-            if let Some(path) = &witness.statement_out {
-                let out = Output {
-                    path: path.clone(),
-                    force: false,
-                };
-                let report = ceremony::write_recover_statement(&ctx(&vault), &out)?;
-                print_statement_report(&report, path, json)?;
-                return Ok(ExitCode::Ok);
-            }
-            let sigs = ceremony::WitnessSigs::read(&witness.witness_sigs)?;
-            let mut confirmer = CliConfirm { given: confirm };
-            let r = ceremony::recover_ledger_witnessed(&ctx(&vault), &sigs, &mut confirmer)?;
-            eprintln!(
-                "recorded as event {}: events {}..{} are lost (head {}); {} revocation(s) went with them and must be made again; CRL numbers go on from the token's count",
-                r.recorded_seq, r.lost_from_seq, r.lost_to_seq, r.lost_head_hash, r.revocations_lost
-            );
-            if json {
-                print_json(&r)?;
-            }
-        }
-        Command::Ledger(LedgerCommand::Show { since }) => {
-            let events = ceremony::ledger_events(&open()?, since)?;
-            if json {
-                let values: Vec<_> = events.iter().map(render::event_json).collect();
-                print_json(&values)?;
-            } else {
-                render::print_stdout(&render::events(&events))?;
-            }
-        }
-        Command::Ledger(LedgerCommand::Export { out, force }) => {
-            let count = ceremony::export_ledger(
-                &open()?,
-                &Output {
-                    path: out.clone(),
-                    force,
-                },
-            )?;
-            eprintln!("{count} events written to {}", out.display());
-            if json {
-                let written =
-                    std::fs::read(&out).map_err(|e| Error::io("cannot read back", &out, e))?;
-                print_json(&serde_json::json!({
-                    "out": out.display().to_string(),
-                    "events": count,
-                    "sha256": rootvault::keys::sha256_hex(&written),
-                }))?;
-            }
-        }
-        Command::Ledger(LedgerCommand::Transcript { since, out }) => {
-            let t = ceremony::transcript(&open()?, since)?;
-            match out.out.as_deref() {
-                Some(path) => {
-                    // FILE.receipt.json, for the closing checkpoint: the receipt that covers
-                    // the newest token event. Both refused before either is written.
-                    let mut name = path.file_name().unwrap_or_default().to_owned();
-                    name.push(".receipt.json");
-                    let receipt_path = path.with_file_name(name);
-                    if t.receipt_json.is_some() && !out.force && receipt_path.exists() {
-                        return Err(rootvault::fsio::FsError::OutputExists(receipt_path).into());
-                    }
-                    render::write_output(Some(path), t.text.as_bytes(), out.force)?;
-                    if let Some(receipt) = &t.receipt_json {
-                        rootvault::fsio::write_file(&receipt_path, receipt.as_bytes(), out.force)?;
-                        eprintln!(
-                            "wrote {}: a receipt for the closing checkpoint (event {})",
-                            receipt_path.display(),
-                            t.checkpoint.as_ref().map_or(0, |c| c.seq)
-                        );
-                    }
-                }
-                None if !json => render::print_stdout(&t.text)?,
-                None => {}
-            }
-            if json {
-                print_json(&t)?;
-            }
-        }
+        Command::Root(c) => return root::run(&env, c),
+        Command::Witness(c) => return witness::run(&env, c),
+        Command::Ledger(c) => return ledger::run(&env, c),
         Command::Backup {
             out,
             age_recipients,
@@ -842,7 +421,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 /// The first step of a witnessed action: with `--statement-out`, writes the statement and
 /// returns `None` (the command is done); otherwise reads the `--witness-sig` files.
-fn witness_step(
+pub(crate) fn witness_step(
     w: &WitnessArgs,
     vault: &Vault,
     operator: &Operator,
@@ -862,7 +441,7 @@ fn witness_step(
 }
 
 /// What `--statement-out` tells the operator: the statement, where it went, and what next.
-fn print_statement_report(
+pub(crate) fn print_statement_report(
     report: &ceremony::StatementReport,
     path: &std::path::Path,
     json: bool,
@@ -884,6 +463,31 @@ fn print_statement_report(
         );
     }
     Ok(())
+}
+
+/// What every command runs with: the vault's directory, the PIN source, the operator, and
+/// whether to print JSON.
+pub(crate) struct Env<'a> {
+    vault_dir: &'a std::path::Path,
+    pins: &'a PinSource,
+    operator: &'a Operator,
+    json: bool,
+}
+
+impl Env<'_> {
+    /// The vault, opened.
+    fn open(&self) -> Result<Vault> {
+        Vault::open(self.vault_dir)
+    }
+
+    /// The use cases' context for `vault`.
+    fn ctx<'v>(&'v self, vault: &'v Vault) -> Ctx<'v> {
+        Ctx {
+            vault,
+            auth: ceremony::Auth::Pin(self.pins),
+            operator: self.operator,
+        }
+    }
 }
 
 /// Confirmation on the command line: the summary always goes to stderr; the answer is
