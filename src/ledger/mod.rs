@@ -8,6 +8,7 @@ mod canonical;
 mod checkpoint;
 mod events;
 mod migrate;
+mod payloads;
 mod queries;
 mod rows;
 mod snapshot;
@@ -28,15 +29,17 @@ pub use events::{
 };
 pub use events::{
     ActionWitnessed, ApprovedProfile, AuditKeyCreated, BundleExported, CertificateIssued,
-    CertificateRecord, CertificateRevoked, CertificateRow, CrlIssued, Event, ExportedFile,
-    LedgerRecovered, ModuleApproved, PayloadError, Projection, RootCreated, SigningRejected,
-    Software, TokenKeyRow, VaultInitialised, WitnessAdded, WitnessRemoved, WitnessSignature,
-    WitnessesRequired,
+    CertificateRecord, CertificateRevoked, CrlIssued, Event, ExportedFile, LedgerRecovered,
+    ModuleApproved, PayloadError, RootCreated, SigningRejected, Software, VaultInitialised,
+    WitnessAdded, WitnessRemoved, WitnessSignature, WitnessesRequired,
 };
 pub use migrate::{LATEST_VERSION, MIGRATIONS};
 use queries::*;
 use rows::DerivedRow;
-pub use rows::{CrlRow, ExportRow, RevocationRow, RootLinkRow, RootStatusRow};
+pub use rows::{
+    CertificateRow, CrlRow, ExportRow, Projection, RevocationRow, RootLinkRow, RootStatusRow,
+    TokenKeyRow,
+};
 
 /// How long a writer waits for another process's transaction before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);

@@ -5,7 +5,42 @@
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::events::{CertificateRecord, CertificateRow, TokenKeyRow};
+use super::events::{CertificateRecord, Event, PayloadError};
+
+/// A row of `certificates`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRow {
+    /// `root` or `intermediate`.
+    pub role: &'static str,
+    /// The cluster, for intermediates.
+    pub cluster: Option<String>,
+    /// The certificate.
+    pub record: CertificateRecord,
+    /// The DER certificate (decoded `der_base64`).
+    pub der: Vec<u8>,
+    /// The root generation it belongs to: the one that issued an intermediate, or the one a
+    /// root certificate is.
+    pub generation: u32,
+    /// The event that issued it.
+    pub event_seq: i64,
+}
+
+/// A row of `token_keys`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenKeyRow {
+    /// CKA_LABEL.
+    pub label: String,
+    /// CKA_ID, hex.
+    pub id_hex: String,
+    /// What the key is for (`root`).
+    pub purpose: String,
+    /// Key type name.
+    pub key_type: String,
+    /// The root generation of a root key (none for the audit key).
+    pub generation: Option<u32>,
+    /// The event that created it.
+    pub event_seq: i64,
+}
 
 /// A row of a derived table.
 pub(super) trait DerivedRow: PartialEq + Sized {
@@ -409,4 +444,232 @@ impl DerivedRow for RootLinkRow {
             event_seq: r.get(7)?,
         })
     }
+}
+
+/// The derived rows one event implies.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Projection {
+    /// Rows of `certificates`.
+    pub certificates: Vec<CertificateRow>,
+    /// Rows of `token_keys`.
+    pub token_keys: Vec<TokenKeyRow>,
+    /// Rows of `revocations`.
+    pub revocations: Vec<RevocationRow>,
+    /// Rows of `crls`.
+    pub crls: Vec<CrlRow>,
+    /// Rows of `exports`.
+    pub exports: Vec<ExportRow>,
+    /// Rows of `root_status`.
+    pub root_status: Vec<RootStatusRow>,
+    /// Rows of `root_links`.
+    pub root_links: Vec<RootLinkRow>,
+}
+
+impl Projection {
+    /// The derived tables, in the order of [`Projection::counts`].
+    pub const TABLES: [&'static str; 7] = [
+        "certificates",
+        "token_keys",
+        "revocations",
+        "crls",
+        "exports",
+        "root_status",
+        "root_links",
+    ];
+
+    /// How many rows of each table this projection holds.
+    pub fn counts(&self) -> [i64; 7] {
+        [
+            self.certificates.len() as i64,
+            self.token_keys.len() as i64,
+            self.revocations.len() as i64,
+            self.crls.len() as i64,
+            self.exports.len() as i64,
+            self.root_status.len() as i64,
+            self.root_links.len() as i64,
+        ]
+    }
+
+    /// Writes every row.
+    pub(super) fn insert(&self, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+        use super::rows::DerivedRow;
+        self.certificates.iter().try_for_each(|r| r.insert(conn))?;
+        self.token_keys.iter().try_for_each(|r| r.insert(conn))?;
+        self.revocations.iter().try_for_each(|r| r.insert(conn))?;
+        self.crls.iter().try_for_each(|r| r.insert(conn))?;
+        self.exports.iter().try_for_each(|r| r.insert(conn))?;
+        self.root_status.iter().try_for_each(|r| r.insert(conn))?;
+        self.root_links.iter().try_for_each(|r| r.insert(conn))
+    }
+}
+
+/// The projection of events onto derived rows lives with the rows: the ledger's append writes
+/// it and `ledger verify` re-derives it, through this one function.
+impl Event {
+    /// The derived rows this event implies, were it stored at `seq`.
+    pub fn project(&self, seq: i64) -> Result<Projection, PayloadError> {
+        let mut p = Projection::default();
+        match self {
+            Event::VaultInitialised(_)
+            | Event::SigningRejected(_)
+            | Event::ModuleApproved(_)
+            | Event::LedgerRecovered(_)
+            | Event::WitnessAdded(_)
+            | Event::WitnessRemoved(_)
+            | Event::WitnessesRequired(_)
+            | Event::ActionWitnessed(_)
+            | Event::SoftwareChanged(_) => {}
+            Event::CertificateIssued(c) => p.certificates.push(CertificateRow {
+                role: "intermediate",
+                cluster: Some(c.cluster.clone()),
+                der: decode_der(self.kind(), &c.certificate.der_base64)?,
+                record: c.certificate.clone(),
+                generation: c.generation,
+                event_seq: seq,
+            }),
+            Event::CertificateRevoked(r) => p.revocations.push(RevocationRow {
+                serial: r.serial.clone(),
+                reason: r.reason.clone(),
+                revoked_at: r.revoked_at.clone(),
+                event_seq: seq,
+            }),
+            Event::CrlIssued(c) => p.crls.push(CrlRow {
+                generation: c.generation,
+                number: c.number,
+                this_update: c.this_update.clone(),
+                next_update: c.next_update.clone(),
+                entries: c.serials.len() as i64,
+                sha256: c.sha256.clone(),
+                der: decode_der(self.kind(), &c.der_base64)?,
+                event_seq: seq,
+            }),
+            Event::AuditKeyCreated(a) => p.token_keys.push(TokenKeyRow {
+                label: a.key_label.clone(),
+                id_hex: a.key_id.clone(),
+                purpose: "audit".into(),
+                key_type: a.key_type.clone(),
+                generation: None,
+                event_seq: seq,
+            }),
+            Event::BundleExported(e) => p.exports.push(ExportRow {
+                event_seq: seq,
+                cluster: e.cluster.clone(),
+                serial: e.serial.clone(),
+                format: e.format.clone(),
+                sha256: e.sha256.clone(),
+                encrypted: !e.recipients.is_empty(),
+            }),
+            Event::RootCreated(r) => {
+                p.certificates.push(CertificateRow {
+                    role: "root",
+                    cluster: None,
+                    der: decode_der(self.kind(), &r.certificate.der_base64)?,
+                    record: r.certificate.clone(),
+                    generation: 1,
+                    event_seq: seq,
+                });
+                p.token_keys.push(TokenKeyRow {
+                    label: r.key_label.clone(),
+                    id_hex: r.key_id.clone(),
+                    purpose: "root".into(),
+                    key_type: r.certificate.key_type.clone(),
+                    generation: Some(1),
+                    event_seq: seq,
+                });
+                p.root_status
+                    .push(RootStatusRow::new(1, "active", false, seq));
+            }
+            Event::RootRotated(r) => {
+                p.certificates.push(CertificateRow {
+                    role: "root",
+                    cluster: None,
+                    der: decode_der(self.kind(), &r.certificate.der_base64)?,
+                    record: r.certificate.clone(),
+                    generation: r.generation,
+                    event_seq: seq,
+                });
+                p.token_keys.push(TokenKeyRow {
+                    label: r.key_label.clone(),
+                    id_hex: r.key_id.clone(),
+                    purpose: "root".into(),
+                    key_type: r.certificate.key_type.clone(),
+                    generation: Some(r.generation),
+                    event_seq: seq,
+                });
+                p.root_links.push(RootLinkRow {
+                    generation: r.generation,
+                    role: "cross",
+                    position: 0,
+                    serial: r.cross.serial.clone(),
+                    subject: r.cross.subject.clone(),
+                    sha256: r.cross.sha256.clone(),
+                    der: decode_der(self.kind(), &r.cross.der_base64)?,
+                    event_seq: seq,
+                });
+                p.root_status
+                    .push(RootStatusRow::new(r.previous, "trusted", false, seq));
+                p.root_status
+                    .push(RootStatusRow::new(r.generation, "active", false, seq));
+            }
+            Event::RootRetired(r) => {
+                p.root_status
+                    .push(RootStatusRow::new(r.generation, "retired", false, seq));
+            }
+            Event::RootKeyDestroyed(r) => {
+                p.root_status
+                    .push(RootStatusRow::new(r.generation, "retired", true, seq));
+            }
+            Event::RootKeyGenerated(r) => {
+                p.token_keys.push(TokenKeyRow {
+                    label: r.key_label.clone(),
+                    id_hex: r.key_id.clone(),
+                    purpose: "root".into(),
+                    key_type: r.key_type.clone(),
+                    generation: Some(r.generation),
+                    event_seq: seq,
+                });
+                p.root_status
+                    .push(RootStatusRow::new(r.generation, "pending", false, seq));
+            }
+            Event::RootImported(r) => {
+                p.certificates.push(CertificateRow {
+                    role: "root",
+                    cluster: None,
+                    der: decode_der(self.kind(), &r.certificate.der_base64)?,
+                    record: r.certificate.clone(),
+                    generation: r.generation,
+                    event_seq: seq,
+                });
+                for (position, c) in r.chain.iter().enumerate() {
+                    p.root_links.push(RootLinkRow {
+                        generation: r.generation,
+                        role: "chain",
+                        position: position as i64,
+                        serial: c.serial.clone(),
+                        subject: c.subject.clone(),
+                        sha256: c.sha256.clone(),
+                        der: decode_der(self.kind(), &c.der_base64)?,
+                        event_seq: seq,
+                    });
+                }
+                if let Some(previous) = r.previous {
+                    p.root_status
+                        .push(RootStatusRow::new(previous, "trusted", false, seq));
+                }
+                p.root_status
+                    .push(RootStatusRow::new(r.generation, "active", false, seq));
+            }
+        }
+        Ok(p)
+    }
+}
+
+fn decode_der(kind: &str, b64: &str) -> Result<Vec<u8>, PayloadError> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| PayloadError::Malformed {
+            kind: kind.to_owned(),
+            detail: format!("certificate is not base64: {e}"),
+        })
 }
