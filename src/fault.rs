@@ -34,7 +34,7 @@ pub fn point(name: &'static str) {
 }
 
 /// A point where a write can fail: [`point`], and then, in tests, a failure injected with
-/// [`fail_at`] is returned as an I/O error (the process goes on, as after a real failed
+/// `fail_at` is returned as an I/O error (the process goes on, as after a real failed
 /// write). Without the feature and outside unit tests it is [`point`] and `Ok(())`.
 #[inline]
 pub fn check(name: &'static str) -> std::io::Result<()> {

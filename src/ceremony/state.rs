@@ -43,11 +43,11 @@ pub const STATE_LABEL: &str = "rootvault-state";
 /// The `format` this build writes and reads.
 pub const STATE_FORMAT: u32 = 1;
 
-/// What the token holds about the ledger. See the [module documentation](self).
+/// What the token holds about the ledger. See `ceremony/state.rs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenState {
-    /// Always [`STATE_FORMAT`].
+    /// Always `STATE_FORMAT` (1).
     pub format: u32,
     /// SHA-256 of the audit key's DER SubjectPublicKeyInfo.
     pub vault: String,

@@ -20,7 +20,7 @@
 //! fills it in). A key the vault generated ([`Material::key_pem`]) is only ever written
 //! encrypted: without recipients the export is refused ([`ExportError::KeyNeedsRecipients`]).
 //!
-//! The code is split by concern: [`render`] turns checked material into names and bytes (pure),
+//! The code is split by concern: `render` turns checked material into names and bytes (pure),
 //! [`crate::x509::material`] checks the certificates and key, [`crate::recipients`] parses
 //! age recipients, and [`crate::fsio`] writes; this module puts them together.
 //!
@@ -38,7 +38,7 @@
 //! Everything is rendered and encrypted in memory first, so once writing begins only the
 //! file system can fail. An existing output is never replaced unless `force` is given
 //! ([`crate::fsio::FsError::OutputExists`]), and a file is never replaced by a directory or the other
-//! way round ([`ExportError::OutputKind`]). A file is written to a temporary file in the same
+//! way round ([`crate::fsio::FsError::OutputKind`]). A file is written to a temporary file in the same
 //! directory, synced, and renamed into place. A directory is assembled in a hidden staging
 //! directory next to the output (`.NAME.staging-XXXXXX`), synced, and renamed into place in
 //! one step; with `force`, the old directory is first renamed aside (`.NAME.old-XXXXXX`), the

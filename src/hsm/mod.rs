@@ -2,7 +2,7 @@
 //! never leave it, signing with them and drawing random bytes from its RNG.
 //!
 //! Nothing outside this module touches cryptoki. The rest of the vault sees a [`TokenKey`]
-//! through the [`RawSigner`] trait.
+//! through the [`crate::keys::RawSigner`] trait.
 
 mod data;
 mod error;
