@@ -73,8 +73,9 @@ pub use token_check::{
 pub use transcript::{transcript, TRANSCRIPT_WIDTH};
 pub use witness::{
     add_witness, check_signature_dir, export_witnesses, list_witnesses, remove_witness,
-    require_witnesses, statement, write_statement, Progress, Registry, SignatureFile,
-    StatementReport, Witness, WitnessExport, WitnessSigs, WitnessedAction, WitnessedEvent,
+    require_witnesses, statement, write_prepared_statement, write_statement, Progress, Registry,
+    SignatureFile, StatementReport, Witness, WitnessExport, WitnessSigs, WitnessedAction,
+    WitnessedEvent,
 };
 
 use crate::error::Result;
