@@ -179,7 +179,7 @@ impl App {
                 unlock: Unlock::new(options.pin_file, std::env::var_os(PIN_ENV).is_some()),
                 inbox: Inbox::new(&vault_dir),
                 certs: Certs::default(),
-                crl: Crl,
+                crl: Crl::default(),
                 ledger: LedgerView::default(),
             },
             screen: Screen::Overview,

@@ -383,6 +383,12 @@ fn render(overview: &Overview, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
             Err(e) => format!("error: {e}"),
         },
     ));
+    if data.generations.as_ref().is_ok_and(Vec::is_empty) {
+        pairs.push((
+            "root".into(),
+            words::say(&crate::error::Refusal::NoRoot.into()),
+        ));
+    }
     let lines = kv_lines(&pairs, inner.width, t);
     let listed = Overview::listed(ctx);
     let table_rows = if listed.is_empty() {
