@@ -417,9 +417,6 @@ pub(crate) fn destroy_key(generation: u32, ctx: &Ctx) -> Effect {
         return Effect::locked();
     }
     let operator = ctx.operator.clone();
-    let warning = vec![format!(
-        "The key of generation {generation} can never sign again, not even a CRL: issue its last CRL first (screen 5)."
-    )];
     witness::run(
         ctx,
         TrustChange::new(
@@ -436,7 +433,7 @@ pub(crate) fn destroy_key(generation: u32, ctx: &Ctx) -> Effect {
                     "destroying the key",
                     Screen::Overview,
                     move |vault, session, progress| {
-                        let mut confirm = progress.asker(DESTROY_SOURCE, Vec::new(), warning);
+                        let mut confirm = progress.asker(DESTROY_SOURCE, Vec::new(), Vec::new());
                         let ctx = session_ctx(vault, session, &operator);
                         Outcome::DestroyKey(
                             generation,

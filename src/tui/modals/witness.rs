@@ -284,9 +284,8 @@ impl WitnessGate {
                 self.problem = Some(e.clone());
                 return Effect::None;
             }
-            None => {
-                return Effect::info("looking at the directory; Enter again once enough signed")
-            }
+            // The watcher has not looked yet: its first look shows in a moment.
+            None => return Effect::None,
         };
         if !progress.enough() {
             self.problem = Some(format!(
@@ -472,6 +471,8 @@ impl Modal for WitnessGate {
             Stage::Ready(ready) => {
                 if let Some((_, worker)) = &ready.watching {
                     if let Some(found) = worker.latest() {
+                        // What was said about the files before is stale now.
+                        self.problem = None;
                         ready.progress = Some(found);
                     }
                 }
@@ -487,7 +488,7 @@ impl Modal for WitnessGate {
         let w = inner_width(area);
         let mut body = text_lines(
             &format!(
-                "This vault needs {} of its {} registered witnesses ({}) to sign a statement of exactly what will happen, before the token does anything.",
+                "{} of the {} registered witnesses ({}) must sign a statement of exactly what will happen before the token acts.",
                 self.required,
                 self.registered.len(),
                 self.registered.join(", ")
@@ -495,7 +496,6 @@ impl Modal for WitnessGate {
             w,
             t.text(),
         );
-        body.push(Line::raw(""));
         let mut tail = Vec::new();
         match &self.stage {
             Stage::Preparing(_) => body.push(Line::styled(
@@ -513,11 +513,11 @@ impl Modal for WitnessGate {
                 let s = &ready.statement;
                 body.extend(super::super::widgets::kv_lines(
                     &[
-                        ("action".into(), s.action().to_owned()),
                         (
-                            "ledger head".into(),
+                            "statement".into(),
                             format!(
-                                "event {} (the statement is void once it moves)",
+                                "{}, at ledger event {} (void once it moves)",
+                                s.action(),
                                 s.head().seq
                             ),
                         ),
@@ -526,9 +526,8 @@ impl Modal for WitnessGate {
                     w,
                     t,
                 ));
-                body.push(Line::raw(""));
                 body.extend(text_lines(
-                    "1. Write the statement to a file the witnesses read (a removable medium, if they sign on their own machines):",
+                    "1. Write it where the witnesses read it (a removable medium, if they sign on their own machines):",
                     w,
                     t.text(),
                 ));
@@ -546,7 +545,7 @@ impl Modal for WitnessGate {
                     ));
                 }
                 body.extend(text_lines(
-                    "2. Each witness checks it and signs it: ssh-keygen -Y sign -f KEY -n rootvault-witness FILE, and brings FILE.sig to this directory:",
+                    "2. Each witness checks it, signs it (ssh-keygen -Y sign -n rootvault-witness -f KEY FILE) and brings FILE.sig to:",
                     w,
                     t.text(),
                 ));

@@ -123,15 +123,25 @@ impl ScreenView for Overview {
             }
             keys.push(("c", "root CSR"));
         } else {
-            keys.push(("↑↓", "generation"));
+            let gens = data.generations();
+            if gens.len() > 1 {
+                keys.push(("↑↓", "generation"));
+            }
             if data.pending().is_some() {
                 keys.push(("i", "import"));
             } else {
                 keys.push(("r", "rotate"));
                 keys.push(("c", "root CSR"));
             }
-            keys.push(("x", "retire"));
-            keys.push(("D", "destroy key"));
+            if gens.iter().any(|g| g.status == "trusted") {
+                keys.push(("x", "retire"));
+            }
+            if gens
+                .iter()
+                .any(|g| g.status == "retired" && !g.key_destroyed)
+            {
+                keys.push(("D", "destroy key"));
+            }
         }
         keys.push(("R", "reload"));
         Footer::with_global(keys)
@@ -207,7 +217,11 @@ pub(crate) fn warnings(ctx: &Ctx) -> Vec<String> {
                     e.cluster,
                     e.format,
                     e.path,
-                    e.reasons.join("; ").trim_end_matches(": export it again")
+                    e.reasons
+                        .iter()
+                        .map(|r| r.trim_end_matches(": export it again"))
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 ));
             }
         }
@@ -300,7 +314,7 @@ fn render(overview: &Overview, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
         Ok(s) => {
             pairs.push((
                 "software".into(),
-                format!("rootvault {} · commit {}", s.version, s.commit),
+                format!("{} · commit {}", s.version, s.commit),
             ));
             pairs.push(("  SHA-256".into(), group_hex(&s.sha256)));
         }
@@ -425,10 +439,10 @@ fn render(overview: &Overview, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
                 } else {
                     t.text()
                 };
-                let status = if g.key_destroyed {
-                    format!("{} (key destroyed)", g.status)
+                let key = if g.key_destroyed {
+                    "destroyed".to_owned()
                 } else {
-                    g.status.clone()
+                    g.key_type.clone()
                 };
                 let sha = g
                     .sha256
@@ -438,11 +452,12 @@ fn render(overview: &Overview, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
                     .not_after
                     .as_deref()
                     .map_or_else(|| "-".to_owned(), |d| d.chars().take(10).collect());
+                let mark = if i == overview.selected { "›" } else { " " };
                 fitted_row(
                     vec![
-                        (g.generation.to_string(), style),
-                        (status, style),
-                        (g.key_type.clone(), style),
+                        (format!("{mark}{}", g.generation), style),
+                        (g.status.clone(), style),
+                        (key, style),
                         (until, style),
                         (sha, style),
                         (g.subject.clone(), style),
