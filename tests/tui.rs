@@ -12,14 +12,14 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use rootvault::ceremony::{Operator, MIN_CONFIRM_DIGITS};
-use rootvault::tui::{App, Options, Screen, Theme};
+use rootvault::tui::{Action, App, Options, Screen, Setup, Theme};
 use rootvault::vault::Vault;
 use sha2::{Digest, Sha256};
 
@@ -163,7 +163,10 @@ fn typing(app: &mut App, text: &str) {
 }
 
 /// The screen as text, one line per row.
-fn screen(app: &App, w: u16, h: u16) -> String {
+fn screen<T>(app: &T, w: u16, h: u16) -> String
+where
+    for<'a> &'a T: ratatui::widgets::Widget,
+{
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| f.render_widget(app, f.area())).unwrap();
     let buf = t.backend().buffer();
@@ -204,7 +207,10 @@ fn hides(app: &App, needle: &str) {
 
 /// Snapshots of the screen at 80x24 and 120x40, as `NAME_80x24` and `NAME_120x40`.
 #[track_caller]
-fn snap_both(app: &App, hsm: &Hsm, name: &str) {
+fn snap_both<T>(app: &T, hsm: &Hsm, name: &str)
+where
+    for<'a> &'a T: ratatui::widgets::Widget,
+{
     for (w, h) in [(80, 24), (120, 40)] {
         insta::assert_snapshot!(format!("{name}_{w}x{h}"), redact(&screen(app, w, h), hsm));
     }
@@ -250,6 +256,14 @@ fn redact(s: &str, hsm: &Hsm) -> String {
         .join("\n");
     if let Ok(canon) = std::fs::canonicalize(module()) {
         s = s.replace(canon.to_str().unwrap(), "[module]");
+    }
+    // SSH key fingerprints (base64, not hex).
+    while let Some(at) = s.find("SHA256:") {
+        let end = s[at + 7..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/'))
+            .map_or(s.len(), |e| at + 7 + e);
+        let hidden = format!("sha256:{}", "#".repeat(end - at - 7));
+        s.replace_range(at..end, &hidden);
     }
     let chars: Vec<char> = s.chars().collect();
     let mut out: Vec<char> = chars.clone();
@@ -2011,4 +2025,688 @@ fn every_screen_and_dialog_at_80x24_and_120x40() {
         "{small}"
     );
     insta::assert_snapshot!("gallery_too_small_60x15", small);
+}
+
+// ---- root generations, witnesses, the token check (issues 13, 14, 15, 18) -----------------
+
+/// Ticks the app as its loop does until `what` is on the 120x40 screen (at most 30 s);
+/// returns that screen.
+#[track_caller]
+fn tick_until(app: &mut App, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        app.update(Action::Tick);
+        let s = screen(app, 120, 40);
+        if s.contains(what) {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "{what:?} never appeared:\n{s}");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
+/// `root show --json`'s roots.
+fn roots(hsm: &Hsm) -> Vec<serde_json::Value> {
+    run(hsm.rv().args(["root", "show", "--json"]))
+        .expect(0)
+        .json()["roots"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Generation `g`'s `field` from `root show --json`.
+fn root_field(hsm: &Hsm, g: u64, field: &str) -> String {
+    roots(hsm)
+        .iter()
+        .find(|r| r["generation"] == g)
+        .unwrap_or_else(|| panic!("no generation {g}"))[field]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn statuses(hsm: &Hsm) -> Vec<(u64, String)> {
+    roots(hsm)
+        .iter()
+        .map(|r| {
+            (
+                r["generation"].as_u64().unwrap(),
+                r["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Erases the focused text field (Ctrl-U) and types `text` into it.
+fn retype(app: &mut App, text: &str) {
+    ctrl(app, 'u');
+    typing(app, text);
+}
+
+#[test]
+fn a_rotation_from_the_overview_waits_for_its_typed_confirmation_then_crls_go_per_generation() {
+    let _turn = serial();
+    let hsm = ceremony("tui-rotate");
+    let active_sha = root_field(&hsm, 1, "sha256");
+    let mut app = open_app(&hsm, None);
+    // Locked: the form does not open.
+    press(&mut app, KeyCode::Char('r'));
+    assert_eq!(app.modals_open(), 0);
+    assert!(app.message().unwrap().contains("the token is locked"));
+    unlock(&mut app);
+    press(&mut app, KeyCode::Char('1'));
+    press(&mut app, KeyCode::Char('r'));
+    shows(
+        &app,
+        &["Rotate the root", "Make generation 2", "rootvault-root-g2"],
+    );
+    snap_both(&app, &hsm, "rotate_form");
+    typing(&mut app, "CN=Test Root CA 2, O=Example Org, C=GB");
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    // The confirmation: what happens, and the active root's SHA-256 hidden everywhere.
+    shows_wide(
+        &app,
+        &[
+            "Confirm: rotate the root",
+            "This will rotate the root:",
+            "generation 2: CN=Test Root CA 2, O=Example Org, C=GB",
+            "cross-certificate",
+            "(not shown: you type it below)",
+            "the active root certificate's SHA-256",
+        ],
+    );
+    hides(&app, &active_sha[..16]);
+    hides(&app, &active_sha[..8]);
+    snap_both(&app, &hsm, "confirm_rotate");
+    // Nothing has happened before the typed confirmation.
+    assert!(!kinds(&hsm).contains(&"root_rotated".to_owned()));
+    assert_eq!(statuses(&hsm), vec![(1, "active".to_owned())]);
+    typing(&mut app, "0123456789abcdef");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.error_shown(),
+        Some("the confirmation does not match the active root certificate's SHA-256; nothing was rotated")
+    );
+    assert!(!kinds(&hsm).contains(&"root_rotated".to_owned()));
+    retype(&mut app, prefix(&active_sha));
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    assert_eq!(
+        statuses(&hsm),
+        vec![(1, "trusted".to_owned()), (2, "active".to_owned())]
+    );
+    assert!(kinds(&hsm).contains(&"root_rotated".to_owned()));
+    assert!(app
+        .message()
+        .unwrap()
+        .starts_with("root rotated: generation 2 active, generation 1 trusted"));
+    shows_wide(&app, &["Generation 2 is active", "cross SHA-256"]);
+    snap_both(&app, &hsm, "rotated");
+    press(&mut app, KeyCode::Esc);
+    shows(&app, &["›2  active", " 1  trusted", "CN=Test Root CA 2"]);
+    snap_both(&app, &hsm, "overview_rotated");
+
+    // CRLs: the active generation's by default, ←→ picks the other.
+    press(&mut app, KeyCode::Char('5'));
+    shows(&app, &["generation            2 (active)"]);
+    press(&mut app, KeyCode::Left);
+    shows(&app, &["generation            1 (trusted)"]);
+    press(&mut app, KeyCode::Char('i'));
+    shows(&app, &["Issue CRL 1 of root generation 1"]);
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    assert!(
+        app.message().unwrap().contains("(root generation 1)"),
+        "{:?}",
+        app.message()
+    );
+    snap_both(&app, &hsm, "crl_generation_1");
+    let crl = events(&hsm)
+        .into_iter()
+        .rev()
+        .find(|e| e["kind"] == "crl_issued")
+        .unwrap();
+    assert_eq!(crl["payload"]["generation"], 1, "{crl}");
+    run(hsm.rv().args(["ledger", "verify"])).expect(0);
+}
+
+#[test]
+fn a_retire_is_refused_while_an_intermediate_of_that_generation_is_valid_then_retire_and_destroy() {
+    let _turn = serial();
+    let hsm = ceremony("tui-retire");
+    let spki = inbox_csr(&hsm, "prod");
+    let csr = hsm.vault().join("inbox/prod.csr");
+    run(hsm
+        .rv_pin()
+        .args(["sign", csr.to_str().unwrap(), "--cluster", "prod"])
+        .args(["--confirm", prefix(&spki), "--out"])
+        .arg(hsm.path("prod.pem")))
+    .expect(0);
+    std::fs::remove_file(&csr).unwrap();
+    run(hsm
+        .rv_pin()
+        .args([
+            "export",
+            "--cluster",
+            "prod",
+            "--format",
+            "pem-bundle",
+            "--out",
+        ])
+        .arg(hsm.path("prod-bundle.pem")))
+    .expect(0);
+    let g1_sha = root_field(&hsm, 1, "sha256");
+    run(hsm
+        .rv_pin()
+        .args([
+            "root",
+            "rotate",
+            "--subject",
+            "CN=Test Root CA 2, O=Example Org, C=GB",
+        ])
+        .args(["--confirm", prefix(&g1_sha)]))
+    .expect(0);
+    let serial = list(&hsm)[0]["serial"].as_str().unwrap().to_owned();
+
+    let mut app = open_app(&hsm, None);
+    // The export made before the rotation is stale for this phase.
+    shows_wide(
+        &app,
+        &[
+            "cluster prod: its last export (pem-bundle",
+            "is stale for this phase",
+        ],
+    );
+    snap_both(&app, &hsm, "overview_generations");
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('x'));
+    let refusal = format!(
+        "root generation 1 still has valid intermediates, for cluster(s) prod (serial {serial}): re-key each (sign a new CSR under the active root and export it) and revoke the old one (screen 4, r, reason superseded), then retire; nothing was retired"
+    );
+    assert_eq!(app.error_shown(), Some(refusal.as_str()));
+    snap_both(&app, &hsm, "retire_refused");
+    assert!(!kinds(&hsm).contains(&"root_retired".to_owned()));
+    press(&mut app, KeyCode::Esc);
+
+    // Once the intermediate is revoked, generation 1 retires after its typed confirmation.
+    run(hsm
+        .rv_pin()
+        .args(["revoke", "--serial", &serial, "--reason", "superseded"])
+        .args(["--confirm", &serial[..16]]))
+    .expect(0);
+    press(&mut app, KeyCode::Char('R'));
+    settle(&mut app);
+    press(&mut app, KeyCode::Char('x'));
+    assert!(app.message().unwrap().contains("the token is locked"));
+    unlock(&mut app);
+    press(&mut app, KeyCode::Char('1'));
+    press(&mut app, KeyCode::Char('x'));
+    settle(&mut app);
+    shows_wide(
+        &app,
+        &[
+            "Confirm: retire the root",
+            "generation 1: CN=Test Root CA, O=Example Org, C=GB",
+            "the retiring root certificate's SHA-256",
+        ],
+    );
+    hides(&app, &g1_sha[..16]);
+    snap_both(&app, &hsm, "confirm_retire");
+    typing(&mut app, prefix(&g1_sha));
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    assert_eq!(
+        app.message(),
+        Some("generation 1 retired: it is in no trust bundle and signs only its own CRLs; export every cluster again (4, e)")
+    );
+    assert_eq!(
+        statuses(&hsm),
+        vec![(1, "retired".to_owned()), (2, "active".to_owned())]
+    );
+
+    // Its key goes after a confirmation of its SPKI SHA-256, said in the TUI's words.
+    let g1_spki = root_field(&hsm, 1, "spki_sha256");
+    press(&mut app, KeyCode::Char('D'));
+    settle(&mut app);
+    shows_wide(
+        &app,
+        &[
+            "Confirm: destroy the retired root's key",
+            "screen 5: ←→ picks the generation",
+            "the retired key's SPKI SHA-256",
+        ],
+    );
+    hides(&app, "rootvault crl");
+    hides(&app, &g1_spki[..16]);
+    snap_both(&app, &hsm, "confirm_destroy");
+    typing(&mut app, prefix(&g1_spki));
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    assert_eq!(
+        app.message(),
+        Some("the key of generation 1 was destroyed on the token; it signs nothing any more")
+    );
+    assert!(kinds(&hsm).contains(&"root_key_destroyed".to_owned()));
+    shows(&app, &["1  retired destroyed"]);
+    run(hsm.rv().args(["ledger", "verify"])).expect(0);
+}
+
+/// `ssh-keygen -t …` for witness `name`: the private key's path (`.pub` beside it).
+fn ssh_keygen(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let key = dir.join(format!("{name}.key"));
+    run(Command::new("ssh-keygen")
+        .args(["-q", "-N", "", "-C", name])
+        .args(args)
+        .arg("-f")
+        .arg(&key))
+    .expect(0);
+    key
+}
+
+/// `ssh-keygen -Y sign -n rootvault-witness` over a copy of `statement`, the signature
+/// renamed to `DIR/NAME.sig` (written elsewhere first, so the file appears whole).
+fn witness_signs(key: &Path, statement: &Path, dir: &Path, name: &str) {
+    let work = key.with_extension("statement");
+    std::fs::copy(statement, &work).unwrap();
+    run(Command::new("ssh-keygen")
+        .args(["-q", "-Y", "sign", "-n", "rootvault-witness", "-f"])
+        .arg(key)
+        .arg(&work))
+    .expect(0);
+    std::fs::rename(
+        format!("{}.sig", work.display()),
+        dir.join(format!("{name}.sig")),
+    )
+    .unwrap();
+}
+
+/// Registers `name`'s key (while no witnesses are required yet).
+fn register(hsm: &Hsm, name: &str, key: &Path) {
+    let public = PathBuf::from(format!("{}.pub", key.display()));
+    let out = run(Command::new("ssh-keygen")
+        .args(["-l", "-E", "sha256", "-f"])
+        .arg(&public))
+    .expect(0);
+    let fpr = out.stdout.split_whitespace().nth(1).unwrap();
+    let fpr = fpr.strip_prefix("SHA256:").unwrap();
+    run(hsm
+        .rv_pin()
+        .args(["witness", "add", name, "--ssh-key"])
+        .arg(&public)
+        .args(["--confirm", &fpr[..16]]))
+    .expect(0);
+}
+
+#[test]
+fn a_witnessed_signing_counts_signature_files_as_they_appear_and_names_each_invalid_one() {
+    let _turn = serial();
+    let hsm = ceremony("tui-witness");
+    let keys = hsm.path("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let alice = ssh_keygen(&keys, "alice", &["-t", "ed25519"]);
+    let bob = ssh_keygen(&keys, "bob", &["-t", "ecdsa", "-b", "256"]);
+    let carol = ssh_keygen(&keys, "carol", &["-t", "ed25519"]);
+    let mallory = ssh_keygen(&keys, "mallory", &["-t", "ed25519"]);
+    for (name, key) in [("alice", &alice), ("bob", &bob), ("carol", &carol)] {
+        register(&hsm, name, key);
+    }
+    run(hsm.rv_pin().args(["witness", "require", "2"])).expect(0);
+    let spki = inbox_csr(&hsm, "prod");
+    let sigs = hsm.path("usb");
+    std::fs::create_dir_all(&sigs).unwrap();
+
+    let mut app = open_app(&hsm, None);
+    shows_wide(
+        &app,
+        &[
+            "witnesses",
+            "2 of 3 must sign every trust-changing action: alice, bob, carol",
+        ],
+    );
+    unlock(&mut app);
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.modals_open(), 1);
+    tick_until(&mut app, "1. Write it where the witnesses read it");
+    shows_wide(
+        &app,
+        &[
+            "Witnesses: sign the request",
+            "2 of the 3 registered witnesses (alice, bob, carol) must sign",
+            "statement             sign, at ledger event",
+            "statement-sign-",
+        ],
+    );
+    snap_both(&app, &hsm, "witness_statement");
+    // The statement goes to the medium the operator names; the directory follows it.
+    let statement = sigs.join("statement.txt");
+    retype(&mut app, statement.to_str().unwrap());
+    press(&mut app, KeyCode::Enter);
+    let written = std::fs::read_to_string(&statement).unwrap();
+    assert!(
+        written.contains("action: sign\ncluster: prod\n"),
+        "{written}"
+    );
+    assert!(written.contains(&spki), "{written}");
+    press(&mut app, KeyCode::Enter);
+    tick_until(&mut app, "0/2 signed; watching for more");
+    assert!(!kinds(&hsm).contains(&"certificate_issued".to_owned()));
+    // Enter before enough signed says so and goes nowhere.
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.error_shown(), Some("2 witnesses must sign; 0 so far"));
+
+    witness_signs(&mallory, &statement, &sigs, "mallory");
+    witness_signs(&alice, &statement, &sigs, "alice");
+    let s = tick_until(&mut app, "1/2 signed (alice); watching for more");
+    assert!(s.contains("ok alice.sig: alice"), "{s}");
+    assert!(s.contains("NO mallory.sig: it was made by the key"), "{s}");
+    assert!(
+        s.contains("registered witness's (the Overview lists them)"),
+        "{s}"
+    );
+    snap_both(&app, &hsm, "witness_progress");
+
+    witness_signs(&bob, &statement, &sigs, "bob");
+    tick_until(
+        &mut app,
+        "2/2 signed (alice, bob): enough. Enter goes on to the confirmation",
+    );
+    snap_both(&app, &hsm, "witness_enough");
+    assert!(!kinds(&hsm).contains(&"certificate_issued".to_owned()));
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    shows_wide(&app, &["Confirm: sign"]);
+    typing(&mut app, prefix(&spki));
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    assert!(app.message().unwrap().starts_with("signed: cluster prod"));
+    let all = events(&hsm);
+    let at = all
+        .iter()
+        .position(|e| e["kind"] == "certificate_issued")
+        .expect("issued");
+    let witnessed = all[..at]
+        .iter()
+        .rev()
+        .find(|e| e["kind"] == "action_witnessed")
+        .expect("witnessed");
+    assert_eq!(witnessed["kind"], "action_witnessed", "{witnessed}");
+    let who: Vec<&str> = witnessed["payload"]["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["witness"].as_str().unwrap())
+        .collect();
+    assert_eq!(who, ["alice", "bob"]);
+    assert_eq!(
+        witnessed["payload"]["statement"].as_str().unwrap(),
+        written,
+        "the statement recorded is the file the witnesses signed"
+    );
+    run(hsm.rv().args(["ledger", "verify"])).expect(0);
+}
+
+#[test]
+fn a_subordinate_root_key_request_and_its_import_by_keys() {
+    let _turn = serial();
+    let w = world();
+    let label = "tui-subordinate";
+    make_token(&w.hsm_dir, label);
+    let dir = tempfile::Builder::new()
+        .prefix("rvtui")
+        .rand_bytes(6)
+        .tempdir_in("/tmp")
+        .unwrap();
+    write_private(&dir.path().join("pin"), format!("{PIN}\n"));
+    let hsm = Hsm {
+        dir,
+        conf: w.conf.clone(),
+        label: label.to_owned(),
+    };
+    hsm.init().expect(0);
+    let config = std::fs::read_to_string(hsm.vault().join("vault.toml")).unwrap();
+    let token_serial = config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("serial = "))
+        .unwrap()
+        .trim_matches('"')
+        .to_owned();
+    let mut app = open_app(&hsm, None);
+    unlock(&mut app);
+    press(&mut app, KeyCode::Char('1'));
+    press(&mut app, KeyCode::Char('c'));
+    shows(
+        &app,
+        &["A root key for an enterprise root", "Make generation 1"],
+    );
+    typing(&mut app, "CN=Mesh CA, O=Example Org, C=GB");
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    let csr = hsm.path("mesh.csr");
+    retype(&mut app, csr.to_str().unwrap());
+    snap_both(&app, &hsm, "root_csr_form");
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    let lines = format!(
+        "subject=CN=Mesh CA, O=Example Org, C=GB\nkey-type=ecdsa-p384\ntoken-serial={token_serial}\n"
+    );
+    let fingerprint = hex::encode(Sha256::digest(lines.as_bytes()));
+    shows_wide(
+        &app,
+        &[
+            "Confirm: make a root key and its certificate request",
+            "1 (pending until its certificate is imported)",
+            "the SHA-256 of the request's lines",
+        ],
+    );
+    hides(&app, &fingerprint[..16]);
+    snap_both(&app, &hsm, "confirm_root_csr");
+    assert!(!csr.exists(), "nothing is written before the confirmation");
+    typing(&mut app, prefix(&fingerprint));
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    assert!(csr.exists(), "{:?}", app.message());
+    assert_eq!(statuses(&hsm), vec![(1, "pending".to_owned())]);
+    press(&mut app, KeyCode::Esc);
+    shows_wide(&app, &["generation 1 is pending: import the certificate"]);
+
+    // An enterprise CA made with OpenSSL issues the certificate; it is imported by keys.
+    let ent = hsm.path("enterprise");
+    std::fs::create_dir_all(&ent).unwrap();
+    std::fs::write(
+        ent.join("ext.cnf"),
+        "[mesh]\nbasicConstraints=critical,CA:TRUE,pathlen:1\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+    )
+    .unwrap();
+    let e = |name: &str| ent.join(name).to_str().unwrap().to_owned();
+    openssl(&[
+        "req",
+        "-x509",
+        "-new",
+        "-nodes",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-384",
+        "-sha384",
+        "-days",
+        "30",
+        "-subj",
+        "/C=GB/O=Enterprise/CN=Enterprise Root",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout",
+        &e("root.key"),
+        "-out",
+        &e("root.pem"),
+    ])
+    .expect(0);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        csr.to_str().unwrap(),
+        "-CA",
+        &e("root.pem"),
+        "-CAkey",
+        &e("root.key"),
+        "-CAcreateserial",
+        "-days",
+        "10",
+        "-sha384",
+        "-extfile",
+        &e("ext.cnf"),
+        "-extensions",
+        "mesh",
+        "-out",
+        &e("mesh.pem"),
+    ])
+    .expect(0);
+    let der = openssl(&[
+        "x509",
+        "-in",
+        &e("mesh.pem"),
+        "-outform",
+        "DER",
+        "-out",
+        &e("mesh.der"),
+    ]);
+    der.expect(0);
+    let cert_sha = hex::encode(Sha256::digest(std::fs::read(e("mesh.der")).unwrap()));
+
+    press(&mut app, KeyCode::Char('i'));
+    shows(
+        &app,
+        &["Import the root certificate", "pending generation 1"],
+    );
+    typing(&mut app, &e("mesh.pem"));
+    press(&mut app, KeyCode::Tab);
+    typing(&mut app, &e("root.pem"));
+    snap_both(&app, &hsm, "import_form");
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    shows_wide(
+        &app,
+        &[
+            "Confirm: import the root certificate",
+            "CN=Enterprise Root",
+            "the imported certificate's SHA-256",
+        ],
+    );
+    hides(&app, &cert_sha[..16]);
+    snap_both(&app, &hsm, "confirm_import");
+    typing(&mut app, prefix(&cert_sha));
+    press(&mut app, KeyCode::Enter);
+    settle(&mut app);
+    assert!(
+        app.message()
+            .unwrap()
+            .starts_with("imported: generation 1 is active (CN=Mesh CA, O=Example Org, C=GB)"),
+        "{:?}",
+        app.message()
+    );
+    assert_eq!(statuses(&hsm), vec![(1, "active".to_owned())]);
+    run(hsm.rv().args(["ledger", "verify"])).expect(0);
+}
+
+#[test]
+fn before_init_the_token_check_shows_the_report_token_check_prints() {
+    let _turn = serial();
+    let w = world();
+    make_token(&w.hsm_dir, "tui-check");
+    let dir = tempfile::Builder::new()
+        .prefix("rvtui")
+        .rand_bytes(6)
+        .tempdir_in("/tmp")
+        .unwrap();
+    let hsm = Hsm {
+        dir,
+        conf: w.conf.clone(),
+        label: "tui-check".to_owned(),
+    };
+    let mut setup = Setup::new(
+        &hsm.vault(),
+        Options {
+            operator: Some(Operator("tui-test".into())),
+            pin_file: None,
+            theme: Theme::new(false),
+        },
+    );
+    let key = |setup: &mut Setup, code: KeyCode| {
+        setup.handle_key(KeyEvent::new(code, KeyModifiers::NONE))
+    };
+    let text = |setup: &mut Setup, t: &str| {
+        for c in t.chars() {
+            setup.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+    };
+    let s = screen(&setup, 120, 40);
+    assert!(
+        s.contains("no vault at") && s.contains("Token check"),
+        "{s}"
+    );
+    // Enter with nothing typed says what is missing.
+    key(&mut setup, KeyCode::Enter);
+    assert!(screen(&setup, 80, 24).contains("module: type the path of the PKCS#11 module"));
+    text(&mut setup, module().to_str().unwrap());
+    key(&mut setup, KeyCode::Tab);
+    text(&mut setup, "tui-check");
+    key(&mut setup, KeyCode::Tab);
+    text(&mut setup, PIN);
+    assert_eq!(setup.typed_pin_len(), PIN.len());
+    for (w, h) in [(80, 24), (120, 40)] {
+        assert!(
+            !screen(&setup, w, h).contains(PIN),
+            "the PIN is never shown"
+        );
+    }
+    snap_both(&setup, &hsm, "token_check_form");
+    key(&mut setup, KeyCode::Enter);
+    assert_eq!(
+        setup.typed_pin_len(),
+        0,
+        "the PIN is wiped as it is handed over"
+    );
+    assert!(setup.busy());
+    assert!(screen(&setup, 120, 40).contains("checking…"));
+    assert!(setup.wait_for_check(Duration::from_secs(120)));
+    let report = setup.report().unwrap().expect("a report");
+    assert!(report.ok);
+    // The same facts as `token check --json`.
+    let cli = run(hsm
+        .rv()
+        .args(["token", "check", "--module"])
+        .arg(module())
+        .args(["--token", "tui-check", "--json"])
+        .env("ROOTVAULT_PIN", PIN))
+    .expect(0)
+    .json();
+    let s = screen(&setup, 120, 40);
+    for (name, check) in cli["key_types"].as_object().unwrap() {
+        let line = s
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} not in\n{s}"));
+        assert_eq!(
+            line.contains(" ok: generated, signed with "),
+            check["ok"] == true,
+            "{line}"
+        );
+    }
+    for needle in [
+        "data objects          ok: private, hidden without login, modifiable, removed again",
+        "hosting               full",
+        "this token can host a vault",
+    ] {
+        assert!(s.contains(needle), "{needle:?} not in\n{s}");
+    }
+    snap_both(&setup, &hsm, "token_check_report");
+    assert!(!hsm.vault().exists(), "the check makes no vault");
+    key(&mut setup, KeyCode::Esc);
+    assert!(setup.should_quit());
 }

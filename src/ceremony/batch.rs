@@ -45,7 +45,7 @@ pub struct BatchLine {
 }
 
 /// A manifest that passed every check.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CheckedBatch {
     /// SHA-256 of the manifest file: what the operator confirms.
     pub manifest_sha256: String,

@@ -57,8 +57,9 @@ pub use revoke::{
     DEFAULT_CRL_DAYS, MAX_CRL_DAYS,
 };
 pub use root::{
-    create_root, create_root_confirmed, create_root_witnessed, rfc3339, root_info,
-    root_request_fingerprint, RootInfo, RootRequest, DEFAULT_ROOT_DAYS, DEFAULT_ROOT_LABEL,
+    create_root, create_root_confirmed, create_root_confirmed_witnessed, create_root_witnessed,
+    rfc3339, root_info, root_request_fingerprint, RootInfo, RootRequest, DEFAULT_ROOT_DAYS,
+    DEFAULT_ROOT_LABEL,
 };
 pub use sign::{
     describe_name_constraints, inspect_csr, list_certificates, read_request, sign_csr,
@@ -73,8 +74,9 @@ pub use token_check::{
 pub use transcript::{transcript, TRANSCRIPT_WIDTH};
 pub use witness::{
     add_witness, check_signature_dir, export_witnesses, list_witnesses, remove_witness,
-    require_witnesses, statement, write_statement, Progress, Registry, SignatureFile,
-    StatementReport, Witness, WitnessExport, WitnessSigs, WitnessedAction, WitnessedEvent,
+    require_witnesses, statement, write_prepared_statement, write_statement, Progress, Registry,
+    SignatureFile, StatementReport, Witness, WitnessExport, WitnessSigs, WitnessedAction,
+    WitnessedEvent,
 };
 
 use crate::error::Result;

@@ -166,6 +166,18 @@ pub fn create_root_confirmed(
     req: &RootRequest,
     confirmer: &mut dyn Confirm,
 ) -> Result<RootInfo> {
+    create_root_confirmed_witnessed(ctx, req, &WitnessSigs::none(), confirmer)
+}
+
+/// [`create_root_confirmed`] with the witnesses' signatures of its statement (the TUI's
+/// root creation while the vault requires witnesses): the operator confirms, then
+/// [`create_root_witnessed`] checks the signatures before the PIN is read.
+pub fn create_root_confirmed_witnessed(
+    ctx: &Ctx<'_>,
+    req: &RootRequest,
+    sigs: &WitnessSigs,
+    confirmer: &mut dyn Confirm,
+) -> Result<RootInfo> {
     if ctx.vault.ledger()?.root()?.is_some() {
         return Err(refuse_second_root());
     }
@@ -192,7 +204,7 @@ pub fn create_root_confirmed(
         expected: root_request_fingerprint(req, token_serial),
     };
     confirm::check(&request, confirmer.ask(&request), "no root was created")?;
-    create_root(ctx, req)
+    create_root_witnessed(ctx, req, sigs)
 }
 
 fn refuse_second_root() -> Error {

@@ -175,11 +175,11 @@ impl App {
                 job: None,
             },
             screens: Screens {
-                overview: Overview,
+                overview: Overview::default(),
                 unlock: Unlock::new(options.pin_file, std::env::var_os(PIN_ENV).is_some()),
                 inbox: Inbox::new(&vault_dir),
                 certs: Certs::default(),
-                crl: Crl,
+                crl: Crl::default(),
                 ledger: LedgerView::default(),
             },
             screen: Screen::Overview,
@@ -358,6 +358,12 @@ impl App {
         self.tick_clock();
         if action == Action::Tick {
             self.poll_job();
+            let mut i = 0;
+            while i < self.modals.len() {
+                let effect = self.modals[i].tick(&self.shared.ctx());
+                self.apply_from(effect, Origin::Modal(i));
+                i += 1;
+            }
             return;
         }
         if let Some(what) = self.quit_ask {

@@ -229,7 +229,7 @@ fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
         "type {}+ hex digits of the fingerprint or serial",
         crate::ceremony::MIN_CONFIRM_DIGITS
     );
-    let rows: [(&str, &str); 18] = [
+    let rows: [(&str, &str); 19] = [
         ("Tab / Shift-Tab", "next / previous screen"),
         (
             "1 … 6",
@@ -242,7 +242,14 @@ fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
             "quit, text fields included; mid-flow it asks",
         ),
         ("R or F5", "read the vault again; ? this help"),
-        ("Overview", "n create the root (none yet; unlock first)"),
+        (
+            "Overview",
+            "n create the root (none yet), ↑↓ pick a generation",
+        ),
+        (
+            "",
+            "r rotate, x retire, D destroy key, c root CSR, i import",
+        ),
         (
             "Unlock",
             "u/Enter open the PIN field, Enter logs in, l logs out",
@@ -259,7 +266,7 @@ fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
         ),
         (
             "CRL",
-            "i issue the next CRL, w write the last CRL to a file",
+            "←→ generation, i issue its next CRL, w write its last",
         ),
         ("Ledger", "Enter event details, v verify the hash chain"),
         ("Forms", "Tab/↑↓ next field (Tab completes a path), ←→ pick"),

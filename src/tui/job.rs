@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::ceremony::{
-    Answer, CertInfo, Confirm, ConfirmRequest, CrlInfo, ExportReport, Issued, RootInfo,
-    TokenReport, Unlocked,
+    Answer, CertInfo, Confirm, ConfirmRequest, CrlInfo, ExportReport, GenerationInfo, Issued,
+    RootCsrReport, RootInfo, RotateReport, TokenReport, Unlocked,
 };
 use crate::error::Result;
 use crate::ledger::VerifyReport;
@@ -51,6 +51,16 @@ pub(crate) enum Outcome {
     SignBatch(Box<BatchSigned>),
     /// `sign_generated` of what the operator confirmed.
     Generate(Box<GenerateSpec>, Result<ExportReport>),
+    /// `rotate_root`.
+    Rotate(Result<RotateReport>),
+    /// `retire_root` of this generation.
+    Retire(u32, Result<GenerationInfo>),
+    /// `destroy_root_key` of this generation.
+    DestroyKey(u32, Result<GenerationInfo>),
+    /// `root_csr`, after the TUI's confirmation of `csr_confirmation`.
+    RootCsr(Result<RootCsrReport>),
+    /// `import_root`.
+    Import(Result<GenerationInfo>),
 }
 
 /// What a job asks the operator: ceremony's confirmation request, and what the TUI adds to

@@ -6,7 +6,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 /// The screens, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
-    /// Vault, token, root, ledger, counts and warnings.
+    /// Vault, software, token, witnesses, root generations, ledger, counts and warnings.
     Overview,
     /// The token and its PIN.
     Unlock,
@@ -143,6 +143,16 @@ pub enum Action {
     Batch,
     /// `n` on the inbox: sign a key the vault generates (`sign --generate-key`).
     Generate,
+    /// `r` on the Overview: rotate the root (a new generation).
+    Rotate,
+    /// `x` on the Overview: retire the selected generation.
+    Retire,
+    /// `D` on the Overview: destroy the selected retired generation's key.
+    DestroyKey,
+    /// `c` on the Overview: a root key and its request for an enterprise root.
+    RootCsr,
+    /// `i` on the Overview: import the pending generation's certificate.
+    ImportRoot,
     /// Time passes: collect results from the worker.
     Tick,
 }
@@ -232,6 +242,19 @@ pub(crate) fn action_for(key: KeyEvent, mode: Mode) -> Option<Action> {
             })
         }
     };
+    if screen == Screen::Overview {
+        let root_step = match key.code {
+            KeyCode::Char('r') => Some(Action::Rotate),
+            KeyCode::Char('x') => Some(Action::Retire),
+            KeyCode::Char('D') => Some(Action::DestroyKey),
+            KeyCode::Char('c') => Some(Action::RootCsr),
+            KeyCode::Char('i') => Some(Action::ImportRoot),
+            _ => None,
+        };
+        if root_step.is_some() {
+            return root_step;
+        }
+    }
     common.or(match key.code {
         KeyCode::Tab => Some(Action::NextScreen),
         KeyCode::BackTab => Some(Action::PrevScreen),

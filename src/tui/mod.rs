@@ -20,6 +20,7 @@ mod job;
 mod keys;
 mod modals;
 mod screens;
+mod setup;
 #[cfg(test)]
 mod tests;
 mod theme;
@@ -38,6 +39,7 @@ use ratatui::Terminal;
 pub use app::{App, Options};
 pub use frame::{MIN_HEIGHT, MIN_WIDTH};
 pub use keys::{Action, Screen};
+pub use setup::Setup;
 pub use theme::Theme;
 
 use crate::error::{Error, ExitCode, Result};
@@ -63,13 +65,59 @@ impl EventSource for TerminalEvents {
     }
 }
 
+/// What the loop drives: the ceremony [`App`], or the [`Setup`] of a directory without a
+/// vault.
+pub trait Face {
+    /// Whether the loop should end.
+    fn should_quit(&self) -> bool;
+    /// Whether work runs (the screen then redraws more often).
+    fn busy(&self) -> bool;
+    /// A key.
+    fn key(&mut self, key: ratatui::crossterm::event::KeyEvent);
+    /// Time passed.
+    fn tick(&mut self);
+}
+
+impl Face for App {
+    fn should_quit(&self) -> bool {
+        App::should_quit(self)
+    }
+    fn busy(&self) -> bool {
+        App::busy(self)
+    }
+    fn key(&mut self, key: ratatui::crossterm::event::KeyEvent) {
+        self.handle_key(key)
+    }
+    fn tick(&mut self) {
+        self.update(Action::Tick)
+    }
+}
+
+impl Face for Setup {
+    fn should_quit(&self) -> bool {
+        Setup::should_quit(self)
+    }
+    fn busy(&self) -> bool {
+        Setup::busy(self)
+    }
+    fn key(&mut self, key: ratatui::crossterm::event::KeyEvent) {
+        self.handle_key(key)
+    }
+    fn tick(&mut self) {
+        Setup::tick(self)
+    }
+}
+
 /// Draws and handles events until the app quits. Input is read with a short timeout, so the
 /// screen keeps moving (progress, results from workers) while nothing is typed.
-pub fn run_loop<B: Backend>(
+pub fn run_loop<B: Backend, F: Face>(
     terminal: &mut Terminal<B>,
-    app: &mut App,
+    app: &mut F,
     events: &mut dyn EventSource,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    for<'a> &'a F: ratatui::widgets::Widget,
+{
     loop {
         // Checked before drawing: after a worker's panic the hook has already restored the
         // terminal, and nothing more may be drawn on it.
@@ -85,11 +133,11 @@ pub fn run_loop<B: Backend>(
             Duration::from_millis(250)
         };
         match events.next(timeout)? {
-            Some(Event::Key(key)) if key.kind != KeyEventKind::Release => app.handle_key(key),
+            Some(Event::Key(key)) if key.kind != KeyEventKind::Release => app.key(key),
             // A resize is picked up by the next draw (the terminal measures itself).
             Some(_) | None => {}
         }
-        app.update(Action::Tick);
+        app.tick();
     }
 }
 
@@ -114,14 +162,28 @@ impl Drop for TerminalGuard {
 }
 
 /// `rootvault tui`: opens the vault (errors before the screen changes are printed as usual),
-/// then runs the TUI on the terminal.
+/// then runs the TUI on the terminal; a directory without a vault gets the token check
+/// ([`Setup`]).
 pub fn run(vault_dir: &Path, options: Options) -> Result<ExitCode> {
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         return Err(Error::Usage(
             "the TUI needs a terminal; in scripts use the commands (rootvault --help)".into(),
         ));
     }
-    let vault = Vault::open(vault_dir)?;
+    let vault = match Vault::open(vault_dir) {
+        Ok(v) => v,
+        // No vault yet: what can be done before one is made (the token check).
+        Err(Error::Vault(crate::error::VaultError::Missing(_))) => {
+            let mut setup = Setup::new(vault_dir, options);
+            let result = {
+                let mut guard = TerminalGuard::enter().map_err(Error::Terminal)?;
+                run_loop(&mut guard.terminal, &mut setup, &mut TerminalEvents)
+            };
+            result.map_err(Error::Terminal)?;
+            return Ok(ExitCode::Ok);
+        }
+        Err(e) => return Err(e),
+    };
     let mut app = App::new(vault, options);
     let result = {
         let mut guard = TerminalGuard::enter().map_err(Error::Terminal)?;

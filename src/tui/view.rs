@@ -4,6 +4,7 @@
 
 use std::any::Any;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -52,8 +53,9 @@ pub(crate) struct JobView {
 /// Everything a screen or modal may read. Times and the working directory are passed in, so
 /// drawing never reads the clock or the process's directory.
 pub(crate) struct Ctx<'a> {
-    /// The vault (screens read requests and events through it).
-    pub vault: &'a Vault,
+    /// The vault (screens read requests and events through it; a modal that watches
+    /// something on a thread of its own takes a clone).
+    pub vault: &'a Arc<Vault>,
     /// What the app last read from the vault and the token.
     pub data: &'a Data,
     /// Colours or not.
@@ -278,6 +280,11 @@ pub(crate) trait Modal: Any {
     /// modal's (it then goes to the screen that owns the job).
     fn on_outcome(&mut self, outcome: Outcome, _ctx: &Ctx) -> Result<Effect, Box<Outcome>> {
         Err(Box::new(outcome))
+    }
+    /// Time passed (the app's tick, several times a second): a modal that waits for
+    /// something outside (files appearing) looks at what its watcher found.
+    fn tick(&mut self, _ctx: &Ctx) -> Effect {
+        Effect::None
     }
     /// For tests: the concrete modal.
     #[cfg_attr(not(test), allow(dead_code))]

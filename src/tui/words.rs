@@ -4,11 +4,12 @@
 
 use std::io::ErrorKind;
 
-use crate::error::{Error, NotConfirmed, Refusal, VaultError};
+use crate::error::{Error, NotConfirmed, NotWitnessed, Refusal, VaultError};
 use crate::export::ExportError;
 use crate::fsio::FsError;
 use crate::hsm::{HsmError, PinState};
 use crate::ledger::LedgerError;
+use crate::witness::Invalid;
 
 /// How many PIN attempts are left, as far as the token says.
 pub(crate) fn attempts_left(p: &PinState) -> String {
@@ -42,6 +43,7 @@ pub(crate) fn say(e: &Error) -> String {
         Error::Refused(r) => refusal(r).unwrap_or_else(|| e.to_string()),
         Error::Fs(f) | Error::Export(ExportError::Fs(f)) => fs(f).unwrap_or_else(|| e.to_string()),
         Error::NotConfirmed(n) => not_confirmed(n),
+        Error::NotWitnessed(n) => not_witnessed(n),
         Error::Hsm(h) => hsm(h).unwrap_or_else(|| e.to_string()),
         Error::Ledger(l) => ledger(l).unwrap_or_else(|| e.to_string()),
         Error::Vault(VaultError::CannotRecord { .. }) => e
@@ -66,9 +68,36 @@ fn refusal(r: &Refusal) -> Option<String> {
             "this vault has no root yet: unlock (2, then u), then press n on the Overview (1) to create it".to_owned()
         }
         Refusal::RootExists => {
-            "this vault already has a root; a vault holds exactly one (the Overview shows it)"
+            "this vault already has a root: the Overview shows it, and r there rotates to a new generation"
                 .to_owned()
         }
+        Refusal::NoSuchGeneration(g) => {
+            format!("this vault has no root generation {g}; the Overview lists them")
+        }
+        Refusal::GenerationPending { generation, what } => format!(
+            "root generation {generation} is pending (its certificate was not imported yet), so it cannot {what}; import it with i on the Overview"
+        ),
+        Refusal::PendingExists(g) => format!(
+            "root generation {g} is pending: import its certificate (i on the Overview) before making another root"
+        ),
+        Refusal::NoPending => {
+            "no root generation is pending; make one with c on the Overview (a key and its request) first".to_owned()
+        }
+        Refusal::RotateSubordinate(g) => format!(
+            "the active root generation {g} was issued by an enterprise root, so a new self-signed root would not chain to it; rotate a subordinate with c (a key and its request) and i (import) on the Overview"
+        ),
+        Refusal::RetireNotTrusted { generation, status } => format!(
+            "root generation {generation} is {status}; only a trusted generation (one a rotation replaced) can be retired{}",
+            if status == "active" { ": rotate to a new root first (r on the Overview)" } else { "" }
+        ),
+        Refusal::RetireInUse { generation, clusters } => format!(
+            "root generation {generation} still has valid intermediates, for cluster(s) {}: re-key each (sign a new CSR under the active root and export it) and revoke the old one (screen 4, r, reason superseded), then retire; nothing was retired",
+            clusters.join(", ")
+        ),
+        Refusal::DestroyNotRetired { generation, status } => format!(
+            "root generation {generation} is {status}; only a retired generation's key can be destroyed (retire it first: x on the Overview)"
+        ),
+        Refusal::Import { .. } => cli_words(&r.to_string()),
         Refusal::UnknownSerial(s) => format!(
             "no certificate with serial {s} was issued by this vault (screen 4 lists them)"
         ),
@@ -118,6 +147,62 @@ fn not_confirmed(n: &NotConfirmed) -> String {
         } => format!("type at least {min} hex digits of {subject}; {nothing}"),
         other => other.to_string(),
     }
+}
+
+fn not_witnessed(n: &NotWitnessed) -> String {
+    match n {
+        NotWitnessed::Required {
+            action,
+            required,
+            registered,
+            nothing,
+        } => format!(
+            "{action} needs {required} witness signature(s) in this vault ({registered} witnesses are registered), and none was given; {nothing}"
+        ),
+        NotWitnessed::Invalid { problems, nothing } => {
+            let mut text = format!("witness signatures refused, {nothing}:");
+            for (file, why) in problems {
+                text += &format!("\n  {file}: {}", invalid_signature(why));
+            }
+            text
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Why a witness's signature file does not count, in the TUI's words.
+pub(crate) fn invalid_signature(why: &Invalid) -> String {
+    match why {
+        Invalid::Unregistered(fpr) => format!(
+            "it was made by the key {fpr}, which is not a registered witness's (the Overview lists them)"
+        ),
+        Invalid::Moved {
+            then_seq, now_seq, ..
+        } => format!(
+            "it signs this action's statement for ledger event {then_seq}, but the ledger has moved on to event {now_seq}: cancel (Esc), start the action again and have the new statement signed"
+        ),
+        Invalid::NotThisStatement => "it does not sign this statement (it was made for another action, other inputs, another vault, or the file was altered): compare it with the statement file written here".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// A line of ceremony's text (a confirmation's summary, an import's refusal) with the
+/// command line's words replaced by the TUI's.
+pub(crate) fn cli_words(text: &str) -> String {
+    let mut s = text.to_owned();
+    if let Some(i) = s.find("(`rootvault crl --generation N`)") {
+        s.replace_range(
+            i..i + "(`rootvault crl --generation N`)".len(),
+            "(screen 5: ←→ picks the generation, i issues)",
+        );
+    }
+    s.replace(
+        "pass the chain up to and including the enterprise's self-signed root with --chain",
+        "give the chain up to and including the enterprise's self-signed root in the chain file",
+    )
+    .replace("--cert", "the certificate file")
+    .replace("--chain", "the chain file")
+    .replace("`root import` takes", "an import takes")
 }
 
 fn hsm(h: &HsmError) -> Option<String> {
@@ -183,6 +268,63 @@ mod tests {
                 detail: "gone".into(),
             }
             .into(),
+            Refusal::NoSuchGeneration(3).into(),
+            Refusal::GenerationPending {
+                generation: 2,
+                what: "be retired",
+            }
+            .into(),
+            Refusal::PendingExists(2).into(),
+            Refusal::NoPending.into(),
+            Refusal::RotateSubordinate(1).into(),
+            Refusal::RetireNotTrusted {
+                generation: 2,
+                status: "active".into(),
+            }
+            .into(),
+            Refusal::RetireInUse {
+                generation: 1,
+                clusters: vec!["prod (serial ab)".into()],
+            }
+            .into(),
+            Refusal::DestroyNotRetired {
+                generation: 1,
+                status: "trusted".into(),
+            }
+            .into(),
+            Refusal::Import {
+                check: "chain",
+                detail: "no certificate given is the issuer of X (its issuer is Y): pass the chain up to and including the enterprise's self-signed root with --chain".into(),
+            }
+            .into(),
+            Refusal::Import {
+                check: "certificate",
+                detail: "--cert is neither PEM certificates nor one DER certificate".into(),
+            }
+            .into(),
+            NotWitnessed::Required {
+                action: "sign",
+                required: 2,
+                registered: 3,
+                nothing: "nothing was signed",
+            }
+            .into(),
+            NotWitnessed::Invalid {
+                problems: vec![
+                    ("a.sig".into(), Invalid::Unregistered("SHA256:x".into())),
+                    (
+                        "b.sig".into(),
+                        Invalid::Moved {
+                            then_seq: 3,
+                            then_hash: "ab".into(),
+                            now_seq: 4,
+                        },
+                    ),
+                    ("c.sig".into(), Invalid::NotThisStatement),
+                ],
+                nothing: "nothing was signed",
+            }
+            .into(),
         ];
         // rootvault's own commands and flags; other tools (pkcs11-tool) may be named.
         let cli = [
@@ -195,6 +337,12 @@ mod tests {
             "--vault",
             "--out",
             "--days",
+            "--generation",
+            "--cert",
+            "--chain",
+            "--statement-out",
+            "--witness-sig",
+            "--serial",
         ];
         for e in &errors {
             let s = say(e);

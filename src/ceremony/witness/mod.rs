@@ -615,6 +615,17 @@ pub fn write_statement(
     write_statement_file(&vault.ledger()?, &statement, out)
 }
 
+/// Writes a statement made earlier by [`statement`] to `out`, for a face that shows the
+/// statement before the operator chooses where it goes (the TUI): the same file
+/// [`write_statement`] writes, without building the statement again.
+pub fn write_prepared_statement(
+    vault: &Vault,
+    statement: &Statement,
+    out: &Output,
+) -> Result<StatementReport> {
+    write_statement_file(&vault.ledger()?, statement, out)
+}
+
 /// A statement written for the witnesses (`--statement-out`).
 #[derive(Debug, Clone, Serialize)]
 pub struct StatementReport {

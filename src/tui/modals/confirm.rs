@@ -6,8 +6,8 @@
 //! dialog answers the job only when ceremony's own check (`check_confirmation`) passes, and
 //! ceremony checks it again before it acts. Esc answers no.
 //!
-//! Any use case that takes a `Confirm` (sign, sign-batch, generate, revoke, root creation,
-//! and later rotation, retirement and import) gets this dialog without code of its own.
+//! Any use case that takes a `Confirm` (sign, sign-batch, generate, revoke, every root step)
+//! gets this dialog without code of its own.
 
 use std::any::Any;
 
@@ -50,6 +50,11 @@ impl ConfirmDialog {
             "revoke" => "nothing was revoked",
             "generate a key and sign" => "nothing was generated or signed",
             "create the root" => "no root was created",
+            "rotate the root" => "nothing was rotated",
+            "retire the root" => "nothing was retired",
+            "destroy the retired root's key" => "no key was destroyed",
+            "make a root key and its certificate request" => "no key was generated",
+            "import the root certificate" => "nothing was imported",
             _ => "nothing was signed",
         }
     }
@@ -103,7 +108,8 @@ impl ConfirmDialog {
             .iter()
             .chain(&self.question.extra)
             .map(|(k, v)| {
-                let v = hide(v);
+                // Ceremony's summary is the command line's; a command it names is a key here.
+                let v = words::cli_words(&hide(v));
                 // Long hex (a CSR's SHA-256) in groups of eight, so it wraps between them.
                 let hex = v.len() >= 32 && v.chars().all(|c| c.is_ascii_hexdigit());
                 (k.clone(), if hex { group_hex(&v) } else { v })
@@ -209,6 +215,11 @@ impl Modal for ConfirmDialog {
             "sign the batch" => "confirming a batch",
             "generate a key and sign" => "confirming a generated key",
             "create the root" => "creating the root",
+            "rotate the root" => "rotating the root",
+            "retire the root" => "retiring a root",
+            "destroy the retired root's key" => "destroying a root key",
+            "make a root key and its certificate request" => "making a root key",
+            "import the root certificate" => "importing a root certificate",
             _ => "confirming",
         })
     }

@@ -16,13 +16,15 @@ use super::super::widgets::{boxed, inner_width, input_line, text_lines};
 
 /// The next CRL's validity in days.
 pub(crate) struct IssueCrl {
+    generation: u32,
     days: TextField,
     problem: Option<String>,
 }
 
 impl IssueCrl {
-    pub fn new() -> IssueCrl {
+    pub fn new(generation: u32) -> IssueCrl {
         IssueCrl {
+            generation,
             days: TextField::new(&ceremony::DEFAULT_CRL_DAYS.to_string()),
             problem: None,
         }
@@ -41,6 +43,7 @@ impl IssueCrl {
             }
         };
         let operator = ctx.operator.clone();
+        let generation = self.generation;
         Effect::Many(vec![
             Effect::Close,
             Effect::Run(Job::with_session(
@@ -52,7 +55,12 @@ impl IssueCrl {
                         auth: Auth::Unlocked(session),
                         operator: &operator,
                     };
-                    Outcome::Crl(ceremony::issue_crl(&ctx, Some(days), None))
+                    Outcome::Crl(ceremony::issue_crl_for(
+                        &ctx,
+                        Some(generation),
+                        Some(days),
+                        None,
+                    ))
                 },
             )),
         ])
@@ -80,14 +88,22 @@ impl Modal for IssueCrl {
 
     fn render(&self, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
         let t = ctx.theme;
-        let next = match &ctx.data.last_crl {
-            Ok(Some(c)) => c.number + 1,
-            _ => 1,
-        };
-        let revs = ctx.data.revocations.as_ref().map_or(0, Vec::len);
+        let g = self.generation;
+        let next = ctx.data.last_crl_of(g).map_or(1, |c| c.number + 1);
+        let revs = ctx.data.revocations.as_ref().map_or(0, |all| {
+            all.iter()
+                .filter(|r| {
+                    ctx.data
+                        .certs()
+                        .iter()
+                        .find(|c| c.serial == r.serial)
+                        .is_none_or(|c| c.generation.is_none() || c.generation == Some(g))
+                })
+                .count()
+        });
         let mut lines = text_lines(
             &format!(
-                "Issue CRL {next}, listing {revs} revoked certificate(s), signed by the root key on the token."
+                "Issue CRL {next} of root generation {g}, listing {revs} revoked certificate(s) it issued, signed by that generation's key on the token."
             ),
             inner_width(area),
             t.text(),

@@ -14,7 +14,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use crate::ceremony::{self, Auth, ExportReport};
+use crate::ceremony::{self, Auth, ExportReport, WitnessedAction};
 use crate::export::Format;
 use crate::keys::KeyAlg;
 use crate::policy::ClusterName;
@@ -29,6 +29,7 @@ use super::super::widgets::{
 };
 use super::super::words;
 use super::export::default_export_name;
+use super::witness::{self, TrustChange};
 
 /// The key types offered, as `--key-type` names them (parsed with the same parser).
 pub(crate) const KEY_TYPES: [&str; 5] = [
@@ -374,24 +375,41 @@ fn start_generate(spec: GenerateSpec, ctx: &Ctx) -> Effect {
             ),
         ),
     ];
-    Effect::Run(Job::with_session(
-        label,
-        Screen::Inbox,
-        move |vault, session, progress| {
-            let mut confirm = progress.asker(
-                "Check it with the cluster team: printf '%s\\n' RECIPIENTS | sort | sha256sum.",
-                extra,
-                Vec::new(),
-            );
-            let ctx = ceremony::Ctx {
-                vault,
-                auth: Auth::Unlocked(session),
-                operator: &operator,
-            };
-            let r = ceremony::sign_generated(&ctx, &spec.request, &mut confirm);
-            Outcome::Generate(Box::new(spec), r)
-        },
-    ))
+    let for_statement = spec.request.clone();
+    witness::run(
+        ctx,
+        TrustChange::new(
+            "generate a key and sign",
+            move |vault, operator| {
+                ceremony::statement(
+                    vault,
+                    operator,
+                    &WitnessedAction::SignGenerated(&for_statement),
+                )
+            },
+            move |sigs| {
+                Job::with_session(label, Screen::Inbox, move |vault, session, progress| {
+                    let mut confirm = progress.asker(
+                        "Check it with the cluster team: printf '%s\\n' RECIPIENTS | sort | sha256sum.",
+                        extra,
+                        Vec::new(),
+                    );
+                    let ctx = ceremony::Ctx {
+                        vault,
+                        auth: Auth::Unlocked(session),
+                        operator: &operator,
+                    };
+                    let r = ceremony::sign_generated_witnessed(
+                        &ctx,
+                        &spec.request,
+                        &sigs,
+                        &mut confirm,
+                    );
+                    Outcome::Generate(Box::new(spec), r)
+                })
+            },
+        ),
+    )
 }
 
 /// What a generate job's outcome shows when its form is gone.

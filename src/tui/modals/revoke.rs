@@ -7,13 +7,14 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 
-use crate::ceremony::{self, Auth, CertInfo};
+use crate::ceremony::{self, Auth, CertInfo, WitnessedAction};
 use crate::x509::RevocationReason;
 
 use super::super::job::{Job, Outcome};
 use super::super::keys::{Action, Screen};
 use super::super::view::{Ctx, Effect, Key, Modal};
 use super::super::widgets::{boxed, inner_width, kv_lines};
+use super::witness::{self, TrustChange};
 
 /// Which RFC 5280 reason.
 pub(crate) struct RevokeReason {
@@ -33,29 +34,51 @@ impl RevokeReason {
         let reason = RevocationReason::ALL[self.selected];
         let serial = self.cert.serial.clone();
         let operator = ctx.operator.clone();
+        let for_statement = ceremony::RevokeTarget::Serial(serial.clone());
         Effect::Many(vec![
             Effect::Close,
-            Effect::Run(Job::with_session(
-                "revoking",
-                Screen::Certificates,
-                move |vault, session, progress| {
-                    let mut confirm = progress.asker(
-                        "Take the serial from the revocation request, not from this screen.",
-                        Vec::new(),
-                        Vec::new(),
-                    );
-                    let ctx = ceremony::Ctx {
-                        vault,
-                        auth: Auth::Unlocked(session),
-                        operator: &operator,
-                    };
-                    let target = ceremony::RevokeTarget::Serial(serial);
-                    Outcome::Revoke(
-                        reason,
-                        ceremony::revoke(&ctx, &target, reason, &mut confirm),
-                    )
-                },
-            )),
+            witness::run(
+                ctx,
+                TrustChange::new(
+                    "revoke",
+                    move |vault, operator| {
+                        ceremony::statement(
+                            vault,
+                            operator,
+                            &WitnessedAction::Revoke(&for_statement, reason),
+                        )
+                    },
+                    move |sigs| {
+                        Job::with_session(
+                            "revoking",
+                            Screen::Certificates,
+                            move |vault, session, progress| {
+                                let mut confirm = progress.asker(
+                                    "Take the serial from the revocation request, not from this screen.",
+                                    Vec::new(),
+                                    Vec::new(),
+                                );
+                                let ctx = ceremony::Ctx {
+                                    vault,
+                                    auth: Auth::Unlocked(session),
+                                    operator: &operator,
+                                };
+                                let target = ceremony::RevokeTarget::Serial(serial);
+                                Outcome::Revoke(
+                                    reason,
+                                    ceremony::revoke_witnessed(
+                                        &ctx,
+                                        &target,
+                                        reason,
+                                        &sigs,
+                                        &mut confirm,
+                                    ),
+                                )
+                            },
+                        )
+                    },
+                ),
+            ),
         ])
     }
 }

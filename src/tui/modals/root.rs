@@ -6,7 +6,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 
-use crate::ceremony::{self, Auth};
+use crate::ceremony::{self, Auth, WitnessedAction};
 use crate::keys::KeyType;
 use crate::x509::Dn;
 
@@ -16,6 +16,7 @@ use super::super::keys::{Action, Screen};
 use super::super::view::{Ctx, Effect, Key, Modal};
 use super::super::widgets::{boxed, field_line, inner_width, picker, text_lines};
 use super::super::words;
+use super::witness::{self, TrustChange};
 
 /// The root creation form.
 pub(crate) struct RootForm {
@@ -106,23 +107,40 @@ fn start_create_root(req: ceremony::RootRequest, ctx: &Ctx) -> Effect {
     } else {
         "generating the root key"
     };
-    Effect::Run(Job::with_session(
-        label,
-        Screen::Overview,
-        move |vault, session, progress| {
-            let mut confirm = progress.asker(
-                "Take the request's SHA-256 from the ceremony script: printf 'subject=%s\\nkey-type=%s\\ndays=%s\\npath-len=%s\\ntoken-serial=%s\\n' … | sha256sum.",
-                Vec::new(),
-                vec!["The key is generated on the token and never leaves it; the root certificate it self-signs is the vault's only root.".to_owned()],
-            );
-            let ctx = ceremony::Ctx {
-                vault,
-                auth: Auth::Unlocked(session),
-                operator: &operator,
-            };
-            Outcome::CreateRoot(ceremony::create_root_confirmed(&ctx, &req, &mut confirm))
-        },
-    ))
+    let for_statement = req.clone();
+    witness::run(
+        ctx,
+        TrustChange::new(
+            "create the root",
+            move |vault, operator| {
+                ceremony::statement(
+                    vault,
+                    operator,
+                    &WitnessedAction::CreateRoot(&for_statement),
+                )
+            },
+            move |sigs| {
+                Job::with_session(label, Screen::Overview, move |vault, session, progress| {
+                    let mut confirm = progress.asker(
+                        "Take the request's SHA-256 from the ceremony script: printf 'subject=%s\\nkey-type=%s\\ndays=%s\\npath-len=%s\\ntoken-serial=%s\\n' … | sha256sum.",
+                        Vec::new(),
+                        vec!["The key is generated on the token and never leaves it; the root certificate it self-signs is generation 1, the vault's first root.".to_owned()],
+                    );
+                    let ctx = ceremony::Ctx {
+                        vault,
+                        auth: Auth::Unlocked(session),
+                        operator: &operator,
+                    };
+                    Outcome::CreateRoot(ceremony::create_root_confirmed_witnessed(
+                        &ctx,
+                        &req,
+                        &sigs,
+                        &mut confirm,
+                    ))
+                })
+            },
+        ),
+    )
 }
 
 impl Modal for RootForm {
@@ -150,7 +168,8 @@ impl Modal for RootForm {
                         return Effect::info(format!("wait: {} is still running", job.label));
                     }
                     self.problem = None;
-                    self.running = true;
+                    // With witnesses, their dialog comes first and may be cancelled.
+                    self.running = ctx.data.witnesses_required() == 0;
                     return start_create_root(req, ctx);
                 }
                 Err(problem) => self.problem = Some(problem),

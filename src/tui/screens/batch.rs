@@ -14,12 +14,15 @@ use ratatui::widgets::{
     Block, Borders, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap,
 };
 
-use crate::ceremony::{self, Auth, BatchLine, CertInfo, CheckedBatch, MIN_CONFIRM_DIGITS};
+use crate::ceremony::{
+    self, Auth, BatchLine, CertInfo, CheckedBatch, WitnessedAction, MIN_CONFIRM_DIGITS,
+};
 
 use super::super::job::{Job, Outcome};
 use super::super::keys::{Action, Screen};
 use super::super::modals::batch_form::BatchForm;
 use super::super::modals::message::Acknowledge;
+use super::super::modals::witness::{self, TrustChange};
 use super::super::view::{Ctx, Effect, Key};
 use super::super::widgets::{column_widths, fit, fitted_row, group_hex, kv_lines, wrap};
 use super::super::words;
@@ -230,29 +233,51 @@ impl BatchView {
             ),
         )];
         let operator = ctx.operator.clone();
-        Effect::Run(Job::with_session(
-            "signing the batch",
-            Screen::Inbox,
-            move |vault, session, progress| {
-                let mut confirm = progress.asker(
-                    "Compare the manifest's SHA-256 with the one its author computed (sha256sum).",
-                    extra,
-                    warning,
-                );
-                let ctx = ceremony::Ctx {
-                    vault,
-                    auth: Auth::Unlocked(session),
-                    operator: &operator,
-                };
-                let r = ceremony::sign_batch(&ctx, *checked, &spec.out_dir, &mut confirm);
-                Outcome::SignBatch(Box::new(BatchSigned {
-                    spec,
-                    sha256,
-                    lines,
-                    result: r,
-                }))
-            },
-        ))
+        let for_statement = (*checked).clone();
+        witness::run(
+            ctx,
+            TrustChange::new(
+                "sign the batch",
+                move |vault, operator| {
+                    ceremony::statement(
+                        vault,
+                        operator,
+                        &WitnessedAction::SignBatch(&for_statement),
+                    )
+                },
+                move |sigs| {
+                    Job::with_session(
+                        "signing the batch",
+                        Screen::Inbox,
+                        move |vault, session, progress| {
+                            let mut confirm = progress.asker(
+                                "Compare the manifest's SHA-256 with the one its author computed (sha256sum).",
+                                extra,
+                                warning,
+                            );
+                            let ctx = ceremony::Ctx {
+                                vault,
+                                auth: Auth::Unlocked(session),
+                                operator: &operator,
+                            };
+                            let r = ceremony::sign_batch_witnessed(
+                                &ctx,
+                                *checked,
+                                &spec.out_dir,
+                                &sigs,
+                                &mut confirm,
+                            );
+                            Outcome::SignBatch(Box::new(BatchSigned {
+                                spec,
+                                sha256,
+                                lines,
+                                result: r,
+                            }))
+                        },
+                    )
+                },
+            ),
+        )
     }
 
     /// The view after `check_batch`, and what to say.

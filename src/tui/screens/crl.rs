@@ -13,50 +13,107 @@ use super::super::modals::prompt::{Prompt, PromptKind};
 use super::super::view::{Ctx, Effect, Footer, ScreenView};
 use super::super::widgets::{column_widths, days_until, fitted_row, group_hex, kv_lines};
 
-/// The CRL screen shows what the app read; it has no state of its own.
+/// The CRL screen: which root generation's CRLs it shows (←→ picks; the active one until
+/// the operator picks another). Everything else is what the app read.
 #[derive(Debug, Default)]
-pub(crate) struct Crl;
+pub(crate) struct Crl {
+    picked: Option<u32>,
+}
+
+impl Crl {
+    /// The generations that have a certificate (a pending one signs nothing), oldest first.
+    fn signing(ctx: &Ctx) -> Vec<u32> {
+        ctx.data
+            .generations()
+            .iter()
+            .filter(|g| g.sha256.is_some())
+            .map(|g| g.generation)
+            .collect()
+    }
+
+    /// The generation shown: the one picked, else the active one.
+    fn generation(&self, ctx: &Ctx) -> Option<u32> {
+        let gens = Self::signing(ctx);
+        self.picked
+            .filter(|g| gens.contains(g))
+            .or_else(|| ctx.data.active().map(|g| g.generation))
+            .or_else(|| gens.last().copied())
+    }
+}
 
 impl ScreenView for Crl {
     fn handle(&mut self, action: Action, ctx: &Ctx) -> Effect {
+        let generation = self.generation(ctx);
         match action {
-            Action::IssueCrl if !ctx.unlocked() => Effect::locked(),
-            Action::IssueCrl if !ctx.data.has_root => {
-                Effect::failed("No root", &crate::error::Refusal::NoRoot.into())
+            Action::Left | Action::Right => {
+                let gens = Self::signing(ctx);
+                if let Some(at) = generation.and_then(|g| gens.iter().position(|x| *x == g)) {
+                    let n = gens.len();
+                    let to = if action == Action::Left {
+                        (at + n - 1) % n
+                    } else {
+                        (at + 1) % n
+                    };
+                    self.picked = Some(gens[to]);
+                }
+                Effect::None
             }
-            Action::IssueCrl => Effect::open(IssueCrl::new()),
-            Action::WriteCrl => match &ctx.data.last_crl {
-                Ok(Some(c)) => Effect::open(Prompt::new(
-                    PromptKind::CrlOut(c.number, c.der.clone()),
-                    &format!("crl-{}.pem", c.number),
-                )),
-                _ => Effect::info("no CRL has been issued yet; i issues one"),
+            Action::IssueCrl if !ctx.unlocked() => Effect::locked(),
+            Action::IssueCrl => match generation {
+                None => Effect::failed("No root", &crate::error::Refusal::NoRoot.into()),
+                Some(g) => Effect::open(IssueCrl::new(g)),
             },
+            Action::WriteCrl => {
+                match generation.and_then(|g| ctx.data.last_crl_of(g).map(|c| (g, c))) {
+                    Some((g, c)) => Effect::open(Prompt::new(
+                        PromptKind::CrlOut(c.number, c.der.clone()),
+                        &crl_file_name(g, c.number),
+                    )),
+                    None => Effect::info("this generation has issued no CRL yet; i issues one"),
+                }
+            }
             _ => Effect::None,
         }
     }
 
     fn render(&self, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
-        render(ctx, area, buf)
+        render(self.generation(ctx), ctx, area, buf)
     }
 
-    fn footer(&self, _ctx: &Ctx) -> Footer {
-        Footer::with_global(vec![("i", "issue next CRL"), ("w", "write last CRL")])
+    fn footer(&self, ctx: &Ctx) -> Footer {
+        let mut keys = vec![("i", "issue next CRL"), ("w", "write last CRL")];
+        if Self::signing(ctx).len() > 1 {
+            keys.push(("←→", "generation"));
+        }
+        Footer::with_global(keys)
     }
 
     fn on_outcome(&mut self, outcome: Outcome, _ctx: &Ctx) -> Effect {
         match outcome {
-            Outcome::Crl(Ok(crl)) => Effect::success(format!(
-                "CRL {} issued: {} revoked, next update {}; w writes it to a file",
-                crl.number, crl.entries, crl.next_update
-            )),
+            Outcome::Crl(Ok(crl)) => {
+                self.picked = Some(crl.generation);
+                Effect::success(format!(
+                    "CRL {} issued: {} revoked, next update {} (root generation {}); w writes it to a file",
+                    crl.number, crl.entries, crl.next_update, crl.generation
+                ))
+            }
             Outcome::Crl(Err(e)) => Effect::failed("No CRL issued", &e),
             _ => Effect::None,
         }
     }
 }
 
-fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
+/// The file name suggested for a CRL: `crl-N.pem` for the first generation (as before
+/// generations), `crl-gG-N.pem` for later ones.
+fn crl_file_name(generation: u32, number: i64) -> String {
+    if generation == 1 {
+        format!("crl-{number}.pem")
+    } else {
+        format!("crl-g{generation}-{number}.pem")
+    }
+}
+
+fn render(generation: Option<u32>, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
     let t = ctx.theme;
     let block = Block::new()
         .borders(Borders::TOP)
@@ -66,8 +123,29 @@ fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
     let [top, bottom] = Layout::vertical([Constraint::Length(8), Constraint::Min(2)]).areas(inner);
 
     let mut pairs: Vec<(String, String)> = Vec::new();
-    match &ctx.data.last_crl {
-        Ok(Some(c)) => {
+    let info = generation.and_then(|g| ctx.data.generations().iter().find(|x| x.generation == g));
+    pairs.push((
+        "generation".into(),
+        match info {
+            Some(g) => format!(
+                "{} ({}{}): its CRLs list the revocations of its intermediates",
+                g.generation,
+                g.status,
+                if g.key_destroyed {
+                    ", key destroyed"
+                } else {
+                    ""
+                }
+            ),
+            None => "none yet".into(),
+        },
+    ));
+    match (
+        &ctx.data.last_crl,
+        generation.and_then(|g| ctx.data.last_crl_of(g)),
+    ) {
+        (Err(e), _) => pairs.push(("last CRL".into(), format!("error: {e}"))),
+        (Ok(_), Some(c)) => {
             pairs.push(("last CRL".into(), format!("number {}", c.number)));
             pairs.push(("this update".into(), c.this_update.clone()));
             let left = days_until(&c.next_update, ctx.now)
@@ -84,13 +162,20 @@ fn render(ctx: &Ctx, area: Rect, buf: &mut Buffer) {
             pairs.push(("SHA-256".into(), group_hex(&c.sha256)));
             pairs.push(("ledger event".into(), c.event_seq.to_string()));
         }
-        Ok(None) => pairs.push(("last CRL".into(), "none issued yet".into())),
-        Err(e) => pairs.push(("last CRL".into(), format!("error: {e}"))),
+        (Ok(_), None) => pairs.push(("last CRL".into(), "none issued yet".into())),
     }
     Paragraph::new(kv_lines(&pairs, top.width, t)).render(top, buf);
 
     match &ctx.data.revocations {
-        Ok(revs) => {
+        Ok(all) => {
+            let of_generation = |serial: &str| {
+                ctx.data
+                    .certs()
+                    .iter()
+                    .find(|c| c.serial == serial)
+                    .is_none_or(|c| c.generation.is_none() || c.generation == generation)
+            };
+            let revs: Vec<_> = all.iter().filter(|r| of_generation(&r.serial)).collect();
             let title = Line::styled(
                 format!(
                     "Revocations ({}): the next CRL lists all of them",

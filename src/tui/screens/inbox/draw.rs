@@ -124,22 +124,25 @@ pub(crate) fn review_lines(e: &Entry, template: &[String]) -> Vec<(String, Strin
             },
         );
         kv("  subject alt names", list_or_none(&p.san_dns));
-        if !(p.permitted_dns.is_empty()
-            && p.permitted_uri.is_empty()
-            && p.excluded_dns.is_empty()
-            && p.excluded_uri.is_empty())
-        {
-            kv(
-                "  name constraints",
-                format!(
-                    "permitted DNS {}, URI {}; excluded DNS {}, URI {} (critical)",
-                    list_or_none(&p.permitted_dns),
-                    list_or_none(&p.permitted_uri),
-                    list_or_none(&p.excluded_dns),
-                    list_or_none(&p.excluded_uri)
-                ),
-            );
-        }
+        kv(
+            "  name constraints",
+            ceremony::describe_name_constraints(p).unwrap_or_else(|| "none".into()),
+        );
+    }
+    for u in &i.key_reuse {
+        kv(
+            "key certified before",
+            format!(
+                "cluster {} serial {}: {}",
+                u.cluster,
+                u.serial,
+                match (&u.revocation_reason, &u.revoked_at) {
+                    (Some(reason), Some(at)) => format!("revoked ({reason}) at {at}"),
+                    (Some(reason), None) => format!("revoked ({reason})"),
+                    _ => u.status.to_owned(),
+                }
+            ),
+        );
     }
     if let Some(d) = e.days {
         kv("days asked", d.to_string());

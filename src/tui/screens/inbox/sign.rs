@@ -5,13 +5,14 @@
 
 use std::path::Path;
 
-use crate::ceremony::{self, Answer, Auth, Scripted};
+use crate::ceremony::{self, Answer, Auth, Scripted, WitnessedAction};
 use crate::error::{Error, NotConfirmed, Refusal, Result};
 use crate::pin::PinSource;
 
 use super::super::super::job::{Job, Outcome};
 use super::super::super::keys::Screen;
 use super::super::super::modals::message::{Acknowledge, Signed};
+use super::super::super::modals::witness::{self, TrustChange};
 use super::super::super::view::{Ctx, Effect};
 use super::super::super::words;
 use super::{Entry, Inbox, InboxMsg};
@@ -105,30 +106,48 @@ impl Inbox {
         let allow_key_reuse = !warning.is_empty();
         let operator = ctx.operator.clone();
         let path = path.to_owned();
-        Effect::Run(Job::with_session(
-            "signing",
-            Screen::Inbox,
-            move |vault, session, progress| {
-                let req = ceremony::SignRequest {
-                    input: &input,
-                    cluster,
-                    days,
-                    out: None,
-                    allow_key_reuse,
-                };
-                let mut confirm = progress.asker(
-                    "Have the cluster team read out their key's SPKI SHA-256.",
-                    Vec::new(),
-                    warning,
-                );
-                let ctx = ceremony::Ctx {
-                    vault,
-                    auth: Auth::Unlocked(session),
-                    operator: &operator,
-                };
-                Outcome::Sign(path, ceremony::sign_csr(&ctx, &req, &mut confirm))
-            },
-        ))
+        let (for_statement, cluster_s) = (input.clone(), cluster.clone());
+        witness::run(
+            ctx,
+            TrustChange::new(
+                "sign the request",
+                move |vault, operator| {
+                    let req = ceremony::SignRequest {
+                        input: &for_statement,
+                        cluster: cluster_s,
+                        days,
+                        out: None,
+                        allow_key_reuse,
+                    };
+                    ceremony::statement(vault, operator, &WitnessedAction::Sign(&req))
+                },
+                move |sigs| {
+                    Job::with_session("signing", Screen::Inbox, move |vault, session, progress| {
+                        let req = ceremony::SignRequest {
+                            input: &input,
+                            cluster,
+                            days,
+                            out: None,
+                            allow_key_reuse,
+                        };
+                        let mut confirm = progress.asker(
+                            "Have the cluster team read out their key's SPKI SHA-256.",
+                            Vec::new(),
+                            warning,
+                        );
+                        let ctx = ceremony::Ctx {
+                            vault,
+                            auth: Auth::Unlocked(session),
+                            operator: &operator,
+                        };
+                        Outcome::Sign(
+                            path,
+                            ceremony::sign_csr_witnessed(&ctx, &req, &sigs, &mut confirm),
+                        )
+                    })
+                },
+            ),
+        )
     }
 
     /// Hands a refused request to ceremony as `sign` would, and declines: ceremony records
