@@ -245,6 +245,16 @@ pub(crate) fn column_widths(width: u16, constraints: &[ratatui::layout::Constrai
         .collect()
 }
 
+/// The table's own constraints for columns [`column_widths`] already laid out: all fixed, so
+/// the table cannot solve a `Fill` differently from the cells' cut (the solver's answer for a
+/// `Fill` next to `Length`s is not unique, and differed between otherwise equal screens).
+pub(crate) fn fixed_columns(widths: &[usize]) -> Vec<ratatui::layout::Constraint> {
+    widths
+        .iter()
+        .map(|w| ratatui::layout::Constraint::Length(*w as u16))
+        .collect()
+}
+
 /// A table row whose cells are cut to `widths` (from [`column_widths`]) with an ellipsis.
 pub(crate) fn fitted_row(cells: Vec<(String, Style)>, widths: &[usize]) -> Row<'static> {
     Row::new(

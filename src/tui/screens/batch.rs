@@ -24,7 +24,9 @@ use super::super::modals::batch_form::BatchForm;
 use super::super::modals::message::Acknowledge;
 use super::super::modals::witness::{self, TrustChange};
 use super::super::view::{Ctx, Effect, Key};
-use super::super::widgets::{column_widths, fit, fitted_row, group_hex, kv_lines, wrap};
+use super::super::widgets::{
+    column_widths, fit, fitted_row, fixed_columns, group_hex, kv_lines, wrap,
+};
 use super::super::words;
 use super::inbox::InboxMsg;
 
@@ -589,7 +591,7 @@ impl BatchView {
                         )
                     })
                     .collect();
-                let table = Table::new(rows, constraints)
+                let table = Table::new(rows, fixed_columns(&widths))
                     .header(
                         Row::new(vec![
                             "LINE",
@@ -634,7 +636,7 @@ impl BatchView {
                         )
                     })
                     .collect();
-                let table = Table::new(rows, constraints)
+                let table = Table::new(rows, fixed_columns(&widths))
                     .header(Row::new(vec!["LINE", "CLUSTER", "SERIAL", "FILE"]).style(t.title()))
                     .row_highlight_style(t.selected());
                 let mut state = TableState::default().with_selected(Some(view.selected));

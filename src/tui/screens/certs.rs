@@ -17,7 +17,7 @@ use super::super::modals::export::{export_outcome, ExportForm};
 use super::super::modals::message::Details;
 use super::super::modals::revoke::RevokeReason;
 use super::super::view::{Ctx, Effect, Footer, ScreenView};
-use super::super::widgets::{column_widths, fitted_row, group_hex};
+use super::super::widgets::{column_widths, fitted_row, fixed_columns, group_hex};
 use super::super::words;
 
 /// Which statuses are shown.
@@ -334,7 +334,7 @@ fn render(view: &Certs, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
             )
         })
         .collect();
-    let table = Table::new(rows, constraints)
+    let table = Table::new(rows, fixed_columns(&widths))
         .header(Row::new(vec!["CLUSTER", "SERIAL", "STATUS", "NOT AFTER"]).style(t.title()))
         .row_highlight_style(t.selected());
     let mut state = TableState::default().with_selected(if visible.is_empty() {

@@ -11,7 +11,9 @@ use super::super::keys::Action;
 use super::super::modals::crl::IssueCrl;
 use super::super::modals::prompt::{Prompt, PromptKind};
 use super::super::view::{Ctx, Effect, Footer, ScreenView};
-use super::super::widgets::{column_widths, days_until, fitted_row, group_hex, kv_lines};
+use super::super::widgets::{
+    column_widths, days_until, fitted_row, fixed_columns, group_hex, kv_lines,
+};
 
 /// The CRL screen: which root generation's CRLs it shows (←→ picks; the active one until
 /// the operator picks another). Everything else is what the app read.
@@ -206,7 +208,7 @@ fn render(generation: Option<u32>, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
                     )
                 })
                 .collect();
-            Table::new(rows, constraints)
+            Table::new(rows, fixed_columns(&widths))
                 .header(Row::new(vec!["SERIAL", "REASON", "REVOKED AT"]).style(t.dim()))
                 .render(table_area, buf);
         }

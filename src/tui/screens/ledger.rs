@@ -13,7 +13,9 @@ use super::super::job::{Job, Outcome};
 use super::super::keys::{Action, Screen};
 use super::super::modals::message::{Details, ErrorBox};
 use super::super::view::{Ctx, Effect, Footer, Modal, ScreenView};
-use super::super::widgets::{column_widths, fitted_row, fraction_bar, group_hex, progress_bar};
+use super::super::widgets::{
+    column_widths, fitted_row, fixed_columns, fraction_bar, group_hex, progress_bar,
+};
 
 /// The verification job's label (the screen draws its progress).
 const VERIFYING: &str = "verifying the ledger";
@@ -262,7 +264,7 @@ fn render(view: &LedgerView, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
             )
         })
         .collect();
-    let table = Table::new(rows, constraints)
+    let table = Table::new(rows, fixed_columns(&widths))
         .header(Row::new(vec!["   SEQ", "TIME (UTC)", "KIND", "ACTOR", "HASH"]).style(t.title()))
         .row_highlight_style(t.selected());
     let mut state = TableState::default().with_selected(if view.events.is_empty() {

@@ -16,7 +16,9 @@ use super::super::keys::Action;
 use super::super::modals::generations::{self, CsrForm, ImportForm, RotateForm};
 use super::super::modals::root::RootForm;
 use super::super::view::{Ctx, Effect, Footer, ScreenView, Session};
-use super::super::widgets::{column_widths, days_until, fitted_row, group_hex, kv_lines};
+use super::super::widgets::{
+    column_widths, days_until, fitted_row, fixed_columns, group_hex, kv_lines,
+};
 use super::super::words;
 
 /// How close an expiry must be to be listed.
@@ -466,7 +468,7 @@ fn render(overview: &Overview, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
                 )
             })
             .collect();
-        Table::new(rows, constraints)
+        Table::new(rows, fixed_columns(&widths))
             .header(
                 Row::new(vec![
                     "GEN",

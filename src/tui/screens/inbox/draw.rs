@@ -8,7 +8,9 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState, Widget
 use crate::ceremony;
 
 use super::super::super::view::Ctx;
-use super::super::super::widgets::{column_widths, fit, fitted_row, group_hex, kv_lines};
+use super::super::super::widgets::{
+    column_widths, fit, fitted_row, fixed_columns, group_hex, kv_lines,
+};
 use super::{ClusterFrom, Entry, Inbox};
 
 /// The review lines: everything `csr inspect` shows, then the profile that would be signed.
@@ -253,7 +255,7 @@ pub(crate) fn render(inbox: &Inbox, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
                 )
             })
             .collect();
-        let table = Table::new(rows, constraints)
+        let table = Table::new(rows, fixed_columns(&widths))
             .header(Row::new(vec!["FILE", "CLUSTER", "KEY", "VERDICT"]).style(t.title()))
             .row_highlight_style(t.selected());
         let mut state = TableState::default().with_selected(Some(inbox.selected));
