@@ -430,6 +430,54 @@ fn a_crash_between_the_commit_and_the_token_update_is_recovered_by_the_next_acti
     );
 }
 
+/// The check before a token action folds a crash's attested tail into the token's state and
+/// writes it there before the action goes on, so that a rollback to before that tail is
+/// refused even when the action itself then fails (here: the process dies after the CRL was
+/// signed, before anything was committed).
+#[test]
+fn a_tail_folded_in_by_an_action_that_then_failed_still_stops_a_rollback() {
+    let h = Hsm::new("attack-fold-then-fail");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    sign(&h, "east");
+    let before = h.path("before");
+    run(std::process::Command::new("cp")
+        .arg("-a")
+        .arg(h.vault())
+        .arg(&before))
+    .expect(0);
+    // West is recorded and attested, but the token is not told (the process dies first).
+    let c = make_cluster_csr(h.dir.path(), "west", P256);
+    let r = run(h
+        .rv_pin()
+        .env("ROOTVAULT_FAULT", "state.before_token_write")
+        .arg("sign")
+        .arg(&c.csr)
+        .args(["--cluster", "west", "--confirm", &c.spki_sha256[..16]]));
+    assert!(r.stderr.contains("fault injected"), "{}", r.stderr);
+    // The next action folds west in, then dies after signing, before it commits.
+    let r = run(h
+        .rv_pin()
+        .env("ROOTVAULT_FAULT", "crl.after_sign")
+        .args(["crl", "--out"])
+        .arg(h.path("lost.crl")));
+    assert!(r.stderr.contains("fault injected"), "{}", r.stderr);
+    // The copy from before west is behind what the token now holds.
+    let r = run(h
+        .rv_pin()
+        .arg("--vault")
+        .arg(&before)
+        .args(["crl", "--out"])
+        .arg(h.path("rolled-back.crl")))
+    .expect(4);
+    assert!(
+        r.stderr.contains("the ledger is behind the token"),
+        "{}",
+        r.stderr
+    );
+    assert!(!h.path("rolled-back.crl").exists());
+    crl(&h).expect(0);
+}
+
 /// `vault.toml`'s `[token] module` pointed at `path`.
 fn point_module_at(h: &Hsm, path: &Path) {
     let config = h.vault().join("vault.toml");

@@ -639,6 +639,185 @@ mod tests {
         );
     }
 
+    fn record(sha: &str, spki: &str) -> crate::ledger::CertificateRecord {
+        crate::ledger::CertificateRecord {
+            serial: "01".into(),
+            subject: "CN=Root".into(),
+            not_before: "2026-01-01T00:00:00Z".into(),
+            not_after: "2036-01-01T00:00:00Z".into(),
+            key_type: "ecdsa-p384".into(),
+            spki_sha256: spki.into(),
+            sha256: sha.into(),
+            der_base64: String::new(),
+        }
+    }
+
+    fn status(s: &TokenState) -> Vec<(u32, &str, bool)> {
+        s.generations
+            .iter()
+            .map(|(g, st)| (*g, st.status.as_str(), st.key_destroyed))
+            .collect()
+    }
+
+    /// What the token attests about roots follows every lifecycle event (the check before a
+    /// token action proves roots, bundles and statuses against exactly these fields): a
+    /// rotation, a subordinate's key and import, a retirement and a destroyed key.
+    #[test]
+    fn the_roots_the_token_attests_follow_rotation_import_retirement_and_destruction() {
+        use crate::ledger::{
+            LinkedCertificate, RootCreated, RootImported, RootKeyDestroyed, RootKeyGenerated,
+            RootRetired, RootRotated,
+        };
+        let mut s = TokenState::genesis("v");
+        s.apply(
+            1,
+            "h1",
+            &Event::RootCreated(RootCreated {
+                certificate: record("r1", "k1"),
+                key_label: "l1".into(),
+                key_id: "01".into(),
+                token_serial: "t".into(),
+            }),
+        );
+        assert_eq!(status(&s), [(1, "active", false)]);
+        s.apply(
+            2,
+            "h2",
+            &Event::RootRotated(RootRotated {
+                generation: 2,
+                previous: 1,
+                certificate: record("r2", "k2"),
+                key_label: "l2".into(),
+                key_id: "02".into(),
+                token_serial: "t".into(),
+                cross: record("x2", "k2"),
+            }),
+        );
+        assert_eq!(status(&s), [(1, "trusted", false), (2, "active", false)]);
+        assert_eq!(s.roots[&2], "r2");
+        assert_eq!(s.generations[&2].key.as_deref(), Some("k2"));
+        assert_eq!(s.generations[&2].cross.as_deref(), Some("x2"));
+        s.apply(
+            3,
+            "h3",
+            &Event::RootKeyGenerated(RootKeyGenerated {
+                generation: 3,
+                key_label: "l3".into(),
+                key_id: "03".into(),
+                key_type: "ecdsa-p384".into(),
+                spki_sha256: "k3".into(),
+                token_serial: "t".into(),
+                subject: "CN=Sub".into(),
+                csr_sha256: "c3".into(),
+            }),
+        );
+        assert_eq!(s.generations[&3].status, "pending");
+        assert_eq!(s.generations[&3].key.as_deref(), Some("k3"));
+        assert!(
+            !s.roots.contains_key(&3),
+            "a pending generation has no certificate"
+        );
+        let link = |sha: &str| LinkedCertificate {
+            serial: "02".into(),
+            subject: "CN=Enterprise".into(),
+            sha256: sha.into(),
+            der_base64: String::new(),
+        };
+        s.apply(
+            4,
+            "h4",
+            &Event::RootImported(RootImported {
+                generation: 3,
+                previous: Some(2),
+                certificate: record("r3", "k3"),
+                chain: vec![link("e1"), link("e2")],
+            }),
+        );
+        assert_eq!(
+            status(&s),
+            [
+                (1, "trusted", false),
+                (2, "trusted", false),
+                (3, "active", false)
+            ]
+        );
+        assert_eq!(s.roots[&3], "r3");
+        assert_eq!(
+            s.generations[&3].chain.as_deref(),
+            Some(chain_digest(["e1", "e2"]).as_str())
+        );
+        s.apply(
+            5,
+            "h5",
+            &Event::RootRetired(RootRetired {
+                generation: 1,
+                sha256: "r1".into(),
+            }),
+        );
+        s.apply(
+            6,
+            "h6",
+            &Event::RootKeyDestroyed(RootKeyDestroyed {
+                generation: 1,
+                key_label: "l1".into(),
+                key_id: "01".into(),
+                spki_sha256: "k1".into(),
+            }),
+        );
+        assert_eq!(
+            status(&s),
+            [
+                (1, "retired", true),
+                (2, "trusted", false),
+                (3, "active", false)
+            ]
+        );
+        assert_eq!((s.seq, s.hash.as_str()), (6, "h6"));
+    }
+
+    /// The registry digest and M the token attests change with every witness event, so an
+    /// edited registry or a lowered requirement in the ledger no longer matches the token.
+    #[test]
+    fn the_witnesses_the_token_attests_follow_every_registry_event() {
+        use crate::ledger::{WitnessAdded, WitnessRemoved, WitnessesRequired};
+        let mut s = TokenState::genesis("v");
+        let added = |name: &str, fp: &str| {
+            Event::WitnessAdded(WitnessAdded {
+                name: name.into(),
+                public_key: "ssh-ed25519 AAAA".into(),
+                fingerprint: fp.into(),
+            })
+        };
+        s.apply(1, "h1", &added("alice", "SHA256:a"));
+        let one = crate::witness::registry_step(GENESIS, "added", "alice", "SHA256:a");
+        assert_eq!(s.witnesses_digest, one);
+        s.apply(2, "h2", &added("bob", "SHA256:b"));
+        let two = crate::witness::registry_step(&one, "added", "bob", "SHA256:b");
+        assert_eq!(s.witnesses_digest, two);
+        s.apply(
+            3,
+            "h3",
+            &Event::WitnessesRequired(WitnessesRequired { required: 2 }),
+        );
+        assert_eq!(s.witnesses_required, 2);
+        s.apply(
+            4,
+            "h4",
+            &Event::WitnessRemoved(WitnessRemoved {
+                name: "bob".into(),
+                fingerprint: "SHA256:b".into(),
+            }),
+        );
+        assert_eq!(
+            s.witnesses_digest,
+            crate::witness::registry_step(&two, "removed", "bob", "SHA256:b")
+        );
+        assert_ne!(
+            s.witnesses_digest, one,
+            "removing is not undoing: the digest moves on"
+        );
+    }
+
     #[test]
     fn a_state_of_another_format_is_refused() {
         let mut s = TokenState::genesis("v");
