@@ -51,9 +51,6 @@ pub(crate) fn root(root: &RootRecord, state: &TokenState) -> Result<()> {
         Some(attested) => Err(derived(format!(
             "the ledger's root certificate of generation {g} (SHA-256 {found}) is not the one the token attested ({attested}): the root was replaced"
         ))),
-        None if g == 1 => Err(derived(
-            "the ledger has a root, but the token attested none: the root was added without the token".into(),
-        )),
         None => Err(derived(format!(
             "the ledger has a root of generation {g}, but the token attested none: it was added without the token"
         ))),
@@ -236,4 +233,59 @@ pub(crate) fn intermediate(row: &CertificateRow, root: &RootRecord) -> Result<()
         return Err(bad("is not what its row says".into()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root_record(generation: u32, der: &[u8]) -> RootRecord {
+        RootRecord {
+            certificate: crate::ledger::CertificateRecord {
+                serial: "01".into(),
+                subject: "CN=Root".into(),
+                not_before: "2026-01-01T00:00:00Z".into(),
+                not_after: "2036-01-01T00:00:00Z".into(),
+                key_type: "ecdsa-p384".into(),
+                spki_sha256: "k".into(),
+                sha256: sha256_hex(der),
+                der_base64: String::new(),
+            },
+            der: der.to_vec(),
+            key_label: "root".into(),
+            key_id: "01".into(),
+            generation,
+        }
+    }
+
+    #[test]
+    fn a_root_is_proven_only_by_the_digest_the_token_attested_for_its_generation() {
+        let mut state = TokenState::genesis("v");
+        state.roots.insert(1, sha256_hex(b"root one"));
+        state.roots.insert(2, sha256_hex(b"root two"));
+        assert!(root(&root_record(1, b"root one"), &state).is_ok());
+        assert!(root(&root_record(2, b"root two"), &state).is_ok());
+
+        // Another certificate under an attested generation: replaced.
+        let e = root(&root_record(1, b"root two"), &state)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("generation 1") && e.contains("the root was replaced"),
+            "{e}"
+        );
+
+        // A generation the token never attested, whichever its number.
+        for g in [1, 3] {
+            state.roots.remove(&1);
+            let e = root(&root_record(g, b"root one"), &state)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("root of generation {g}"))
+                    && e.contains("added without the token"),
+                "{e}"
+            );
+        }
+    }
 }
