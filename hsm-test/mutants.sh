@@ -16,7 +16,7 @@
 #   csr      src/x509/csr.rs: the library's unit tests
 #   crl      src/x509/crl.rs: the library's unit tests and tests/bad_signers.rs
 #   confirm  src/ceremony/confirm.rs: the library's unit tests
-#   policy   src/policy.rs: the library's unit tests
+#   policy   src/policy/ (mod.rs, names.rs, profile.rs): the library's unit tests
 #   ledger   src/ledger/ (mod.rs and verify.rs: verify and checkpoints, checkpoint.rs,
 #            canonical.rs): the unit tests and tests/audit.rs (real SoftHSM2 tokens, real binary)
 #   state    src/ceremony/state.rs and verified.rs (the token-held state, issue 12): the unit
@@ -97,7 +97,7 @@ for g in "${expanded[@]}"; do
     csr) run_group csr --file src/x509/csr.rs -- --lib ;;
     crl) run_group crl --file src/x509/crl.rs -- --lib --test=bad_signers ;;
     confirm) run_group confirm --file src/ceremony/confirm.rs -- --lib ;;
-    policy) run_group policy --file src/policy.rs -- --lib ;;
+    policy) run_group policy --file 'src/policy/*.rs' -- --lib ;;
     # verify, checkpoints and receipts; the append path is exercised by every other test.
     ledger) run_group ledger --file 'src/ledger/mod.rs' --file src/ledger/checkpoint.rs \
         --file src/ledger/canonical.rs --file src/ledger/verify.rs \

@@ -25,6 +25,7 @@ pub mod pin;
 pub mod policy;
 pub mod recipients;
 pub mod software;
+pub mod time;
 pub mod tui;
 pub mod vault;
 pub mod witness;

@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::certify::{
+    draft_and_lint, find_root_key, fresh_serial, issued_event, record_issue, record_of, token_sign,
+    verify,
+};
 use super::confirm::{self, Confirm, ConfirmRequest};
 use super::keyuse;
-use super::sign::{
-    draft_intermediate, evaluate, find_root_key, fresh_serial, issued_event, record_issue,
-    record_of,
-};
+use super::sign::evaluate;
 use super::witness::WitnessSigs;
 use super::{CertInfo, Ctx, Issued};
 use crate::error::{Error, Refusal, Result};
@@ -22,7 +23,7 @@ use crate::ledger::{Event, Ledger, RootRecord, SigningRejected};
 use crate::policy::{ClusterName, Evaluation};
 use crate::vault::Vault;
 use crate::witness::Body;
-use crate::x509::{self, Csr};
+use crate::x509::Csr;
 
 /// One checked line of a manifest.
 #[derive(Debug, Clone, Serialize)]
@@ -344,26 +345,16 @@ pub fn sign_batch_witnessed(
             let certs = pipeline(
                 work,
                 |((csr, _, evaluation), serial)| {
-                    let draft = draft_intermediate(
+                    draft_and_lint(
                         &batch.root,
                         root_public,
                         csr.public_key(),
                         &evaluation.profile,
                         serial,
-                    )?;
-                    let linted = x509::lint(draft)?;
-                    crate::fault::point("sign.after_lint");
-                    Ok(linted)
+                    )
                 },
-                |linted| {
-                    let signed = x509::sign_tbs(linted, &root_key)?;
-                    crate::fault::point("sign.after_token_sign");
-                    Ok(signed)
-                },
-                |signed| {
-                    let draft = signed.draft().clone();
-                    Ok((draft, signed.verify()?))
-                },
+                |linted| token_sign(linted, &root_key),
+                verify,
             )?;
             let mut issued = Vec::with_capacity(certs.len());
             let mut events = Vec::with_capacity(certs.len());

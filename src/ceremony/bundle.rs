@@ -7,8 +7,9 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::audit::receipt_json;
+use super::certify::{certify, issued_event, record_issue};
 use super::confirm::{self, Confirm, ConfirmRequest};
-use super::sign::{certify, evaluate, issued_event, profile_lines, profile_summary, record_issue};
+use super::sign::{evaluate, profile_lines, profile_summary};
 use super::witness::WitnessSigs;
 use super::{CertInfo, Ctx};
 use crate::error::{Error, Refusal, Result};
@@ -88,7 +89,7 @@ pub fn export_cluster(ctx: &Ctx<'_>, req: &ExportRequest) -> Result<ExportReport
             }
             .into());
         }
-        super::sign::find_root_key(session, &issuer, attestor)?;
+        super::certify::find_root_key(session, &issuer, attestor)?;
         super::verified::intermediate(&current, &issuer)?;
         let intermediate_pem = crate::x509::certificate_pem(&current.der);
         let (chain_pem, trust) = chain_and_trust(&ledger, &state, current.generation)?;
@@ -413,7 +414,8 @@ fn current_certificate(
     rows.into_iter()
         .rev()
         .find(|row| {
-            !revoked.contains(&row.record.serial) && CertInfo::from_row(row, None).status == "valid"
+            !revoked.contains(&row.record.serial)
+                && CertInfo::from_row(row, None).status == super::CertStatus::Valid
         })
         .ok_or_else(|| Refusal::NoValidCertificate(cluster.to_string()).into())
 }

@@ -26,7 +26,7 @@ pub struct KeyUse {
     /// Its cluster.
     pub cluster: String,
     /// `valid`, `revoked` or `expired`.
-    pub status: &'static str,
+    pub status: super::CertStatus,
     /// Why it was revoked (an RFC 5280 reason name), if it was.
     pub revocation_reason: Option<String>,
     /// When it was revoked (RFC 3339), if it was.
@@ -152,15 +152,15 @@ pub(super) fn judge(uses: &[KeyUse], cluster: &str, allow_reuse: bool) -> KeyVer
                 u.revocation_reason.as_deref().unwrap_or_default(),
                 u.revoked_at.as_deref().unwrap_or_default()
             ));
-        } else if u.status == "valid" && other != cluster && !allow_reuse {
+        } else if u.status == super::CertStatus::Valid && other != cluster && !allow_reuse {
             v.reasons.push(format!(
                 "the request's key already has valid certificate {serial} for cluster {other}; one key for two clusters lets each act as the other's CA. Have cluster {cluster} make its own key, or sign it anyway with --allow-key-reuse"
             ));
-        } else if u.status == "valid" && other != cluster {
+        } else if u.status == super::CertStatus::Valid && other != cluster {
             v.notes.push(format!(
                 "KEY REUSE (allowed by --allow-key-reuse): this key also has valid certificate {serial} for cluster {other}"
             ));
-        } else if u.status == "valid" {
+        } else if u.status == super::CertStatus::Valid {
             v.notes.push(format!(
                 "this key already has valid certificate {serial} for cluster {cluster} (a renewal that keeps its key)"
             ));
@@ -186,7 +186,10 @@ mod tests {
         KeyUse {
             serial: serial.into(),
             cluster: cluster.into(),
-            status,
+            status: super::super::CertStatus::ALL
+                .into_iter()
+                .find(|s| s.as_str() == status)
+                .expect("a status the contract names"),
             revocation_reason: reason.map(Into::into),
             revoked_at: reason.map(|_| "2026-01-01T00:00:00Z".into()),
         }

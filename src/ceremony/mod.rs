@@ -5,6 +5,7 @@ mod audit;
 mod backup;
 mod batch;
 mod bundle;
+mod certify;
 mod confirm;
 mod generations;
 mod init;
@@ -93,6 +94,40 @@ pub(crate) fn require_root(ledger: &crate::ledger::Ledger) -> Result<crate::ledg
         .ok_or_else(|| crate::error::Refusal::NoRoot.into())
 }
 
+/// Whether a certificate may still be relied on: `valid`, `revoked` or `expired` in JSON
+/// and text alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CertStatus {
+    /// Not revoked and not past its notAfter.
+    Valid,
+    /// Revoked in the ledger (a revocation wins over expiry).
+    Revoked,
+    /// Past its notAfter, not revoked.
+    Expired,
+}
+
+impl CertStatus {
+    /// Every status, in the order lists show them.
+    pub const ALL: [CertStatus; 3] = [CertStatus::Valid, CertStatus::Revoked, CertStatus::Expired];
+
+    /// The word the CLI contract uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertStatus::Valid => "valid",
+            CertStatus::Revoked => "revoked",
+            CertStatus::Expired => "expired",
+        }
+    }
+}
+
+impl std::fmt::Display for CertStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so that a table's `{:<8}` lines the word up as it did a `&str`.
+        f.pad(self.as_str())
+    }
+}
+
 /// A certificate with the stable JSON keys of the CLI contract.
 #[derive(Debug, Clone, Serialize)]
 pub struct CertInfo {
@@ -107,7 +142,7 @@ pub struct CertInfo {
     /// RFC 3339.
     pub not_after: String,
     /// `valid`, `revoked` or `expired`.
-    pub status: &'static str,
+    pub status: CertStatus,
     /// SHA-256 of the DER certificate.
     pub sha256: String,
     /// Subject key type.
@@ -124,7 +159,7 @@ impl CertInfo {
         let mut info =
             CertInfo::from_record(&row.record, row.cluster.clone()).with_generation(row.generation);
         if let Some(t) = revoked_at {
-            info.status = "revoked";
+            info.status = CertStatus::Revoked;
             info.revoked_at = Some(t.to_owned());
         }
         info
@@ -140,7 +175,11 @@ impl CertInfo {
             subject: c.subject.clone(),
             not_before: c.not_before.clone(),
             not_after: c.not_after.clone(),
-            status: if expired { "expired" } else { "valid" },
+            status: if expired {
+                CertStatus::Expired
+            } else {
+                CertStatus::Valid
+            },
             sha256: c.sha256.clone(),
             key_type: c.key_type.clone(),
             revoked_at: None,

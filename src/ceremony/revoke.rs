@@ -5,8 +5,8 @@ use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use super::certify::find_root_key;
 use super::confirm::{self, Confirm, ConfirmRequest};
-use super::sign::find_root_key;
 use super::witness::WitnessSigs;
 use super::{rfc3339, CertInfo, Ctx, Output};
 use crate::error::{Error, Refusal, Result};

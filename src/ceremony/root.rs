@@ -2,7 +2,7 @@
 //! self-signed through lint → sign → verify, both recorded in one ledger event.
 
 use base64::Engine as _;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use serde::Serialize;
 
 use super::confirm::{self, Confirm, ConfirmRequest};
@@ -308,10 +308,7 @@ fn describe(vault: &Vault, root: &RootRecord) -> Result<RootInfo> {
     })
 }
 
-/// RFC 3339 with whole seconds, as the ledger and JSON show times.
-pub fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
+pub use crate::time::rfc3339;
 
 #[cfg(test)]
 mod tests {

@@ -1,32 +1,22 @@
 //! `csr inspect`, `sign` and `list`: a cluster's CSR goes through intake, policy, operator
 //! confirmation, lint, the token, verification and the ledger, in that order.
 
-use std::str::FromStr;
-
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::audit::Attestor;
+use super::certify::{certify, draft_intermediate, issued_event, record_issue};
 use super::confirm::{self, Confirm, ConfirmRequest};
 use super::keyuse::{self, KeyUse};
 use super::witness::{self, WitnessSigs};
 use super::{rfc3339, CertInfo, Ctx, Operator, Output};
 use crate::error::{Error, Refusal, Result};
 use crate::fsio;
-use crate::hsm::TokenKey;
-use crate::keys::{sha256_hex, KeyAlg, KeyType, PublicKey, RawSigner};
-use crate::ledger::{
-    ApprovedProfile, CertificateIssued, CertificateRecord, CertificateRow, Event, Ledger,
-    LedgerError, RootRecord, SigningRejected,
-};
+use crate::keys::{sha256_hex, KeyAlg, PublicKey};
+use crate::ledger::{CertificateRow, Event, Ledger, LedgerError, RootRecord, SigningRejected};
 use crate::policy::{ClusterName, Evaluation, IntermediateProfile};
 use crate::vault::Vault;
 use crate::witness::Body;
-use crate::x509::{
-    self, CaProfile, Csr, Dn, Draft, IssuedCertificate, Issuing, NameConstraintsSpec,
-    RequestedExtension, Serial,
-};
+use crate::x509::{self, Csr, Dn, RequestedExtension, Serial};
 
 /// What `csr inspect` reports, and what the operator sees before confirming a signature.
 #[derive(Debug, Clone, Serialize)]
@@ -322,120 +312,6 @@ pub fn sign_csr_witnessed(
     }
 }
 
-/// Logs in, finds the root key, drafts, lints, has the token sign and verifies: the
-/// certificate for `subject_key` under `profile`. Records nothing.
-pub(super) fn certify(
-    session: &crate::hsm::UserSession,
-    attestor: &Attestor<'_>,
-    ledger: &Ledger,
-    root: &RootRecord,
-    subject_key: &PublicKey,
-    profile: &IntermediateProfile,
-) -> Result<(IssuedCertificate, CertificateRecord)> {
-    // Only the generation the token attested active issues intermediates.
-    super::verified::issuing(root, &attestor.state())?;
-    let root_key = find_root_key(session, root, attestor)?;
-    certify_with(session, &root_key, ledger, root, subject_key, profile)
-}
-
-/// [`certify`] with the root key already found.
-fn certify_with(
-    session: &crate::hsm::UserSession,
-    root_key: &TokenKey<'_>,
-    ledger: &Ledger,
-    root: &RootRecord,
-    subject_key: &PublicKey,
-    profile: &IntermediateProfile,
-) -> Result<(IssuedCertificate, CertificateRecord)> {
-    let serial = fresh_serial(ledger, session)?;
-    let draft = draft_intermediate(root, root_key.public_key(), subject_key, profile, serial)?;
-    let linted = x509::lint(draft)?;
-    crate::fault::point("sign.after_lint");
-    let draft = linted.draft().clone();
-    let issued = x509::sign(linted, root_key)?;
-    crate::fault::point("sign.after_token_sign");
-    let record = record_of(&draft, &issued);
-    Ok((issued, record))
-}
-
-/// The draft of an intermediate for `subject_key` under `profile`, issued by the root.
-pub(super) fn draft_intermediate(
-    root: &RootRecord,
-    root_public: &PublicKey,
-    subject_key: &PublicKey,
-    profile: &IntermediateProfile,
-    serial: Serial,
-) -> Result<Draft> {
-    Ok(Draft::new(
-        serial,
-        profile.subject.clone(),
-        subject_key.clone(),
-        Issuing::ByCa {
-            der: root.der.clone(),
-            key: root_public.clone(),
-        },
-        profile.not_before,
-        profile.not_after,
-        ca_profile(profile),
-    )?)
-}
-
-/// What the ledger records of a certificate issued from `draft`.
-pub(super) fn record_of(draft: &Draft, issued: &IssuedCertificate) -> CertificateRecord {
-    let subject_key = draft.subject_key();
-    CertificateRecord {
-        serial: draft.serial().hex(),
-        subject: draft.subject().to_string(),
-        not_before: rfc3339(draft.not_before()),
-        not_after: rfc3339(draft.not_after()),
-        key_type: subject_key.alg().name(),
-        spki_sha256: subject_key.spki_sha256_hex(),
-        sha256: sha256_hex(issued.der()),
-        der_base64: base64::engine::general_purpose::STANDARD.encode(issued.der()),
-    }
-}
-
-/// The `certificate_issued` event for a certificate made by [`certify`].
-pub(super) fn issued_event(
-    cluster: &ClusterName,
-    record: &CertificateRecord,
-    key_source: &str,
-    csr_sha256: Option<String>,
-    profile: &IntermediateProfile,
-    generation: u32,
-) -> Event {
-    Event::CertificateIssued(CertificateIssued {
-        cluster: cluster.to_string(),
-        generation,
-        certificate: record.clone(),
-        key_source: key_source.to_owned(),
-        csr_sha256,
-        profile: approved(profile),
-    })
-}
-
-/// Appends `events` (the first a `certificate_issued`) in one transaction, refusing a serial
-/// the vault has already used.
-pub(super) fn record_issue(
-    ledger: &mut Ledger,
-    operator: &Operator,
-    events: &[Event],
-    attestor: &Attestor<'_>,
-    attested: &witness::Attested,
-) -> Result<()> {
-    let tx = attestor.take(attested.begin(ledger, operator)?)?;
-    for event in events {
-        if let Event::CertificateIssued(c) = event {
-            if tx.serial_exists(&c.certificate.serial)? {
-                return Err(Error::SerialCollision(c.certificate.serial.clone()));
-            }
-        }
-        tx.append(&operator.0, event)?;
-    }
-    attestor.commit(tx)?;
-    Ok(())
-}
-
 /// The request judged: `Ok(Err(reasons))` is a refusal of the request (recorded, exit 3);
 /// `Err` is a failure to judge it at all (an unreadable ledger value, say), which is not the
 /// request's fault and is never recorded as a refusal.
@@ -518,7 +394,7 @@ pub(super) fn issuer_line(body: &mut Body, root: &RootRecord) {
 
 /// The profile's values, as every statement that signs an intermediate lists them.
 pub(super) fn profile_lines(body: &mut Body, p: &IntermediateProfile) {
-    let nc = name_constraints(p);
+    let nc = &p.name_constraints;
     body.line("subject", &p.subject)
         .line(
             "validity",
@@ -695,7 +571,7 @@ pub(super) fn profile_summary(
 /// The name constraints of `p` in one line, as the confirmation and `csr inspect` show them;
 /// `None` when there are none.
 pub fn describe_name_constraints(p: &IntermediateProfile) -> Option<String> {
-    let nc = name_constraints(p);
+    let nc = &p.name_constraints;
     if nc.is_empty() {
         return None;
     }
@@ -730,79 +606,6 @@ fn list_or_none(v: &[String]) -> String {
     }
 }
 
-fn name_constraints(p: &IntermediateProfile) -> NameConstraintsSpec {
-    NameConstraintsSpec {
-        permitted_dns: p.permitted_dns.clone(),
-        excluded_dns: p.excluded_dns.clone(),
-        permitted_uri: p.permitted_uri.clone(),
-        excluded_uri: p.excluded_uri.clone(),
-        permitted_email: p.permitted_email.clone(),
-        excluded_email: p.excluded_email.clone(),
-        excluded_ip: p.excluded_ip.clone(),
-    }
-}
-
-fn ca_profile(p: &IntermediateProfile) -> CaProfile {
-    CaProfile {
-        path_len: Some(p.path_len),
-        digital_signature: p.digital_signature,
-        san_dns: p.san_dns.clone(),
-        name_constraints: Some(name_constraints(p)),
-    }
-}
-
-fn approved(p: &IntermediateProfile) -> ApprovedProfile {
-    ApprovedProfile {
-        days: p.days,
-        capped_by_root: p.not_after_capped_by_root,
-        path_len: p.path_len,
-        digital_signature: p.digital_signature,
-        san_dns: p.san_dns.clone(),
-        permitted_dns: p.permitted_dns.clone(),
-        excluded_dns: p.excluded_dns.clone(),
-        permitted_uri: p.permitted_uri.clone(),
-        excluded_uri: p.excluded_uri.clone(),
-        permitted_email: p.permitted_email.clone(),
-        excluded_email: p.excluded_email.clone(),
-        excluded_ip: p.excluded_ip.iter().map(ToString::to_string).collect(),
-    }
-}
-
-/// Finds the vault's root key on the token and checks it is the key of the root certificate,
-/// and that certificate the one the token attested (`attestor`'s state): whatever the token
-/// signs names as its issuer the root the token made, never one put into the ledger.
-pub(super) fn find_root_key<'s>(
-    session: &'s crate::hsm::UserSession,
-    root: &RootRecord,
-    attestor: &Attestor<'_>,
-) -> Result<TokenKey<'s>> {
-    super::verified::root(root, &attestor.state())?;
-    let key_type = KeyType::from_str(&root.certificate.key_type)
-        .map_err(|e| LedgerError::malformed("the root's key type", e))?;
-    let id =
-        hex::decode(&root.key_id).map_err(|e| LedgerError::malformed("the root's key id", e))?;
-    let key = session.find_key_pair(key_type, &root.key_label, &id)?;
-    if key.public_key().spki_sha256_hex() != root.certificate.spki_sha256 {
-        return Err(Error::RootKeyMismatch(root.key_label.clone()));
-    }
-    Ok(key)
-}
-
-/// A serial from the token's RNG that the vault has never issued.
-pub(super) fn fresh_serial(ledger: &Ledger, session: &crate::hsm::UserSession) -> Result<Serial> {
-    for _ in 0..4 {
-        let bytes: [u8; 16] = session
-            .random(16)?
-            .try_into()
-            .expect("the token returned the 16 bytes asked for");
-        let serial = Serial::from_random(bytes);
-        if !ledger.serial_issued(&serial.hex())? {
-            return Ok(serial);
-        }
-    }
-    Err(Error::RngRepeats)
-}
-
 /// The vault's intermediates, optionally of one cluster, with their status.
 pub fn list_certificates(vault: &Vault, cluster: Option<&ClusterName>) -> Result<Vec<CertInfo>> {
     let ledger = vault.ledger()?;
@@ -831,7 +634,7 @@ pub fn valid_certificates_for_key(vault: &Vault, spki_sha256: &str) -> Result<Ve
         }
         let revoked = ledger.revocation(&row.record.serial)?;
         let info = CertInfo::from_row(&row, revoked.as_ref().map(|v| v.revoked_at.as_str()));
-        if info.status == "valid" {
+        if info.status == super::CertStatus::Valid {
             found.push(info);
         }
     }

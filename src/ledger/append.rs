@@ -163,7 +163,7 @@ impl Appender<'_> {
     ) -> Result<Checkpoint, LedgerError> {
         use base64::Engine as _;
         let (seq, hash) = self.head()?;
-        let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let time = crate::time::rfc3339(chrono::Utc::now());
         let message = Checkpoint::message(seq, &hash, &time);
         let signature = audit_key
             .sign(message.as_bytes())

@@ -47,7 +47,7 @@ pub struct CaProfile {
 
 /// The subtrees of a nameConstraints extension (RFC 5280 §4.2.1.10): DNS, URI, email
 /// (rfc822Name) and IP address forms.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct NameConstraintsSpec {
     /// permittedSubtrees dNSName bases.
     pub permitted_dns: Vec<String>,
@@ -148,6 +148,13 @@ impl NameConstraintsSpec {
 pub struct IpRange {
     addr: std::net::IpAddr,
     prefix: u8,
+}
+
+/// JSON shows a range as it is written in `vault.toml`: `0.0.0.0/0`.
+impl serde::Serialize for IpRange {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 impl IpRange {

@@ -352,7 +352,7 @@ pub fn export_freshness(vault: &Vault) -> Result<Vec<ExportFreshness>> {
             .rev()
             .find(|r| {
                 !revoked.contains(&r.record.serial)
-                    && super::CertInfo::from_row(r, None).status == "valid"
+                    && super::CertInfo::from_row(r, None).status == super::CertStatus::Valid
             });
         match current {
             Some(c) if c.record.serial != e.serial => reasons.push(format!(

@@ -14,7 +14,10 @@ fn live_intermediates(
         .intermediates_of(generation)?
         .iter()
         .filter(|row| !revoked.contains(&row.record.serial))
-        .filter(|row| crate::ceremony::CertInfo::from_row(row, None).status == "valid")
+        .filter(|row| {
+            crate::ceremony::CertInfo::from_row(row, None).status
+                == crate::ceremony::CertStatus::Valid
+        })
         .map(|row| {
             format!(
                 "{} (serial {})",
@@ -293,7 +296,7 @@ pub fn destroy_root_key_witnessed(
             .into());
         }
         let root = crate::ceremony::verified::root_of(&ledger, &state, generation)?;
-        let key = match crate::ceremony::sign::find_root_key(session, &root, attestor) {
+        let key = match crate::ceremony::certify::find_root_key(session, &root, attestor) {
             Ok(key) => Some(key),
             Err(Error::Hsm(crate::hsm::HsmError::KeyNotFound { .. })) => None,
             Err(e) => return Err(e),

@@ -175,7 +175,7 @@ pub fn rotate_root_witnessed(
         let attested = approval.attest(attestor)?;
         // The generation that signs the cross-certificate is the one the token attested active.
         crate::ceremony::verified::issuing(&old, &attestor.state())?;
-        let old_key = crate::ceremony::sign::find_root_key(session, &old, attestor)?;
+        let old_key = crate::ceremony::certify::find_root_key(session, &old, attestor)?;
         let key = session.generate_key_pair(req.key_type, &label)?;
         let made = (|| -> Result<RotateReport> {
             let protection = session.protection(&key)?;
@@ -191,7 +191,7 @@ pub fn rotate_root_witnessed(
                 ..CaProfile::default()
             };
             let root_draft = Draft::new(
-                crate::ceremony::sign::fresh_serial(&ledger, session)?,
+                crate::ceremony::certify::fresh_serial(&ledger, session)?,
                 req.subject.clone(),
                 key.public_key().clone(),
                 Issuing::SelfSigned,
@@ -207,7 +207,7 @@ pub fn rotate_root_witnessed(
             let old_not_after =
                 parse_time("the active root's notAfter", &old.certificate.not_after)?;
             let cross_draft = Draft::new(
-                crate::ceremony::sign::fresh_serial(&ledger, session)?,
+                crate::ceremony::certify::fresh_serial(&ledger, session)?,
                 req.subject.clone(),
                 key.public_key().clone(),
                 Issuing::ByCa {
@@ -222,8 +222,8 @@ pub fn rotate_root_witnessed(
             let cross_draft = linted.draft().clone();
             let cross = x509::sign(linted, &old_key)?;
             crate::fault::point("rotate.after_sign");
-            let root_record = crate::ceremony::sign::record_of(&root_draft, &root);
-            let cross_record = crate::ceremony::sign::record_of(&cross_draft, &cross);
+            let root_record = crate::ceremony::certify::record_of(&root_draft, &root);
+            let cross_record = crate::ceremony::certify::record_of(&cross_draft, &cross);
             let tx = attestor.take(attested.begin(&mut ledger, operator)?)?;
             // Checked again under the write lock: another process may have changed the roots.
             let now_generations = tx.generations()?;

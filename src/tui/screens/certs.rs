@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState, Widget};
 
-use crate::ceremony::CertInfo;
+use crate::ceremony::{CertInfo, CertStatus};
 use crate::error::{Error, NotConfirmed, Refusal};
 use crate::policy::ClusterName;
 
@@ -49,8 +49,8 @@ impl StatusFilter {
         }
     }
 
-    fn admits(self, status: &str) -> bool {
-        self == StatusFilter::All || self.name() == status
+    fn admits(self, status: CertStatus) -> bool {
+        self == StatusFilter::All || self.name() == status.as_str()
     }
 }
 
@@ -146,7 +146,7 @@ impl Certs {
                 return match selected {
                     None => Effect::info("no certificate selected"),
                     Some(_) if !ctx.unlocked() => Effect::locked(),
-                    Some(c) if c.status == "revoked" => Effect::error_line(format!(
+                    Some(c) if c.status == CertStatus::Revoked => Effect::error_line(format!(
                         "error: certificate {} of cluster {} was already revoked at {}",
                         c.serial,
                         c.cluster.as_deref().unwrap_or("-"),
@@ -167,10 +167,9 @@ impl Certs {
                 if !ctx.unlocked() {
                     return Effect::locked();
                 }
-                let valid =
-                    ctx.data.certs().iter().any(|c| {
-                        c.cluster.as_deref() == Some(cluster.as_str()) && c.status == "valid"
-                    });
+                let valid = ctx.data.certs().iter().any(|c| {
+                    c.cluster.as_deref() == Some(cluster.as_str()) && c.status == CertStatus::Valid
+                });
                 if !valid {
                     let e: crate::error::Error =
                         Refusal::NoValidCertificate(cluster.to_string()).into();
@@ -262,7 +261,7 @@ fn details(c: &CertInfo) -> Vec<(String, String)> {
             c.cluster.clone().unwrap_or_else(|| "-".into()),
         ),
         ("serial".to_owned(), c.serial.clone()),
-        ("status".to_owned(), c.status.to_owned()),
+        ("status".to_owned(), c.status.to_string()),
         ("subject".to_owned(), c.subject.clone()),
         ("not before".to_owned(), c.not_before.clone()),
         ("not after".to_owned(), c.not_after.clone()),
@@ -314,9 +313,9 @@ fn render(view: &Certs, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
         .iter()
         .map(|c| {
             let style = match c.status {
-                "valid" => t.ok(),
-                "revoked" => t.error(),
-                _ => t.warn(),
+                CertStatus::Valid => t.ok(),
+                CertStatus::Revoked => t.error(),
+                CertStatus::Expired => t.warn(),
             };
             let not_after = if wide {
                 c.not_after.clone()
@@ -327,7 +326,7 @@ fn render(view: &Certs, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
                 vec![
                     (c.cluster.clone().unwrap_or_else(|| "-".into()), t.text()),
                     (c.serial.clone(), t.text()),
-                    (c.status.to_owned(), style),
+                    (c.status.to_string(), style),
                     (not_after, t.text()),
                 ],
                 &widths,

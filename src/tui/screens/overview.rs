@@ -9,7 +9,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Widget};
 
-use crate::ceremony::GenerationInfo;
+use crate::ceremony::{CertStatus, GenerationInfo};
 
 use super::super::job::Outcome;
 use super::super::keys::Action;
@@ -229,7 +229,11 @@ pub(crate) fn warnings(ctx: &Ctx) -> Vec<String> {
         }
         Err(e) => w.push(format!("the exports cannot be judged: {e}")),
     }
-    for c in data.certs().iter().filter(|c| c.status == "valid") {
+    for c in data
+        .certs()
+        .iter()
+        .filter(|c| c.status == CertStatus::Valid)
+    {
         if let Some(d) = days_until(&c.not_after, ctx.now) {
             if d <= SOON_DAYS {
                 w.push(format!(
@@ -377,12 +381,12 @@ fn render(overview: &Overview, ctx: &Ctx, area: Rect, buf: &mut Buffer) {
         "intermediates".into(),
         match &data.certs {
             Ok(certs) => {
-                let count = |s: &str| certs.iter().filter(|c| c.status == s).count();
+                let count = |s: CertStatus| certs.iter().filter(|c| c.status == s).count();
                 format!(
                     "{} valid · {} revoked · {} expired",
-                    count("valid"),
-                    count("revoked"),
-                    count("expired")
+                    count(CertStatus::Valid),
+                    count(CertStatus::Revoked),
+                    count(CertStatus::Expired)
                 )
             }
             Err(e) => format!("error: {e}"),

@@ -141,7 +141,7 @@ pub(crate) fn review_lines(e: &Entry, template: &[String]) -> Vec<(String, Strin
                 match (&u.revocation_reason, &u.revoked_at) {
                     (Some(reason), Some(at)) => format!("revoked ({reason}) at {at}"),
                     (Some(reason), None) => format!("revoked ({reason})"),
-                    _ => u.status.to_owned(),
+                    _ => u.status.to_string(),
                 }
             ),
         );
