@@ -180,12 +180,6 @@ impl From<ClusterName> for String {
     }
 }
 
-impl AsRef<str> for ClusterName {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
 impl fmt::Display for ClusterName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -691,6 +691,18 @@ fn trust_domains_are_spiffe_names_that_a_uri_constraint_can_carry() {
     assert!(err("-a.b").contains("starts or ends with '-'"));
     assert!(err(&format!("{}.b", "a".repeat(64))).contains("longer than 63"));
     assert!(err(&"a.".repeat(128)).contains("more than 255"));
+    // SPIFFE allows 255 characters, but a trust domain is also the host of a URI name
+    // constraint, so 254 and 255 are refused by the tighter DNS rule, which says so.
+    let label = "a".repeat(63);
+    for n in [254, 255] {
+        let name = format!("{label}.{label}.{label}.{}", "a".repeat(n - 3 * 64));
+        assert_eq!(name.len(), n);
+        assert!(
+            err(&name).contains("longer than 253 characters; it becomes the host"),
+            "{}",
+            err(&name)
+        );
+    }
     // In vault.toml, a bad one makes the policy fail to load, naming it.
     let e = toml::from_str::<VaultToml>("[policy]\ntrust_domain = \"Mesh\"\n").unwrap_err();
     assert!(e.to_string().contains("upper-case"), "{e}");
@@ -808,4 +820,98 @@ fn a_vault_without_a_trust_domain_keeps_its_old_unconstrained_profile() {
         toml::from_str::<VaultToml>(&text).unwrap().policy,
         with_td()
     );
+}
+
+#[test]
+fn every_limit_of_the_policy_admits_its_own_value() {
+    // Equal bounds are a valid policy: one RSA size, the largest ring verifies, a validity
+    // that is both the default and the maximum.
+    for (min, max) in [(3072, 3072), (2048, RSA_CEILING_BITS)] {
+        let p = Policy {
+            rsa_min_bits: min,
+            rsa_max_bits: max,
+            ..Policy::default()
+        };
+        assert_eq!(p.validate(), Ok(()), "rsa {min}..{max}");
+    }
+    let p = Policy {
+        default_days: 90,
+        max_days: 90,
+        ..Policy::default()
+    };
+    assert_eq!(p.validate(), Ok(()));
+
+    // Exactly the maximum validity is signed as asked, with no reason and no note.
+    let e = eval(&p, KeyAlg::EcP256, Some(90));
+    assert!(e.acceptable && e.notes.is_empty(), "{e:?}");
+    assert_eq!(e.profile.days, 90);
+    // A default equal to the maximum is not "shortened".
+    let e = eval(&p, KeyAlg::EcP256, None);
+    assert!(e.acceptable && e.notes.is_empty(), "{e:?}");
+    assert_eq!(e.profile.days, 90);
+
+    // A root with exactly one day left still signs (for that day, capped to it).
+    let e = Policy::default().evaluate(
+        &cluster("prod-eu"),
+        KeyAlg::EcP256,
+        None,
+        now(),
+        now() + TimeDelta::days(1),
+    );
+    assert!(e.acceptable, "{:?}", e.reasons);
+    assert_eq!(
+        (e.profile.days, e.profile.not_after),
+        (1, now() + TimeDelta::days(1))
+    );
+}
+
+#[test]
+fn dns_names_are_at_most_253_characters_in_labels_of_at_most_63() {
+    let label = "a".repeat(63);
+    let longest = format!("{label}.{label}.{label}.{}", "a".repeat(61));
+    assert_eq!(longest.len(), 253);
+    assert_eq!(names::check_dns_name(&longest), Ok(()));
+    assert_eq!(
+        names::check_dns_name(&format!("a{longest}")).unwrap_err(),
+        "is longer than 253 characters"
+    );
+    assert_eq!(names::check_dns_name(&format!("{label}.example")), Ok(()));
+    assert_eq!(
+        names::check_dns_name(&format!("a{label}.example")).unwrap_err(),
+        format!("has the label \"a{label}\", longer than 63 characters")
+    );
+}
+
+#[test]
+fn the_profile_becomes_the_drafts_extensions_and_the_ledgers_record_unchanged() {
+    let e = with_td().evaluate(
+        &cluster("prod-eu"),
+        KeyAlg::EcP256,
+        Some(30),
+        now(),
+        far_root(),
+    );
+    let p = &e.profile;
+    let x = p.extensions();
+    assert_eq!(x.path_len, Some(0));
+    assert!(x.digital_signature);
+    assert_eq!(x.san_dns, ["istiod.istio-system.svc"]);
+    assert_eq!(x.name_constraints.as_ref(), Some(&p.name_constraints));
+    assert_eq!(p.name_constraints.permitted_uri, ["cluster.local"]);
+
+    let a = p.approved();
+    assert_eq!((a.days, a.capped_by_root, a.path_len), (30, false, 0));
+    assert_eq!(a.permitted_uri, ["cluster.local"]);
+    assert_eq!(a.excluded_ip, ["0.0.0.0/0", "::/0"]);
+    assert_eq!(a.permitted_email, [NO_EMAIL_PERMITTED]);
+    assert_eq!(a.excluded_email, [NO_EMAIL_EXCLUDED]);
+
+    // The JSON of `csr inspect` keeps the seven lists beside the other fields.
+    let json = serde_json::to_value(p).unwrap();
+    assert_eq!(json["permitted_uri"], serde_json::json!(["cluster.local"]));
+    assert_eq!(
+        json["excluded_ip"],
+        serde_json::json!(["0.0.0.0/0", "::/0"])
+    );
+    assert!(json.get("name_constraints").is_none());
 }
