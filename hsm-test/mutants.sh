@@ -25,7 +25,10 @@
 # Results: target/mutants/GROUP/mutants.out/{caught,missed,unviable,timeout}.txt and
 # outcomes.json; a summary line per group at the end. Install the tool once with
 # `cargo install --locked cargo-mutants` (27.x). Environment: MUTANTS_JOBS (default 1: each
-# job is a full build of the crate), MUTANTS_ARGS (more cargo-mutants options).
+# job is a full build of the crate), MUTANTS_ARGS (more cargo-mutants options),
+# MUTANTS_LIB_FIRST=1 (run the groups whose tests include integration tests with the unit tests
+# alone; follow with MUTANTS_ARGS=--iterate and without it, so the slow tests see only the
+# mutants the unit tests missed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +54,14 @@ run_group() {
         case $1 in
         --file) files+=(--file "$2"); shift 2 ;;
         --re) re+=(--re "$2"); shift 2 ;;
-        --) shift; for t in "$@"; do tests+=("--cargo-arg=$t"); done; break ;;
+        --) shift
+            for t in "$@"; do
+                # MUTANTS_LIB_FIRST=1: the unit tests only (seconds a mutant); then an
+                # --iterate run with the integration tests takes only what they missed.
+                [[ -n ${MUTANTS_LIB_FIRST:-} && $t == --test=* ]] && continue
+                tests+=("--cargo-arg=$t")
+            done
+            break ;;
         *) echo "mutants.sh: bad group spec $1" >&2; exit 2 ;;
         esac
     done

@@ -326,13 +326,12 @@ fn identify_key(spki: &SubjectPublicKeyInfo<'_>) -> Result<PublicKey, CsrError> 
                 "1.3.132.0.34" => (KeyAlg::EcP384, "P-384", 48),
                 "1.3.132.0.35" => return Err(CsrError::UnsupportedKey("P-521".into())),
                 "1.3.132.0.10" => return Err(CsrError::UnsupportedKey("secp256k1".into())),
+                // The registry names no other curve (P-521 is its only other one), so the
+                // OID is what there is to show.
                 other => {
-                    let name = algorithm_name(&curve);
-                    return Err(CsrError::UnsupportedKey(if name == other {
-                        format!("an EC key on curve {other}")
-                    } else {
-                        format!("an EC key on curve {name} ({other})")
-                    }));
+                    return Err(CsrError::UnsupportedKey(format!(
+                        "an EC key on curve {other}"
+                    )))
                 }
             };
             match raw.first() {
@@ -494,7 +493,6 @@ fn algorithm_name(oid: &Oid<'_>) -> String {
     let dotted = oid.to_id_string();
     match dotted.as_str() {
         "1.2.840.10045.4.1" => "ecdsa-with-SHA1",
-        "1.2.840.113549.1.1.14" => "sha224WithRSAEncryption",
         "2.16.840.1.101.3.4.3.1" => "dsa_with_SHA224",
         "2.16.840.1.101.3.4.3.2" => "dsa_with_SHA256",
         _ => return dotted,
@@ -769,6 +767,55 @@ mod tests {
     }
 
     #[test]
+    fn an_rsa_1024_request_signed_with_sha384_or_sha512_is_verified_by_the_fallback_too() {
+        for (digest, name) in [
+            ("-sha384", "sha384WithRSAEncryption"),
+            ("-sha512", "sha512WithRSAEncryption"),
+        ] {
+            let pem = openssl_csr(&["-newkey", "rsa:1024", digest]);
+            let csr = Csr::intake(&pem).unwrap();
+            assert_eq!(
+                (csr.public_key().alg(), csr.signature_algorithm().as_str()),
+                (KeyAlg::Rsa { bits: 1024 }, name)
+            );
+            let damaged = flip_near_end(pem_to_der(&pem));
+            assert_eq!(Csr::intake(&damaged), Err(CsrError::BadSignature));
+        }
+    }
+
+    #[test]
+    fn signature_algorithms_the_registry_does_not_name_are_named_as_openssl_names_them() {
+        assert_eq!(
+            Csr::intake(&openssl_csr(&["-newkey", "rsa:2048", "-sha224"])),
+            Err(CsrError::UnsupportedSignatureAlgorithm(
+                "sha224WithRSAEncryption with an rsa-2048 key".into()
+            ))
+        );
+        // A request that claims a DSA signature algorithm over an EC key.
+        for (last, name) in [(1u8, "dsa_with_SHA224"), (2, "dsa_with_SHA256")] {
+            let der = pem_to_der(&ec_csr("P-256", &[]));
+            let csr = tlvs(&der);
+            let parts = tlvs(csr[0].1);
+            let oid = [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, last];
+            let bad = tlv(
+                0x30,
+                &[
+                    tlv(parts[0].0, parts[0].1),
+                    tlv(0x30, &tlv(0x06, &oid)),
+                    tlv(parts[2].0, parts[2].1),
+                ]
+                .concat(),
+            );
+            assert_eq!(
+                Csr::intake(&bad),
+                Err(CsrError::UnsupportedSignatureAlgorithm(format!(
+                    "{name} with an ecdsa-p256 key"
+                )))
+            );
+        }
+    }
+
+    #[test]
     fn an_odd_sized_rsa_modulus_counts_only_significant_bits() {
         let csr = Csr::intake(&openssl_csr(&["-newkey", "rsa:2047"])).unwrap();
         assert_eq!(csr.public_key().alg(), KeyAlg::Rsa { bits: 2047 });
@@ -808,6 +855,115 @@ mod tests {
         assert_eq!(
             Csr::intake(&openssl_csr(&["-newkey", "ed25519"])),
             Err(CsrError::UnsupportedKey("Ed25519".into()))
+        );
+    }
+
+    #[test]
+    fn an_ec_key_on_a_curve_not_supported_is_named_by_its_oid() {
+        assert_eq!(
+            Csr::intake(&ec_csr("prime192v1", &[])),
+            Err(CsrError::UnsupportedKey(
+                "an EC key on curve 1.2.840.10045.3.1.1".into()
+            ))
+        );
+    }
+
+    /// DER: each (tag, content) of a run of TLVs (short or long lengths).
+    fn tlvs(mut d: &[u8]) -> Vec<(u8, &[u8])> {
+        let mut out = Vec::new();
+        while !d.is_empty() {
+            let (tag, first) = (d[0], d[1]);
+            let (len, header) = if first < 0x80 {
+                (usize::from(first), 2)
+            } else {
+                let n = usize::from(first & 0x7f);
+                let len = d[2..2 + n].iter().fold(0, |a, b| a << 8 | usize::from(*b));
+                (len, 2 + n)
+            };
+            out.push((tag, &d[header..header + len]));
+            d = &d[header + len..];
+        }
+        out
+    }
+
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let len = content.len();
+        let mut out = vec![tag];
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            let bytes: Vec<u8> = len
+                .to_be_bytes()
+                .into_iter()
+                .skip_while(|b| *b == 0)
+                .collect();
+            out.push(0x80 | bytes.len() as u8);
+            out.extend(bytes);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+
+    /// A P-256 request with its point replaced by `point`, every length re-encoded (the
+    /// signature is not checked before the key is read).
+    fn p256_csr_with_point(point: impl FnOnce(&[u8]) -> Vec<u8>) -> Vec<u8> {
+        let der = pem_to_der(&ec_csr("P-256", &[]));
+        let csr = tlvs(&der);
+        let parts = tlvs(csr[0].1);
+        let info = tlvs(parts[0].1);
+        let spki = tlvs(info[2].1);
+        let bits = spki[1].1;
+        assert_eq!((bits[0], bits[1], bits.len()), (0, 0x04, 66));
+        let bits = [&[0][..], &point(&bits[1..])].concat();
+        let spki = tlv(
+            0x30,
+            &[tlv(spki[0].0, spki[0].1), tlv(0x03, &bits)].concat(),
+        );
+        let info: Vec<u8> = [
+            tlv(info[0].0, info[0].1),
+            tlv(info[1].0, info[1].1),
+            spki,
+            tlv(info[3].0, info[3].1),
+        ]
+        .concat();
+        tlv(
+            0x30,
+            &[
+                tlv(0x30, &info),
+                tlv(parts[1].0, parts[1].1),
+                tlv(parts[2].0, parts[2].1),
+            ]
+            .concat(),
+        )
+    }
+
+    #[test]
+    fn a_point_is_read_only_in_its_exact_uncompressed_length() {
+        let malformed = |n: usize| {
+            Err(CsrError::Malformed(format!(
+                "the P-256 public key is {n} bytes, but an uncompressed P-256 point is 0x04 followed by 64 bytes"
+            )))
+        };
+        // 0x04 and one byte short, or one byte long.
+        assert_eq!(
+            Csr::intake(&p256_csr_with_point(|p| p[..64].to_vec())),
+            malformed(64)
+        );
+        assert_eq!(
+            Csr::intake(&p256_csr_with_point(|p| [p, &[0]].concat())),
+            malformed(66)
+        );
+        // 0x02 with x alone is the compressed form, said as such; any other length is not.
+        let compressed = |len: usize| move |p: &[u8]| [&[0x02][..], &p[1..len]].concat();
+        assert_eq!(
+            Csr::intake(&p256_csr_with_point(compressed(33))),
+            Err(CsrError::UnsupportedKey(
+                "P-256 in compressed form (regenerate the request with the point uncompressed, OpenSSL's default)".into()
+            ))
+        );
+        assert_eq!(
+            Csr::intake(&p256_csr_with_point(compressed(32))),
+            malformed(32)
         );
     }
 
@@ -903,6 +1059,33 @@ mod tests {
             find("subjectAltName").value,
             "DNS:evil.example, URI:spiffe://cluster.local/ns/x, IP:10.0.0.1"
         );
+    }
+
+    #[test]
+    fn name_constraints_key_ids_and_unparsable_extensions_are_shown_as_asked() {
+        let csr = Csr::intake(&ec_csr(
+            "P-256",
+            &[
+                "-addext",
+                "nameConstraints=critical,permitted;DNS:a.example,permitted;IP:10.0.0.0/255.0.0.0,excluded;DNS:b.example",
+                "-addext",
+                "subjectKeyIdentifier=0102a0",
+                "-addext",
+                "subjectAltName=IP:2001:db8::1",
+                "-addext",
+                "2.5.29.15=DER:0500",
+            ],
+        ))
+        .unwrap();
+        let ext = csr.requested_extensions();
+        let find = |name: &str| ext.iter().find(|e| e.name == name).unwrap().value.clone();
+        assert_eq!(
+            find("nameConstraints"),
+            "permitted: DNS:a.example, IP:10.0.0.0/255.0.0.0; excluded: DNS:b.example"
+        );
+        assert_eq!(find("subjectAltName"), "IP:2001:db8::1");
+        assert_eq!(find("subjectKeyIdentifier"), "0102a0");
+        assert_eq!(find("keyUsage"), "unparsable (2 bytes)");
     }
 
     #[test]
