@@ -20,7 +20,7 @@
 #   ledger   src/ledger/ (mod.rs and verify.rs: verify and checkpoints, checkpoint.rs,
 #            canonical.rs): the unit tests and tests/audit.rs (real SoftHSM2 tokens, real binary)
 #   state    src/ceremony/state.rs and verified.rs (the token-held state, issue 12): the unit
-#            tests and tests/attacks.rs
+#            tests, tests/attacks.rs, tests/rotation.rs and tests/revoke_export.rs
 #
 # Results: target/mutants/GROUP/mutants.out/{caught,missed,unviable,timeout}.txt and
 # outcomes.json; a summary line per group at the end. Install the tool once with
@@ -115,9 +115,11 @@ for g in "${expanded[@]}"; do
         --re 'verify|checkpoint|Checkpoint|Receipt|receipt|head|EventFields|software' \
         -- --lib --test=audit ;;
     # The token-held state and what is proven against it (issue 12): the attacks of the
-    # security review, run on real tokens, and the library's unit tests.
+    # security review, run on real tokens, the library's unit tests, and the rotation and
+    # export tests (generations, chains, cross-certificates and exported intermediates are
+    # proven against the token there).
     state) run_group state --file src/ceremony/state.rs --file src/ceremony/verified.rs \
-        -- --features=fault-injection --lib --test=attacks ;;
+        -- --features=fault-injection --lib --test=attacks --test=rotation --test=revoke_export ;;
     *) echo "mutants.sh: unknown group $g (lint csr crl x509 confirm policy ledger state)" >&2; exit 2 ;;
     esac
 done

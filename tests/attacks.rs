@@ -224,6 +224,63 @@ fn a_revocation_deleted_from_the_derived_table_cannot_be_left_off_the_crl_or_exp
 }
 
 #[test]
+fn a_revocation_softened_from_key_compromise_is_refused() {
+    // The count of revocations stays; only the reason changes, which would let west's key be
+    // certified again (a compromised key never is) and list it as merely superseded.
+    let (h, _east, west) = ceremony("attack-soften");
+    drop_triggers(&h);
+    h.sqlite(&format!(
+        "UPDATE revocations SET reason = 'superseded' WHERE serial = '{west}'"
+    ))
+    .expect(0);
+    let r = crl(&h).expect(4);
+    assert!(
+        r.stderr.contains(
+            "the ledger's revocations are not the ones the token attested (1 in the ledger, 1 attested, digests differ)"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!h.path("next.crl").exists());
+}
+
+#[test]
+fn another_clusters_certificate_under_this_clusters_serial_is_never_exported() {
+    // West's genuine certificate (signed by the vault's root) moved into east's row, with the
+    // row's SHA-256 made to match it: only the serial gives it away.
+    let (h, east, west) = ceremony("attack-row-swap");
+    drop_triggers(&h);
+    h.sqlite(&format!(
+        "CREATE TEMP TABLE w AS SELECT der, sha256 FROM certificates WHERE serial = '{west}';
+         DELETE FROM certificates WHERE serial = '{west}';
+         UPDATE certificates SET der = (SELECT der FROM w), sha256 = (SELECT sha256 FROM w)
+         WHERE serial = '{east}';"
+    ))
+    .expect(0);
+    let out = h.path("east-bundle.pem");
+    let r = run(h
+        .rv_pin()
+        .args([
+            "export",
+            "--cluster",
+            "east",
+            "--format",
+            "pem-bundle",
+            "--out",
+        ])
+        .arg(&out))
+    .expect(4);
+    assert!(
+        r.stderr.contains(&format!(
+            "the ledger's certificate {east} is not what its row says: the certificate was replaced"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.exists(), "west's certificate was handed to east");
+}
+
+#[test]
 fn a_swapped_anchor_is_never_exported_as_the_root() {
     let (h, east, _west) = ceremony("attack-anchor");
     let d = h.path("attacker");
@@ -476,6 +533,50 @@ fn a_tail_folded_in_by_an_action_that_then_failed_still_stops_a_rollback() {
     );
     assert!(!h.path("rolled-back.crl").exists());
     crl(&h).expect(0);
+}
+
+#[test]
+fn an_event_appended_without_the_token_behind_an_attested_tail_is_refused() {
+    let h = Hsm::new("attack-append-tail");
+    h.vault_with_root("ecdsa-p256").expect(0);
+    sign(&h, "east");
+    // West is recorded with its checkpoint, but the token is not told (the process dies).
+    let c = make_cluster_csr(h.dir.path(), "west", P256);
+    let r = run(h
+        .rv_pin()
+        .env("ROOTVAULT_FAULT", "state.before_token_write")
+        .arg("sign")
+        .arg(&c.csr)
+        .args(["--cluster", "west", "--confirm", &c.spki_sha256[..16]]));
+    assert!(r.stderr.contains("fault injected"), "{}", r.stderr);
+    // Behind that genuine, checkpointed tail the attacker appends one more certificate_issued
+    // (a copy of west's), chained and hashed as docs/ledger.md says, with no checkpoint: the
+    // attacker has no audit key.
+    drop_triggers(&h);
+    let n = event_count(&h);
+    assert_eq!(
+        h.sqlite(&format!("SELECT kind FROM events WHERE seq = {n}"))
+            .expect(0)
+            .stdout
+            .trim(),
+        "certificate_issued"
+    );
+    h.sqlite(&format!(
+        "INSERT INTO events (seq, time, kind, actor, payload, prev_hash, hash)
+           SELECT seq + 1, time, kind, actor, payload, '', 'forged' FROM events WHERE seq = {n}"
+    ))
+    .expect(0);
+    rehash_from(&h, n + 1);
+    let r = crl(&h).expect(4);
+    assert!(
+        r.stderr.contains(&format!("event {}", n + 1))
+            && r.stderr.contains(
+                "it needed the token, but no checkpoint signed by the token's audit key covers it"
+            ),
+        "{}",
+        r.stderr
+    );
+    assert!(!h.path("next.crl").exists());
 }
 
 /// `vault.toml`'s `[token] module` pointed at `path`.

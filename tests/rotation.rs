@@ -383,6 +383,15 @@ fn a_full_rotation_keeps_both_workloads_talking_through_every_phase_and_ends_wit
 
     let root_b = root_cert(&h, &["--generation", "2"], "root-b.pem");
     let cross = root_cert(&h, &["--cross", "--generation", "2"], "cross-b.pem");
+    // Generation 1 was made by init, so it has none: a plain refusal, not a forgery.
+    let r = rv(&h, &["root", "cert", "--cross", "--generation", "1"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("root generation 1 has no cross-certificate"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(
         openssl(&["x509", "-in", s(&cross), "-noout", "-subject", "-issuer"]).expect(0).stdout,
         "subject=C = GB, O = Example Org, CN = Root B\nissuer=C = GB, O = Example Org, CN = Test Root CA\n"
@@ -1171,6 +1180,46 @@ fn a_subordinate_vault_imports_only_a_certificate_that_passes_every_check_and_it
         words.contains("root certificate of generation 2 imported from the enterprise CA"),
         "{words}"
     );
+
+    // The anchor of generation 2's chain swapped for another self-signed CA, its row made
+    // consistent (DER and SHA-256 agree): the token's chain digest refuses it.
+    let stranger = h.path("stranger-anchor.pem");
+    openssl(&[
+        "req",
+        "-x509",
+        "-nodes",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-subj",
+        "/CN=Enterprise Root",
+        "-keyout",
+        s(&h.path("stranger-anchor.key")),
+        "-out",
+        s(&stranger),
+    ])
+    .expect(0);
+    let swap = sh(
+        "der=$(openssl x509 -in \"$1\" -outform DER | xxd -p | tr -d '\\n')
+         sha=$(openssl x509 -in \"$1\" -outform DER | sha256sum | cut -d' ' -f1)
+         printf \"DROP TRIGGER IF EXISTS root_links_append_only_update;
+           UPDATE root_links SET der = X'%s', sha256 = '%s' WHERE generation = 2 AND role = 'chain'
+             AND position = (SELECT max(position) FROM root_links WHERE generation = 2 AND role = 'chain');\" \"$der\" \"$sha\"",
+        &[s(&stranger)],
+    )
+    .expect(0)
+    .stdout;
+    h.sqlite(&swap).expect(0);
+    let r = rv(&h, &["root", "cert", "--bundle"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "the chain of root generation 2 in the ledger is not the one the token attested"
+        ),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -1305,4 +1354,21 @@ fn the_token_state_refuses_a_ledger_whose_generations_were_edited() {
     // ... and `ledger verify` names what differs from the events.
     let r = run(h.rv().args(["ledger", "verify"]));
     assert_eq!(r.code, 4, "{}", r.stderr);
+
+    // A chain put under generation 1, a self-signed root that was imported with none.
+    h.sqlite(&format!(
+        "INSERT INTO root_links (id, generation, role, position, serial, subject, sha256, der, event_seq)
+           VALUES ('1/chain/0', 1, 'chain', 0, '01', 'CN=Root B', '{}', X'{}', 1);",
+        der_sha.trim(),
+        der_hex.trim()
+    ))
+    .expect(0);
+    let r = rv(&h, &["root", "cert", "--bundle"]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("the chain of root generation 1 in the ledger was added without the token"),
+        "{}",
+        r.stderr
+    );
 }
