@@ -12,6 +12,8 @@ mod payloads;
 mod queries;
 mod rows;
 mod snapshot;
+#[cfg(test)]
+mod testkit;
 mod verify;
 mod witnessed;
 
@@ -707,31 +709,11 @@ mod tests {
 
     use base64::Engine as _;
 
+    use super::testkit::{
+        event, initialised, insert_sql, rehashed, tamper, vault_initialised, SoftAuditKey,
+    };
     use super::*;
-    use crate::keys::{KeyAlg, PublicKey, RawSigner, SignFailure};
-
-    /// A software P-256 key standing in for the audit key on the token.
-    struct SoftAuditKey {
-        key: rcgen::KeyPair,
-        public: PublicKey,
-    }
-
-    impl SoftAuditKey {
-        fn new() -> SoftAuditKey {
-            let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-            let public = PublicKey::new(KeyAlg::EcP256, key.public_key_raw().to_vec());
-            SoftAuditKey { key, public }
-        }
-    }
-
-    impl RawSigner for SoftAuditKey {
-        fn public_key(&self) -> &PublicKey {
-            &self.public
-        }
-        fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignFailure> {
-            rcgen::SigningKey::sign(&self.key, msg).map_err(|e| SignFailure(e.to_string()))
-        }
-    }
+    use crate::keys::RawSigner;
 
     fn rejected(n: u32) -> Event {
         Event::SigningRejected(SigningRejected {
@@ -745,38 +727,7 @@ mod tests {
     /// 3-5 refusals attested together (checkpoint at 5), 6 a refusal after the last
     /// checkpoint, as a refusal recorded without the token is.
     fn ledger() -> (tempfile::TempDir, Ledger, SoftAuditKey) {
-        let dir = tempfile::tempdir().unwrap();
-        let mut l = Ledger::create(&dir.path().join("ledger.sqlite")).unwrap();
-        let key = SoftAuditKey::new();
-        let tx = l.begin().unwrap();
-        tx.append(
-            "ana",
-            &Event::VaultInitialised(VaultInitialised {
-                module: "/usr/lib/softhsm/libsofthsm2.so".into(),
-                token: "unit".into(),
-                token_label: "unit".into(),
-                token_serial: "0123456789abcdef".into(),
-                token_model: "SoftHSM v2".into(),
-                rootvault_version: "0.1.0".into(),
-                module_sha256: None,
-                trust_domain: None,
-                software: None,
-            }),
-        )
-        .unwrap();
-        tx.append(
-            "ana",
-            &Event::AuditKeyCreated(AuditKeyCreated {
-                key_label: "rootvault-audit".into(),
-                key_id: "01".into(),
-                key_type: "ecdsa-p256".into(),
-                public_key_der_base64: base64::engine::general_purpose::STANDARD
-                    .encode(key.public.spki_der()),
-                token_serial: "0123456789abcdef".into(),
-            }),
-        )
-        .unwrap();
-        tx.commit_attested(&key, "rootvault-audit").unwrap();
+        let (dir, mut l, key) = initialised();
         let tx = l.begin().unwrap();
         for n in 3..=5 {
             tx.append("ana", &rejected(n)).unwrap();
@@ -786,64 +737,6 @@ mod tests {
         tx.append("bob", &rejected(6)).unwrap();
         tx.commit().unwrap();
         (dir, l, key)
-    }
-
-    /// Runs `sql` with the append-only triggers dropped, and puts them back; foreign keys
-    /// are off, as in the `sqlite3` shell an attacker would use.
-    fn tamper(l: &Ledger, sql: &str) {
-        l.conn
-            .execute_batch(&format!(
-                "PRAGMA foreign_keys = OFF;
-                 BEGIN;
-                 DROP TRIGGER events_append_only_update; DROP TRIGGER events_append_only_delete;
-                 DROP TRIGGER checkpoints_append_only_update; DROP TRIGGER checkpoints_append_only_delete;
-                 {sql}
-                 CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
-                 BEGIN SELECT RAISE(ABORT, 'ledger events are append-only'); END;
-                 CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
-                 BEGIN SELECT RAISE(ABORT, 'ledger events are append-only'); END;
-                 CREATE TRIGGER checkpoints_append_only_update BEFORE UPDATE ON checkpoints
-                 BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
-                 CREATE TRIGGER checkpoints_append_only_delete BEFORE DELETE ON checkpoints
-                 BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
-                 COMMIT;
-                 PRAGMA foreign_keys = ON;"
-            ))
-            .unwrap();
-    }
-
-    fn event(l: &Ledger, seq: i64) -> StoredEvent {
-        let mut found = None;
-        l.for_each_event(seq, |e| {
-            if e.seq == seq {
-                found = Some(e);
-            }
-            Ok(())
-        })
-        .unwrap();
-        found.unwrap()
-    }
-
-    /// `e` stored at `seq` with `prev_hash`, its hash recomputed as a forger would.
-    fn rehashed(mut e: StoredEvent, seq: i64, prev_hash: &str) -> StoredEvent {
-        e.seq = seq;
-        e.prev_hash = prev_hash.to_owned();
-        e.hash = e.fields().hash_hex();
-        e
-    }
-
-    fn insert_sql(e: &StoredEvent) -> String {
-        let q = |s: &str| format!("'{}'", s.replace('\'', "''"));
-        format!(
-            "INSERT INTO events (seq, time, kind, actor, payload, prev_hash, hash) VALUES ({}, {}, {}, {}, {}, {}, {});",
-            e.seq,
-            q(&e.time),
-            q(&e.kind),
-            q(&e.actor),
-            q(&e.payload),
-            q(&e.prev_hash),
-            q(&e.hash)
-        )
     }
 
     #[track_caller]
@@ -1039,21 +932,7 @@ mod tests {
         let (_d, mut l, _) = ledger();
         // Appended and committed without a checkpoint, as by someone without the token.
         let tx = l.begin().unwrap();
-        tx.append(
-            "mallory",
-            &Event::VaultInitialised(VaultInitialised {
-                module: "m".into(),
-                token: "t".into(),
-                token_label: "t".into(),
-                token_serial: "s".into(),
-                token_model: "x".into(),
-                rootvault_version: "0.1.0".into(),
-                module_sha256: None,
-                trust_domain: None,
-                software: None,
-            }),
-        )
-        .unwrap();
+        tx.append("mallory", &vault_initialised("s")).unwrap();
         tx.commit().unwrap();
         failed(
             &l,
@@ -1079,6 +958,110 @@ mod tests {
             &l,
             1,
             &["checkpoint at seq 1 predates the audit key (event 2)"],
+        );
+    }
+
+    #[test]
+    fn the_head_is_the_last_events_seq_and_hash_and_checkpoints_after_a_seq_are_the_newer_ones() {
+        let (_d, l, _) = ledger();
+        assert_eq!(l.head().unwrap(), (6, event(&l, 6).hash));
+        let seqs = |after| -> Vec<i64> {
+            l.checkpoints_after(after)
+                .unwrap()
+                .iter()
+                .map(|c| c.seq)
+                .collect()
+        };
+        assert_eq!(seqs(0), [2, 5]);
+        assert_eq!(seqs(2), [5]);
+        assert_eq!(seqs(5), Vec::<i64>::new());
+        let empty = tempfile::tempdir().unwrap();
+        let fresh = Ledger::create(&empty.path().join("l.sqlite")).unwrap();
+        assert_eq!(fresh.head().unwrap(), (0, GENESIS.to_owned()));
+    }
+
+    #[test]
+    fn the_signed_message_is_the_four_documented_lines() {
+        assert_eq!(
+            Checkpoint::message(5, "ab12", "2026-12-05T10:00:00Z"),
+            "rootvault-checkpoint-v1\nseq=5\nhash=ab12\ntime=2026-12-05T10:00:00Z\n"
+        );
+    }
+
+    /// The receipt an export of this ledger carries for the checkpoint at 5, as JSON.
+    fn receipt_json(l: &Ledger, key: &SoftAuditKey) -> serde_json::Value {
+        let cp = l.latest_checkpoint().unwrap().unwrap();
+        serde_json::to_value(Receipt::new(&cp, &key.public.spki_der())).unwrap()
+    }
+
+    #[test]
+    fn a_receipt_parses_only_when_its_format_message_and_signature_agree() {
+        let (_d, l, key) = ledger();
+        let good = receipt_json(&l, &key);
+        let parsed = Receipt::parse(&good.to_string()).unwrap();
+        assert_eq!((parsed.seq, &parsed.hash), (5, &event(&l, 5).hash));
+        assert_eq!(parsed.audit_key_der().unwrap(), key.public.spki_der());
+        let edited = |field: &str, value: serde_json::Value| {
+            let mut r = good.clone();
+            r[field] = value;
+            Receipt::parse(&r.to_string()).unwrap_err()
+        };
+        assert_eq!(
+            edited("format", "rootvault-receipt-v0".into()),
+            "format \"rootvault-receipt-v0\" is not rootvault-receipt-v1"
+        );
+        assert_eq!(
+            edited("seq", 4.into()),
+            "its message does not match its seq, hash and time"
+        );
+        // The message edited along with the seq: only the signature notices.
+        let mut moved = good.clone();
+        moved["seq"] = 4.into();
+        moved["message"] = Checkpoint::message(4, &parsed.hash, &parsed.time).into();
+        assert_eq!(
+            Receipt::parse(&moved.to_string()).unwrap_err(),
+            "signature does not verify with the audit key"
+        );
+        let cert = pem::encode(&pem::Pem::new("CERTIFICATE", key.public.spki_der()));
+        assert_eq!(
+            edited("audit_public_key_pem", cert.into()),
+            "audit key PEM is a CERTIFICATE, not a PUBLIC KEY"
+        );
+    }
+
+    #[test]
+    fn a_receipt_is_checked_against_the_ledgers_audit_key_and_the_event_it_attests() {
+        let (_d, l, key) = ledger();
+        let receipt = |cp: &Checkpoint, k: &SoftAuditKey| Receipt::new(cp, &k.public.spki_der());
+        let cp = l.latest_checkpoint().unwrap().unwrap();
+        assert_eq!(
+            l.check_receipt(&receipt(&cp, &key)).unwrap(),
+            Vec::<String>::new()
+        );
+        let other = SoftAuditKey::new();
+        let by_other = other.checkpoint(cp.seq, &cp.hash, &cp.time);
+        assert_eq!(
+            l.check_receipt(&receipt(&by_other, &other)).unwrap(),
+            ["the receipt's audit key is not this ledger's audit key"]
+        );
+        let rewritten = key.checkpoint(4, &"0".repeat(64), &cp.time);
+        assert_eq!(
+            l.check_receipt(&receipt(&rewritten, &key)).unwrap(),
+            ["event 4 no longer has the hash the receipt attests (rewritten)"]
+        );
+        let beyond = key.checkpoint(9, &cp.hash, &cp.time);
+        assert_eq!(
+            l.check_receipt(&receipt(&beyond, &key)).unwrap(),
+            ["the receipt attests event 9, which the ledger no longer contains (truncated)"]
+        );
+        let empty = tempfile::tempdir().unwrap();
+        let keyless = Ledger::create(&empty.path().join("l.sqlite")).unwrap();
+        assert_eq!(
+            keyless.check_receipt(&receipt(&cp, &key)).unwrap(),
+            [
+                "this ledger has no audit key, but the receipt was signed by one",
+                "the receipt attests event 5, which the ledger no longer contains (truncated)"
+            ]
         );
     }
 }

@@ -37,9 +37,21 @@ const DERIVED_TRIGGERS: [&str; 10] = [
     "exports_append_only_delete",
 ];
 
+/// Whether a certificate whose notAfter is `not_after` was still valid at `time`. RFC 5280's
+/// validity includes notAfter, as the ceremony judges it when the operator acts
+/// (`CertInfo::from_row`). Compared as instants, not as text: an event's time has
+/// microseconds and a certificate's has none, so `…:00Z` sorts after `…:00.5Z` as text. A time
+/// that does not parse (only a forged ledger has one) is compared as text.
+fn valid_at(not_after: &str, time: &str) -> bool {
+    let instant = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+    match (instant(not_after), instant(time)) {
+        (Some(n), Some(t)) => n >= t,
+        _ => not_after >= time,
+    }
+}
+
 impl Ledger {
-    /// The recorded notAfter of a certificate, RFC 3339 (comparable as text: every time the
-    /// ledger holds is UTC with a `Z`).
+    /// The recorded notAfter of a certificate, RFC 3339 UTC.
     fn not_after_of(&self, serial: &str) -> Result<Option<String>, LedgerError> {
         self.conn
             .query_row(
@@ -129,19 +141,21 @@ impl Ledger {
                 progress(report.events as u64);
             }
             let seq = ev.seq;
-            if seq != expected_seq {
-                let text = if seq > expected_seq {
+            // Events come in seq order (the primary key), so a seq below the expected one
+            // is only possible at the start: a first event numbered 0 or less.
+            match seq.cmp(&expected_seq) {
+                std::cmp::Ordering::Equal => {}
+                std::cmp::Ordering::Greater => report.problem(
+                    Some(expected_seq),
                     format!(
                         "event {expected_seq} is missing: event {seq} follows event {}",
                         expected_seq - 1
-                    )
-                } else {
-                    format!(
-                        "event {seq} is out of order after event {}",
-                        expected_seq - 1
-                    )
-                };
-                report.problem(Some(expected_seq), text);
+                    ),
+                ),
+                std::cmp::Ordering::Less => report.problem(
+                    Some(expected_seq),
+                    format!("event {seq} is out of order: the first event is event 1"),
+                ),
             }
             if ev.prev_hash != report.head {
                 report.problem(
@@ -183,7 +197,7 @@ impl Ledger {
                             .issued_before(r.generation, seq)?
                             .into_iter()
                             .filter(|(serial, _, not_after)| {
-                                !revoked.contains_key(serial) && *not_after > ev.time
+                                !revoked.contains_key(serial) && valid_at(not_after, &ev.time)
                             })
                             .map(|(serial, cluster, _)| format!("{cluster} ({serial})"))
                             .collect();
@@ -218,7 +232,7 @@ impl Ledger {
                             );
                         }
                         if let Some(not_after) = self.not_after_of(&b.serial)? {
-                            if not_after < ev.time {
+                            if !valid_at(&not_after, &ev.time) {
                                 report.problem(
                                     Some(seq),
                                     format!("event {seq}: certificate {} was exported after it expired ({not_after})", b.serial),
@@ -520,5 +534,443 @@ impl Generations {
             _ => {}
         }
         problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{attested, initialised, retimed_head, tamper};
+    use super::{valid_at, Generations};
+    use crate::ledger::{
+        ApprovedProfile, BundleExported, CertificateIssued, CertificateRecord, CertificateRevoked,
+        CrlIssued, Event, Ledger, RootCreated, RootImported, RootKeyDestroyed, RootKeyGenerated,
+        RootRetired, RootRotated,
+    };
+
+    const FUTURE: &str = "2036-01-01T00:00:00Z";
+
+    fn record(serial: &str) -> CertificateRecord {
+        record_until(serial, FUTURE)
+    }
+
+    fn record_until(serial: &str, not_after: &str) -> CertificateRecord {
+        CertificateRecord {
+            serial: serial.into(),
+            subject: "CN=x".into(),
+            not_before: "2026-01-01T00:00:00Z".into(),
+            not_after: not_after.into(),
+            key_type: "ecdsa-p256".into(),
+            spki_sha256: format!("spki-{serial}"),
+            sha256: format!("sha-{serial}"),
+            der_base64: String::new(),
+        }
+    }
+
+    fn created() -> Event {
+        Event::RootCreated(RootCreated {
+            certificate: record("r1"),
+            key_label: "root-g1".into(),
+            key_id: "01".into(),
+            token_serial: "t".into(),
+        })
+    }
+
+    fn rotated(generation: u32, previous: u32) -> Event {
+        Event::RootRotated(RootRotated {
+            generation,
+            previous,
+            certificate: record("r"),
+            key_label: format!("root-g{generation}"),
+            key_id: "02".into(),
+            token_serial: "t".into(),
+            cross: record("x"),
+        })
+    }
+
+    fn key_generated(generation: u32) -> Event {
+        Event::RootKeyGenerated(RootKeyGenerated {
+            generation,
+            key_label: format!("root-g{generation}"),
+            key_id: "03".into(),
+            key_type: "ecdsa-p384".into(),
+            spki_sha256: "k".into(),
+            token_serial: "t".into(),
+            subject: "CN=Sub".into(),
+            csr_sha256: "c".into(),
+        })
+    }
+
+    fn imported(generation: u32, previous: Option<u32>) -> Event {
+        Event::RootImported(RootImported {
+            generation,
+            previous,
+            certificate: record("r"),
+            chain: Vec::new(),
+        })
+    }
+
+    fn retired(generation: u32) -> Event {
+        Event::RootRetired(RootRetired {
+            generation,
+            sha256: "r".into(),
+        })
+    }
+
+    fn destroyed(generation: u32) -> Event {
+        Event::RootKeyDestroyed(RootKeyDestroyed {
+            generation,
+            key_label: "l".into(),
+            key_id: "01".into(),
+            spki_sha256: "k".into(),
+        })
+    }
+
+    fn issued(generation: u32) -> Event {
+        issued_as("5a", "east", generation, FUTURE)
+    }
+
+    fn issued_as(serial: &str, cluster: &str, generation: u32, not_after: &str) -> Event {
+        Event::CertificateIssued(CertificateIssued {
+            cluster: cluster.into(),
+            generation,
+            certificate: record_until(serial, not_after),
+            key_source: "csr".into(),
+            csr_sha256: None,
+            profile: ApprovedProfile {
+                days: 1,
+                capped_by_root: false,
+                path_len: 0,
+                digital_signature: false,
+                san_dns: Vec::new(),
+                permitted_dns: Vec::new(),
+                excluded_dns: Vec::new(),
+                permitted_uri: Vec::new(),
+                excluded_uri: Vec::new(),
+                permitted_email: Vec::new(),
+                excluded_email: Vec::new(),
+                excluded_ip: Vec::new(),
+            },
+        })
+    }
+
+    fn crl(generation: u32) -> Event {
+        crl_listing(generation, 7, &[])
+    }
+
+    fn crl_listing(generation: u32, number: i64, serials: &[&str]) -> Event {
+        Event::CrlIssued(CrlIssued {
+            generation,
+            number,
+            this_update: String::new(),
+            next_update: String::new(),
+            serials: serials.iter().map(|s| s.to_string()).collect(),
+            sha256: format!("crl-{generation}-{number}"),
+            der_base64: String::new(),
+        })
+    }
+
+    /// Folds `events` in order; the problems each one raised.
+    fn fold(g: &mut Generations, events: &[Event]) -> Vec<Vec<String>> {
+        events.iter().map(|e| g.apply(e)).collect()
+    }
+
+    fn none(n: usize) -> Vec<Vec<String>> {
+        vec![Vec::new(); n]
+    }
+
+    #[test]
+    fn a_lawful_life_of_root_generations_raises_nothing() {
+        let mut g = Generations::default();
+        let events = [
+            created(),
+            issued(1),
+            rotated(2, 1),
+            issued(2),
+            crl(1),
+            key_generated(3),
+            crl(2),
+            imported(3, Some(2)),
+            issued(3),
+            retired(1),
+            crl(1),
+            destroyed(1),
+        ];
+        assert_eq!(fold(&mut g, &events), none(events.len()));
+        assert_eq!(g.active(), Some(3));
+        assert!(g.is(2, "trusted") && g.is(1, "retired") && !g.is(1, "trusted"));
+        assert_eq!(g.next(), 4);
+        // An enterprise root imported as the very first generation has no previous one.
+        let mut first = Generations::default();
+        assert_eq!(
+            fold(
+                &mut first,
+                &[key_generated(1), imported(1, None), issued(1)]
+            ),
+            none(3)
+        );
+    }
+
+    /// The problems `bad` raises after the lawful `prefix`.
+    fn after(prefix: &[Event], bad: Event) -> Vec<String> {
+        let mut g = Generations::default();
+        assert_eq!(fold(&mut g, prefix), none(prefix.len()));
+        g.apply(&bad)
+    }
+
+    #[test]
+    fn every_step_out_of_order_is_named() {
+        let rotated_once = [created(), rotated(2, 1)];
+        let destroyed_once = [created(), rotated(2, 1), retired(1), destroyed(1)];
+        let pending = [created(), key_generated(2)];
+        let cases: [(&[Event], Event, &str); 14] = [
+            (&[created()], created(), "a root was created in a vault that has root generations already"),
+            (&[created()], rotated(3, 1), "root generation 3 is not the next one (2)"),
+            (&[created()], rotated(2, 5), "the rotation names generation 5 as the active one, but the active one is Some(1)"),
+            (&rotated_once, issued(1), "certificate 5a was issued by root generation 1, but the active one was Some(2)"),
+            (&[created()], key_generated(3), "root generation 3 is not the next one (2)"),
+            (&pending, key_generated(3), "a second root generation is pending"),
+            (&[created()], imported(2, Some(1)), "root generation 2 was imported but was not pending"),
+            (&pending, imported(2, None), "the import names generation None as the active one, but the active one is Some(1)"),
+            (&rotated_once, retired(2), "root generation 2 was retired but was not trusted"),
+            (&rotated_once, destroyed(1), "the key of root generation 1 was destroyed while it was Some((\"trusted\", false)), not retired with its key"),
+            (&destroyed_once, destroyed(1), "the key of root generation 1 was destroyed while it was Some((\"retired\", true)), not retired with its key"),
+            (&pending, crl(2), "CRL 7 was signed by root generation 2, which was Some((\"pending\", false))"),
+            (&destroyed_once, crl(1), "CRL 7 was signed by root generation 1, which was Some((\"retired\", true))"),
+            (&[created()], crl(9), "CRL 7 was signed by root generation 9, which was None"),
+        ];
+        for (prefix, bad, problem) in cases {
+            assert_eq!(
+                after(prefix, bad),
+                [problem],
+                "after {} events",
+                prefix.len()
+            );
+        }
+    }
+
+    fn revoked(serial: &str) -> Event {
+        Event::CertificateRevoked(CertificateRevoked {
+            serial: serial.into(),
+            cluster: "c".into(),
+            reason: "keyCompromise".into(),
+            revoked_at: "2026-12-05T10:00:00Z".into(),
+        })
+    }
+
+    fn exported(serial: &str) -> Event {
+        Event::BundleExported(BundleExported {
+            cluster: "c".into(),
+            serial: serial.into(),
+            format: "istio".into(),
+            path: "/out".into(),
+            sha256: "e".into(),
+            files: Vec::new(),
+            recipients: Vec::new(),
+            contains_generated_key: false,
+            trust_sha256: Vec::new(),
+        })
+    }
+
+    /// A vault whose root (generation 1) issued 0a for east and 0b for west, and revoked 0a:
+    /// then each group of `steps` attested in turn, as token actions are.
+    fn vault(steps: &[&[Event]]) -> (tempfile::TempDir, Ledger) {
+        let (dir, mut l, key) = initialised();
+        attested(
+            &mut l,
+            &key,
+            &[
+                created(),
+                issued_as("0a", "east", 1, FUTURE),
+                issued_as("0b", "west", 1, FUTURE),
+            ],
+        );
+        attested(&mut l, &key, &[revoked("0a")]);
+        for step in steps {
+            attested(&mut l, &key, step);
+        }
+        (dir, l)
+    }
+
+    /// The problems `verify` finds, each with its event's seq cut off the front.
+    fn problems(l: &Ledger) -> Vec<String> {
+        l.verify()
+            .unwrap()
+            .problems
+            .into_iter()
+            .map(|p| match p.split_once(": ") {
+                Some((e, rest)) if e.starts_with("event ") => rest.to_owned(),
+                _ => p,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn crls_and_exports_that_follow_the_revocations_raise_nothing_across_a_rotation() {
+        let (_d, l) = vault(&[
+            &[crl_listing(1, 1, &["0a"])],
+            &[exported("0b")],
+            &[rotated(2, 1)],
+            &[issued_as("0c", "north", 2, FUTURE)],
+            &[revoked("0c")],
+            // Each generation's CRL lists what it issued and revoked, nothing else.
+            &[crl_listing(2, 1, &["0c"]), crl_listing(1, 2, &["0a"])],
+            &[exported("0b")],
+        ]);
+        let r = l.verify().unwrap();
+        assert!(r.ok, "{r:#?}");
+        assert_eq!(r.problems, Vec::<String>::new());
+        // Every event is covered by a checkpoint, so there is nothing to note.
+        assert_eq!((r.attested_seq, r.events), (Some(14), 14));
+        assert_eq!(r.notes, Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_crl_that_does_not_list_exactly_the_revocations_before_it_is_named() {
+        let cases: [(&[&str], &str); 3] = [
+            (&[], "CRL 1 of generation 1 does not list exactly the revocations of certificates that generation issued recorded before it (missing [\"0a\"], not revoked by it [], 0 entries)"),
+            (&["0a", "0b"], "CRL 1 of generation 1 does not list exactly the revocations of certificates that generation issued recorded before it (missing [], not revoked by it [\"0b\"], 2 entries)"),
+            (&["0a", "0a"], "CRL 1 of generation 1 does not list exactly the revocations of certificates that generation issued recorded before it (missing [], not revoked by it [], 2 entries)"),
+        ];
+        for (serials, problem) in cases {
+            let (_d, l) = vault(&[&[crl_listing(1, 1, serials)]]);
+            assert_eq!(problems(&l), [problem], "CRL listing {serials:?}");
+        }
+        // Another generation's revocation is not this generation's to list.
+        let (_d, l) = vault(&[&[rotated(2, 1)], &[crl_listing(2, 1, &["0a"])]]);
+        assert_eq!(
+            problems(&l),
+            ["CRL 1 of generation 2 does not list exactly the revocations of certificates that generation issued recorded before it (missing [], not revoked by it [\"0a\"], 1 entries)"]
+        );
+    }
+
+    #[test]
+    fn an_export_of_a_revoked_or_expired_certificate_is_named() {
+        let (_d, l) = vault(&[&[exported("0a")]]);
+        assert_eq!(
+            problems(&l),
+            ["certificate 0a was exported after it was revoked"]
+        );
+        let (_d, l) = vault(&[
+            &[issued_as("0e", "south", 1, "2020-01-01T00:00:00Z")],
+            &[exported("0e")],
+        ]);
+        assert_eq!(
+            problems(&l),
+            ["certificate 0e was exported after it expired (2020-01-01T00:00:00Z)"]
+        );
+    }
+
+    /// The problems about `about` once the last event is said to have happened at `time`.
+    fn at(l: &Ledger, time: &str, about: &str) -> Vec<String> {
+        retimed_head(l, time);
+        problems(l)
+            .into_iter()
+            .filter(|p| p.contains(about))
+            .collect()
+    }
+
+    #[test]
+    fn a_certificate_is_valid_until_the_end_of_its_not_after() {
+        let until = "2030-06-01T12:00:00Z";
+        let (_d, l) = vault(&[&[issued_as("0f", "south", 1, until)], &[exported("0f")]]);
+        assert_eq!(
+            at(&l, "2030-06-01T12:00:00.000000Z", "exported"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            at(&l, "2030-06-01T12:00:00.500000Z", "exported"),
+            ["certificate 0f was exported after it expired (2030-06-01T12:00:00Z)"]
+        );
+        assert!(valid_at(until, until) && !valid_at(until, "2030-06-01T12:00:01Z"));
+        assert!(valid_at(until, "2030-06-01T11:59:59.999999Z"));
+        // A time only a forger writes is compared as text.
+        assert!(valid_at("b", "a") && valid_at("b", "b") && !valid_at("a", "b"));
+    }
+
+    #[test]
+    fn a_root_retired_while_an_intermediate_it_issued_was_valid_is_named() {
+        let still = "root generation 1 was retired while intermediates it issued were still valid";
+        // 0a is revoked; 0e expired; 0b is valid.
+        let (_d, l) = vault(&[
+            &[issued_as("0e", "south", 1, "2020-01-01T00:00:00Z")],
+            &[rotated(2, 1)],
+            &[retired(1)],
+        ]);
+        assert_eq!(problems(&l), [format!("{still}: west (0b)")]);
+        let (_d, l) = vault(&[&[rotated(2, 1)], &[revoked("0b")], &[retired(1)]]);
+        assert_eq!(problems(&l), Vec::<String>::new());
+        // Valid to the end of its notAfter second, and not after.
+        let until = "2030-06-01T12:00:00Z";
+        let (_d, l) = vault(&[
+            &[revoked("0b"), issued_as("0g", "south", 1, until)],
+            &[rotated(2, 1)],
+            &[retired(1)],
+        ]);
+        assert_eq!(
+            at(&l, until, "retired while"),
+            [format!("{still}: south (0g)")]
+        );
+        assert_eq!(
+            at(&l, "2030-06-01T12:00:00.000001Z", "retired while"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_first_event_numbered_below_one_is_out_of_order() {
+        let (_d, l) = vault(&[]);
+        tamper(&l, "UPDATE events SET seq = 0 WHERE seq = 1;");
+        let r = l.verify().unwrap();
+        let order: Vec<&String> = r
+            .problems
+            .iter()
+            .filter(|p| p.contains("order") || p.contains("missing"))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "event 0 is out of order: the first event is event 1",
+                "event 1 is missing: event 2 follows event 0",
+            ],
+            "{r:#?}"
+        );
+    }
+
+    #[test]
+    fn a_token_action_in_a_ledger_with_no_audit_key_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::create(&dir.path().join("ledger.sqlite")).unwrap();
+        let tx = l.begin().unwrap();
+        tx.append("ana", &created()).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(
+            l.verify().unwrap().problems,
+            ["the ledger has no audit key and so no signed checkpoints: every vault gets one at init, so it was stripped out (restore from a backup and compare with a receipt)"]
+        );
+    }
+
+    #[test]
+    fn a_derived_row_edited_or_left_unguarded_is_named() {
+        let (_d, l) = vault(&[]);
+        tamper(
+            &l,
+            "DROP TRIGGER certificates_append_only_update;
+             UPDATE certificates SET cluster = 'west' WHERE serial = '0a';
+             CREATE TRIGGER certificates_append_only_update BEFORE UPDATE ON certificates
+             BEGIN SELECT RAISE(ABORT, 'derived rows are append-only'); END;",
+        );
+        assert_eq!(problems(&l), ["certificates row 0a differs from the event"]);
+        let (_d, l) = vault(&[]);
+        tamper(
+            &l,
+            "DROP TRIGGER revocations_append_only_delete; DROP TRIGGER root_links_append_only_update;",
+        );
+        assert_eq!(
+            problems(&l),
+            [
+                "trigger revocations_append_only_delete is missing: its table is no longer append-only",
+                "trigger root_links_append_only_update is missing: its table is no longer append-only",
+            ]
+        );
     }
 }
