@@ -713,7 +713,6 @@ mod tests {
         event, initialised, insert_sql, rehashed, tamper, vault_initialised, SoftAuditKey,
     };
     use super::*;
-    use crate::keys::RawSigner;
 
     fn rejected(n: u32) -> Event {
         Event::SigningRejected(SigningRejected {
@@ -911,11 +910,9 @@ mod tests {
     fn a_checkpoint_signed_by_another_key_is_named_while_the_real_key_stays_recorded() {
         let (_d, l, _) = ledger();
         let cp = l.latest_checkpoint().unwrap().unwrap();
-        let forger = SoftAuditKey::new();
-        let sig = forger
-            .sign(Checkpoint::message(cp.seq, &cp.hash, &cp.time).as_bytes())
-            .unwrap();
-        let sig = base64::engine::general_purpose::STANDARD.encode(sig);
+        let sig = SoftAuditKey::new()
+            .checkpoint(cp.seq, &cp.hash, &cp.time)
+            .signature;
         tamper(
             &l,
             &format!("UPDATE checkpoints SET signature = '{sig}' WHERE seq = 5;"),
@@ -946,10 +943,7 @@ mod tests {
         let (_d, l, key) = ledger();
         let (seq, hash) = (1, event(&l, 1).hash);
         let time = "2026-01-01T00:00:00Z";
-        let sig = base64::engine::general_purpose::STANDARD.encode(
-            key.sign(Checkpoint::message(seq, &hash, time).as_bytes())
-                .unwrap(),
-        );
+        let sig = key.checkpoint(seq, &hash, time).signature;
         tamper(
             &l,
             &format!("INSERT INTO checkpoints (seq, hash, time, key_label, signature) VALUES (1, '{hash}', '{time}', 'rootvault-audit', '{sig}');"),
